@@ -1,0 +1,73 @@
+package certs
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+const (
+	// uriScheme and uriHost form every identity URI: spiffe://jiexu/...
+	uriScheme = "spiffe"
+	uriHost   = "jiexu"
+	// regionPathPrefix precedes the region code in a node's URI SAN.
+	regionPathPrefix = "/region/"
+	// registryPath is the URI SAN path of the registry's certificate.
+	registryPath = "/registry"
+)
+
+// RegionURI returns the URI SAN that binds a certificate to a pooling region.
+func RegionURI(region string) *url.URL {
+	return &url.URL{Scheme: uriScheme, Host: uriHost, Path: regionPathPrefix + region}
+}
+
+// RegistryURI returns the URI SAN of the registry's signing certificate.
+func RegistryURI() *url.URL {
+	return &url.URL{Scheme: uriScheme, Host: uriHost, Path: registryPath}
+}
+
+// RegionOf returns the pooling region a certificate is bound to.
+func RegionOf(cert *x509.Certificate) (string, error) {
+	for _, u := range cert.URIs {
+		if u.Scheme != uriScheme || u.Host != uriHost || !strings.HasPrefix(u.Path, regionPathPrefix) {
+			continue
+		}
+		code := strings.TrimPrefix(u.Path, regionPathPrefix)
+		if !isSixDigits(code) {
+			return "", fmt.Errorf("%w: malformed region %q in %s", ErrNoRegion, code, u)
+		}
+		return code, nil
+	}
+	return "", ErrNoRegion
+}
+
+// IsRegistry reports whether a certificate carries the registry role.
+func IsRegistry(cert *x509.Certificate) bool {
+	for _, u := range cert.URIs {
+		if u.Scheme == uriScheme && u.Host == uriHost && u.Path == registryPath {
+			return true
+		}
+	}
+	return false
+}
+
+// Fingerprint returns the lower-case hex SHA-256 of a certificate's DER.
+func Fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+func isSixDigits(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

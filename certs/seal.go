@@ -1,0 +1,99 @@
+package certs
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	jiexuv1 "jiexu/proto/jiexu/v1"
+)
+
+// Sealing domains keep a signature made for one kind of content from being
+// accepted as another.
+const (
+	DomainMessage     = "jiexu/v1 message"
+	DomainCertificate = "jiexu/v1 certificate"
+	DomainSnapshot    = "jiexu/v1 snapshot"
+)
+
+// Signer seals content with a node's (or the registry's) key.
+type Signer struct {
+	Cert *x509.Certificate
+	Key  crypto.Signer
+	fp   string
+}
+
+// NewSigner returns a signer for a certificate and its private key.
+func NewSigner(cert *x509.Certificate, key crypto.Signer) *Signer {
+	return &Signer{Cert: cert, Key: key, fp: Fingerprint(cert)}
+}
+
+func digest(domain string, content []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(domain))
+	h.Write([]byte{0})
+	h.Write(content)
+	return h.Sum(nil)
+}
+
+// Seal signs content under a domain.
+func (s *Signer) Seal(domain string, content []byte) (*jiexuv1.Seal, error) {
+	sig, err := s.Key.Sign(rand.Reader, digest(domain, content), crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return &jiexuv1.Seal{
+		KeyId:       s.fp,
+		Algorithm:   jiexuv1.SealAlgorithm_SEAL_ALGORITHM_ECDSA_P256_SHA256,
+		Signature:   sig,
+		Certificate: s.Cert.Raw,
+	}, nil
+}
+
+// CheckSeal verifies a seal over content under a domain: the signature, and
+// that the signer's certificate chains to roots, was valid at the given time
+// and is not revoked. It returns the signer's certificate.
+func CheckSeal(seal *jiexuv1.Seal, domain string, content []byte, roots *x509.CertPool, revoked *Revoked, at time.Time) (*x509.Certificate, error) {
+	cert, err := checkSignature(seal, domain, content)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyChain(cert, roots, at); err != nil {
+		return nil, err
+	}
+	if revoked.Contains(cert) {
+		return nil, fmt.Errorf("%w: serial %s", ErrRevoked, cert.SerialNumber)
+	}
+	return cert, nil
+}
+
+func checkSignature(seal *jiexuv1.Seal, domain string, content []byte) (*x509.Certificate, error) {
+	if seal == nil || len(seal.GetSignature()) == 0 || len(seal.GetCertificate()) == 0 {
+		return nil, ErrUnsealed
+	}
+	if seal.GetAlgorithm() != jiexuv1.SealAlgorithm_SEAL_ALGORITHM_ECDSA_P256_SHA256 {
+		return nil, fmt.Errorf("%w: unsupported algorithm %v", ErrBadSeal, seal.GetAlgorithm())
+	}
+	if seal.GetBatchProof() != nil {
+		return nil, fmt.Errorf("%w: batch seals are not accepted by this version", ErrBadSeal)
+	}
+	cert, err := x509.ParseCertificate(seal.GetCertificate())
+	if err != nil {
+		return nil, fmt.Errorf("%w: signer certificate: %v", ErrBadSeal, err)
+	}
+	if Fingerprint(cert) != seal.GetKeyId() {
+		return nil, fmt.Errorf("%w: key id does not match the signer certificate", ErrBadSeal)
+	}
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: signer key is not ECDSA", ErrBadSeal)
+	}
+	if !ecdsa.VerifyASN1(pub, digest(domain, content), seal.GetSignature()) {
+		return nil, ErrBadSeal
+	}
+	return cert, nil
+}

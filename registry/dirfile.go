@@ -1,0 +1,164 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"jiexu/certs"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+)
+
+// Files in a registry folder.
+const (
+	// DirectoryFile is the editable directory of nodes (JSON).
+	DirectoryFile = "directory.json"
+	// SnapshotFile is the latest signed snapshot (binary SignedSnapshot).
+	SnapshotFile = "snapshot.pb"
+)
+
+// InitDir creates an empty directory in dir.
+func InitDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, DirectoryFile)
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s already exists", path)
+	}
+	return SaveDirectory(dir, &jiexuv1.Snapshot{})
+}
+
+// LoadDirectory reads the editable directory.
+func LoadDirectory(dir string) (*jiexuv1.Snapshot, error) {
+	data, err := os.ReadFile(filepath.Join(dir, DirectoryFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no registry in %s (create one with 'jiexu registry init --dir %s')", dir, dir)
+		}
+		return nil, err
+	}
+	snap := &jiexuv1.Snapshot{}
+	if err := protojson.Unmarshal(data, snap); err != nil {
+		return nil, fmt.Errorf("%s: %w", DirectoryFile, err)
+	}
+	return snap, nil
+}
+
+// SaveDirectory writes the editable directory atomically.
+func SaveDirectory(dir string, snap *jiexuv1.Snapshot) error {
+	data, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, DirectoryFile), data)
+}
+
+// AddNode adds or replaces a node in the directory after checking that the
+// result still routes unambiguously.
+func AddNode(dir string, t *Table, n *jiexuv1.Node) error {
+	snap, err := LoadDirectory(dir)
+	if err != nil {
+		return err
+	}
+	nodes := slices.DeleteFunc(slices.Clone(snap.Nodes), func(o *jiexuv1.Node) bool { return o.GetRegion() == n.GetRegion() })
+	nodes = append(nodes, n)
+	slices.SortFunc(nodes, func(a, b *jiexuv1.Node) int {
+		if a.GetRegion() < b.GetRegion() {
+			return -1
+		}
+		return 1
+	})
+	if _, err := NewRouter(t, nodes); err != nil {
+		return err
+	}
+	snap.Nodes = nodes
+	return SaveDirectory(dir, snap)
+}
+
+// RemoveNode removes a region's node from the directory.
+func RemoveNode(dir, region string) error {
+	snap, err := LoadDirectory(dir)
+	if err != nil {
+		return err
+	}
+	before := len(snap.Nodes)
+	snap.Nodes = slices.DeleteFunc(snap.Nodes, func(o *jiexuv1.Node) bool { return o.GetRegion() == region })
+	if len(snap.Nodes) == before {
+		return fmt.Errorf("%w: %s", ErrUnknownNode, region)
+	}
+	return SaveDirectory(dir, snap)
+}
+
+// SignDirectory stamps the directory with the next version, the CA's current
+// revocation list and an expiry, signs it and writes snapshot.pb.
+func SignDirectory(dir string, t *Table, signer *certs.Signer, crl []byte, ttl time.Duration, now time.Time) (*jiexuv1.SignedSnapshot, error) {
+	snap, err := LoadDirectory(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := NewRouter(t, snap.GetNodes()); err != nil {
+		return nil, err
+	}
+	version := snap.GetVersion() + 1
+	if prev, err := LoadSigned(filepath.Join(dir, SnapshotFile)); err == nil {
+		var old jiexuv1.Snapshot
+		if proto.Unmarshal(prev.GetSnapshot(), &old) == nil && old.GetVersion() >= version {
+			version = old.GetVersion() + 1
+		}
+	}
+	Stamp(snap, version, now, ttl)
+	snap.RevocationList = crl
+	signed, err := Sign(snap, signer)
+	if err != nil {
+		return nil, err
+	}
+	data, err := proto.Marshal(signed)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(dir, SnapshotFile), data); err != nil {
+		return nil, err
+	}
+	snap.RevocationList = nil // the directory file stays readable
+	return signed, SaveDirectory(dir, snap)
+}
+
+// LoadSigned reads a SignedSnapshot file.
+func LoadSigned(path string) (*jiexuv1.SignedSnapshot, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &jiexuv1.SignedSnapshot{}
+	if err := proto.Unmarshal(data, s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,26 @@
+package registry
+
+import "errors"
+
+var (
+	// ErrMalformedCode is returned when a division code is not six ASCII digits.
+	ErrMalformedCode = errors.New("division code must be 6 digits")
+	// ErrUnknownDivision is returned when a well-formed code is not in the division table.
+	ErrUnknownDivision = errors.New("no such division code in GB/T 2260")
+	// ErrNotPlace is returned for a grouping row (…直辖县级行政区划) used where a place is needed.
+	ErrNotPlace = errors.New("division code is a grouping row, not a place")
+	// ErrUnserved is returned when no registered node serves a division or any of its parents.
+	ErrUnserved = errors.New("no node serves this division")
+	// ErrUnknownNode is returned when a region has no node in the snapshot.
+	ErrUnknownNode = errors.New("no node registered for this region")
+	// ErrUnsigned is returned when a snapshot carries no seal.
+	ErrUnsigned = errors.New("snapshot is not signed")
+	// ErrBadSignature is returned when a snapshot's seal does not verify.
+	ErrBadSignature = errors.New("snapshot signature invalid")
+	// ErrRollback is returned when a snapshot is older than the one already held.
+	ErrRollback = errors.New("snapshot older than the one held")
+	// ErrSnapshotExpired is returned when a snapshot is past its expiry.
+	ErrSnapshotExpired = errors.New("snapshot expired")
+	// ErrDuplicateNode is returned when two nodes claim the same region or division.
+	ErrDuplicateNode = errors.New("division already served by another node")
+)

@@ -1,0 +1,148 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"jiexu/certs"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+)
+
+// Service serves the latest signed snapshot from a registry folder. It
+// re-reads snapshot.pb when the file changes, so 'jiexu registry sign'
+// publishes without a restart.
+type Service struct {
+	jiexuv1.UnimplementedRegistryServiceServer
+
+	path string
+
+	mu      sync.Mutex // guards the fields below
+	modTime time.Time
+	current *jiexuv1.SignedSnapshot
+	version uint64
+}
+
+// NewService serves dir's snapshot.pb.
+func NewService(dir string) *Service {
+	return &Service{path: filepath.Join(dir, SnapshotFile)}
+}
+
+func (s *Service) load() (*jiexuv1.SignedSnapshot, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if s.current == nil || !fi.ModTime().Equal(s.modTime) {
+		signed, err := LoadSigned(s.path)
+		if err != nil {
+			return nil, 0, err
+		}
+		var snap jiexuv1.Snapshot
+		if err := proto.Unmarshal(signed.GetSnapshot(), &snap); err != nil {
+			return nil, 0, err
+		}
+		s.current, s.version, s.modTime = signed, snap.GetVersion(), fi.ModTime()
+	}
+	return s.current, s.version, nil
+}
+
+// GetSnapshot returns the snapshot when it is newer than the caller's.
+func (s *Service) GetSnapshot(_ context.Context, req *jiexuv1.GetSnapshotRequest) (*jiexuv1.GetSnapshotResponse, error) {
+	signed, version, err := s.load()
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, status.Error(codes.Unavailable, "registry has no signed snapshot yet (run 'jiexu registry sign')")
+		}
+		return nil, status.Errorf(codes.Internal, "read snapshot: %v", err)
+	}
+	resp := &jiexuv1.GetSnapshotResponse{Version: version}
+	if req.GetKnownVersion() < version {
+		resp.Snapshot = signed
+	}
+	return resp, nil
+}
+
+// ServeConfig configures 'jiexu registry serve'.
+type ServeConfig struct {
+	Dir      string // registry folder holding snapshot.pb
+	Listen   string // host:port
+	CertFile string // the registry's certificate, key and the CA
+	KeyFile  string
+	CAFile   string
+	Logger   *slog.Logger
+	// Ready, if set, receives the bound address once listening.
+	Ready func(addr net.Addr)
+}
+
+// Validate names the first bad field.
+func (c *ServeConfig) Validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("dir: the registry folder is required")
+	case c.Listen == "":
+		return errors.New("listen: an address host:port is required")
+	case c.CertFile == "" || c.KeyFile == "" || c.CAFile == "":
+		return errors.New("cert, key, ca: the registry's certificate files are required")
+	}
+	return nil
+}
+
+// Serve runs the registry service over mutual TLS until ctx ends.
+func Serve(ctx context.Context, cfg ServeConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	kp, err := certs.LoadKeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		return err
+	}
+	roots, err := certs.LoadPool(cfg.CAFile)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))))
+	jiexuv1.RegisterRegistryServiceServer(srv, NewService(cfg.Dir))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	log.Info("registry serving", "addr", lis.Addr().String(), "dir", cfg.Dir)
+	if cfg.Ready != nil {
+		cfg.Ready(lis.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	select {
+	case <-ctx.Done():
+		hs.Shutdown()
+		srv.GracefulStop()
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
