@@ -2,6 +2,7 @@ package certs
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 type KeyPair struct {
 	certFile, keyFile string
 	current           atomic.Pointer[tls.Certificate]
+	signer            atomic.Pointer[Signer]
 
 	mu      sync.Mutex // guards modTime
 	modTime time.Time
@@ -45,6 +47,11 @@ func (kp *KeyPair) Reload() error {
 		return err
 	}
 	pair.Leaf = leaf
+	key, ok := pair.PrivateKey.(crypto.Signer)
+	if !ok {
+		return fmt.Errorf("load %s: private key cannot sign", kp.keyFile)
+	}
+	kp.signer.Store(NewSigner(leaf, key))
 	kp.current.Store(&pair)
 	if fi, err := os.Stat(kp.certFile); err == nil {
 		kp.mu.Lock()
@@ -72,6 +79,9 @@ func (kp *KeyPair) ReloadIfChanged() (bool, error) {
 
 // Leaf returns the certificate in use.
 func (kp *KeyPair) Leaf() *x509.Certificate { return kp.current.Load().Leaf }
+
+// Signer returns a signer for the pair in use.
+func (kp *KeyPair) Signer() *Signer { return kp.signer.Load() }
 
 // Certificate returns the pair in use.
 func (kp *KeyPair) Certificate() *tls.Certificate { return kp.current.Load() }

@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	jiexuv1 "jiexu/proto/jiexu/v1"
+)
+
+// List returns pending messages (dead=false) or dead letters, optionally for
+// one peer, oldest first, without payloads unless withPayload.
+func (g *Gateway) List(dead bool, peer string, limit int, withPayload bool) ([]*jiexuv1.OutboxMessage, error) {
+	var out []*jiexuv1.OutboxMessage
+	bucket := bucketOutbox
+	if dead {
+		bucket = bucketDead
+	}
+	err := g.cfg.DB.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			e := &jiexuv1.OutboxMessage{}
+			if err := proto.Unmarshal(v, e); err != nil {
+				return err
+			}
+			if peer != "" && e.GetPeerRegion() != peer {
+				continue
+			}
+			if !withPayload {
+				e.Payload = nil
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !dead { // outbox keys sort by peer first; present oldest first overall
+		sortBySequence(out)
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func sortBySequence(ms []*jiexuv1.OutboxMessage) {
+	slices.SortFunc(ms, func(a, b *jiexuv1.OutboxMessage) int { return cmp.Compare(a.GetSequence(), b.GetSequence()) })
+}
+
+// Redrive moves dead letters (all when seqs is empty) back to the outbox,
+// due now, with their attempts reset and their payload unchanged.
+func (g *Gateway) Redrive(seqs []uint64) (int, error) {
+	var n int
+	peers := map[string]bool{}
+	err := g.cfg.DB.Update(func(tx *bolt.Tx) error {
+		n = 0
+		dead := tx.Bucket(bucketDead)
+		var keys [][]byte
+		if len(seqs) == 0 {
+			_ = dead.ForEach(func(k, _ []byte) error { keys = append(keys, bytes.Clone(k)); return nil })
+		} else {
+			for _, s := range seqs {
+				if dead.Get(seqKey(s)) == nil {
+					return ErrNotFound
+				}
+				keys = append(keys, seqKey(s))
+			}
+		}
+		for _, k := range keys {
+			e := &jiexuv1.OutboxMessage{}
+			if err := proto.Unmarshal(dead.Get(k), e); err != nil {
+				return err
+			}
+			e.Dead, e.Attempts = false, 0
+			e.NextAttemptAt = timestamppb.New(g.cfg.Now())
+			// The dead-letter horizon counts from creation; restart it.
+			e.CreatedAt = e.NextAttemptAt
+			data, err := proto.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketOutbox).Put(outboxKey(e.GetPeerRegion(), e.GetSequence()), data); err != nil {
+				return err
+			}
+			if err := dead.Delete(k); err != nil {
+				return err
+			}
+			peers[e.GetPeerRegion()] = true
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for p := range peers {
+		g.wake(p)
+	}
+	return n, nil
+}
+
+// PeerStats counts pending messages and dead letters per peer region, with
+// the oldest pending message's creation time and last error. Every region in
+// the snapshot other than this node's appears, even with nothing queued.
+func (g *Gateway) PeerStats() []*jiexuv1.PeerStatus {
+	stats := map[string]*jiexuv1.PeerStatus{}
+	get := func(p string) *jiexuv1.PeerStatus {
+		if stats[p] == nil {
+			stats[p] = &jiexuv1.PeerStatus{Region: p}
+		}
+		return stats[p]
+	}
+	if router, err := g.dir.Router(); err == nil {
+		for _, r := range router.Regions() {
+			if r != g.cfg.Region {
+				get(r)
+			}
+		}
+	}
+	_ = g.cfg.DB.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			var e jiexuv1.OutboxMessage
+			if proto.Unmarshal(v, &e) != nil {
+				return nil
+			}
+			s := get(e.GetPeerRegion())
+			s.Pending++
+			if s.OldestPendingAt == nil || e.GetCreatedAt().AsTime().Before(s.OldestPendingAt.AsTime()) {
+				s.OldestPendingAt = e.GetCreatedAt()
+			}
+			if e.GetLastError() != "" {
+				s.LastError = e.GetLastError()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDead).ForEach(func(_, v []byte) error {
+			var e jiexuv1.OutboxMessage
+			if proto.Unmarshal(v, &e) == nil {
+				get(e.GetPeerRegion()).Dead++
+			}
+			return nil
+		})
+	})
+	out := make([]*jiexuv1.PeerStatus, 0, len(stats))
+	for _, s := range stats {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *jiexuv1.PeerStatus) int { return cmp.Compare(a.GetRegion(), b.GetRegion()) })
+	return out
+}

@@ -1,0 +1,218 @@
+package gateway
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/proto"
+
+	"jiexu/certs"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// view is one verified snapshot and the router built from it.
+type view struct {
+	verified *registry.Verified
+	router   *registry.Router
+	roots    *x509.CertPool
+}
+
+// Directory holds the node's current registry snapshot. It is verified
+// before use, persisted in the store, and replaced only by a newer one.
+type Directory struct {
+	ca      *x509.Certificate
+	table   *registry.Table
+	db      *bolt.DB
+	now     func() time.Time
+	current atomic.Pointer[view]
+	fetched atomic.Int64 // unix seconds of the last successful refresh
+}
+
+func newDirectory(ca *x509.Certificate, table *registry.Table, db *bolt.DB, now func() time.Time) *Directory {
+	return &Directory{ca: ca, table: table, db: db, now: now}
+}
+
+// loadStored restores the snapshot kept in the store. A stored snapshot is
+// trusted even when expired, so that the node keeps routing while the
+// registry is down; Expired reports that condition for health checks.
+func (d *Directory) loadStored() error {
+	var data []byte
+	if err := d.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keySnapshot); v != nil {
+			data = append([]byte(nil), v...)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if data == nil {
+		return nil
+	}
+	signed := &jiexuv1.SignedSnapshot{}
+	if err := proto.Unmarshal(data, signed); err != nil {
+		return fmt.Errorf("stored snapshot: %w", err)
+	}
+	var snap jiexuv1.Snapshot
+	if err := proto.Unmarshal(signed.GetSnapshot(), &snap); err != nil {
+		return fmt.Errorf("stored snapshot: %w", err)
+	}
+	// Verify as of its issue time: the signature and chain must still hold.
+	_, err := d.install(signed, snap.GetIssuedAt().AsTime().Add(time.Second), false)
+	return err
+}
+
+// Install verifies a signed snapshot and, when it is not older than the one
+// held, makes it current and stores it. It reports whether it changed.
+func (d *Directory) Install(signed *jiexuv1.SignedSnapshot) (bool, error) {
+	return d.install(signed, d.now(), true)
+}
+
+func (d *Directory) install(signed *jiexuv1.SignedSnapshot, at time.Time, store bool) (bool, error) {
+	held := d.Version()
+	v, err := registry.VerifySnapshot(signed, d.ca, held, at)
+	if err != nil {
+		return false, err
+	}
+	if cur := d.current.Load(); cur != nil && v.Snapshot.GetVersion() == held && proto.Equal(cur.verified.Signed, signed) {
+		return false, nil
+	}
+	router, err := registry.NewRouter(d.table, v.Snapshot.GetNodes())
+	if err != nil {
+		return false, fmt.Errorf("snapshot %d: %w", v.Snapshot.GetVersion(), err)
+	}
+	if store {
+		data, err := proto.Marshal(signed)
+		if err != nil {
+			return false, err
+		}
+		if err := d.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySnapshot, data) }); err != nil {
+			return false, err
+		}
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(d.ca)
+	d.current.Store(&view{verified: v, router: router, roots: roots})
+	return true, nil
+}
+
+func (d *Directory) view() (*view, error) {
+	v := d.current.Load()
+	if v == nil {
+		return nil, ErrNoSnapshot
+	}
+	return v, nil
+}
+
+// Router returns the current router.
+func (d *Directory) Router() (*registry.Router, error) {
+	v, err := d.view()
+	if err != nil {
+		return nil, err
+	}
+	return v.router, nil
+}
+
+// Snapshot returns the current snapshot, or nil.
+func (d *Directory) Snapshot() *jiexuv1.Snapshot {
+	if v := d.current.Load(); v != nil {
+		return v.verified.Snapshot
+	}
+	return nil
+}
+
+// Revoked returns the current revocation list, or nil.
+func (d *Directory) Revoked() *certs.Revoked {
+	if v := d.current.Load(); v != nil {
+		return v.verified.Revoked
+	}
+	return nil
+}
+
+// Version returns the current snapshot's version, 0 when none.
+func (d *Directory) Version() uint64 { return d.Snapshot().GetVersion() }
+
+// Expired reports whether the current snapshot is missing or past its expiry.
+func (d *Directory) Expired() bool {
+	s := d.Snapshot()
+	return s == nil || !d.now().Before(s.GetExpiresAt().AsTime())
+}
+
+// LastFetched returns when the registry last answered, zero if never.
+func (d *Directory) LastFetched() time.Time {
+	if s := d.fetched.Load(); s != 0 {
+		return time.Unix(s, 0)
+	}
+	return time.Time{}
+}
+
+// registryClient fetches snapshots from the registry service.
+type registryClient struct {
+	dir     *Directory
+	address string
+	conn    *grpc.ClientConn
+	log     *slog.Logger
+}
+
+func newRegistryClient(dir *Directory, address string, kp *certs.KeyPair, log *slog.Logger) (*registryClient, error) {
+	roots := x509.NewCertPool()
+	roots.AddCert(dir.ca)
+	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(credentials.NewTLS(certs.ClientTLS(kp, roots, certs.RegistryRole))))
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", address, err)
+	}
+	return &registryClient{dir: dir, address: address, conn: conn, log: log}, nil
+}
+
+// refresh asks the registry for a newer snapshot and installs it.
+func (c *registryClient) refresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := jiexuv1.NewRegistryServiceClient(c.conn).GetSnapshot(ctx, &jiexuv1.GetSnapshotRequest{KnownVersion: c.dir.Version()})
+	if err != nil {
+		return fmt.Errorf("fetch snapshot from %s: %w", c.address, err)
+	}
+	c.dir.fetched.Store(c.dir.now().Unix())
+	if resp.GetSnapshot() == nil {
+		return nil
+	}
+	changed, err := c.dir.Install(resp.GetSnapshot())
+	if err != nil {
+		return fmt.Errorf("snapshot from %s refused: %w", c.address, err)
+	}
+	if changed {
+		c.log.Info("registry snapshot installed", "version", c.dir.Version())
+	}
+	return nil
+}
+
+// run refreshes every interval until ctx ends, retrying sooner while the node
+// has no snapshot at all.
+func (c *registryClient) run(ctx context.Context, interval time.Duration) {
+	defer c.conn.Close()
+	for {
+		wait := interval
+		if err := c.refresh(ctx); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			c.log.Warn("registry refresh failed; routing from the last good snapshot", "err", err, "held_version", c.dir.Version())
+			if c.dir.Version() == 0 {
+				wait = time.Second
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,33 @@
+// Package gateway is the transport between nodes. It knows nothing of
+// transfers: it moves sealed gRPC requests from one node's store to
+// another's, exactly once in effect, whatever fails in between.
+//
+//   - Outbox: Enqueue(tx, peer, method, msg) stamps the message's header,
+//     seals it and stores it in the caller's bbolt transaction, so a business
+//     change and the messages it causes commit together or not at all.
+//   - Dispatcher: one goroutine per peer region sends due messages in order
+//     of creation (a window of them at a time), group-commits the
+//     acknowledgements in one transaction, backs off exponentially with
+//     jitter on failure, and turns a message that has failed for longer than
+//     the dead-letter horizon into a dead letter that an operator can
+//     re-drive.
+//   - Inbox: Receive checks the caller's certificate region, the header and
+//     the seal, then records (sender, message id) in the same transaction as
+//     the business effect. A duplicate is acknowledged and not applied again.
+//   - Directory: the registry snapshot, verified, kept in the store and
+//     refreshed periodically; the node routes from the last good one while
+//     the registry is unreachable.
+//   - Auth: a unary interceptor that takes the caller's region from its
+//     verified chain and refuses unknown, unregistered or revoked peers.
+//
+// Example:
+//
+//	gw, _ := gateway.New(gateway.Config{Region: "150100", DB: db, ...})
+//	db.Update(func(tx *bolt.Tx) error {
+//		// ... business change ...
+//		return gw.Enqueue(tx, "150700", jiexuv1.TransferService_NotifyTransfer_FullMethodName, req)
+//	})
+//
+// Lock order: Gateway.mu (dispatcher map) before dispatcher.mu; neither is
+// held across a bbolt transaction or an RPC.
+package gateway

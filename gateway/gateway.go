@@ -1,0 +1,343 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"jiexu/certs"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// Config configures a Gateway. NewConfig fills the defaults.
+type Config struct {
+	// Region is this node's pooling region; it must match the certificate.
+	Region string
+	// DB is the node's store; the gateway's buckets live beside the node's.
+	DB *bolt.DB
+	// KeyPair is the node's certificate and key (reloadable).
+	KeyPair *certs.KeyPair
+	// CA is the national root certificate.
+	CA *x509.Certificate
+	// Table is the division table used for routing.
+	Table *registry.Table
+	// RegistryAddress is host:port of the registry service; empty to rely on
+	// snapshots installed by other means (InstallSnapshot).
+	RegistryAddress string
+	// RegistryRefresh is how often the snapshot is refreshed.
+	RegistryRefresh time.Duration
+	// RetryMin and RetryMax bound the exponential backoff between attempts.
+	RetryMin, RetryMax time.Duration
+	// DeadAfter is how long a message may keep failing before it becomes a dead letter.
+	DeadAfter time.Duration
+	// Window is how many messages to one peer are in flight at once.
+	Window int
+	// CallTimeout bounds one delivery attempt.
+	CallTimeout time.Duration
+	Logger      *slog.Logger
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// NewConfig returns a Config with defaults.
+func NewConfig() Config {
+	return Config{
+		RegistryRefresh: time.Minute,
+		RetryMin:        200 * time.Millisecond,
+		RetryMax:        time.Minute,
+		DeadAfter:       72 * time.Hour,
+		Window:          32,
+		CallTimeout:     10 * time.Second,
+		Now:             time.Now,
+	}
+}
+
+// Validate names the first bad field.
+func (c *Config) Validate() error {
+	switch {
+	case registry.CheckCodeSyntax(c.Region) != nil:
+		return fmt.Errorf("region: %q is not a 6-digit region code", c.Region)
+	case c.DB == nil:
+		return errors.New("db: a bbolt store is required")
+	case c.KeyPair == nil:
+		return errors.New("keypair: the node certificate is required")
+	case c.CA == nil:
+		return errors.New("ca: the CA certificate is required")
+	case c.Table == nil:
+		return errors.New("table: the division table is required")
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return fmt.Errorf("retry: need 0 < retry_min (%s) <= retry_max (%s)", c.RetryMin, c.RetryMax)
+	case c.DeadAfter <= 0:
+		return errors.New("dead_after: must be positive")
+	case c.Window < 1:
+		return errors.New("window: must be at least 1")
+	case c.RegistryRefresh <= 0:
+		return errors.New("registry_refresh: must be positive")
+	}
+	if r, err := certs.RegionOf(c.KeyPair.Leaf()); err != nil || r != c.Region {
+		return fmt.Errorf("region: the node certificate is for region %q, config says %q", r, c.Region)
+	}
+	return nil
+}
+
+// AckFunc is called in the transaction that records a delivery, so that the
+// business side can advance a case exactly when its message is acknowledged.
+type AckFunc func(tx *bolt.Tx, msg *jiexuv1.OutboxMessage) error
+
+// Gateway is a node's transport.
+type Gateway struct {
+	cfg     Config
+	log     *slog.Logger
+	dir     *Directory
+	metrics *Metrics
+	onAck   AckFunc
+
+	mu          sync.Mutex // guards dispatchers, conns, ctx
+	dispatchers map[string]*dispatcher
+	conns       map[string]*grpc.ClientConn
+	ctx         context.Context
+	wg          sync.WaitGroup
+}
+
+// New creates the gateway's buckets and restores the stored snapshot.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := cfg.DB.Update(CreateBuckets); err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		cfg:         cfg,
+		log:         log,
+		dir:         newDirectory(cfg.CA, cfg.Table, cfg.DB, cfg.Now),
+		dispatchers: map[string]*dispatcher{},
+		conns:       map[string]*grpc.ClientConn{},
+	}
+	g.metrics = newMetrics(g)
+	if err := g.dir.loadStored(); err != nil {
+		log.Warn("stored registry snapshot unusable; waiting for the registry", "err", err)
+	}
+	return g, nil
+}
+
+// OnAck sets the function called when a message is acknowledged. Call it
+// before Start.
+func (g *Gateway) OnAck(fn AckFunc) { g.onAck = fn }
+
+// Directory returns the registry view.
+func (g *Gateway) Directory() *Directory { return g.dir }
+
+// Metrics returns the gateway's Prometheus collectors.
+func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// Region returns this node's region.
+func (g *Gateway) Region() string { return g.cfg.Region }
+
+// Signer returns a signer for the node's current certificate.
+func (g *Gateway) Signer() *certs.Signer { return g.cfg.KeyPair.Signer() }
+
+// Start runs the registry refresher and a dispatcher for every peer with
+// pending messages, until ctx ends. Wait returns after they stop.
+func (g *Gateway) Start(ctx context.Context) error {
+	g.mu.Lock()
+	g.ctx = ctx
+	g.mu.Unlock()
+	if g.cfg.RegistryAddress != "" {
+		rc, err := newRegistryClient(g.dir, g.cfg.RegistryAddress, g.cfg.KeyPair, g.log)
+		if err != nil {
+			return err
+		}
+		g.wg.Add(1)
+		go func() { defer g.wg.Done(); rc.run(ctx, g.cfg.RegistryRefresh) }()
+	}
+	peers := map[string]bool{}
+	if err := g.cfg.DB.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
+			peers[string(k[:6])] = true
+			return nil
+		})
+	}); err != nil {
+		return err
+	}
+	for p := range peers {
+		g.wake(p)
+	}
+	return nil
+}
+
+// Wait blocks until the goroutines started by Start have returned, and closes
+// peer connections.
+func (g *Gateway) Wait() {
+	g.wg.Wait()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, c := range g.conns {
+		c.Close()
+	}
+	g.conns = map[string]*grpc.ClientConn{}
+}
+
+// NewMessageID returns a random message id.
+func NewMessageID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Enqueue stamps msg's header (a new message id, sender, receiver, case id,
+// time), seals it and stores it for delivery to peer, inside tx. The
+// dispatcher is woken when tx commits.
+func (g *Gateway) Enqueue(tx *bolt.Tx, peer, method, caseID string, msg Message) error {
+	if registry.CheckCodeSyntax(peer) != nil {
+		return fmt.Errorf("enqueue: peer %q is not a region code", peer)
+	}
+	if _, err := methodResponse(method); err != nil {
+		return err
+	}
+	now := g.cfg.Now()
+	h := &jiexuv1.MessageHeader{
+		MessageId:      NewMessageID(),
+		SenderRegion:   g.cfg.Region,
+		ReceiverRegion: peer,
+		CaseId:         caseID,
+		CreatedAt:      timestamppb.New(now),
+	}
+	if err := setMessageField(msg, "header", h); err != nil {
+		return err
+	}
+	if err := SealMessage(g.Signer(), msg); err != nil {
+		return err
+	}
+	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	b := tx.Bucket(bucketOutbox)
+	seq, err := tx.Bucket(bucketMeta).NextSequence()
+	if err != nil {
+		return err
+	}
+	entry := &jiexuv1.OutboxMessage{
+		Sequence:      seq,
+		MessageId:     h.MessageId,
+		PeerRegion:    peer,
+		Method:        method,
+		CaseId:        caseID,
+		Payload:       payload,
+		CreatedAt:     h.CreatedAt,
+		NextAttemptAt: h.CreatedAt,
+	}
+	data, err := proto.Marshal(entry)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(outboxKey(peer, seq), data); err != nil {
+		return err
+	}
+	tx.OnCommit(func() { g.wake(peer) })
+	return nil
+}
+
+// methodResponse finds the response type of a full method name
+// (/package.Service/Method) in the registered descriptors.
+func methodResponse(method string) (protoreflect.MessageType, error) {
+	parts := strings.Split(strings.TrimPrefix(method, "/"), "/")
+	if len(parts) != 2 {
+		return nil, fmt.Errorf("method %q: want /package.Service/Method", method)
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(parts[0]))
+	if err != nil {
+		return nil, fmt.Errorf("method %q: %w", method, err)
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("method %q: %s is not a service", method, parts[0])
+	}
+	md := sd.Methods().ByName(protoreflect.Name(parts[1]))
+	if md == nil {
+		return nil, fmt.Errorf("method %q: no such method", method)
+	}
+	return protoregistry.GlobalTypes.FindMessageByName(md.Output().FullName())
+}
+
+// conn returns the pooled client connection to a peer region, resolving its
+// address from the current snapshot.
+func (g *Gateway) conn(peer string) (*grpc.ClientConn, error) {
+	router, err := g.dir.Router()
+	if err != nil {
+		return nil, err
+	}
+	node, err := router.Node(peer)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	key := peer + "@" + node.GetAddress()
+	if c, ok := g.conns[key]; ok {
+		return c, nil
+	}
+	creds := credentials.NewTLS(certs.ClientTLS(g.cfg.KeyPair, g.dir.current.Load().roots, peer))
+	c, err := grpc.NewClient(node.GetAddress(), grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, fmt.Errorf("peer %s at %s: %w", peer, node.GetAddress(), err)
+	}
+	g.conns[key] = c
+	return c, nil
+}
+
+// Invoke makes a direct (not queued) call to a peer, such as a certificate
+// look-up.
+func (g *Gateway) Invoke(ctx context.Context, peer, method string, req, resp proto.Message) error {
+	c, err := g.conn(peer)
+	if err != nil {
+		return err
+	}
+	return c.Invoke(ctx, method, req, resp)
+}
+
+// backoff returns the delay before attempt n (1-based): exponential from
+// RetryMin, capped at RetryMax, with full jitter over its upper half.
+func (g *Gateway) backoff(attempts uint32) time.Duration {
+	d := g.cfg.RetryMin
+	for i := uint32(1); i < attempts && d < g.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, g.cfg.RetryMax)
+	half := int64(d / 2)
+	if half <= 0 {
+		return d
+	}
+	j, err := rand.Int(rand.Reader, big.NewInt(half))
+	if err != nil {
+		return d
+	}
+	return time.Duration(half + j.Int64())
+}

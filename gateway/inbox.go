@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"jiexu/certs"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// ApplyFunc applies a received message's business effect inside the
+// transaction that records it in the inbox. It may run more than once (bbolt
+// Batch retries), so it must only touch tx.
+type ApplyFunc func(tx *bolt.Tx) error
+
+// maxMessageID bounds message ids.
+const maxMessageID = 128
+
+// checkHeader validates the header fields every message must carry.
+func checkHeader(h *jiexuv1.MessageHeader) error {
+	switch {
+	case h == nil:
+		return fmt.Errorf("%w: header: missing", ErrBadHeader)
+	case h.GetMessageId() == "" || len(h.GetMessageId()) > maxMessageID:
+		return fmt.Errorf("%w: header.message_id: must be 1..%d characters", ErrBadHeader, maxMessageID)
+	case registry.CheckCodeSyntax(h.GetSenderRegion()) != nil:
+		return fmt.Errorf("%w: header.sender_region: %q is not a 6-digit region code", ErrBadHeader, h.GetSenderRegion())
+	case registry.CheckCodeSyntax(h.GetReceiverRegion()) != nil:
+		return fmt.Errorf("%w: header.receiver_region: %q is not a 6-digit region code", ErrBadHeader, h.GetReceiverRegion())
+	case h.GetCaseId() == "" || len(h.GetCaseId()) > maxMessageID:
+		return fmt.Errorf("%w: header.case_id: must be 1..%d characters", ErrBadHeader, maxMessageID)
+	}
+	return nil
+}
+
+// Receive authenticates a message and applies it exactly once. It checks the
+// header, that the caller's certificate region is the sender, that the
+// message is addressed here, and the seal; then, in one transaction, either
+// finds (sender, message id) in the inbox (a duplicate: acknowledged, not
+// applied) or runs apply and records it. Errors are the gateway's sentinels
+// or whatever apply returned; translate them with StatusOf.
+func (g *Gateway) Receive(ctx context.Context, msg Message, apply ApplyFunc) (*jiexuv1.Receipt, error) {
+	h := msg.GetHeader()
+	if err := checkHeader(h); err != nil {
+		return nil, err
+	}
+	peer, _, err := certs.PeerRegion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if h.GetSenderRegion() != peer {
+		return nil, fmt.Errorf("%w: header.sender_region is %s, certificate is for %s", ErrWrongSender, h.GetSenderRegion(), peer)
+	}
+	if h.GetReceiverRegion() != g.cfg.Region {
+		return nil, fmt.Errorf("%w: header.receiver_region is %s, this node is %s", ErrWrongReceiver, h.GetReceiverRegion(), g.cfg.Region)
+	}
+	v, err := g.dir.view()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := VerifyMessage(msg, v.roots, v.verified.Revoked, g.cfg.Now()); err != nil {
+		return nil, err
+	}
+	key := inboxKey(h.GetSenderRegion(), h.GetMessageId())
+	var receipt *jiexuv1.Receipt
+	err = g.cfg.DB.Batch(func(tx *bolt.Tx) error {
+		in := tx.Bucket(bucketInbox)
+		if old := in.Get(key); old != nil {
+			r := &jiexuv1.Receipt{}
+			if err := proto.Unmarshal(old, r); err != nil {
+				return err
+			}
+			r.Duplicate = true
+			receipt = r
+			return nil
+		}
+		if err := apply(tx); err != nil {
+			return err
+		}
+		r := &jiexuv1.Receipt{MessageId: h.GetMessageId(), AcceptedAt: timestamppb.New(g.cfg.Now())}
+		data, err := proto.Marshal(r)
+		if err != nil {
+			return err
+		}
+		receipt = r
+		return in.Put(key, data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if receipt.GetDuplicate() {
+		g.metrics.duplicates.WithLabelValues(h.GetSenderRegion()).Inc()
+	}
+	return receipt, nil
+}

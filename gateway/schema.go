@@ -1,0 +1,53 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The gateway's buckets, declared once. They share the node's bbolt file so
+// that business changes and messages commit in one transaction; the node
+// declares its own buckets in its own schema file.
+var (
+	// bucketOutbox: peer region (6 bytes) + sequence (8, big-endian) → OutboxMessage.
+	bucketOutbox = []byte("gateway.outbox")
+	// bucketDead: sequence (8, big-endian) → OutboxMessage with dead=true.
+	bucketDead = []byte("gateway.dead")
+	// bucketInbox: sender region (6) + message id → Receipt.
+	bucketInbox = []byte("gateway.inbox")
+	// bucketMeta: named values: the registry snapshot, the outbox sequence.
+	bucketMeta = []byte("gateway.meta")
+
+	keySnapshot = []byte("registry.snapshot")
+)
+
+var allBuckets = [][]byte{bucketOutbox, bucketDead, bucketInbox, bucketMeta}
+
+// CreateBuckets creates the gateway's buckets if missing.
+func CreateBuckets(tx *bolt.Tx) error {
+	for _, b := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+func outboxKey(peer string, seq uint64) []byte {
+	k := make([]byte, 6+8)
+	copy(k, peer)
+	binary.BigEndian.PutUint64(k[6:], seq)
+	return k
+}
+
+func seqKey(seq uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, seq)
+	return k
+}
+
+func inboxKey(sender, messageID string) []byte {
+	return append([]byte(sender), messageID...)
+}
