@@ -51,6 +51,8 @@ type Config struct {
 	Window int
 	// CallTimeout bounds one delivery attempt.
 	CallTimeout time.Duration
+	// DialOptions are added to every peer connection (client metrics).
+	DialOptions []grpc.DialOption
 	Logger      *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
@@ -305,7 +307,7 @@ func (g *Gateway) conn(peer string) (*grpc.ClientConn, error) {
 		return c, nil
 	}
 	creds := credentials.NewTLS(certs.ClientTLS(g.cfg.KeyPair, g.dir.current.Load().roots, peer))
-	c, err := grpc.NewClient(node.GetAddress(), grpc.WithTransportCredentials(creds))
+	c, err := grpc.NewClient(node.GetAddress(), append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, g.cfg.DialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", peer, node.GetAddress(), err)
 	}

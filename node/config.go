@@ -1,0 +1,201 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// Duration is a time.Duration written as "90s" or "72h" in the config file.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "90s", "72h" and the like.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"90s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Contact is the contact block printed on certificates.
+type Contact struct {
+	Address       string `json:"address"`
+	Postcode      string `json:"postcode"`
+	Phone         string `json:"phone"`
+	ContactPerson string `json:"contact_person"`
+}
+
+// Config is a node's configuration file (JSON). Relative paths are resolved
+// against the file's folder. Every option is documented in
+// deploy/node.example.json.
+type Config struct {
+	// Region is the pooling-region code this node serves (in its certificate).
+	Region string `json:"region"`
+	// AgencyName is printed on certificates.
+	AgencyName string `json:"agency_name"`
+	// Kind is "insurance" (社会（医疗）保险经办机构) or "ncms" (新农合经办机构).
+	Kind string `json:"kind"`
+	// Contact is printed on certificates.
+	Contact Contact `json:"contact"`
+	// DataDir holds the bbolt store (jiexu.db).
+	DataDir string `json:"data_dir"`
+	// Listen is the inter-node mutual-TLS listener, host:port.
+	Listen string `json:"listen"`
+	// AgencyListen is the local agency API: "unix:PATH" or a loopback host:port.
+	AgencyListen string `json:"agency_listen"`
+	// MetricsListen is the HTTP listener for /metrics; empty disables it.
+	MetricsListen string `json:"metrics_listen"`
+	// CertFile, KeyFile and CAFile are the node's certificate, key and the national CA.
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+	CAFile   string `json:"ca_file"`
+	// RegistryAddress is host:port of the registry service.
+	RegistryAddress string `json:"registry_address"`
+	// RegistrySnapshot optionally seeds the store with a signed snapshot file
+	// (used when the registry cannot be reached at first start).
+	RegistrySnapshot string `json:"registry_snapshot"`
+	// RegistryRefresh is how often to ask the registry for a newer snapshot.
+	RegistryRefresh Duration `json:"registry_refresh"`
+	// DivisionsDir optionally names a folder with a newer GB/T 2260 table.
+	DivisionsDir string `json:"divisions_dir"`
+	// RetryMin and RetryMax bound the delivery backoff; DeadAfter is the dead-letter horizon.
+	RetryMin  Duration `json:"retry_min"`
+	RetryMax  Duration `json:"retry_max"`
+	DeadAfter Duration `json:"dead_after"`
+	// LogFormat is "json" (default) or "text"; LogLevel "debug", "info", "warn" or "error".
+	LogFormat string `json:"log_format"`
+	LogLevel  string `json:"log_level"`
+}
+
+// NewConfig returns a Config with defaults.
+func NewConfig() Config {
+	return Config{
+		Kind:            "insurance",
+		DataDir:         "data",
+		Listen:          "127.0.0.1:7443",
+		AgencyListen:    "unix:agency.sock",
+		MetricsListen:   "127.0.0.1:9443",
+		CertFile:        "cert.pem",
+		KeyFile:         "key.pem",
+		CAFile:          "ca.pem",
+		RegistryRefresh: Duration(time.Minute),
+		RetryMin:        Duration(200 * time.Millisecond),
+		RetryMax:        Duration(time.Minute),
+		DeadAfter:       Duration(72 * time.Hour),
+		LogFormat:       "json",
+		LogLevel:        "info",
+	}
+}
+
+// LoadConfig reads a config file over the defaults and resolves relative
+// paths against the file's folder.
+func LoadConfig(path string) (Config, error) {
+	cfg := NewConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg.Resolve(filepath.Dir(path))
+	return cfg, nil
+}
+
+// Resolve makes relative paths absolute against base.
+func (c *Config) Resolve(base string) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	for _, p := range []*string{&c.DataDir, &c.CertFile, &c.KeyFile, &c.CAFile, &c.RegistrySnapshot, &c.DivisionsDir} {
+		abs(p)
+	}
+	if rest, ok := strings.CutPrefix(c.AgencyListen, "unix:"); ok && !filepath.IsAbs(rest) {
+		c.AgencyListen = "unix:" + filepath.Join(base, rest)
+	}
+}
+
+// AgencyKind returns the kind as the wire enum.
+func (c *Config) AgencyKind() jiexuv1.AgencyKind {
+	if c.Kind == "ncms" {
+		return jiexuv1.AgencyKind_AGENCY_KIND_NCMS
+	}
+	return jiexuv1.AgencyKind_AGENCY_KIND_INSURANCE
+}
+
+// Validate names the first bad field.
+func (c *Config) Validate() error {
+	if err := registry.CheckCodeSyntax(c.Region); err != nil {
+		return fmt.Errorf("region: %q: %w", c.Region, err)
+	}
+	switch {
+	case c.AgencyName == "":
+		return errors.New("agency_name: required (printed on certificates)")
+	case c.Kind != "insurance" && c.Kind != "ncms":
+		return fmt.Errorf("kind: %q must be \"insurance\" or \"ncms\"", c.Kind)
+	case c.DataDir == "":
+		return errors.New("data_dir: required")
+	case c.Listen == "":
+		return errors.New("listen: required (host:port of the inter-node listener)")
+	case c.AgencyListen == "":
+		return errors.New("agency_listen: required (unix:PATH or 127.0.0.1:PORT)")
+	case c.CertFile == "" || c.KeyFile == "" || c.CAFile == "":
+		return errors.New("cert_file, key_file, ca_file: required")
+	case c.RegistryAddress == "" && c.RegistrySnapshot == "":
+		return errors.New("registry_address: required (or registry_snapshot to start from a file)")
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return errors.New("retry_min, retry_max: need 0 < retry_min <= retry_max")
+	case c.DeadAfter <= 0:
+		return errors.New("dead_after: must be positive")
+	case c.RegistryRefresh <= 0:
+		return errors.New("registry_refresh: must be positive")
+	case c.LogFormat != "json" && c.LogFormat != "text":
+		return fmt.Errorf("log_format: %q must be \"json\" or \"text\"", c.LogFormat)
+	}
+	if !strings.HasPrefix(c.AgencyListen, "unix:") && !isLoopback(c.AgencyListen) {
+		return fmt.Errorf("agency_listen: %q must be unix:PATH or a loopback address; the agency API has no authentication of its own", c.AgencyListen)
+	}
+	return nil
+}
+
+func isLoopback(addr string) bool {
+	host := addr
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		host = addr[:i]
+	}
+	host = strings.Trim(host, "[]")
+	return host == "127.0.0.1" || host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// WriteConfig writes cfg as indented JSON.
+func WriteConfig(path string, cfg Config) error {
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func (c Contact) proto() *jiexuv1.Contact {
+	return &jiexuv1.Contact{Address: c.Address, Postcode: c.Postcode, Phone: c.Phone, ContactPerson: c.ContactPerson}
+}

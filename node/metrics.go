@@ -1,0 +1,152 @@
+package node
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	jiexuv1 "jiexu/proto/jiexu/v1"
+)
+
+func sideLabel(s jiexuv1.CaseSide) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "CASE_SIDE_"))
+}
+
+func stateLabel(s jiexuv1.CaseState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "CASE_STATE_"))
+}
+
+// metrics are the node's business metrics. Labels are sides and states,
+// never a person, case id or certificate number.
+type metrics struct {
+	n            *Node
+	opened       *prometheus.CounterVec
+	completed    *prometheus.CounterVec
+	rejected     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	certificates prometheus.Counter
+	remittedFen  prometheus.Counter
+	receivedFen  prometheus.Counter
+
+	casesDesc, awaitingDesc, certExpiryDesc, infoDesc *prometheus.Desc
+}
+
+func newMetrics(n *Node) *metrics {
+	return &metrics{
+		n: n,
+		opened: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jiexu_cases_opened_total", Help: "Transfer cases opened, by side.",
+		}, []string{"side"}),
+		completed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jiexu_cases_completed_total", Help: "Transfer cases completed (destination) or closed (origin), by side.",
+		}, []string{"side"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jiexu_cases_rejected_total", Help: "Transfer cases rejected, by side.",
+		}, []string{"side"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "jiexu_case_duration_seconds", Help: "Time from opening to the end of a case, by side.",
+			Buckets: []float64{.1, .5, 1, 5, 30, 60, 600, 3600, 86400, 5 * 86400, 10 * 86400, 30 * 86400},
+		}, []string{"side"}),
+		certificates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jiexu_certificates_issued_total", Help: "Certificates (参保凭证) issued by this node.",
+		}),
+		remittedFen: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jiexu_remitted_fen_total", Help: "Personal-account balances remitted out, in fen.",
+		}),
+		receivedFen: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jiexu_received_fen_total", Help: "Personal-account balances received and credited, in fen.",
+		}),
+		casesDesc:      prometheus.NewDesc("jiexu_cases", "Transfer cases held, by side and state.", []string{"side", "state"}, nil),
+		awaitingDesc:   prometheus.NewDesc("jiexu_remittances_awaiting_confirmation", "Origin cases remitted but not yet confirmed.", nil, nil),
+		certExpiryDesc: prometheus.NewDesc("jiexu_node_certificate_expiry_seconds", "Seconds until the node certificate expires.", nil, nil),
+		infoDesc:       prometheus.NewDesc("jiexu_node_info", "The node's region and build version (value 1).", []string{"region", "version"}, nil),
+	}
+}
+
+func (m *metrics) vecs() []prometheus.Collector {
+	return []prometheus.Collector{m.opened, m.completed, m.rejected, m.duration, m.certificates, m.remittedFen, m.receivedFen}
+}
+
+// transition counts a case's step; it runs after the transaction commits.
+func (m *metrics) transition(side jiexuv1.CaseSide, to jiexuv1.CaseState, age time.Duration) {
+	s := sideLabel(side)
+	switch to {
+	case jiexuv1.CaseState_CASE_STATE_APPLIED, jiexuv1.CaseState_CASE_STATE_RECEIVED:
+		m.opened.WithLabelValues(s).Inc()
+	case jiexuv1.CaseState_CASE_STATE_COMPLETED, jiexuv1.CaseState_CASE_STATE_CLOSED:
+		m.completed.WithLabelValues(s).Inc()
+		m.duration.WithLabelValues(s).Observe(age.Seconds())
+	case jiexuv1.CaseState_CASE_STATE_REJECTED:
+		m.rejected.WithLabelValues(s).Inc()
+		m.duration.WithLabelValues(s).Observe(age.Seconds())
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.vecs() {
+		c.Describe(ch)
+	}
+	ch <- m.casesDesc
+	ch <- m.awaitingDesc
+	ch <- m.certExpiryDesc
+	ch <- m.infoDesc
+}
+
+// Collect implements prometheus.Collector; case gauges are counted from the
+// store at scrape time.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.vecs() {
+		c.Collect(ch)
+	}
+	counts, awaiting := m.n.caseCounts()
+	for _, side := range []jiexuv1.CaseSide{jiexuv1.CaseSide_CASE_SIDE_DESTINATION, jiexuv1.CaseSide_CASE_SIDE_ORIGIN} {
+		for st := range jiexuv1.CaseState_name {
+			state := jiexuv1.CaseState(st)
+			if state == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED || !stateOnSide(side, state) {
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(m.casesDesc, prometheus.GaugeValue, float64(counts[caseKey{side, state}]), sideLabel(side), stateLabel(state))
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(m.awaitingDesc, prometheus.GaugeValue, float64(awaiting))
+	ch <- prometheus.MustNewConstMetric(m.certExpiryDesc, prometheus.GaugeValue, m.n.kp.Leaf().NotAfter.Sub(m.n.now()).Seconds())
+	ch <- prometheus.MustNewConstMetric(m.infoDesc, prometheus.GaugeValue, 1, m.n.cfg.Region, Version)
+}
+
+type caseKey struct {
+	side  jiexuv1.CaseSide
+	state jiexuv1.CaseState
+}
+
+func stateOnSide(side jiexuv1.CaseSide, s jiexuv1.CaseState) bool {
+	if s == jiexuv1.CaseState_CASE_STATE_REJECTED {
+		return true
+	}
+	dest := rank[s] > 0 && s <= jiexuv1.CaseState_CASE_STATE_COMPLETED
+	return dest == (side == jiexuv1.CaseSide_CASE_SIDE_DESTINATION)
+}
+
+// caseCounts counts cases by side and state, and origin cases remitted but
+// not confirmed.
+func (n *Node) caseCounts() (map[caseKey]int, int) {
+	counts := map[caseKey]int{}
+	awaiting := 0
+	_ = n.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
+			var c jiexuv1.Case
+			if proto.Unmarshal(v, &c) != nil {
+				return nil
+			}
+			counts[caseKey{c.GetSide(), c.GetState()}]++
+			if c.GetState() == jiexuv1.CaseState_CASE_STATE_REMITTED {
+				awaiting++
+			}
+			return nil
+		})
+	})
+	return counts, awaiting
+}

@@ -1,0 +1,383 @@
+package node
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"jiexu/certs"
+	"jiexu/gateway"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// Version is the build's version, set with -ldflags "-X jiexu/node.Version=…".
+var Version = "dev"
+
+// DBFile is the store's file name inside data_dir.
+const DBFile = "jiexu.db"
+
+// Node is one agency's node: its store, gateway and services.
+type Node struct {
+	cfg        Config
+	db         *bolt.DB
+	gw         *gateway.Gateway
+	kp         *certs.KeyPair
+	ca         *x509.Certificate
+	table      *registry.Table
+	v          validator
+	log        *slog.Logger
+	metrics    *metrics
+	reg        *prometheus.Registry
+	srvMetrics *grpcprom.ServerMetrics
+	health     *health.Server
+	now        func() time.Time
+
+	kind    jiexuv1.AgencyKind
+	contact *jiexuv1.Contact
+
+	mu     sync.Mutex // guards addrs
+	addrs  Addrs
+	ready  chan struct{}
+	closed bool
+}
+
+// Addrs are the addresses a running node listens on.
+type Addrs struct {
+	Listen, Agency, Metrics string
+}
+
+// Option configures a Node.
+type Option func(*Node)
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(n *Node) { n.log = l } }
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(n *Node) { n.now = now } }
+
+// New opens a node's store and gateway; Run serves it.
+func New(cfg Config, opts ...Option) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, now: time.Now, ready: make(chan struct{}), kind: cfg.AgencyKind(), contact: cfg.Contact.proto()}
+	for _, o := range opts {
+		o(n)
+	}
+	if n.log == nil {
+		n.log = slog.Default()
+	}
+	n.log = n.log.With("region", cfg.Region)
+	n.table = registry.DefaultTable()
+	if cfg.DivisionsDir != "" {
+		t, err := registry.LoadTableDir(cfg.DivisionsDir)
+		if err != nil {
+			return nil, fmt.Errorf("divisions_dir: %w", err)
+		}
+		n.table = t
+	}
+	if err := n.table.CheckPlace(cfg.Region); err != nil {
+		return nil, fmt.Errorf("region: %w", err)
+	}
+	n.v = validator{table: n.table, now: n.now}
+	var err error
+	if n.kp, err = certs.LoadKeyPair(cfg.CertFile, cfg.KeyFile); err != nil {
+		return nil, fmt.Errorf("cert_file/key_file: %w", err)
+	}
+	if n.ca, err = certs.LoadCertificate(cfg.CAFile); err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	n.db, err = bolt.Open(filepath.Join(cfg.DataDir, DBFile), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s (is another node running on it?): %w", filepath.Join(cfg.DataDir, DBFile), err)
+	}
+	if err := n.db.Update(createBuckets); err != nil {
+		n.db.Close()
+		return nil, err
+	}
+	gcfg := gateway.NewConfig()
+	gcfg.Region, gcfg.DB, gcfg.KeyPair, gcfg.CA, gcfg.Table = cfg.Region, n.db, n.kp, n.ca, n.table
+	gcfg.RegistryAddress, gcfg.RegistryRefresh = cfg.RegistryAddress, time.Duration(cfg.RegistryRefresh)
+	gcfg.RetryMin, gcfg.RetryMax, gcfg.DeadAfter = time.Duration(cfg.RetryMin), time.Duration(cfg.RetryMax), time.Duration(cfg.DeadAfter)
+	gcfg.Logger, gcfg.Now = n.log, n.now
+	n.srvMetrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	cliMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
+	gcfg.DialOptions = []grpc.DialOption{grpc.WithChainUnaryInterceptor(cliMetrics.UnaryClientInterceptor())}
+	if n.gw, err = gateway.New(gcfg); err != nil {
+		n.db.Close()
+		return nil, err
+	}
+	n.gw.OnAck(n.onAck)
+	if cfg.RegistrySnapshot != "" && n.gw.Directory().Version() == 0 {
+		signed, err := registry.LoadSigned(cfg.RegistrySnapshot)
+		if err == nil {
+			_, err = n.gw.Directory().Install(signed)
+		}
+		if err != nil {
+			n.log.Warn("registry_snapshot not installed", "file", cfg.RegistrySnapshot, "err", err)
+		}
+	}
+	n.reg = prometheus.NewRegistry()
+	n.metrics = newMetrics(n)
+	n.reg.MustRegister(n.metrics, n.gw.Metrics(), n.srvMetrics, cliMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return n, nil
+}
+
+// Gateway returns the node's gateway.
+func (n *Node) Gateway() *gateway.Gateway { return n.gw }
+
+// Addrs returns the bound addresses once Ready is closed.
+func (n *Node) Addrs() Addrs {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.addrs
+}
+
+// Ready is closed when every listener is bound.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// slogLogger adapts slog to go-grpc-middleware's logging interceptor.
+func slogLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+func listen(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		_ = os.Remove(path) // a stale socket from a previous run
+		l, err := net.Listen("unix", path)
+		if err == nil {
+			_ = os.Chmod(path, 0o600)
+		}
+		return l, err
+	}
+	return net.Listen("tcp", addr)
+}
+
+// Run serves the node until ctx ends: the inter-node listener (mutual TLS,
+// health, reflection), the local agency listener, /metrics, the dispatchers
+// and the registry refresher. SIGHUP reloads the node certificate; the
+// certificate file is also watched for changes.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.db.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	srvMetrics := n.srvMetrics
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	recoverOpt := recovery.WithRecoveryHandler(func(p any) error {
+		n.log.Error("panic in handler", "panic", p)
+		return status.Error(codes.Internal, "internal error")
+	})
+
+	peerSrv := grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(certs.ServerTLS(n.kp, poolOf(n.ca)))),
+		grpc.ChainUnaryInterceptor(
+			srvMetrics.UnaryServerInterceptor(),
+			logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
+			n.gw.UnaryServerInterceptor(),
+			recovery.UnaryServerInterceptor(recoverOpt),
+		),
+	)
+	ps := &peerServer{n: n}
+	jiexuv1.RegisterTransferServiceServer(peerSrv, ps)
+	jiexuv1.RegisterCertificateServiceServer(peerSrv, ps)
+	jiexuv1.RegisterRemittanceServiceServer(peerSrv, ps)
+	n.health = health.NewServer()
+	healthpb.RegisterHealthServer(peerSrv, n.health)
+	reflection.Register(peerSrv)
+	srvMetrics.InitializeMetrics(peerSrv)
+
+	agencySrv := grpc.NewServer(grpc.ChainUnaryInterceptor(
+		srvMetrics.UnaryServerInterceptor(),
+		logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
+		recovery.UnaryServerInterceptor(recoverOpt),
+	))
+	jiexuv1.RegisterAgencyServiceServer(agencySrv, &agencyServer{n: n})
+	healthpb.RegisterHealthServer(agencySrv, n.health)
+	reflection.Register(agencySrv)
+	srvMetrics.InitializeMetrics(agencySrv)
+
+	peerLis, err := listen(n.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	agencyLis, err := listen(n.cfg.AgencyListen)
+	if err != nil {
+		peerLis.Close()
+		return fmt.Errorf("agency_listen: %w", err)
+	}
+	var metricsLis net.Listener
+	if n.cfg.MetricsListen != "" {
+		if metricsLis, err = listen(n.cfg.MetricsListen); err != nil {
+			peerLis.Close()
+			agencyLis.Close()
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+	}
+
+	if err := n.gw.Start(ctx); err != nil {
+		return err
+	}
+	errc := make(chan error, 3)
+	go func() { errc <- peerSrv.Serve(peerLis) }()
+	go func() { errc <- agencySrv.Serve(agencyLis) }()
+	var httpSrv *http.Server
+	if metricsLis != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
+		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := httpSrv.Serve(metricsLis); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	n.mu.Lock()
+	n.addrs = Addrs{Listen: peerLis.Addr().String(), Agency: n.cfg.AgencyListen}
+	if metricsLis != nil {
+		n.addrs.Metrics = metricsLis.Addr().String()
+	}
+	if !strings.HasPrefix(n.cfg.AgencyListen, "unix:") {
+		n.addrs.Agency = agencyLis.Addr().String()
+	}
+	n.mu.Unlock()
+	n.checkHealth()
+	close(n.ready)
+	n.log.Info("node serving", "listen", n.addrs.Listen, "agency", n.addrs.Agency, "metrics", n.addrs.Metrics,
+		"agency_name", n.cfg.AgencyName, "registry_version", n.gw.Directory().Version(), "version", Version)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			runErr = err
+			break loop
+		case <-hup:
+			n.reloadCertificate(true)
+		case <-tick.C:
+			n.reloadCertificate(false)
+			n.checkHealth()
+		}
+	}
+	n.log.Info("node stopping")
+	n.health.Shutdown()
+	cancel()
+	stopped := make(chan struct{})
+	go func() { peerSrv.GracefulStop(); agencySrv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		peerSrv.Stop()
+		agencySrv.Stop()
+	}
+	if httpSrv != nil {
+		shutCtx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = httpSrv.Shutdown(shutCtx)
+		c()
+	}
+	n.gw.Wait()
+	return runErr
+}
+
+func poolOf(ca *x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca)
+	return p
+}
+
+// reloadCertificate reloads the node certificate on SIGHUP (force) or when
+// its file changed.
+func (n *Node) reloadCertificate(force bool) {
+	var err error
+	changed := force
+	if force {
+		err = n.kp.Reload()
+	} else {
+		changed, err = n.kp.ReloadIfChanged()
+	}
+	switch {
+	case err != nil:
+		n.log.Error("certificate reload failed; keeping the current one", "err", err)
+	case changed:
+		leaf := n.kp.Leaf()
+		n.log.Info("certificate reloaded", "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
+	}
+}
+
+// Health returns "" when the node can do its work, else the reason it cannot.
+func (n *Node) Health() string {
+	if err := n.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketCases) == nil {
+			return errors.New("buckets missing")
+		}
+		return nil
+	}); err != nil {
+		return "store unusable: " + err.Error()
+	}
+	if n.gw.Directory().Version() == 0 {
+		return "no registry snapshot yet"
+	}
+	if n.gw.Directory().Expired() {
+		return "registry snapshot expired"
+	}
+	leaf := n.kp.Leaf()
+	if now := n.now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		return "node certificate expired"
+	}
+	if n.gw.Directory().Revoked().Contains(leaf) {
+		return "node certificate revoked"
+	}
+	return ""
+}
+
+func (n *Node) checkHealth() {
+	st := healthpb.HealthCheckResponse_SERVING
+	if reason := n.Health(); reason != "" {
+		st = healthpb.HealthCheckResponse_NOT_SERVING
+		n.log.Warn("node not serving", "reason", reason)
+	}
+	n.health.SetServingStatus("", st)
+	for _, svc := range []string{"jiexu.v1.TransferService", "jiexu.v1.CertificateService", "jiexu.v1.RemittanceService", "jiexu.v1.AgencyService"} {
+		n.health.SetServingStatus(svc, st)
+	}
+}

@@ -1,0 +1,144 @@
+package node
+
+import (
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// validator checks inputs against the division table and today's date.
+type validator struct {
+	table *registry.Table
+	now   func() time.Time
+}
+
+func (v validator) today() time.Time { return v.now().In(CST) }
+
+// checkName: 1..50 characters, no control characters.
+func checkName(vs *violations, field, name string, required bool) {
+	n := utf8.RuneCountInString(name)
+	switch {
+	case n == 0 && required:
+		vs.add(field, "required")
+	case n > 50:
+		vs.add(field, "at most 50 characters, got %d", n)
+	case !utf8.ValidString(name):
+		vs.add(field, "not valid UTF-8")
+	default:
+		for _, r := range name {
+			if unicode.IsControl(r) {
+				vs.add(field, "must not contain control characters")
+				return
+			}
+		}
+	}
+}
+
+func (v validator) checkID(vs *violations, field, id string) {
+	if id == "" {
+		vs.add(field, "required (18-character citizen ID number, GB 11643-1999)")
+		return
+	}
+	if err := CheckID(id, v.table.ProvinceKnown, v.today()); err != nil {
+		vs.add(field, "%v (GB 11643-1999)", err)
+	}
+}
+
+func (v validator) checkDivision(vs *violations, field, code string) {
+	if code == "" {
+		vs.add(field, "required (6-digit GB/T 2260 division code)")
+		return
+	}
+	if err := v.table.CheckPlace(code); err != nil {
+		vs.add(field, "%v", err)
+	}
+}
+
+// monthIndex counts months since year 0 for comparisons.
+func monthIndex(ym *jiexuv1.YearMonth) int { return int(ym.GetYear())*12 + int(ym.GetMonth()) - 1 }
+
+func (v validator) checkYearMonth(vs *violations, field string, ym *jiexuv1.YearMonth, required bool) bool {
+	if ym == nil {
+		if required {
+			vs.add(field, "required (year and month)")
+		}
+		return false
+	}
+	today := v.today()
+	switch {
+	case ym.GetMonth() < 1 || ym.GetMonth() > 12:
+		vs.add(field, "month %d must be 1..12", ym.GetMonth())
+	case ym.GetYear() < 1950:
+		vs.add(field, "year %d is before 1950", ym.GetYear())
+	case monthIndex(ym) > today.Year()*12+int(today.Month())-1:
+		vs.add(field, "%04d-%02d is in the future", ym.GetYear(), ym.GetMonth())
+	default:
+		return true
+	}
+	return false
+}
+
+// checkRecord validates a record under a field prefix such as "record" or
+// "records[3]".
+func (v validator) checkRecord(vs *violations, prefix string, r *jiexuv1.Record) {
+	if r == nil {
+		vs.add(prefix, "required")
+		return
+	}
+	p := r.GetPerson()
+	checkName(vs, prefix+".person.name", p.GetName(), true)
+	v.checkID(vs, prefix+".person.id_number", p.GetIdNumber())
+	if n := len(p.GetInsuranceNumber()); n > 32 {
+		vs.add(prefix+".person.insurance_number", "at most 32 characters, got %d", n)
+	}
+	if _, ok := jiexuv1.HouseholdType_name[int32(p.GetHouseholdType())]; !ok || p.GetHouseholdType() == jiexuv1.HouseholdType_HOUSEHOLD_TYPE_UNSPECIFIED {
+		vs.add(prefix+".person.household_type", "must be agricultural or non-agricultural")
+	}
+	if n := utf8.RuneCountInString(p.GetHouseholdPlace()); n > 100 {
+		vs.add(prefix+".person.household_place", "at most 100 characters, got %d", n)
+	}
+	switch r.GetScheme() {
+	case jiexuv1.Scheme_SCHEME_EMPLOYEE, jiexuv1.Scheme_SCHEME_RESIDENT:
+	case jiexuv1.Scheme_SCHEME_NCMS:
+		// NCMS enrols by household: the head is on the certificate.
+		checkName(vs, prefix+".person.household_head_name", p.GetHouseholdHeadName(), true)
+		v.checkID(vs, prefix+".person.household_head_id_number", p.GetHouseholdHeadIdNumber())
+		if r.GetBalanceFen() != 0 {
+			vs.add(prefix+".balance_fen", "NCMS has no personal account: balance must be 0")
+		}
+	default:
+		vs.add(prefix+".scheme", "must be employee, resident or NCMS")
+	}
+	v.checkDivision(vs, prefix+".division", r.GetDivision())
+	fromOK := v.checkYearMonth(vs, prefix+".enrolled_from", r.GetEnrolledFrom(), true)
+	toOK := v.checkYearMonth(vs, prefix+".enrolled_to", r.GetEnrolledTo(), false)
+	if fromOK && toOK && monthIndex(r.GetEnrolledTo()) < monthIndex(r.GetEnrolledFrom()) {
+		vs.add(prefix+".enrolled_to", "must not be before enrolled_from")
+	}
+	if fromOK {
+		today := v.today()
+		span := today.Year()*12 + int(today.Month()) - monthIndex(r.GetEnrolledFrom())
+		if r.GetMonthsPaid() < 0 || int(r.GetMonthsPaid()) > span {
+			vs.add(prefix+".months_paid", "%d must be between 0 and the %d months since enrolled_from", r.GetMonthsPaid(), span)
+		}
+	}
+	if r.GetBalanceFen() < 0 || r.GetBalanceFen() > MaxFen {
+		vs.add(prefix+".balance_fen", "%d must be between 0 and %d fen", r.GetBalanceFen(), int64(MaxFen))
+	}
+	if _, ok := jiexuv1.EnrolmentStatus_name[int32(r.GetStatus())]; !ok {
+		vs.add(prefix+".status", "unknown status %d", r.GetStatus())
+	}
+}
+
+// checkPerson validates the person block of an inter-node message.
+func (v validator) checkPerson(vs *violations, prefix string, p *jiexuv1.Person) {
+	if p == nil {
+		vs.add(prefix, "required")
+		return
+	}
+	checkName(vs, prefix+".name", p.GetName(), true)
+	v.checkID(vs, prefix+".id_number", p.GetIdNumber())
+}
