@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,4 +200,15 @@ func WriteConfig(path string, cfg Config) error {
 
 func (c Contact) proto() *jiexuv1.Contact {
 	return &jiexuv1.Contact{Address: c.Address, Postcode: c.Postcode, Phone: c.Phone, ContactPerson: c.ContactPerson}
+}
+
+// NewLogger returns the slog logger a config asks for, writing to w.
+func (c *Config) NewLogger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }

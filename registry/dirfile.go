@@ -162,3 +162,28 @@ func writeAtomic(path string, data []byte) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// Target is one entry of a Prometheus file_sd list.
+type Target struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// Targets lists the metrics endpoints of a snapshot's nodes for Prometheus
+// file-based service discovery, labelled with region, kind and agency.
+func Targets(snap *jiexuv1.Snapshot) []Target {
+	out := []Target{}
+	for _, n := range snap.GetNodes() {
+		if n.GetMetricsAddress() == "" {
+			continue
+		}
+		kind := "insurance"
+		if n.GetKind() == jiexuv1.AgencyKind_AGENCY_KIND_NCMS {
+			kind = "ncms"
+		}
+		out = append(out, Target{Targets: []string{n.GetMetricsAddress()}, Labels: map[string]string{
+			"region": n.GetRegion(), "kind": kind, "agency": n.GetAgencyName(),
+		}})
+	}
+	return out
+}

@@ -34,10 +34,13 @@ type Node struct {
 	// certificate_fingerprints are lower-case hex SHA-256 of the node's certificates.
 	CertificateFingerprints []string `protobuf:"bytes,5,rep,name=certificate_fingerprints,json=certificateFingerprints,proto3" json:"certificate_fingerprints,omitempty"`
 	// serves lists the division codes the node serves besides its region.
-	Serves        []string `protobuf:"bytes,6,rep,name=serves,proto3" json:"serves,omitempty"`
-	Contact       *Contact `protobuf:"bytes,7,opt,name=contact,proto3" json:"contact,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Serves  []string `protobuf:"bytes,6,rep,name=serves,proto3" json:"serves,omitempty"`
+	Contact *Contact `protobuf:"bytes,7,opt,name=contact,proto3" json:"contact,omitempty"`
+	// metrics_address is host:port of the node's /metrics listener, for the
+	// national Prometheus (jiexu registry targets).
+	MetricsAddress string `protobuf:"bytes,8,opt,name=metrics_address,json=metricsAddress,proto3" json:"metrics_address,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -117,6 +120,13 @@ func (x *Node) GetContact() *Contact {
 		return x.Contact
 	}
 	return nil
+}
+
+func (x *Node) GetMetricsAddress() string {
+	if x != nil {
+		return x.MetricsAddress
+	}
+	return ""
 }
 
 // Snapshot is a version of the directory.
@@ -352,7 +362,7 @@ var File_jiexu_v1_registry_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x17jiexu/v1/registry.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\x83\x02\n" +
+	"\x17jiexu/v1/registry.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xac\x02\n" +
 	"\x04Node\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vagency_name\x18\x02 \x01(\tR\n" +
@@ -361,7 +371,8 @@ const file_jiexu_v1_registry_proto_rawDesc = "" +
 	"\aaddress\x18\x04 \x01(\tR\aaddress\x129\n" +
 	"\x18certificate_fingerprints\x18\x05 \x03(\tR\x17certificateFingerprints\x12\x16\n" +
 	"\x06serves\x18\x06 \x03(\tR\x06serves\x12+\n" +
-	"\acontact\x18\a \x01(\v2\x11.jiexu.v1.ContactR\acontact\"\xe7\x01\n" +
+	"\acontact\x18\a \x01(\v2\x11.jiexu.v1.ContactR\acontact\x12'\n" +
+	"\x0fmetrics_address\x18\b \x01(\tR\x0emetricsAddress\"\xe7\x01\n" +
 	"\bSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x127\n" +
 	"\tissued_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x129\n" +

@@ -1,0 +1,437 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"jiexu/certs"
+	"jiexu/node"
+	"jiexu/node/devnet"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+func runDemo(ctx context.Context, args []string) error {
+	fs := flagSet("demo")
+	keep := fs.Bool("keep", false, "leave the network running until Ctrl-C")
+	dir := fs.String("dir", "", "folder for the network (default: a temporary folder, removed afterwards unless --keep)")
+	perPair := fs.Int("per-pair", 3, "people moving from each region to the next")
+	regions := listFlag(devnet.DefaultRegions)
+	fs.Var(&regions, "regions", "pooling regions, comma-separated")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	return devnet.Demo(ctx, devnet.DemoOptions{Dir: *dir, Regions: regions, PerPair: *perPair, Keep: *keep, Out: os.Stdout})
+}
+
+func runDevnetInit(_ context.Context, args []string) error {
+	fs := flagSet("devnet init")
+	dir := fs.String("dir", "", "folder to write the network into (new or empty)")
+	people := fs.Int("people", 20, "synthetic people enrolled at each node")
+	var regions, ncms listFlag
+	fs.Var(&regions, "regions", "pooling regions, comma-separated (default "+strings.Join(devnet.DefaultRegions, ",")+")")
+	fs.Var(&ncms, "ncms", "regions run by NCMS offices (default: county-level ones)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "dir"); err != nil {
+		return err
+	}
+	opts := devnet.Options{Dir: *dir, Regions: regions, People: *people, Seed: uint64(time.Now().UnixNano())}
+	if len(ncms) > 0 {
+		opts.NCMS = ncms
+	}
+	l, err := devnet.Init(opts)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote a %d-node network to %s\n\nstart it, each in its own terminal (or append ' &'):\n", len(l.Nodes), l.Dir)
+	fmt.Printf("  jiexu registry serve --dir %s --listen %s --tls %s\n", l.RegistryDir, l.RegistryAddr, l.RegistryTLS)
+	for _, n := range l.Nodes {
+		fmt.Printf("  jiexu node serve --config %s\n", n.ConfigFile)
+	}
+	fmt.Printf("\nthen load each node's people:\n")
+	for _, n := range l.Nodes {
+		fmt.Printf("  jiexu records import --config %s %s\n", n.ConfigFile, n.RecordsCSV)
+	}
+	return nil
+}
+
+func runNodeServe(ctx context.Context, args []string) error {
+	fs := flagSet("node serve")
+	cfgFile := fs.String("config", "", "the node's config file (JSON; see deploy/node.example.json)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "config"); err != nil {
+		return err
+	}
+	cfg, err := node.LoadConfig(*cfgFile)
+	if err != nil {
+		return err
+	}
+	n, err := node.New(cfg, node.WithLogger(cfg.NewLogger(os.Stderr)))
+	if err != nil {
+		return fmt.Errorf("%s: %w", *cfgFile, err)
+	}
+	return n.Run(ctx)
+}
+
+// agency connects to the node a command names with --config (or --agency).
+func agency(fs interface {
+	String(string, string, string) *string
+}) func() (jiexuv1.AgencyServiceClient, func(), error) {
+	cfgFile := fs.String("config", os.Getenv("JIEXU_CONFIG"), "the node's config file (or set JIEXU_CONFIG)")
+	addr := fs.String("agency", "", "the node's agency address (unix:PATH or 127.0.0.1:PORT) instead of --config")
+	return func() (jiexuv1.AgencyServiceClient, func(), error) {
+		target := *addr
+		if target == "" {
+			if *cfgFile == "" {
+				return nil, nil, fmt.Errorf("say which node: --config FILE (or JIEXU_CONFIG) or --agency ADDR")
+			}
+			cfg, err := node.LoadConfig(*cfgFile)
+			if err != nil {
+				return nil, nil, err
+			}
+			target = cfg.AgencyListen
+		}
+		c, conn, err := node.DialAgency(target)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, func() { conn.Close() }, nil
+	}
+}
+
+func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 30*time.Second)
+}
+
+func runNodeStatus(ctx context.Context, args []string) error {
+	fs := flagSet("node status")
+	dial := agency(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	s, err := c.GetStatus(ctx, &jiexuv1.GetStatusRequest{})
+	if err != nil {
+		return err
+	}
+	node.FormatStatus(os.Stdout, s, time.Now())
+	return nil
+}
+
+func runRecordsImport(ctx context.Context, args []string) error {
+	fs := flagSet("records import")
+	dial := agency(fs)
+	skipBad := fs.Bool("skip-bad", false, "import the good rows even when some rows are bad")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positional(fs, pos, 1, "one CSV file"); err != nil {
+		return err
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	res, err := node.ParseRecordsCSV(f, registry.DefaultTable(), time.Now)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(os.Stderr, "%s:%d: %s: %s\n", pos[0], e.Line, e.Field, e.Msg)
+	}
+	if res.BadRows > 0 && !*skipBad {
+		return fmt.Errorf("%d bad row(s) in %s; nothing imported. Fix them, or pass --skip-bad to import the %d good row(s)", res.BadRows, pos[0], len(res.Records))
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	const batch = 500
+	for i := 0; i < len(res.Records); i += batch {
+		j := min(i+batch, len(res.Records))
+		cctx, cancel := callCtx(ctx)
+		_, err := c.ImportRecords(cctx, &jiexuv1.ImportRecordsRequest{Records: res.Records[i:j]})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("rows %d..%d (lines %d..%d): %w; rows before them were imported", i+1, j, res.Lines[i], res.Lines[j-1], err)
+		}
+		if len(res.Records) > batch {
+			fmt.Fprintf(os.Stderr, "  imported %d/%d\n", j, len(res.Records))
+		}
+	}
+	fmt.Printf("imported %d record(s)", len(res.Records))
+	if res.BadRows > 0 {
+		fmt.Printf(", skipped %d bad row(s)", res.BadRows)
+	}
+	fmt.Println()
+	return nil
+}
+
+func runRecordsList(ctx context.Context, args []string) error {
+	fs := flagSet("records list")
+	dial := agency(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
+	if err != nil {
+		return err
+	}
+	for _, r := range resp.GetRecords() {
+		fmt.Printf("%s  %-8s %-22s %-10s %4d months  %14s  %s\n", node.MaskID(r.GetPerson().GetIdNumber()), r.GetPerson().GetName(),
+			node.SchemeName(r.GetScheme()), strings.ToLower(strings.TrimPrefix(r.GetStatus().String(), "ENROLMENT_STATUS_")),
+			r.GetMonthsPaid(), node.AmountFigures(r.GetBalanceFen()), r.GetDivision())
+	}
+	return nil
+}
+
+func runTransferApply(ctx context.Context, args []string) error {
+	fs := flagSet("transfer apply")
+	dial := agency(fs)
+	id := fs.String("id", "", "the person's 18-character ID number")
+	name := fs.String("name", "", "the person's name, as on this node's record")
+	origin := fs.String("origin", "", "division code of the origin (county, prefecture or province)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "id", "name", "origin"); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: *id, Name: *name, OriginDivision: *origin})
+	if err != nil {
+		return err
+	}
+	node.FormatCase(os.Stdout, resp.GetCase())
+	return nil
+}
+
+func runTransferStatus(ctx context.Context, args []string) error {
+	fs := flagSet("transfer status")
+	dial := agency(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positional(fs, pos, 1, "one case id"); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: pos[0]})
+	if err != nil {
+		return err
+	}
+	node.FormatCase(os.Stdout, resp.GetCase())
+	return nil
+}
+
+func runTransferList(ctx context.Context, args []string) error {
+	fs := flagSet("transfer list")
+	dial := agency(fs)
+	side := fs.String("side", "", "destination or origin")
+	state := fs.String("state", "", "only cases in this state, e.g. completed")
+	limit := fs.Int("limit", 100, "at most this many, newest first")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	req := &jiexuv1.ListCasesRequest{Limit: int32(*limit)}
+	if *side != "" {
+		v, ok := jiexuv1.CaseSide_value["CASE_SIDE_"+strings.ToUpper(*side)]
+		if !ok {
+			return fmt.Errorf("--side %q must be destination or origin", *side)
+		}
+		req.Side = jiexuv1.CaseSide(v)
+	}
+	if *state != "" {
+		v, ok := jiexuv1.CaseState_value["CASE_STATE_"+strings.ToUpper(*state)]
+		if !ok {
+			return fmt.Errorf("--state %q is not a case state (applied, notified, certified, funded, completed, rejected, received, suspended, certificate_sent, remitted, closed)", *state)
+		}
+		req.State = jiexuv1.CaseState(v)
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.ListCases(ctx, req)
+	if err != nil {
+		return err
+	}
+	node.FormatCases(os.Stdout, resp.GetCases())
+	return nil
+}
+
+func runCertShow(ctx context.Context, args []string) error {
+	fs := flagSet("cert show")
+	dial := agency(fs)
+	out := fs.String("out", "", "also export the sealed certificate to this file, for 'jiexu cert verify'")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positional(fs, pos, 1, "one certificate number, e.g. 蒙呼和浩特2026第00001号"); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: pos[0]})
+	if err != nil {
+		return err
+	}
+	cert := &jiexuv1.Certificate{}
+	if err := proto.Unmarshal(resp.GetCertificate().GetCertificate(), cert); err != nil {
+		return err
+	}
+	fmt.Print(node.RenderText(resp.GetCertificate(), cert))
+	if *out != "" {
+		data, err := proto.Marshal(resp.GetCertificate())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*out, data, 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("exported to %s\n", *out)
+	}
+	return nil
+}
+
+func runCertVerify(_ context.Context, args []string) error {
+	fs := flagSet("cert verify")
+	caFile := fs.String("ca", "", "the national CA certificate (ca.pem)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, "ca"); err != nil {
+		return err
+	}
+	if err := positional(fs, pos, 1, "one exported certificate file"); err != nil {
+		return err
+	}
+	ca, err := certs.LoadCertificate(*caFile)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	sc := &jiexuv1.SealedCertificate{}
+	if err := proto.Unmarshal(data, sc); err != nil {
+		return fmt.Errorf("%s is not an exported certificate: %w", pos[0], err)
+	}
+	cert, err := node.VerifyCertificate(sc, ca, nil)
+	if err != nil {
+		return fmt.Errorf("%s does NOT verify: %w", pos[0], err)
+	}
+	fmt.Printf("OK: %s was sealed by region %s on %s and has not been altered (verification code %s)\n",
+		cert.GetNumber(), cert.GetOriginRegion(), cert.GetIssuedAt().AsTime().In(node.CST).Format("2006-01-02 15:04"), node.VerificationCode(sc))
+	return nil
+}
+
+func listOutbox(ctx context.Context, args []string, name string, dead bool) error {
+	fs := flagSet(name)
+	dial := agency(fs)
+	peer := fs.String("peer", "", "only messages to this region")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead, PeerRegion: *peer})
+	if err != nil {
+		return err
+	}
+	node.FormatOutbox(os.Stdout, resp.GetMessages(), time.Now())
+	return nil
+}
+
+func runOutboxList(ctx context.Context, args []string) error {
+	return listOutbox(ctx, args, "outbox list", false)
+}
+
+func runDeadLetters(ctx context.Context, args []string) error {
+	return listOutbox(ctx, args, "deadletters", true)
+}
+
+func runOutboxRedrive(ctx context.Context, args []string) error {
+	fs := flagSet("outbox redrive")
+	dial := agency(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	var seqs []uint64
+	for _, p := range pos {
+		n, err := strconv.ParseUint(p, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a sequence number (see 'jiexu deadletters')", p)
+		}
+		seqs = append(seqs, n)
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{Sequences: seqs})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("moved %d dead letter(s) back to the outbox\n", resp.GetRedriven())
+	return nil
+}

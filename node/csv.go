@@ -1,0 +1,196 @@
+package node
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// CSVHeader is the column order of an enrolment-records CSV file.
+var CSVHeader = []string{
+	"name", "id_number", "insurance_number", "household_type", "household_place",
+	"household_head_name", "household_head_id_number", "scheme", "division",
+	"enrolled_from", "months_paid", "balance_yuan",
+}
+
+// RowError is one problem in one CSV row.
+type RowError struct {
+	Line  int    // 1-based line in the file
+	Field string // column name
+	Msg   string
+}
+
+func (e RowError) Error() string { return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Msg) }
+
+// CSVResult is a parsed file: the good rows, and every problem of the bad ones.
+type CSVResult struct {
+	Records []*jiexuv1.Record
+	Lines   []int // Lines[i] is the file line of Records[i]
+	Errors  []RowError
+	BadRows int
+}
+
+var (
+	householdWords = map[string]jiexuv1.HouseholdType{
+		"agricultural": jiexuv1.HouseholdType_HOUSEHOLD_TYPE_AGRICULTURAL, "农业": jiexuv1.HouseholdType_HOUSEHOLD_TYPE_AGRICULTURAL,
+		"non-agricultural": jiexuv1.HouseholdType_HOUSEHOLD_TYPE_NON_AGRICULTURAL, "非农业": jiexuv1.HouseholdType_HOUSEHOLD_TYPE_NON_AGRICULTURAL,
+	}
+	schemeWords = map[string]jiexuv1.Scheme{
+		"employee": jiexuv1.Scheme_SCHEME_EMPLOYEE, "职工": jiexuv1.Scheme_SCHEME_EMPLOYEE,
+		"resident": jiexuv1.Scheme_SCHEME_RESIDENT, "居民": jiexuv1.Scheme_SCHEME_RESIDENT,
+		"ncms": jiexuv1.Scheme_SCHEME_NCMS, "新农合": jiexuv1.Scheme_SCHEME_NCMS,
+	}
+)
+
+// ParseYearMonth reads "2015-03".
+func ParseYearMonth(s string) (*jiexuv1.YearMonth, error) {
+	t, err := time.Parse("2006-01", strings.TrimSpace(s))
+	if err != nil {
+		return nil, errors.New("must be YYYY-MM, e.g. 2015-03")
+	}
+	return &jiexuv1.YearMonth{Year: int32(t.Year()), Month: int32(t.Month())}, nil
+}
+
+// ParseRecordsCSV reads and validates an enrolment-records CSV (CSVHeader
+// columns, a header line first). Every bad row is reported with its line and
+// field; a bad row is never half-imported.
+func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (*CSVResult, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("read header: %w", err)
+	}
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.TrimSpace(h)] = i
+	}
+	for _, h := range CSVHeader {
+		if _, ok := col[h]; !ok {
+			return nil, fmt.Errorf("header: missing column %q; want %s", h, strings.Join(CSVHeader, ","))
+		}
+	}
+	v := validator{table: table, now: now}
+	res := &CSVResult{}
+	seen := map[string]int{}
+	for {
+		row, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			res.Errors = append(res.Errors, RowError{Line: line, Field: "row", Msg: err.Error()})
+			res.BadRows++
+			continue
+		}
+		get := func(name string) string {
+			if i := col[name]; i < len(row) {
+				return strings.TrimSpace(row[i])
+			}
+			return ""
+		}
+		var errs []RowError
+		bad := func(field, format string, args ...any) {
+			errs = append(errs, RowError{Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+		}
+		rec := &jiexuv1.Record{
+			Person: &jiexuv1.Person{
+				Name:                  get("name"),
+				IdNumber:              NormalizeID(get("id_number")),
+				InsuranceNumber:       get("insurance_number"),
+				HouseholdPlace:        get("household_place"),
+				HouseholdHeadName:     get("household_head_name"),
+				HouseholdHeadIdNumber: NormalizeID(get("household_head_id_number")),
+			},
+			Division: get("division"),
+			Status:   jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE,
+		}
+		if ht, ok := householdWords[strings.ToLower(get("household_type"))]; ok {
+			rec.Person.HouseholdType = ht
+		} else {
+			bad("household_type", "%q must be agricultural/农业 or non-agricultural/非农业", get("household_type"))
+		}
+		if sc, ok := schemeWords[strings.ToLower(get("scheme"))]; ok {
+			rec.Scheme = sc
+		} else {
+			bad("scheme", "%q must be employee/职工, resident/居民 or ncms/新农合", get("scheme"))
+		}
+		if ym, err := ParseYearMonth(get("enrolled_from")); err == nil {
+			rec.EnrolledFrom = ym
+		} else {
+			bad("enrolled_from", "%q %v", get("enrolled_from"), err)
+		}
+		if m, err := strconv.Atoi(get("months_paid")); err == nil {
+			rec.MonthsPaid = int32(m)
+		} else {
+			bad("months_paid", "%q must be a whole number", get("months_paid"))
+		}
+		if b := get("balance_yuan"); b != "" {
+			if fen, err := ParseYuan(b); err == nil {
+				rec.BalanceFen = fen
+			} else {
+				bad("balance_yuan", "%q: %v", b, err)
+			}
+		}
+		if len(errs) == 0 {
+			var vs violations
+			v.checkRecord(&vs, "", rec)
+			for _, fv := range vs.list {
+				field := fv.GetField()
+				field = field[strings.LastIndex(field, ".")+1:]
+				bad(field, "%s", fv.GetDescription())
+			}
+		}
+		if id := rec.GetPerson().GetIdNumber(); id != "" {
+			if first, dup := seen[id]; dup {
+				bad("id_number", "same ID number as line %d", first)
+			} else {
+				seen[id] = line
+			}
+		}
+		if len(errs) > 0 {
+			res.Errors = append(res.Errors, errs...)
+			res.BadRows++
+			continue
+		}
+		res.Records = append(res.Records, rec)
+		res.Lines = append(res.Lines, line)
+	}
+	return res, nil
+}
+
+// WriteRecordsCSV writes records in the CSVHeader format.
+func WriteRecordsCSV(w io.Writer, rs []*jiexuv1.Record) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		p := r.GetPerson()
+		ht := "non-agricultural"
+		if p.GetHouseholdType() == jiexuv1.HouseholdType_HOUSEHOLD_TYPE_AGRICULTURAL {
+			ht = "agricultural"
+		}
+		scheme := strings.ToLower(strings.TrimPrefix(r.GetScheme().String(), "SCHEME_"))
+		from := fmt.Sprintf("%04d-%02d", r.GetEnrolledFrom().GetYear(), r.GetEnrolledFrom().GetMonth())
+		yuan := strings.TrimPrefix(strings.ReplaceAll(AmountFigures(r.GetBalanceFen()), ",", ""), "￥")
+		if err := cw.Write([]string{p.GetName(), p.GetIdNumber(), p.GetInsuranceNumber(), ht, p.GetHouseholdPlace(),
+			p.GetHouseholdHeadName(), p.GetHouseholdHeadIdNumber(), scheme, r.GetDivision(), from,
+			strconv.Itoa(int(r.GetMonthsPaid())), yuan}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

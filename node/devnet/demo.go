@@ -1,0 +1,454 @@
+package devnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"jiexu/certs"
+	"jiexu/node"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// DemoOptions configures Demo.
+type DemoOptions struct {
+	// Dir is where the network is written; empty means a new temporary folder.
+	Dir     string
+	Regions []string
+	// PerPair is how many people move from each region to the next.
+	PerPair int
+	// Keep leaves the network running until ctx ends.
+	Keep bool
+	Out  io.Writer
+	// Timeout bounds the wait for every case to settle.
+	Timeout time.Duration
+}
+
+// Network is a devnet running in this process.
+type Network struct {
+	Layout  *Layout
+	Nodes   map[string]*node.Node
+	Clients map[string]jiexuv1.AgencyServiceClient
+	conns   []*grpc.ClientConn
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	errs    chan error
+}
+
+// Start runs the registry and every node of a layout in this process and
+// waits until each node serves with a registry snapshot. Node logs go to
+// node.log in each node's folder.
+func Start(ctx context.Context, l *Layout) (*Network, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	nw := &Network{Layout: l, Nodes: map[string]*node.Node{}, Clients: map[string]jiexuv1.AgencyServiceClient{}, cancel: cancel, errs: make(chan error, len(l.Nodes)+1)}
+	regReady := make(chan struct{})
+	regLog, err := os.Create(filepath.Join(l.RegistryDir, "registry.log"))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	nw.wg.Add(1)
+	go func() {
+		defer nw.wg.Done()
+		defer regLog.Close()
+		err := registry.Serve(ctx, registry.ServeConfig{
+			Dir: l.RegistryDir, Listen: l.RegistryAddr,
+			CertFile: filepath.Join(l.RegistryTLS, certs.CertFile), KeyFile: filepath.Join(l.RegistryTLS, certs.KeyFile), CAFile: filepath.Join(l.RegistryTLS, certs.CACertFile),
+			Logger: slog.New(slog.NewTextHandler(regLog, nil)),
+			Ready:  func(net.Addr) { close(regReady) },
+		})
+		if err != nil {
+			nw.errs <- fmt.Errorf("registry: %w", err)
+		}
+	}()
+	select {
+	case <-regReady:
+	case err := <-nw.errs:
+		cancel()
+		return nil, err
+	case <-time.After(10 * time.Second):
+		cancel()
+		return nil, errors.New("registry did not start within 10s")
+	}
+	for _, nl := range l.Nodes {
+		cfg, err := node.LoadConfig(nl.ConfigFile)
+		if err != nil {
+			nw.Stop()
+			return nil, err
+		}
+		logFile, err := os.OpenFile(filepath.Join(nl.Dir, "node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			nw.Stop()
+			return nil, err
+		}
+		n, err := node.New(cfg, node.WithLogger(slog.New(slog.NewTextHandler(logFile, nil))))
+		if err != nil {
+			logFile.Close()
+			nw.Stop()
+			return nil, fmt.Errorf("node %s: %w", nl.Region, err)
+		}
+		nw.Nodes[nl.Region] = n
+		nw.wg.Add(1)
+		go func() {
+			defer nw.wg.Done()
+			defer logFile.Close()
+			if err := n.Run(ctx); err != nil {
+				nw.errs <- fmt.Errorf("node %s: %w", nl.Region, err)
+			}
+		}()
+		select {
+		case <-n.Ready():
+		case err := <-nw.errs:
+			nw.Stop()
+			return nil, err
+		}
+		client, conn, err := node.DialAgency(n.Addrs().Agency)
+		if err != nil {
+			nw.Stop()
+			return nil, err
+		}
+		nw.conns = append(nw.conns, conn)
+		nw.Clients[nl.Region] = client
+	}
+	return nw, nil
+}
+
+// Stop ends every node and the registry and waits for them.
+func (nw *Network) Stop() {
+	nw.cancel()
+	for _, c := range nw.conns {
+		c.Close()
+	}
+	nw.wg.Wait()
+}
+
+// Err returns a server's failure, if any happened.
+func (nw *Network) Err() error {
+	select {
+	case err := <-nw.errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// ImportAll loads every node's synthetic people through its agency API.
+func (nw *Network) ImportAll(ctx context.Context) error {
+	for _, nl := range nw.Layout.Nodes {
+		if _, err := nw.Clients[nl.Region].ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: nl.People}); err != nil {
+			return fmt.Errorf("import into %s: %w", nl.Region, err)
+		}
+	}
+	return nil
+}
+
+// TotalBalance sums every personal-account balance on every node.
+func (nw *Network) TotalBalance(ctx context.Context) (int64, error) {
+	var sum int64
+	for region, c := range nw.Clients {
+		resp, err := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", region, err)
+		}
+		for _, r := range resp.GetRecords() {
+			sum += r.GetBalanceFen()
+		}
+	}
+	return sum, nil
+}
+
+// Planned is one transfer of a demo batch and the end it must reach.
+type Planned struct {
+	Person      *jiexuv1.Record
+	Origin      string // division code given by the applicant
+	Destination string
+	Want        jiexuv1.CaseState
+	CaseID      string
+}
+
+// Plan picks transfers: perPair people from each region to the next (so
+// an NCMS office's people join an urban scheme), the origin named once by a
+// county code so routing is longest-prefix, and one person the origin has
+// never enrolled, whose case must be rejected.
+func Plan(l *Layout, perPair int, now time.Time) []*Planned {
+	var plan []*Planned
+	t := registry.DefaultTable()
+	for i, from := range l.Nodes {
+		to := l.Nodes[(i+1)%len(l.Nodes)]
+		for k := 0; k < perPair && k < len(from.People); k++ {
+			origin := from.Region
+			if k == 0 {
+				origin = countyOrSelf(t, from.Region, l) // e.g. 150702 → the 150700 node
+			}
+			plan = append(plan, &Planned{Person: from.People[k], Origin: origin, Destination: to.Region, Want: jiexuv1.CaseState_CASE_STATE_COMPLETED})
+		}
+	}
+	rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 7))
+	stranger := SyntheticPeople(rng, t, l.Nodes[1].Region, "insurance", 1, now)[0]
+	plan = append(plan, &Planned{Person: stranger, Origin: l.Nodes[0].Region, Destination: l.Nodes[1].Region, Want: jiexuv1.CaseState_CASE_STATE_REJECTED})
+	return plan
+}
+
+// countyOrSelf returns a county under region that no other node serves, so
+// the transfer still routes to region's node; region itself when none.
+func countyOrSelf(t *registry.Table, region string, l *Layout) string {
+	if region[4:] != "00" {
+		return region
+	}
+	for i := 2; i < 99; i++ {
+		code := fmt.Sprintf("%s%02d", region[:4], i)
+		if d, err := t.Lookup(code); err != nil || d.Level != registry.LevelCounty {
+			continue
+		}
+		taken := false
+		for _, n := range l.Nodes {
+			taken = taken || n.Region == code
+		}
+		if !taken {
+			return code
+		}
+	}
+	return region
+}
+
+// destinationRecord is the person's new enrolment at the destination.
+func destinationRecord(p *jiexuv1.Record, dest NodeLayout, now time.Time) *jiexuv1.Record {
+	person := p.GetPerson()
+	rec := &jiexuv1.Record{
+		Person:       &jiexuv1.Person{Name: person.Name, IdNumber: person.IdNumber, HouseholdType: person.HouseholdType, HouseholdPlace: person.HouseholdPlace},
+		Scheme:       jiexuv1.Scheme_SCHEME_EMPLOYEE,
+		Division:     dest.Region,
+		EnrolledFrom: &jiexuv1.YearMonth{Year: int32(now.In(node.CST).Year()), Month: int32(now.In(node.CST).Month())},
+		Status:       jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE,
+	}
+	if p.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
+		rec.Scheme = jiexuv1.Scheme_SCHEME_RESIDENT // a rural migrant settling in town
+	}
+	if dest.Kind == "ncms" {
+		rec.Scheme = jiexuv1.Scheme_SCHEME_NCMS
+		rec.Person.HouseholdHeadName, rec.Person.HouseholdHeadIdNumber = person.Name, person.IdNumber
+	}
+	return rec
+}
+
+// Apply enrols each planned person at the destination and applies there.
+func (nw *Network) Apply(ctx context.Context, plan []*Planned, now time.Time) error {
+	for _, p := range plan {
+		var dest NodeLayout
+		for _, n := range nw.Layout.Nodes {
+			if n.Region == p.Destination {
+				dest = n
+			}
+		}
+		c := nw.Clients[p.Destination]
+		if _, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: destinationRecord(p.Person, dest, now)}); err != nil {
+			return fmt.Errorf("enrol at %s: %w", p.Destination, err)
+		}
+		resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.Person.GetPerson().GetIdNumber(), Name: p.Person.GetPerson().GetName(), OriginDivision: p.Origin})
+		if err != nil {
+			return fmt.Errorf("apply at %s: %w", p.Destination, err)
+		}
+		p.CaseID = resp.GetCase().GetCaseId()
+	}
+	return nil
+}
+
+// Wait polls until every planned case has ended or the timeout passes, and
+// returns the final cases, reporting progress to out.
+func (nw *Network) Wait(ctx context.Context, plan []*Planned, timeout time.Duration, out io.Writer) (map[string]*jiexuv1.Case, error) {
+	deadline := time.Now().Add(timeout)
+	cases := map[string]*jiexuv1.Case{}
+	lastDone := -1
+	for {
+		done := 0
+		for _, p := range plan {
+			resp, err := nw.Clients[p.Destination].GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: p.CaseID})
+			if err != nil {
+				return nil, err
+			}
+			cases[p.CaseID] = resp.GetCase()
+			if node.Terminal(resp.GetCase().GetState()) {
+				// The origin must have finished its side too.
+				if o := nw.originCase(ctx, resp.GetCase()); o == nil || node.Terminal(o.GetState()) {
+					done++
+				}
+			}
+		}
+		if done != lastDone && out != nil {
+			fmt.Fprintf(out, "  settled %d/%d\n", done, len(plan))
+			lastDone = done
+		}
+		if done == len(plan) {
+			return cases, nil
+		}
+		if time.Now().After(deadline) {
+			return cases, fmt.Errorf("%d of %d cases still open after %s", len(plan)-done, len(plan), timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return cases, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (nw *Network) originCase(ctx context.Context, dest *jiexuv1.Case) *jiexuv1.Case {
+	c, ok := nw.Clients[dest.GetOriginRegion()]
+	if !ok {
+		return nil
+	}
+	resp, err := c.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: dest.GetCaseId()})
+	if err != nil {
+		return &jiexuv1.Case{State: jiexuv1.CaseState_CASE_STATE_UNSPECIFIED}
+	}
+	return resp.GetCase()
+}
+
+// Demo writes a network, runs it in this process, moves a batch of people,
+// prints a report, and fails unless every case reached its expected end and
+// the balances across the network are conserved.
+func Demo(ctx context.Context, opts DemoOptions) error {
+	out := opts.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	if opts.PerPair == 0 {
+		opts.PerPair = 3
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	dir := opts.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "jiexu-demo-"); err != nil {
+			return err
+		}
+		if !opts.Keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	start := time.Now()
+	l, err := Init(Options{Dir: dir, Regions: opts.Regions, People: opts.PerPair + 5, Seed: uint64(start.UnixNano())})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "jiexu demo: a network of %d nodes on 127.0.0.1 in %s\n", len(l.Nodes), l.Dir)
+	fmt.Fprintf(out, "  registry %s\n", l.RegistryAddr)
+	nw, err := Start(ctx, l)
+	if err != nil {
+		return err
+	}
+	defer nw.Stop()
+	for _, nl := range l.Nodes {
+		fmt.Fprintf(out, "  node %s  %-9s %s  %s\n", nl.Region, nl.Kind, nw.Nodes[nl.Region].Addrs().Listen, nl.Name)
+	}
+	if err := nw.ImportAll(ctx); err != nil {
+		return err
+	}
+	before, err := nw.TotalBalance(ctx)
+	if err != nil {
+		return err
+	}
+	plan := Plan(l, opts.PerPair, start)
+	fmt.Fprintf(out, "applying %d transfers at their destinations…\n", len(plan))
+	applied := time.Now()
+	if err := nw.Apply(ctx, plan, start); err != nil {
+		return err
+	}
+	cases, waitErr := nw.Wait(ctx, plan, opts.Timeout, out)
+	took := time.Since(applied)
+	after, err := nw.TotalBalance(ctx)
+	if err != nil {
+		return err
+	}
+	var moved int64
+	var failures []string
+	fmt.Fprintf(out, "\n%-24s %-6s → %-6s %-10s %-26s %s\n", "CASE", "FROM", "TO", "STATE", "CERTIFICATE", "BALANCE MOVED")
+	for _, p := range plan {
+		c := cases[p.CaseID]
+		cert := c.GetCertificateNumber()
+		if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
+			cert = "— " + strings.ToLower(strings.TrimPrefix(c.GetRejectReason().String(), "REJECT_REASON_"))
+		}
+		fmt.Fprintf(out, "%-24s %-6s → %-6s %-10s %-26s %s\n", p.CaseID, c.GetOriginRegion(), p.Destination,
+			strings.TrimPrefix(c.GetState().String(), "CASE_STATE_"), cert, node.AmountFigures(c.GetAmountFen()))
+		moved += c.GetAmountFen()
+		if c.GetState() != p.Want {
+			failures = append(failures, fmt.Sprintf("case %s is %s, want %s", p.CaseID, c.GetState(), p.Want))
+		}
+	}
+	fmt.Fprintf(out, "\nmoved %s between agencies in %s; balances across the network: before %s, after %s\n",
+		node.AmountFigures(moved), took.Round(time.Millisecond), node.AmountFigures(before), node.AmountFigures(after))
+	if before != after {
+		failures = append(failures, fmt.Sprintf("balances not conserved: %d fen before, %d after", before, after))
+	}
+	if err := showOneCertificate(ctx, out, nw, plan, cases); err != nil {
+		failures = append(failures, err.Error())
+	}
+	if waitErr != nil {
+		failures = append(failures, waitErr.Error())
+	}
+	if err := nw.Err(); err != nil {
+		failures = append(failures, err.Error())
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("demo failed:\n  %s", strings.Join(failures, "\n  "))
+	}
+	fmt.Fprintf(out, "OK: %d cases reached their expected end.\n", len(plan))
+	if opts.Keep {
+		fmt.Fprintf(out, "\nThe network keeps running (Ctrl-C to stop). Try:\n")
+		first := l.Nodes[0]
+		fmt.Fprintf(out, "  jiexu transfer list --config %s\n", first.ConfigFile)
+		fmt.Fprintf(out, "  jiexu node status --config %s\n", first.ConfigFile)
+		fmt.Fprintf(out, "  curl -s http://%s/metrics | grep ^jiexu_\n", nw.Nodes[first.Region].Addrs().Metrics)
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// showOneCertificate prints the first NCMS certificate (or any) after
+// verifying it offline against the CA, as a destination would.
+func showOneCertificate(ctx context.Context, out io.Writer, nw *Network, plan []*Planned, cases map[string]*jiexuv1.Case) error {
+	var pick *Planned
+	for _, p := range plan {
+		c := cases[p.CaseID]
+		if c.GetCertificateNumber() == "" {
+			continue
+		}
+		if pick == nil || c.GetOriginScheme() == jiexuv1.Scheme_SCHEME_NCMS {
+			pick = p
+		}
+	}
+	if pick == nil {
+		return errors.New("no certificate was delivered")
+	}
+	c := cases[pick.CaseID]
+	resp, err := nw.Clients[pick.Destination].GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: c.GetCertificateNumber()})
+	if err != nil {
+		return fmt.Errorf("certificate %s at destination: %w", c.GetCertificateNumber(), err)
+	}
+	ca, err := certs.LoadCertificate(filepath.Join(nw.Layout.CADir, certs.CACertFile))
+	if err != nil {
+		return err
+	}
+	cert, err := node.VerifyCertificate(resp.GetCertificate(), ca, nil)
+	if err != nil {
+		return fmt.Errorf("certificate %s does not verify: %w", c.GetCertificateNumber(), err)
+	}
+	fmt.Fprintf(out, "\ncertificate %s, as the destination received it (seal verified offline against the CA):\n%s\n",
+		cert.GetNumber(), node.RenderText(resp.GetCertificate(), cert))
+	return nil
+}

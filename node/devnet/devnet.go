@@ -1,0 +1,301 @@
+package devnet
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"jiexu/certs"
+	"jiexu/node"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// DefaultRegions are 呼和浩特, 呼伦贝尔, 满洲里 (an NCMS office of its own) and 北京.
+var DefaultRegions = []string{"150100", "150700", "150781", "110000"}
+
+// Options configures Init.
+type Options struct {
+	Dir     string
+	Regions []string
+	// NCMS lists the regions run by NCMS offices; by default every
+	// county-level region in Regions, or the last region when none is.
+	NCMS []string
+	// People is how many synthetic people each node has enrolled.
+	People int
+	// Seed makes the synthetic people reproducible.
+	Seed uint64
+	// RetryMin and RetryMax are written into each node's config.
+	RetryMin, RetryMax time.Duration
+	Now                func() time.Time
+}
+
+// Layout is where Init put everything.
+type Layout struct {
+	Dir          string
+	CADir        string
+	RegistryDir  string
+	RegistryTLS  string // folder with the registry's cert.pem, key.pem, ca.pem
+	RegistryAddr string
+	Nodes        []NodeLayout
+}
+
+// NodeLayout is one node's folder.
+type NodeLayout struct {
+	Region     string
+	Name       string
+	Kind       string
+	Dir        string
+	ConfigFile string
+	RecordsCSV string
+	People     []*jiexuv1.Record
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func agencyName(t *registry.Table, region, kind string) string {
+	full, _ := t.FullName(region)
+	if kind == "ncms" {
+		return full + "新型农村合作医疗管理办公室"
+	}
+	return full + "医疗保险事业管理局"
+}
+
+// Init writes a ready local network into opts.Dir, which must be empty or absent.
+func Init(opts Options) (*Layout, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("dir: required")
+	}
+	if entries, err := os.ReadDir(opts.Dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("dir: %s is not empty; choose a new folder", opts.Dir)
+	}
+	if len(opts.Regions) == 0 {
+		opts.Regions = DefaultRegions
+	}
+	if opts.People == 0 {
+		opts.People = 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RetryMin == 0 {
+		opts.RetryMin = 100 * time.Millisecond
+	}
+	if opts.RetryMax == 0 {
+		opts.RetryMax = 5 * time.Second
+	}
+	t := registry.DefaultTable()
+	if len(opts.Regions) < 2 {
+		return nil, errors.New("regions: a network needs at least two")
+	}
+	for _, r := range opts.Regions {
+		if err := t.CheckPlace(r); err != nil {
+			return nil, fmt.Errorf("regions: %w", err)
+		}
+	}
+	if opts.NCMS == nil {
+		for _, r := range opts.Regions {
+			if d, _ := t.Lookup(r); d.Level == registry.LevelCounty {
+				opts.NCMS = append(opts.NCMS, r)
+			}
+		}
+		if len(opts.NCMS) == 0 {
+			opts.NCMS = opts.Regions[len(opts.Regions)-1:]
+		}
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{Dir: dir, CADir: filepath.Join(dir, "ca"), RegistryDir: filepath.Join(dir, "registry")}
+	l.RegistryTLS = filepath.Join(l.RegistryDir, "tls")
+	ca, err := certs.InitCA(l.CADir, "", certs.WithRegionCheck(t.CheckPlace))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ca.Issue(certs.IssueRequest{Role: certs.RoleRegistry, Name: "jiexu registry", Hosts: []string{"127.0.0.1", "localhost"}}, l.RegistryTLS); err != nil {
+		return nil, err
+	}
+	if err := registry.InitDir(l.RegistryDir); err != nil {
+		return nil, err
+	}
+	if l.RegistryAddr, err = freePort(); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x6a6965787521))
+	for _, region := range opts.Regions {
+		kind := "insurance"
+		if slices.Contains(opts.NCMS, region) {
+			kind = "ncms"
+		}
+		nl := NodeLayout{Region: region, Kind: kind, Name: agencyName(t, region, kind), Dir: filepath.Join(dir, "nodes", region)}
+		cert, err := ca.Issue(certs.IssueRequest{Role: certs.RoleNode, Region: region, Name: nl.Name, Hosts: []string{"127.0.0.1", "localhost"}}, nl.Dir)
+		if err != nil {
+			return nil, err
+		}
+		listen, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		metrics, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		cfg := node.NewConfig()
+		cfg.Region, cfg.AgencyName, cfg.Kind = region, nl.Name, kind
+		full, _ := t.FullName(region)
+		cfg.Contact = node.Contact{Address: full + "政务服务中心", Postcode: postcodeFor(region), Phone: "0471-12333", ContactPerson: "经办窗口"}
+		cfg.Listen, cfg.MetricsListen = listen, metrics
+		cfg.AgencyListen = "unix:agency.sock"
+		cfg.RegistryAddress = l.RegistryAddr
+		cfg.RegistrySnapshot = filepath.Join("..", "..", "registry", registry.SnapshotFile)
+		cfg.RegistryRefresh = node.Duration(10 * time.Second)
+		cfg.RetryMin, cfg.RetryMax = node.Duration(opts.RetryMin), node.Duration(opts.RetryMax)
+		cfg.LogFormat = "text"
+		nl.ConfigFile = filepath.Join(nl.Dir, "node.json")
+		if err := node.WriteConfig(nl.ConfigFile, cfg); err != nil {
+			return nil, err
+		}
+		if err := registry.AddNode(l.RegistryDir, t, &jiexuv1.Node{
+			Region: region, AgencyName: nl.Name, Address: listen, MetricsAddress: metrics,
+			Kind:                    cfg.AgencyKind(),
+			CertificateFingerprints: []string{certs.Fingerprint(cert)},
+			Contact:                 &jiexuv1.Contact{Address: cfg.Contact.Address, Postcode: cfg.Contact.Postcode, Phone: cfg.Contact.Phone, ContactPerson: cfg.Contact.ContactPerson},
+		}); err != nil {
+			return nil, err
+		}
+		nl.People = SyntheticPeople(rng, t, region, kind, opts.People, opts.Now())
+		nl.RecordsCSV = filepath.Join(nl.Dir, "records.csv")
+		f, err := os.Create(nl.RecordsCSV)
+		if err != nil {
+			return nil, err
+		}
+		err = node.WriteRecordsCSV(f, nl.People)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		l.Nodes = append(l.Nodes, nl)
+	}
+	if err := SignRegistry(l, opts.Now()); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// SignRegistry signs the devnet's directory with the CA's current
+// revocation list, valid for 30 days.
+func SignRegistry(l *Layout, now time.Time) error {
+	kp, err := certs.LoadKeyPair(filepath.Join(l.RegistryTLS, certs.CertFile), filepath.Join(l.RegistryTLS, certs.KeyFile))
+	if err != nil {
+		return err
+	}
+	crl, err := certs.LoadCRL(filepath.Join(l.CADir, certs.CRLFile))
+	if err != nil {
+		return err
+	}
+	_, err = registry.SignDirectory(l.RegistryDir, registry.DefaultTable(), kp.Signer(), crl, 30*24*time.Hour, now)
+	return err
+}
+
+func postcodeFor(region string) string {
+	switch region[:2] {
+	case "11":
+		return "100000"
+	case "15":
+		return "0" + region[2:4] + "000"
+	}
+	return region[:2] + "0000"
+}
+
+var (
+	surnames = []string{"王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗", "乌", "包", "额尔德尼"}
+	given    = []string{"伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "巴特尔", "其其格", "建国", "海燕"}
+)
+
+// countyUnder picks a county-level code under region (or region itself) as a
+// birth-registration address code.
+func countyUnder(rng *rand.Rand, t *registry.Table, region string) string {
+	prefix := strings.TrimRight(region, "0")
+	var cands []string
+	for i := 1; i < 100; i++ {
+		code := fmt.Sprintf("%s%02d", region[:4], i)
+		if strings.HasPrefix(code, prefix) {
+			if d, err := t.Lookup(code); err == nil && d.Level == registry.LevelCounty {
+				cands = append(cands, code)
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return region
+	}
+	return cands[rng.IntN(len(cands))]
+}
+
+// SyntheticPeople makes n enrolled people with valid ID numbers.
+func SyntheticPeople(rng *rand.Rand, t *registry.Table, region, kind string, n int, now time.Time) []*jiexuv1.Record {
+	var out []*jiexuv1.Record
+	seen := map[string]bool{}
+	for len(out) < n {
+		birth := time.Date(1960+rng.IntN(40), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, node.CST)
+		first17 := fmt.Sprintf("%s%s%03d", countyUnder(rng, t, region), birth.Format("20060102"), rng.IntN(999)+1)
+		id := first17 + string(node.IDCheckChar(first17))
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		from := now.AddDate(-1-rng.IntN(15), -rng.IntN(12), 0)
+		span := (now.Year()-from.Year())*12 + int(now.Month()) - int(from.Month())
+		rec := &jiexuv1.Record{
+			Person: &jiexuv1.Person{
+				Name:            surnames[rng.IntN(len(surnames))] + given[rng.IntN(len(given))],
+				IdNumber:        id,
+				InsuranceNumber: fmt.Sprintf("%s%08d", region, len(out)+1),
+				HouseholdType:   jiexuv1.HouseholdType_HOUSEHOLD_TYPE_NON_AGRICULTURAL,
+				HouseholdPlace:  mustFullName(t, region),
+			},
+			Scheme:       jiexuv1.Scheme_SCHEME_EMPLOYEE,
+			Division:     region,
+			EnrolledFrom: &jiexuv1.YearMonth{Year: int32(from.Year()), Month: int32(from.Month())},
+			MonthsPaid:   int32(span - rng.IntN(span/4+1)),
+			BalanceFen:   int64(rng.IntN(5_000_000)),
+			Status:       jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE,
+		}
+		if len(out)%5 == 4 {
+			rec.Scheme = jiexuv1.Scheme_SCHEME_RESIDENT
+		}
+		if kind == "ncms" {
+			rec.Scheme = jiexuv1.Scheme_SCHEME_NCMS
+			rec.BalanceFen = 0
+			rec.Person.HouseholdType = jiexuv1.HouseholdType_HOUSEHOLD_TYPE_AGRICULTURAL
+			rec.Person.HouseholdHeadName = rec.Person.Name
+			rec.Person.HouseholdHeadIdNumber = id
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func mustFullName(t *registry.Table, code string) string {
+	n, err := t.FullName(code)
+	if err != nil {
+		return code
+	}
+	return n
+}

@@ -1,0 +1,112 @@
+package node
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
+
+	jiexuv1 "jiexu/proto/jiexu/v1"
+)
+
+// DescribeError writes an error for a person at a terminal: a gRPC status
+// as its code and message, and each field violation on its own line.
+func DescribeError(err error) string {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err.Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", st.Code(), st.Message())
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			b.Reset()
+			fmt.Fprintf(&b, "%s: the request has %d bad field(s):", st.Code(), len(br.GetFieldViolations()))
+			for _, v := range br.GetFieldViolations() {
+				fmt.Fprintf(&b, "\n  - %s: %s", v.GetField(), v.GetDescription())
+			}
+		}
+	}
+	return b.String()
+}
+
+func ts(t interface{ AsTime() time.Time }) string {
+	return t.AsTime().In(CST).Format("2006-01-02 15:04:05")
+}
+
+// FormatCase writes one case in full: its parties, state and each step's time.
+func FormatCase(w io.Writer, c *jiexuv1.Case) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	p := c.GetPerson()
+	fmt.Fprintf(tw, "case\t%s (%s side)\n", c.GetCaseId(), sideLabel(c.GetSide()))
+	fmt.Fprintf(tw, "state\t%s\n", strings.ToUpper(stateLabel(c.GetState())))
+	fmt.Fprintf(tw, "person\t%s %s\n", p.GetName(), MaskID(p.GetIdNumber()))
+	fmt.Fprintf(tw, "origin\t%s (applicant named %s)\n", c.GetOriginRegion(), c.GetOriginDivision())
+	fmt.Fprintf(tw, "destination\t%s\n", c.GetDestinationRegion())
+	fmt.Fprintf(tw, "schemes\t%s → %s\n", SchemeName(c.GetOriginScheme()), SchemeName(c.GetDestinationScheme()))
+	if c.GetCertificateNumber() != "" {
+		fmt.Fprintf(tw, "certificate\t%s\n", c.GetCertificateNumber())
+		fmt.Fprintf(tw, "months paid\t%d (added to the destination record)\n", c.GetMonthsPaid())
+		fmt.Fprintf(tw, "balance\t%s (certificate states %s)\n", AmountFigures(c.GetAmountFen()), AmountFigures(c.GetExpectedAmountFen()))
+	}
+	if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
+		fmt.Fprintf(tw, "rejected\t%s: %s\n", strings.ToLower(strings.TrimPrefix(c.GetRejectReason().String(), "REJECT_REASON_")), c.GetRejectDetail())
+	}
+	if c.GetLastError() != "" {
+		fmt.Fprintf(tw, "last error\t%s\n", c.GetLastError())
+	}
+	for _, s := range c.GetSteps() {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.ToUpper(stateLabel(s.GetState())), ts(s.GetAt()))
+	}
+	tw.Flush()
+}
+
+// FormatCases writes a table of cases, one line each.
+func FormatCases(w io.Writer, cs []*jiexuv1.Case) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tSIDE\tSTATE\tPERSON\tORIGIN\tDEST\tCERTIFICATE\tBALANCE\tUPDATED")
+	for _, c := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetCaseId(), sideLabel(c.GetSide()), strings.ToUpper(stateLabel(c.GetState())),
+			MaskID(c.GetPerson().GetIdNumber()), c.GetOriginRegion(), c.GetDestinationRegion(), orDash(c.GetCertificateNumber()),
+			AmountFigures(c.GetAmountFen()), ts(c.GetUpdatedAt()))
+	}
+	tw.Flush()
+}
+
+// FormatStatus writes a node's status on one screen.
+func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "node\t%s %s (jiexu %s)\n", s.GetRegion(), s.GetAgencyName(), s.GetVersion())
+	fmt.Fprintf(tw, "registry\tversion %d, expires %s (in %s)\n", s.GetRegistryVersion(), ts(s.GetRegistryExpiresAt()), s.GetRegistryExpiresAt().AsTime().Sub(now).Round(time.Minute))
+	fmt.Fprintf(tw, "certificate\texpires %s (in %s)\n", ts(s.GetCertificateExpiresAt()), s.GetCertificateExpiresAt().AsTime().Sub(now).Round(time.Hour))
+	fmt.Fprintf(tw, "records\t%d\n", s.GetRecords())
+	tw.Flush()
+	fmt.Fprintln(w, "\nPEER    PENDING  OLDEST   DEAD  LAST ERROR")
+	for _, p := range s.GetPeers() {
+		age := "-"
+		if p.GetOldestPendingAt() != nil {
+			age = now.Sub(p.GetOldestPendingAt().AsTime()).Round(time.Second).String()
+		}
+		fmt.Fprintf(w, "%-7s %7d  %-8s %4d  %s\n", p.GetRegion(), p.GetPending(), age, p.GetDead(), p.GetLastError())
+	}
+	fmt.Fprintln(w, "\nSIDE         STATE              CASES")
+	for _, c := range s.GetCases() {
+		fmt.Fprintf(w, "%-12s %-18s %5d\n", sideLabel(c.GetSide()), strings.ToUpper(stateLabel(c.GetState())), c.GetCount())
+	}
+}
+
+// FormatOutbox writes outbox messages or dead letters.
+func FormatOutbox(w io.Writer, ms []*jiexuv1.OutboxMessage, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tPEER\tMETHOD\tCASE\tAGE\tATTEMPTS\tLAST ERROR")
+	for _, m := range ms {
+		method := m.GetMethod()[strings.LastIndex(m.GetMethod(), "/")+1:]
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", m.GetSequence(), m.GetPeerRegion(), method, m.GetCaseId(),
+			now.Sub(m.GetCreatedAt().AsTime()).Round(time.Second), m.GetAttempts(), m.GetLastError())
+	}
+	tw.Flush()
+}
