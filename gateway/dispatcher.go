@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -150,6 +151,11 @@ func (d *dispatcher) send(ctx context.Context, e *jiexuv1.OutboxMessage) error {
 	c, err := d.g.conn(d.peer)
 	if err != nil {
 		return err
+	}
+	// The dispatcher's backoff is the retry policy; gRPC's own reconnect
+	// backoff (up to two minutes) must not delay a peer that came back.
+	if c.GetState() == connectivity.TransientFailure {
+		c.ResetConnectBackoff()
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.g.cfg.CallTimeout)
 	defer cancel()

@@ -5,16 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
-
-	"google.golang.org/grpc"
 
 	"jiexu/certs"
 	"jiexu/node"
@@ -36,114 +31,6 @@ type DemoOptions struct {
 	Timeout time.Duration
 }
 
-// Network is a devnet running in this process.
-type Network struct {
-	Layout  *Layout
-	Nodes   map[string]*node.Node
-	Clients map[string]jiexuv1.AgencyServiceClient
-	conns   []*grpc.ClientConn
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	errs    chan error
-}
-
-// Start runs the registry and every node of a layout in this process and
-// waits until each node serves with a registry snapshot. Node logs go to
-// node.log in each node's folder.
-func Start(ctx context.Context, l *Layout) (*Network, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	nw := &Network{Layout: l, Nodes: map[string]*node.Node{}, Clients: map[string]jiexuv1.AgencyServiceClient{}, cancel: cancel, errs: make(chan error, len(l.Nodes)+1)}
-	regReady := make(chan struct{})
-	regLog, err := os.Create(filepath.Join(l.RegistryDir, "registry.log"))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	nw.wg.Add(1)
-	go func() {
-		defer nw.wg.Done()
-		defer regLog.Close()
-		err := registry.Serve(ctx, registry.ServeConfig{
-			Dir: l.RegistryDir, Listen: l.RegistryAddr,
-			CertFile: filepath.Join(l.RegistryTLS, certs.CertFile), KeyFile: filepath.Join(l.RegistryTLS, certs.KeyFile), CAFile: filepath.Join(l.RegistryTLS, certs.CACertFile),
-			Logger: slog.New(slog.NewTextHandler(regLog, nil)),
-			Ready:  func(net.Addr) { close(regReady) },
-		})
-		if err != nil {
-			nw.errs <- fmt.Errorf("registry: %w", err)
-		}
-	}()
-	select {
-	case <-regReady:
-	case err := <-nw.errs:
-		cancel()
-		return nil, err
-	case <-time.After(10 * time.Second):
-		cancel()
-		return nil, errors.New("registry did not start within 10s")
-	}
-	for _, nl := range l.Nodes {
-		cfg, err := node.LoadConfig(nl.ConfigFile)
-		if err != nil {
-			nw.Stop()
-			return nil, err
-		}
-		logFile, err := os.OpenFile(filepath.Join(nl.Dir, "node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			nw.Stop()
-			return nil, err
-		}
-		n, err := node.New(cfg, node.WithLogger(slog.New(slog.NewTextHandler(logFile, nil))))
-		if err != nil {
-			logFile.Close()
-			nw.Stop()
-			return nil, fmt.Errorf("node %s: %w", nl.Region, err)
-		}
-		nw.Nodes[nl.Region] = n
-		nw.wg.Add(1)
-		go func() {
-			defer nw.wg.Done()
-			defer logFile.Close()
-			if err := n.Run(ctx); err != nil {
-				nw.errs <- fmt.Errorf("node %s: %w", nl.Region, err)
-			}
-		}()
-		select {
-		case <-n.Ready():
-		case err := <-nw.errs:
-			nw.Stop()
-			return nil, err
-		}
-		client, conn, err := node.DialAgency(n.Addrs().Agency)
-		if err != nil {
-			nw.Stop()
-			return nil, err
-		}
-		nw.conns = append(nw.conns, conn)
-		nw.Clients[nl.Region] = client
-	}
-	return nw, nil
-}
-
-// Stop ends every node and the registry and waits for them.
-func (nw *Network) Stop() {
-	nw.cancel()
-	for _, c := range nw.conns {
-		c.Close()
-	}
-	nw.wg.Wait()
-}
-
-// Err returns a server's failure, if any happened.
-func (nw *Network) Err() error {
-	select {
-	case err := <-nw.errs:
-		return err
-	default:
-		return nil
-	}
-}
-
 // ImportAll loads every node's synthetic people through its agency API.
 func (nw *Network) ImportAll(ctx context.Context) error {
 	for _, nl := range nw.Layout.Nodes {
@@ -154,10 +41,13 @@ func (nw *Network) ImportAll(ctx context.Context) error {
 	return nil
 }
 
-// TotalBalance sums every personal-account balance on every node.
+// TotalBalance sums every personal-account balance on every running node.
 func (nw *Network) TotalBalance(ctx context.Context) (int64, error) {
 	var sum int64
 	for region, c := range nw.Clients {
+		if nw.Node(region) == nil {
+			continue // stopped
+		}
 		resp, err := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", region, err)
@@ -353,7 +243,7 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 	}
 	defer nw.Stop()
 	for _, nl := range l.Nodes {
-		fmt.Fprintf(out, "  node %s  %-9s %s  %s\n", nl.Region, nl.Kind, nw.Nodes[nl.Region].Addrs().Listen, nl.Name)
+		fmt.Fprintf(out, "  node %s  %-9s %s  %s\n", nl.Region, nl.Kind, nw.Node(nl.Region).Addrs().Listen, nl.Name)
 	}
 	if err := nw.ImportAll(ctx); err != nil {
 		return err
@@ -413,7 +303,7 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 		first := l.Nodes[0]
 		fmt.Fprintf(out, "  jiexu transfer list --config %s\n", first.ConfigFile)
 		fmt.Fprintf(out, "  jiexu node status --config %s\n", first.ConfigFile)
-		fmt.Fprintf(out, "  curl -s http://%s/metrics | grep ^jiexu_\n", nw.Nodes[first.Region].Addrs().Metrics)
+		fmt.Fprintf(out, "  curl -s http://%s/metrics | grep ^jiexu_\n", nw.Node(first.Region).Addrs().Metrics)
 		<-ctx.Done()
 	}
 	return nil

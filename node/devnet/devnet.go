@@ -33,7 +33,9 @@ type Options struct {
 	Seed uint64
 	// RetryMin and RetryMax are written into each node's config.
 	RetryMin, RetryMax time.Duration
-	Now                func() time.Time
+	// DeadAfter is the dead-letter horizon written into each node's config.
+	DeadAfter time.Duration
+	Now       func() time.Time
 }
 
 // Layout is where Init put everything.
@@ -165,6 +167,9 @@ func Init(opts Options) (*Layout, error) {
 		cfg.RegistrySnapshot = filepath.Join("..", "..", "registry", registry.SnapshotFile)
 		cfg.RegistryRefresh = node.Duration(10 * time.Second)
 		cfg.RetryMin, cfg.RetryMax = node.Duration(opts.RetryMin), node.Duration(opts.RetryMax)
+		if opts.DeadAfter > 0 {
+			cfg.DeadAfter = node.Duration(opts.DeadAfter)
+		}
 		cfg.LogFormat = "text"
 		nl.ConfigFile = filepath.Join(nl.Dir, "node.json")
 		if err := node.WriteConfig(nl.ConfigFile, cfg); err != nil {

@@ -1,0 +1,625 @@
+package devnet_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"jiexu/certs"
+	"jiexu/certs/certtest"
+	"jiexu/gateway"
+	"jiexu/node"
+	"jiexu/node/devnet"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// Regions of the test network: 呼和浩特, 呼伦贝尔, 满洲里 (NCMS office), 包头.
+// 包头 is registered but never started: tests speak as it, with its own
+// certificate, to play a peer exactly.
+const (
+	hohhot    = "150100"
+	hulunbuir = "150700"
+	manzhouli = "150781"
+	baotou    = "150200"
+)
+
+type testNet struct {
+	*devnet.Network
+	t *testing.T
+}
+
+func startNet(t *testing.T, opts devnet.Options, running ...string) *testNet {
+	t.Helper()
+	opts.Dir = t.TempDir()
+	if opts.Regions == nil {
+		opts.Regions = []string{hohhot, hulunbuir, manzhouli, baotou}
+	}
+	if opts.RetryMin == 0 {
+		opts.RetryMin, opts.RetryMax = 20*time.Millisecond, 200*time.Millisecond
+	}
+	if opts.People == 0 {
+		opts.People = 8
+	}
+	l, err := devnet.Init(opts)
+	if err != nil {
+		t.Fatalf("devnet.Init: %v", err)
+	}
+	nw, err := devnet.Start(context.Background(), l)
+	if err != nil {
+		t.Fatalf("devnet.Start: %v", err)
+	}
+	t.Cleanup(nw.Stop)
+	if len(running) > 0 {
+		for _, nl := range l.Nodes {
+			keep := false
+			for _, r := range running {
+				keep = keep || r == nl.Region
+			}
+			if !keep {
+				nw.StopNode(nl.Region)
+			}
+		}
+	}
+	for _, r := range running {
+		if _, err := nw.Clients[r].ImportRecords(context.Background(), &jiexuv1.ImportRecordsRequest{Records: layoutOf(t, l, r).People}); err != nil {
+			t.Fatalf("import into %s: %v", r, err)
+		}
+	}
+	return &testNet{Network: nw, t: t}
+}
+
+func layoutOf(t *testing.T, l *devnet.Layout, region string) devnet.NodeLayout {
+	for _, nl := range l.Nodes {
+		if nl.Region == region {
+			return nl
+		}
+	}
+	t.Fatalf("no node %s", region)
+	return devnet.NodeLayout{}
+}
+
+func (tn *testNet) people(region string) []*jiexuv1.Record {
+	return layoutOf(tn.t, tn.Layout, region).People
+}
+
+// enrolAndApply enrols p at dest (a new employee record) and applies there.
+func (tn *testNet) enrolAndApply(p *jiexuv1.Record, origin, dest string) *jiexuv1.Case {
+	tn.t.Helper()
+	ctx := context.Background()
+	rec := &jiexuv1.Record{
+		Person:       &jiexuv1.Person{Name: p.GetPerson().GetName(), IdNumber: p.GetPerson().GetIdNumber(), HouseholdType: p.GetPerson().GetHouseholdType()},
+		Scheme:       jiexuv1.Scheme_SCHEME_EMPLOYEE,
+		Division:     dest,
+		EnrolledFrom: &jiexuv1.YearMonth{Year: 2026, Month: 1},
+	}
+	if _, err := tn.Clients[dest].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
+		tn.t.Fatalf("PutRecord at %s: %v", dest, node.DescribeError(err))
+	}
+	resp, err := tn.Clients[dest].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), OriginDivision: origin})
+	if err != nil {
+		tn.t.Fatalf("ApplyTransfer at %s: %v", dest, node.DescribeError(err))
+	}
+	return resp.GetCase()
+}
+
+func (tn *testNet) getCase(region, id string) *jiexuv1.Case {
+	tn.t.Helper()
+	resp, err := tn.Clients[region].GetCase(context.Background(), &jiexuv1.GetCaseRequest{CaseId: id})
+	if err != nil {
+		tn.t.Fatalf("GetCase(%s) at %s: %v", id, region, err)
+	}
+	return resp.GetCase()
+}
+
+// waitState polls (bounded) until the case reaches want.
+func (tn *testNet) waitState(region, id string, want jiexuv1.CaseState) *jiexuv1.Case {
+	tn.t.Helper()
+	var c *jiexuv1.Case
+	for i := 0; i < 600; i++ {
+		c = tn.getCase(region, id)
+		if c.GetState() == want {
+			return c
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	tn.t.Fatalf("case %s at %s is %s, want %s (last error %q)", id, region, c.GetState(), want, c.GetLastError())
+	return nil
+}
+
+func (tn *testNet) record(region, id string) *jiexuv1.Record {
+	tn.t.Helper()
+	resp, err := tn.Clients[region].GetRecord(context.Background(), &jiexuv1.GetRecordRequest{IdNumber: id})
+	if err != nil {
+		tn.t.Fatalf("GetRecord at %s: %v", region, err)
+	}
+	return resp.GetRecord()
+}
+
+func TestTransferHappyPathAndNCMS(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir, manzhouli)
+	ctx := context.Background()
+	before, err := tn.TotalBalance(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Employee scheme to employee scheme; the applicant names a county of
+	// 呼和浩特, which longest-prefix routing sends to the 150100 node.
+	emp := tn.people(hohhot)[0]
+	c := tn.enrolAndApply(emp, "150102", hulunbuir)
+	if c.GetOriginRegion() != hohhot || c.GetState() != jiexuv1.CaseState_CASE_STATE_APPLIED {
+		t.Fatalf("new case = origin %s state %s, want origin %s APPLIED", c.GetOriginRegion(), c.GetState(), hohhot)
+	}
+	done := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	origin := tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
+	if done.GetAmountFen() != emp.GetBalanceFen() || done.GetMonthsPaid() != emp.GetMonthsPaid() {
+		t.Errorf("destination case moved %d fen, %d months; want %d fen, %d months", done.GetAmountFen(), done.GetMonthsPaid(), emp.GetBalanceFen(), emp.GetMonthsPaid())
+	}
+	var states []jiexuv1.CaseState
+	for _, s := range done.GetSteps() {
+		states = append(states, s.GetState())
+	}
+	if states[0] != jiexuv1.CaseState_CASE_STATE_APPLIED || states[len(states)-1] != jiexuv1.CaseState_CASE_STATE_COMPLETED {
+		t.Errorf("destination steps = %v", states)
+	}
+	if origin.GetCertificateNumber() != done.GetCertificateNumber() {
+		t.Errorf("certificate numbers differ: origin %s, destination %s", origin.GetCertificateNumber(), done.GetCertificateNumber())
+	}
+	if got := tn.record(hulunbuir, emp.GetPerson().GetIdNumber()); got.GetBalanceFen() != emp.GetBalanceFen() || got.GetMonthsPaid() != emp.GetMonthsPaid() {
+		t.Errorf("destination record = %d fen, %d months; want %d, %d", got.GetBalanceFen(), got.GetMonthsPaid(), emp.GetBalanceFen(), emp.GetMonthsPaid())
+	}
+	if got := tn.record(hohhot, emp.GetPerson().GetIdNumber()); got.GetBalanceFen() != 0 || got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED || got.GetEnrolledTo() == nil {
+		t.Errorf("origin record after transfer = %d fen, %s, to %v; want 0, SUSPENDED, set", got.GetBalanceFen(), got.GetStatus(), got.GetEnrolledTo())
+	}
+
+	// The certificate verifies offline at the destination and a tampered copy does not.
+	resp, err := tn.Clients[hulunbuir].GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: done.GetCertificateNumber()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := certs.LoadCertificate(filepath.Join(tn.Layout.CADir, certs.CACertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := node.VerifyCertificate(resp.GetCertificate(), ca, nil)
+	if err != nil {
+		t.Fatalf("VerifyCertificate: %v", err)
+	}
+	if cert.GetPerson().GetIdNumber() != emp.GetPerson().GetIdNumber() || cert.GetOriginName() != "内蒙古自治区呼和浩特市" {
+		t.Errorf("certificate person %s origin %q", cert.GetPerson().GetIdNumber(), cert.GetOriginName())
+	}
+	tampered := proto.Clone(resp.GetCertificate()).(*jiexuv1.SealedCertificate)
+	var tc jiexuv1.Certificate
+	_ = proto.Unmarshal(tampered.GetCertificate(), &tc)
+	tc.BalanceFen += 100
+	tc.BalanceWords, _ = node.AmountWords(tc.BalanceFen)
+	tc.BalanceFigures = node.AmountFigures(tc.BalanceFen)
+	tampered.Certificate, _ = proto.Marshal(&tc)
+	if _, err := node.VerifyCertificate(tampered, ca, nil); !errors.Is(err, certs.ErrBadSeal) {
+		t.Errorf("tampered certificate: err = %v, want ErrBadSeal", err)
+	}
+
+	// NCMS to urban: the NCMS participation ends and the certificate carries
+	// the household head and benefit period.
+	farmer := tn.people(manzhouli)[0]
+	c2 := tn.enrolAndApply(farmer, manzhouli, hohhot)
+	done2 := tn.waitState(hohhot, c2.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	tn.waitState(manzhouli, c2.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
+	if got := tn.record(manzhouli, farmer.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED {
+		t.Errorf("NCMS record status = %s, want ENDED", got.GetStatus())
+	}
+	resp, err = tn.Clients[hohhot].GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: done2.GetCertificateNumber()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ncmsCert, err := node.VerifyCertificate(resp.GetCertificate(), ca, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ncmsCert.GetPerson().GetHouseholdHeadName() == "" || ncmsCert.GetBenefitFrom() == nil || ncmsCert.GetAgencyKind() != jiexuv1.AgencyKind_AGENCY_KIND_NCMS {
+		t.Errorf("NCMS certificate lacks household head, benefit period or kind: %v", ncmsCert)
+	}
+	if want := "蒙满洲里"; ncmsCert.GetNumber()[:len(want)] != want {
+		t.Errorf("NCMS certificate number %s, want prefix %s", ncmsCert.GetNumber(), want)
+	}
+
+	after, err := tn.TotalBalance(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != after {
+		t.Errorf("balances not conserved: before %d, after %d fen", before, after)
+	}
+}
+
+func TestRejections(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	// Not enrolled at the origin: someone the destination knows but 呼和浩特 never had.
+	stranger := tn.people(hulunbuir)[0]
+	c := tn.enrolAndApply(stranger, hohhot, hulunbuir)
+	got := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REJECTED)
+	if got.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED || got.GetRejectDetail() == "" {
+		t.Errorf("reject = %s %q, want NOT_ENROLLED with a detail", got.GetRejectReason(), got.GetRejectDetail())
+	}
+	// Identity mismatch: the right ID number with another name.
+	p := proto.Clone(tn.people(hohhot)[1]).(*jiexuv1.Record)
+	p.Person.Name = "假名字"
+	c = tn.enrolAndApply(p, hohhot, hulunbuir)
+	got = tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REJECTED)
+	if got.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH {
+		t.Errorf("reject = %s, want IDENTITY_MISMATCH", got.GetRejectReason())
+	}
+	// Already transferred: transfer once, then apply again from elsewhere.
+	q := tn.people(hohhot)[2]
+	c = tn.enrolAndApply(q, hohhot, hulunbuir)
+	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	c = tn.enrolAndApply(q, hohhot, hulunbuir)
+	got = tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REJECTED)
+	if got.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_ALREADY_TRANSFERRED {
+		t.Errorf("reject = %s, want ALREADY_TRANSFERRED", got.GetRejectReason())
+	}
+	// The destination refuses bad applications itself, with the right codes.
+	tests := []struct {
+		name string
+		req  *jiexuv1.ApplyTransferRequest
+		code codes.Code
+	}{
+		{"bad id and unknown division", &jiexuv1.ApplyTransferRequest{IdNumber: "150102198503121235", Name: "x", OriginDivision: "159999"}, codes.InvalidArgument},
+		{"unserved division", &jiexuv1.ApplyTransferRequest{IdNumber: q.GetPerson().GetIdNumber(), Name: q.GetPerson().GetName(), OriginDivision: "440100"}, codes.NotFound},
+		{"self transfer", &jiexuv1.ApplyTransferRequest{IdNumber: q.GetPerson().GetIdNumber(), Name: q.GetPerson().GetName(), OriginDivision: hulunbuir}, codes.FailedPrecondition},
+		{"not enrolled here", &jiexuv1.ApplyTransferRequest{IdNumber: tn.people(hohhot)[5].GetPerson().GetIdNumber(), Name: tn.people(hohhot)[5].GetPerson().GetName(), OriginDivision: hohhot}, codes.FailedPrecondition},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, tt.req)
+			if status.Code(err) != tt.code {
+				t.Fatalf("ApplyTransfer error = %v, want %s", err, tt.code)
+			}
+		})
+	}
+	// One open case at a time.
+	r := tn.people(hohhot)[3]
+	tn.StopNode(hohhot)
+	tn.enrolAndApply(r, hohhot, hulunbuir)
+	_, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: r.GetPerson().GetIdNumber(), Name: r.GetPerson().GetName(), OriginDivision: hohhot})
+	if status.Code(err) != codes.AlreadyExists {
+		t.Errorf("second open case: err = %v, want AlreadyExists", err)
+	}
+}
+
+func TestValidationNamesEveryField(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	_, err := tn.Clients[hohhot].PutRecord(context.Background(), &jiexuv1.PutRecordRequest{Record: &jiexuv1.Record{
+		Person:       &jiexuv1.Person{Name: "", IdNumber: "15010219850312123x"},
+		Scheme:       jiexuv1.Scheme_SCHEME_NCMS,
+		Division:     "159999",
+		EnrolledFrom: &jiexuv1.YearMonth{Year: 2030, Month: 13},
+		BalanceFen:   -5,
+	}})
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("PutRecord error = %v, want InvalidArgument", err)
+	}
+	fields := map[string]bool{}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields[v.GetField()] = true
+			}
+		}
+	}
+	for _, f := range []string{"record.person.name", "record.person.id_number", "record.person.household_type", "record.person.household_head_name",
+		"record.division", "record.enrolled_from", "record.balance_fen"} {
+		if !fields[f] {
+			t.Errorf("no violation for %s; got %v", f, fields)
+		}
+	}
+}
+
+// peer speaks to a running node as a registered node that is not running,
+// with that node's own certificate: the real credentials, not a stand-in.
+type peer struct {
+	region string
+	signer *certs.Signer
+	conn   *grpc.ClientConn
+}
+
+func dialAs(t *testing.T, tn *testNet, asRegion, certDir, target string) *peer {
+	t.Helper()
+	kp, err := certs.LoadKeyPair(filepath.Join(certDir, certs.CertFile), filepath.Join(certDir, certs.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, err := certs.LoadPool(filepath.Join(tn.Layout.CADir, certs.CACertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(tn.Node(target).Addrs().Listen, grpc.WithTransportCredentials(credentials.NewTLS(certs.ClientTLS(kp, roots, target))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &peer{region: asRegion, signer: kp.Signer(), conn: conn}
+}
+
+func (p *peer) header(to, caseID, msgID string) *jiexuv1.MessageHeader {
+	return &jiexuv1.MessageHeader{MessageId: msgID, SenderRegion: p.region, ReceiverRegion: to, CaseId: caseID, CreatedAt: timestamppb.Now()}
+}
+
+func (p *peer) seal(t *testing.T, m gateway.Message) {
+	t.Helper()
+	if err := gateway.SealMessage(p.signer, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDuplicateNotificationAppliedOnce(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	person := tn.people(hohhot)[0]
+	req := &jiexuv1.NotifyTransferRequest{
+		Header:            bt.header(hohhot, "150200-20261123-000001", "dup-1"),
+		Person:            person.GetPerson(),
+		DestinationScheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
+		OriginDivision:    hohhot,
+	}
+	bt.seal(t, req)
+	client := jiexuv1.NewTransferServiceClient(bt.conn)
+	ctx := context.Background()
+	first, err := client.NotifyTransfer(ctx, req)
+	if err != nil {
+		t.Fatalf("first NotifyTransfer: %v", err)
+	}
+	second, err := client.NotifyTransfer(ctx, req)
+	if err != nil {
+		t.Fatalf("second NotifyTransfer: %v", err)
+	}
+	if first.GetReceipt().GetDuplicate() || !second.GetReceipt().GetDuplicate() {
+		t.Fatalf("receipts duplicate = %v, %v; want false, true", first.GetReceipt().GetDuplicate(), second.GetReceipt().GetDuplicate())
+	}
+	// Same case again under a new message id: still one case, one certificate.
+	req2 := proto.Clone(req).(*jiexuv1.NotifyTransferRequest)
+	req2.Header.MessageId = "dup-2"
+	bt.seal(t, req2)
+	if _, err := client.NotifyTransfer(ctx, req2); err != nil {
+		t.Fatal(err)
+	}
+	cases, err := tn.Clients[hohhot].ListCases(ctx, &jiexuv1.ListCasesRequest{Side: jiexuv1.CaseSide_CASE_SIDE_ORIGIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases.GetCases()) != 1 || cases.GetCases()[0].GetState() != jiexuv1.CaseState_CASE_STATE_SUSPENDED {
+		t.Fatalf("origin cases = %v, want one SUSPENDED", cases.GetCases())
+	}
+	out, err := tn.Clients[hohhot].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{PeerRegion: baotou})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2; len(out.GetMessages()) != want { // the certificate and the remittance, once each
+		t.Errorf("outbox to %s holds %d messages, want %d", baotou, len(out.GetMessages()), want)
+	}
+}
+
+func TestOutOfOrderDeliveryAtDestination(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	ctx := context.Background()
+	// A person moving from 包头 (not running) to 呼和浩特: the notification waits in the outbox.
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	person := devnet.SyntheticPeople(rng, registry.DefaultTable(), baotou, "insurance", 1, time.Now())[0]
+	c := tn.enrolAndApply(person, baotou, hohhot)
+
+	// The remittance arrives before the certificate, and twice.
+	remit := func(id string) {
+		req := &jiexuv1.RemitRequest{Header: bt.header(hohhot, c.GetCaseId(), id), IdNumber: person.GetPerson().GetIdNumber(), AmountFen: 123456, CertificateNumber: "蒙包头2026第00007号"}
+		bt.seal(t, req)
+		if _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).Remit(ctx, req); err != nil {
+			t.Fatalf("Remit: %v", err)
+		}
+	}
+	remit("r-1")
+	remit("r-1")
+	remit("r-2") // the same remittance under another id is not credited twice
+	if got := tn.getCase(hohhot, c.GetCaseId()); got.GetState() != jiexuv1.CaseState_CASE_STATE_NOTIFIED || !got.GetFunded() {
+		t.Fatalf("after remittance: %s funded=%v, want NOTIFIED funded", got.GetState(), got.GetFunded())
+	}
+	cert := &jiexuv1.Certificate{
+		Number: "蒙包头2026第00007号", Year: 2026, Serial: 7, Person: person.GetPerson(), Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
+		OriginRegion: baotou, OriginName: "内蒙古自治区包头市", MonthsPaid: 40, BalanceFen: 123456, BalanceFigures: node.AmountFigures(123456),
+		CaseId: c.GetCaseId(), DestinationRegion: hohhot, IssuedAt: timestamppb.Now(), GeneratedOn: &jiexuv1.Date{Year: 2026, Month: 11, Day: 23},
+	}
+	cert.BalanceWords, _ = node.AmountWords(123456)
+	sc, err := node.SealCertificate(bt.signer, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := &jiexuv1.DeliverCertificateRequest{Header: bt.header(hohhot, c.GetCaseId(), "c-1"), Certificate: sc}
+	bt.seal(t, deliver)
+	if _, err := jiexuv1.NewCertificateServiceClient(bt.conn).DeliverCertificate(ctx, deliver); err != nil {
+		t.Fatalf("DeliverCertificate: %v", err)
+	}
+	got := tn.getCase(hohhot, c.GetCaseId())
+	if got.GetState() != jiexuv1.CaseState_CASE_STATE_COMPLETED {
+		t.Fatalf("case state %s, want COMPLETED", got.GetState())
+	}
+	rec := tn.record(hohhot, person.GetPerson().GetIdNumber())
+	if rec.GetBalanceFen() != 123456 || rec.GetMonthsPaid() != 40 {
+		t.Errorf("record = %d fen, %d months; want 123456, 40 (credited once)", rec.GetBalanceFen(), rec.GetMonthsPaid())
+	}
+}
+
+func TestPeerRefusals(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	ctx := context.Background()
+	ca, err := certs.LoadCA(tn.Layout.CADir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	person := tn.people(hohhot)[0]
+	notify := func(p *peer, mutate func(*jiexuv1.NotifyTransferRequest)) error {
+		req := &jiexuv1.NotifyTransferRequest{Header: p.header(hohhot, "150200-20261123-000009", gateway.NewMessageID()), Person: person.GetPerson(),
+			DestinationScheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, OriginDivision: hohhot}
+		p.seal(t, req)
+		if mutate != nil {
+			mutate(req)
+		}
+		_, err := jiexuv1.NewTransferServiceClient(p.conn).NotifyTransfer(ctx, req)
+		return err
+	}
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+
+	// An unregistered region with a genuine certificate from the CA.
+	unregDir := filepath.Join(t.TempDir(), "wuhai")
+	if _, err := ca.Issue(certs.IssueRequest{Region: "150300", Name: "乌海市医保局", Hosts: []string{"127.0.0.1"}}, unregDir); err != nil {
+		t.Fatal(err)
+	}
+	unreg := dialAs(t, tn, "150300", unregDir, hohhot)
+	// A certificate from another CA.
+	other := certtest.NewCA(t)
+	foreign := certtest.Node(t, other, baotou)
+
+	tests := []struct {
+		name string
+		err  func() error
+		code codes.Code
+	}{
+		{"unregistered region", func() error { return notify(unreg, nil) }, codes.PermissionDenied},
+		{"claims another sender", func() error {
+			return notify(bt, func(r *jiexuv1.NotifyTransferRequest) { r.Header.SenderRegion = hulunbuir })
+		}, codes.PermissionDenied},
+		{"addressed elsewhere", func() error {
+			req := &jiexuv1.NotifyTransferRequest{Header: bt.header(hulunbuir, "c", "m"), Person: person.GetPerson(), DestinationScheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, OriginDivision: hohhot}
+			bt.seal(t, req)
+			_, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, req)
+			return err
+		}, codes.PermissionDenied},
+		{"altered after sealing", func() error {
+			return notify(bt, func(r *jiexuv1.NotifyTransferRequest) { r.OriginDivision = "150102" })
+		}, codes.Unauthenticated},
+		{"unsealed", func() error { return notify(bt, func(r *jiexuv1.NotifyTransferRequest) { r.Seal = nil }) }, codes.Unauthenticated},
+		{"invalid body", func() error {
+			return notify(bt, func(r *jiexuv1.NotifyTransferRequest) { r.Person = &jiexuv1.Person{Name: "x", IdNumber: "123"} })
+		}, codes.InvalidArgument},
+		{"missing header", func() error { return notify(bt, func(r *jiexuv1.NotifyTransferRequest) { r.Header.MessageId = "" }) }, codes.InvalidArgument},
+		{"certificate from another CA", func() error {
+			p := dialAs(t, tn, baotou, foreign.Dir, hohhot)
+			return notify(p, nil)
+		}, codes.Unavailable}, // the TLS handshake itself fails
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.err(); status.Code(err) != tt.code {
+				t.Fatalf("error = %v, want %s", err, tt.code)
+			}
+		})
+	}
+
+	// Revoke 包头's certificate, publish a new snapshot, and it is refused.
+	bc, err := certs.LoadCertificate(filepath.Join(layoutOf(t, tn.Layout, baotou).Dir, certs.CertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Revoke([]*big.Int{bc.SerialNumber}); err != nil {
+		t.Fatal(err)
+	}
+	if err := devnet.SignRegistry(tn.Layout, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := registry.LoadSigned(filepath.Join(tn.Layout.RegistryDir, registry.SnapshotFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.Node(hohhot).Gateway().Directory().Install(signed); err != nil {
+		t.Fatal(err)
+	}
+	if err := notify(bt, nil); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("revoked certificate: error = %v, want Unauthenticated", err)
+	}
+}
+
+func TestPeerDownBacklogDrains(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	tn.StopNode(hohhot)
+	var ids []string
+	for _, p := range tn.people(hohhot)[:5] {
+		ids = append(ids, tn.enrolAndApply(p, hohhot, hulunbuir).GetCaseId())
+	}
+	out, err := tn.Clients[hulunbuir].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{PeerRegion: hohhot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.GetMessages()) != 5 {
+		t.Fatalf("backlog = %d messages, want 5", len(out.GetMessages()))
+	}
+	// Let some attempts fail, then bring the origin back.
+	for i := 0; i < 100; i++ {
+		out, _ = tn.Clients[hulunbuir].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{PeerRegion: hohhot})
+		if len(out.GetMessages()) > 0 && out.GetMessages()[0].GetAttempts() >= 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out.GetMessages()[0].GetAttempts() < 2 || out.GetMessages()[0].GetLastError() == "" {
+		t.Fatalf("outbox head = %d attempts, error %q; want failures recorded", out.GetMessages()[0].GetAttempts(), out.GetMessages()[0].GetLastError())
+	}
+	if err := tn.StartNode(hohhot); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_COMPLETED)
+		tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_CLOSED)
+	}
+	out, _ = tn.Clients[hulunbuir].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{})
+	if len(out.GetMessages()) != 0 {
+		t.Errorf("outbox not drained: %d left", len(out.GetMessages()))
+	}
+}
+
+func TestDeadLetterAndRedrive(t *testing.T) {
+	tn := startNet(t, devnet.Options{DeadAfter: 300 * time.Millisecond}, hohhot, hulunbuir)
+	ctx := context.Background()
+	tn.StopNode(hohhot)
+	c := tn.enrolAndApply(tn.people(hohhot)[0], hohhot, hulunbuir)
+	var dead *jiexuv1.ListOutboxResponse
+	for i := 0; i < 200; i++ {
+		var err error
+		if dead, err = tn.Clients[hulunbuir].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: true}); err != nil {
+			t.Fatal(err)
+		}
+		if len(dead.GetMessages()) == 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(dead.GetMessages()) != 1 || !dead.GetMessages()[0].GetDead() || dead.GetMessages()[0].GetCaseId() != c.GetCaseId() {
+		t.Fatalf("dead letters = %v, want the notification of %s", dead.GetMessages(), c.GetCaseId())
+	}
+	if err := tn.StartNode(hohhot); err != nil {
+		t.Fatal(err)
+	}
+	if got := tn.getCase(hulunbuir, c.GetCaseId()); got.GetState() != jiexuv1.CaseState_CASE_STATE_APPLIED {
+		t.Fatalf("a dead letter must not move: case is %s", got.GetState())
+	}
+	r, err := tn.Clients[hulunbuir].RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{})
+	if err != nil || r.GetRedriven() != 1 {
+		t.Fatalf("Redrive = %v, %v; want 1", r, err)
+	}
+	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	if _, err := tn.Clients[hulunbuir].RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{Sequences: []uint64{999}}); status.Code(err) != codes.NotFound {
+		t.Errorf("redrive of an unknown sequence: %v, want NotFound", err)
+	}
+}
