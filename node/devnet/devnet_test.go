@@ -583,9 +583,15 @@ func TestPeerDownBacklogDrains(t *testing.T) {
 		tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_COMPLETED)
 		tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_CLOSED)
 	}
-	out, _ = tn.Clients[hulunbuir].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{})
+	// The last acknowledgements commit just after the peer applied them.
+	for i := 0; i < 200; i++ {
+		if out, _ = tn.Clients[hulunbuir].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{}); len(out.GetMessages()) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if len(out.GetMessages()) != 0 {
-		t.Errorf("outbox not drained: %d left", len(out.GetMessages()))
+		t.Errorf("outbox not drained: %v", out.GetMessages())
 	}
 }
 
