@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"jiexu/node"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "jiexu-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "jiexu")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build jiexu: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// jiexu runs the binary to completion and returns its output.
+func jiexu(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("jiexu %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
+}
+
+// process is a long-running jiexu serving something.
+type process struct {
+	t    *testing.T
+	args []string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+func start(t *testing.T, log string, args ...string) *process {
+	p := &process{t: t, args: args, log: log}
+	p.start()
+	t.Cleanup(func() { p.kill(syscall.SIGKILL) })
+	return p
+}
+
+func (p *process) start() {
+	p.t.Helper()
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd = exec.Command(binary, p.args...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	p.done = done
+	go func() { _ = p.cmd.Wait(); f.Close(); close(done) }()
+}
+
+func (p *process) kill(sig syscall.Signal) {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(sig)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			p.t.Errorf("jiexu %v did not exit on %v", p.args, sig)
+		}
+	}
+}
+
+// agencyOf connects to a node and waits (bounded) until it holds a snapshot.
+func agencyOf(t *testing.T, cfgFile string) jiexuv1.AgencyServiceClient {
+	t.Helper()
+	cfg, err := node.LoadConfig(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, conn, err := node.DialAgency(cfg.AgencyListen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	waitReady(t, c)
+	return c
+}
+
+func waitReady(t *testing.T, c jiexuv1.AgencyServiceClient) {
+	t.Helper()
+	var err error
+	for i := 0; i < 300; i++ {
+		var s *jiexuv1.GetStatusResponse
+		if s, err = c.GetStatus(context.Background(), &jiexuv1.GetStatusRequest{}); err == nil && s.GetRegistryVersion() > 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("node not ready: %v", err)
+}
+
+func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	const origin, dest = "150100", "150700"
+	dir := t.TempDir()
+	jiexu(t, "devnet", "init", "--dir", dir, "--regions", origin+","+dest, "--people", "24")
+	originCfg := filepath.Join(dir, "nodes", origin, "node.json")
+	destCfg := filepath.Join(dir, "nodes", dest, "node.json")
+	cfg, err := node.LoadConfig(originCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, filepath.Join(dir, "registry.log"), "registry", "serve", "--dir", filepath.Join(dir, "registry"), "--listen", cfg.RegistryAddress, "--tls", filepath.Join(dir, "registry", "tls"))
+	originProc := start(t, filepath.Join(dir, "origin.log"), "node", "serve", "--config", originCfg)
+	destProc := start(t, filepath.Join(dir, "dest.log"), "node", "serve", "--config", destCfg)
+	oc, dc := agencyOf(t, originCfg), agencyOf(t, destCfg)
+
+	// Load the origin's people from its CSV through the CLI.
+	out := jiexu(t, "records", "import", "--config", originCfg, filepath.Join(dir, "nodes", origin, "records.csv"))
+	if !strings.Contains(out, "imported 24 record(s)") {
+		t.Fatalf("import said %q", out)
+	}
+	ctx := context.Background()
+	recs, err := oc.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	people := recs.GetRecords()
+	var before int64
+	original := map[string]*jiexuv1.Record{}
+	for _, r := range people {
+		before += r.GetBalanceFen()
+		original[r.GetPerson().GetIdNumber()] = r
+	}
+	enrol := func(r *jiexuv1.Record) {
+		t.Helper()
+		_, err := dc.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: &jiexuv1.Record{
+			Person:   &jiexuv1.Person{Name: r.GetPerson().GetName(), IdNumber: r.GetPerson().GetIdNumber(), HouseholdType: r.GetPerson().GetHouseholdType()},
+			Scheme:   jiexuv1.Scheme_SCHEME_EMPLOYEE, Division: dest, EnrolledFrom: &jiexuv1.YearMonth{Year: 2026, Month: 1},
+		}})
+		if err != nil {
+			t.Fatalf("enrol at destination: %v", err)
+		}
+	}
+
+	// The first transfer is applied from the CLI, as an operator would.
+	enrol(people[0])
+	out = jiexu(t, "transfer", "apply", "--config", destCfg, "--id", people[0].GetPerson().GetIdNumber(), "--name", people[0].GetPerson().GetName(), "--origin", origin)
+	m := regexp.MustCompile(`case\s+(\S+) \(destination side\)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("transfer apply printed no case id:\n%s", out)
+	}
+	caseIDs := []string{m[1]}
+
+	// The rest through the agency API; SIGKILL the origin mid-batch and the
+	// destination right after, then restart both.
+	for i, r := range people[1:] {
+		enrol(r)
+		resp, err := dc.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: r.GetPerson().GetIdNumber(), Name: r.GetPerson().GetName(), OriginDivision: origin})
+		if err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+		caseIDs = append(caseIDs, resp.GetCase().GetCaseId())
+		if i == 8 {
+			originProc.kill(syscall.SIGKILL)
+		}
+		if i == 16 {
+			originProc.start()
+		}
+	}
+	destProc.kill(syscall.SIGKILL)
+	destProc.start()
+	waitReady(t, dc)
+	waitReady(t, oc)
+
+	for _, log := range []string{"origin.log", "dest.log"} {
+		data, _ := os.ReadFile(filepath.Join(dir, log))
+		if n := strings.Count(string(data), "node serving"); n != 2 {
+			t.Fatalf("%s shows %d starts, want 2 (one before and one after SIGKILL)", log, n)
+		}
+	}
+
+	// Every case completes, exactly once.
+	deadline := time.Now().Add(90 * time.Second)
+	for _, id := range caseIDs {
+		for {
+			d, derr := dc.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: id})
+			o, oerr := oc.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: id})
+			if derr == nil && oerr == nil && d.GetCase().GetState() == jiexuv1.CaseState_CASE_STATE_COMPLETED && o.GetCase().GetState() == jiexuv1.CaseState_CASE_STATE_CLOSED {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("case %s: destination %v (%v), origin %v (%v)", id, d.GetCase().GetState(), derr, o.GetCase().GetState(), oerr)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var after int64
+	serials := map[uint32]bool{}
+	for _, id := range caseIDs {
+		d, _ := dc.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: id})
+		c := d.GetCase()
+		orig := original[c.GetPerson().GetIdNumber()]
+		rec, err := dc.GetRecord(ctx, &jiexuv1.GetRecordRequest{IdNumber: c.GetPerson().GetIdNumber()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.GetRecord().GetBalanceFen() != orig.GetBalanceFen() || rec.GetRecord().GetMonthsPaid() != orig.GetMonthsPaid() {
+			t.Errorf("%s at destination: %d fen %d months; want %d fen %d months (applied exactly once)", node.MaskID(c.GetPerson().GetIdNumber()),
+				rec.GetRecord().GetBalanceFen(), rec.GetRecord().GetMonthsPaid(), orig.GetBalanceFen(), orig.GetMonthsPaid())
+		}
+		n, err := node.ParseCertNumber(c.GetCertificateNumber())
+		if err != nil {
+			t.Fatalf("certificate number %q: %v", c.GetCertificateNumber(), err)
+		}
+		if serials[n.Serial] {
+			t.Errorf("certificate serial %d issued twice", n.Serial)
+		}
+		serials[n.Serial] = true
+	}
+	for s := uint32(1); s <= uint32(len(caseIDs)); s++ {
+		if !serials[s] {
+			t.Errorf("certificate serial %d skipped (serials %v)", s, serials)
+		}
+	}
+	for _, c := range []jiexuv1.AgencyServiceClient{oc, dc} {
+		rs, _ := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
+		for _, r := range rs.GetRecords() {
+			after += r.GetBalanceFen()
+		}
+		for i := 0; i < 100; i++ {
+			ob, _ := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{})
+			if len(ob.GetMessages()) == 0 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, dead := range []bool{false, true} {
+			if ob, _ := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead}); len(ob.GetMessages()) != 0 {
+				t.Errorf("outbox (dead=%v) not empty: %v", dead, ob.GetMessages())
+			}
+		}
+	}
+	if before != after {
+		t.Errorf("balances: %d fen before, %d after", before, after)
+	}
+
+	// The operator's view from the CLI, and an exported certificate that
+	// verifies offline while a tampered copy does not.
+	status := jiexu(t, "transfer", "status", "--config", destCfg, caseIDs[0])
+	if !strings.Contains(status, "COMPLETED") {
+		t.Errorf("transfer status:\n%s", status)
+	}
+	d, _ := dc.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: caseIDs[0]})
+	exported := filepath.Join(dir, "cert.pb")
+	show := jiexu(t, "cert", "show", "--config", destCfg, d.GetCase().GetCertificateNumber(), "--out", exported)
+	if !strings.Contains(show, "累计实际缴费月数") {
+		t.Errorf("cert show:\n%s", show)
+	}
+	caFile := filepath.Join(dir, "ca", "ca.pem")
+	if out := jiexu(t, "cert", "verify", "--ca", caFile, exported); !strings.HasPrefix(out, "OK:") {
+		t.Errorf("cert verify: %s", out)
+	}
+	data, _ := os.ReadFile(exported)
+	data[len(data)/3] ^= 0x01
+	_ = os.WriteFile(exported, data, 0o644)
+	if out, err := exec.Command(binary, "cert", "verify", "--ca", caFile, exported).CombinedOutput(); err == nil {
+		t.Errorf("cert verify accepted a tampered file: %s", out)
+	}
+	st := jiexu(t, "node", "status", "--config", originCfg)
+	if !strings.Contains(st, "150700") || !strings.Contains(st, "CLOSED") {
+		t.Errorf("node status:\n%s", st)
+	}
+}
+
+func TestCLIErrorsSayWhatToDo(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"transfer", "apply", "--id", "x"}, "--name is required"},
+		{[]string{"ca", "issue", "--ca", "/nonexistent", "--region", "150100", "--name", "x", "--out", "/tmp/x"}, "jiexu ca init"},
+		{[]string{"nosuch"}, "unknown command"},
+		{[]string{"transfer", "list"}, "--config FILE"},
+	}
+	for _, tt := range tests {
+		out, err := exec.Command(binary, tt.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tt.want) {
+			t.Errorf("jiexu %v: err %v, output %q; want failure mentioning %q", tt.args, err, out, tt.want)
+		}
+	}
+}

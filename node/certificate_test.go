@@ -1,0 +1,38 @@
+package node
+
+import (
+	"errors"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestCertNumber(t *testing.T) {
+	if got := FormatCertNumber("蒙", "呼和浩特", 2025, 42); got != "蒙呼和浩特2025第00042号" {
+		t.Fatalf("FormatCertNumber = %q", got)
+	}
+	n, err := ParseCertNumber("蒙呼和浩特2025第00042号")
+	if err != nil || n != (CertNumber{Abbrev: "蒙", Region: "呼和浩特", Year: 2025, Serial: 42}) {
+		t.Fatalf("ParseCertNumber = %+v, %v", n, err)
+	}
+	for _, bad := range []string{"", "蒙呼和浩特2025第0042号", "蒙呼和浩特2025第00042", "蒙呼和浩特25第00042号", "蒙2025第00042号",
+		"蒙呼和浩特2025第00000号", "蒙呼和浩特2025第0004a号", "蒙呼和浩特1989第00001号", "蒙呼和浩特+202第00001号", "\xff呼和浩特2025第00001号"} {
+		if _, err := ParseCertNumber(bad); !errors.Is(err, ErrCertNumber) {
+			t.Errorf("ParseCertNumber(%q) = %v, want ErrCertNumber", bad, err)
+		}
+	}
+}
+
+func FuzzParseCertNumber(f *testing.F) {
+	f.Add("蒙呼和浩特2025第00042号")
+	f.Add("京北京2026第00001号")
+	f.Add("第号")
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseCertNumber(s)
+		if err != nil {
+			return
+		}
+		if !utf8.ValidString(s) || FormatCertNumber(n.Abbrev, n.Region, n.Year, n.Serial) != s {
+			t.Fatalf("ParseCertNumber(%q) = %+v does not round-trip", s, n)
+		}
+	})
+}
