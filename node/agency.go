@@ -47,6 +47,7 @@ func (s *agencyServer) GetCase(_ context.Context, req *jiexuv1.GetCaseRequest) (
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	c.Overdue = Overdue(c, s.n.now())
 	return &jiexuv1.GetCaseResponse{Case: c}, nil
 }
 
@@ -59,12 +60,14 @@ func limitOf(l int32) int {
 
 func (s *agencyServer) ListCases(_ context.Context, req *jiexuv1.ListCasesRequest) (*jiexuv1.ListCasesResponse, error) {
 	var out []*jiexuv1.Case
+	now := s.n.now()
 	err := s.n.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
 			c := &jiexuv1.Case{}
 			if err := proto.Unmarshal(v, c); err != nil {
 				return err
 			}
+			c.Overdue = Overdue(c, now)
 			if (req.GetSide() == 0 || c.GetSide() == req.GetSide()) && (req.GetState() == 0 || c.GetState() == req.GetState()) {
 				out = append(out, c)
 			}
@@ -271,8 +274,11 @@ func (s *agencyServer) GetStatus(context.Context, *jiexuv1.GetStatusRequest) (*j
 	if snap := n.gw.Directory().Snapshot(); snap != nil {
 		resp.RegistryExpiresAt = snap.GetExpiresAt()
 	}
-	counts, _ := n.caseCounts()
-	for k, v := range counts {
+	st := n.caseCounts()
+	resp.OverdueDestination = int32(st.overdue[jiexuv1.CaseSide_CASE_SIDE_DESTINATION])
+	resp.OverdueOrigin = int32(st.overdue[jiexuv1.CaseSide_CASE_SIDE_ORIGIN])
+	resp.CertificateSerial = n.kp.Leaf().SerialNumber.String()
+	for k, v := range st.byState {
 		resp.Cases = append(resp.Cases, &jiexuv1.CaseCount{Side: k.side, State: k.state, Count: int32(v)})
 	}
 	slices.SortFunc(resp.Cases, func(a, b *jiexuv1.CaseCount) int {

@@ -14,6 +14,7 @@ import (
 const (
 	methodNotify  = jiexuv1.TransferService_NotifyTransfer_FullMethodName
 	methodReject  = jiexuv1.TransferService_RejectTransfer_FullMethodName
+	methodRequest = jiexuv1.TransferService_RequestTransfer_FullMethodName
 	methodDeliver = jiexuv1.CertificateService_DeliverCertificate_FullMethodName
 	methodRemit   = jiexuv1.RemittanceService_Remit_FullMethodName
 	methodConfirm = jiexuv1.RemittanceService_ConfirmRemittance_FullMethodName
@@ -27,6 +28,7 @@ var rank = map[jiexuv1.CaseState]int{
 	jiexuv1.CaseState_CASE_STATE_CERTIFIED:        3,
 	jiexuv1.CaseState_CASE_STATE_FUNDED:           4,
 	jiexuv1.CaseState_CASE_STATE_COMPLETED:        5,
+	jiexuv1.CaseState_CASE_STATE_REQUESTED:        0,
 	jiexuv1.CaseState_CASE_STATE_RECEIVED:         1,
 	jiexuv1.CaseState_CASE_STATE_SUSPENDED:        2,
 	jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT: 3,
@@ -149,20 +151,30 @@ func (n *Node) applyTransfer(req *jiexuv1.ApplyTransferRequest) (*jiexuv1.Case, 
 // balance, all in the transaction that records the message.
 func (n *Node) onNotify(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now time.Time) error {
 	h := req.GetHeader()
-	if existing, err := getCase(tx, h.GetCaseId()); err != nil || existing != nil {
-		return err // already handled under another message id
+	c, err := getCase(tx, h.GetCaseId())
+	if err != nil {
+		return err
 	}
-	c := &jiexuv1.Case{
-		CaseId:            h.GetCaseId(),
-		Side:              jiexuv1.CaseSide_CASE_SIDE_ORIGIN,
-		Person:            req.GetPerson(),
-		OriginDivision:    req.GetOriginDivision(),
-		OriginRegion:      n.cfg.Region,
-		DestinationRegion: h.GetSenderRegion(),
-		DestinationScheme: req.GetDestinationScheme(),
-		OpenedAt:          timestamppb.New(now),
+	switch {
+	case c == nil:
+		c = &jiexuv1.Case{
+			CaseId:            h.GetCaseId(),
+			Side:              jiexuv1.CaseSide_CASE_SIDE_ORIGIN,
+			Person:            req.GetPerson(),
+			OriginDivision:    req.GetOriginDivision(),
+			OriginRegion:      n.cfg.Region,
+			DestinationRegion: h.GetSenderRegion(),
+			OpenedAt:          timestamppb.New(now),
+		}
+	case c.GetState() == jiexuv1.CaseState_CASE_STATE_REQUESTED && c.GetSide() == jiexuv1.CaseSide_CASE_SIDE_ORIGIN &&
+		c.GetDestinationRegion() == h.GetSenderRegion():
+		// Applied here; the destination has confirmed the enrolment.
+	default:
+		return nil // already handled under another message id
 	}
+	c.DestinationScheme = req.GetDestinationScheme()
 	n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_RECEIVED, now)
+	c.TransferOutDue = dateOf(n.cal.AddWorkdays(now, TransferOutDays))
 	id := req.GetPerson().GetIdNumber()
 	rec, err := getRecord(tx, id)
 	if err != nil {
@@ -174,7 +186,7 @@ func (n *Node) onNotify(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now tim
 		reason, detail = jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED, "该参保人在转出地无参保记录 (no enrolment for this ID number at the origin)"
 	case rec.GetPerson().GetName() != req.GetPerson().GetName():
 		reason, detail = jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH, "姓名与转出地参保记录不符 (name does not match the origin's record)"
-	case tx.Bucket(bucketOpenCases).Get([]byte(id)) != nil:
+	case openCaseOtherThan(tx, id, c.GetCaseId()):
 		reason, detail = jiexuv1.RejectReason_REJECT_REASON_CASE_OPEN, "该参保人已有正在办理的转移 (another transfer is in progress)"
 	case rec.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE:
 		reason, detail = jiexuv1.RejectReason_REJECT_REASON_ALREADY_TRANSFERRED, "该参保人已中止参保或已转出 (enrolment already suspended or transferred)"
@@ -182,6 +194,9 @@ func (n *Node) onNotify(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now tim
 	if reason != jiexuv1.RejectReason_REJECT_REASON_UNSPECIFIED {
 		c.RejectReason, c.RejectDetail = reason, detail
 		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_REJECTED, now)
+		if err := releaseOpenCase(tx, id, c.GetCaseId()); err != nil {
+			return err
+		}
 		if err := putCase(tx, c); err != nil {
 			return err
 		}
@@ -313,19 +328,45 @@ func (n *Node) destCase(tx *bolt.Tx, h *jiexuv1.MessageHeader) (*jiexuv1.Case, e
 }
 
 func (n *Node) onReject(tx *bolt.Tx, req *jiexuv1.RejectTransferRequest, now time.Time) error {
-	c, err := n.destCase(tx, req.GetHeader())
+	h := req.GetHeader()
+	c, err := getCase(tx, h.GetCaseId())
 	if err != nil {
 		return err
+	}
+	other := c.GetOriginRegion() // who may refuse: the origin of a destination case …
+	if c.GetSide() == jiexuv1.CaseSide_CASE_SIDE_ORIGIN {
+		other = c.GetDestinationRegion() // … or the destination of a case applied here
+	}
+	if c == nil || other != h.GetSenderRegion() {
+		return fmt.Errorf("%w: case %s is not shared with %s", ErrMismatch, h.GetCaseId(), h.GetSenderRegion())
 	}
 	if Terminal(c.GetState()) {
 		return nil
 	}
+	if c.GetSide() == jiexuv1.CaseSide_CASE_SIDE_ORIGIN && c.GetState() != jiexuv1.CaseState_CASE_STATE_REQUESTED {
+		return fmt.Errorf("%w: case %s is already being transferred out", ErrMismatch, c.GetCaseId())
+	}
 	c.RejectReason, c.RejectDetail = req.GetReason(), req.GetDetail()
 	n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_REJECTED, now)
-	if err := tx.Bucket(bucketOpenCases).Delete([]byte(c.GetPerson().GetIdNumber())); err != nil {
+	if err := releaseOpenCase(tx, c.GetPerson().GetIdNumber(), c.GetCaseId()); err != nil {
 		return err
 	}
 	return putCase(tx, c)
+}
+
+// openCaseOtherThan reports whether the person has an open case here other
+// than caseID.
+func openCaseOtherThan(tx *bolt.Tx, id, caseID string) bool {
+	open := tx.Bucket(bucketOpenCases).Get([]byte(id))
+	return open != nil && string(open) != caseID
+}
+
+// releaseOpenCase removes the person's open-case mark if it is caseID's.
+func releaseOpenCase(tx *bolt.Tx, id, caseID string) error {
+	if open := tx.Bucket(bucketOpenCases).Get([]byte(id)); open != nil && string(open) == caseID {
+		return tx.Bucket(bucketOpenCases).Delete([]byte(id))
+	}
+	return nil
 }
 
 func (n *Node) onCertificate(tx *bolt.Tx, req *jiexuv1.DeliverCertificateRequest, now time.Time) error {
@@ -360,6 +401,11 @@ func (n *Node) onCertificate(tx *bolt.Tx, req *jiexuv1.DeliverCertificateRequest
 	c.MonthsPaid = cert.GetMonthsPaid()
 	c.OriginScheme = cert.GetScheme()
 	c.ExpectedAmountFen = cert.GetBalanceFen()
+	rec, err := getRecord(tx, c.GetPerson().GetIdNumber())
+	if err != nil {
+		return err
+	}
+	n.applyRules(c, cert, rec, now)
 	if cert.GetBalanceFen() == 0 {
 		c.Funded = true // nothing owed
 	}
@@ -394,6 +440,7 @@ func (n *Node) onRemit(tx *bolt.Tx, req *jiexuv1.RemitRequest, now time.Time) er
 	}
 	c.Funded = true
 	c.AmountFen = req.GetAmountFen()
+	c.CreditDue = dateOf(n.cal.AddWorkdays(now, CreditDays)) // credited in this very transaction
 	amount := req.GetAmountFen()
 	tx.OnCommit(func() { n.metrics.receivedFen.Add(float64(amount)) })
 	if err := n.gw.Enqueue(tx, c.GetOriginRegion(), methodConfirm, c.GetCaseId(), &jiexuv1.ConfirmRemittanceRequest{AmountFen: amount}); err != nil {
@@ -424,7 +471,7 @@ func (n *Node) settle(tx *bolt.Tx, c *jiexuv1.Case, now time.Time) error {
 		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_CERTIFIED, now)
 		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_FUNDED, now)
 		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_COMPLETED, now)
-		if err := tx.Bucket(bucketOpenCases).Delete([]byte(c.GetPerson().GetIdNumber())); err != nil {
+		if err := releaseOpenCase(tx, c.GetPerson().GetIdNumber(), c.GetCaseId()); err != nil {
 			return err
 		}
 	case c.GetCertified():
@@ -464,7 +511,7 @@ func (n *Node) settleOrigin(tx *bolt.Tx, c *jiexuv1.Case, now time.Time) error {
 		}
 		if !owed || c.GetConfirmed() {
 			n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_CLOSED, now)
-			if err := tx.Bucket(bucketOpenCases).Delete([]byte(c.GetPerson().GetIdNumber())); err != nil {
+			if err := releaseOpenCase(tx, c.GetPerson().GetIdNumber(), c.GetCaseId()); err != nil {
 				return err
 			}
 		}
@@ -494,4 +541,136 @@ func (n *Node) onAck(tx *bolt.Tx, msg *jiexuv1.OutboxMessage) error {
 		return n.settleOrigin(tx, c, now)
 	}
 	return nil
+}
+
+// applyTransferOut opens a case at the origin for an application lodged
+// here (2021 rule) and asks the destination to confirm the enrolment.
+func (n *Node) applyTransferOut(req *jiexuv1.ApplyTransferOutRequest) (*jiexuv1.Case, error) {
+	id := NormalizeID(req.GetIdNumber())
+	var vs violations
+	n.v.checkID(&vs, "id_number", id)
+	n.v.checkDivision(&vs, "destination_division", req.GetDestinationDivision())
+	checkName(&vs, "name", req.GetName(), true)
+	if err := vs.err(); err != nil {
+		return nil, err
+	}
+	router, err := n.gw.Directory().Router()
+	if err != nil {
+		return nil, err
+	}
+	dest, err := router.Resolve(req.GetDestinationDivision())
+	if err != nil {
+		return nil, err
+	}
+	if dest.GetRegion() == n.cfg.Region {
+		return nil, fmt.Errorf("%w: %s routes to %s", ErrSelfTransfer, req.GetDestinationDivision(), dest.GetRegion())
+	}
+	now := n.now()
+	var c *jiexuv1.Case
+	err = n.db.Update(func(tx *bolt.Tx) error {
+		rec, err := getRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		if rec == nil || rec.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
+			return fmt.Errorf("%w: only an active enrolment here can be transferred out", ErrNotEnrolledHere)
+		}
+		if rec.GetPerson().GetName() != req.GetName() {
+			var vs violations
+			vs.add("name", "does not match the name on this node's enrolment record for the ID number")
+			return vs.err()
+		}
+		if open := tx.Bucket(bucketOpenCases).Get([]byte(id)); open != nil {
+			return fmt.Errorf("%w: case %s", ErrCaseOpen, open)
+		}
+		caseID, err := n.newCaseID(tx, now)
+		if err != nil {
+			return err
+		}
+		c = &jiexuv1.Case{
+			CaseId:            caseID,
+			Side:              jiexuv1.CaseSide_CASE_SIDE_ORIGIN,
+			Person:            rec.GetPerson(),
+			OriginDivision:    n.cfg.Region,
+			OriginRegion:      n.cfg.Region,
+			DestinationRegion: dest.GetRegion(),
+			OriginScheme:      rec.GetScheme(),
+			OpenedAt:          timestamppb.New(now),
+			AppliedAtOrigin:   true,
+		}
+		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_REQUESTED, now)
+		if err := putCase(tx, c); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketOpenCases).Put([]byte(id), []byte(caseID)); err != nil {
+			return err
+		}
+		return n.gw.Enqueue(tx, dest.GetRegion(), methodRequest, caseID, &jiexuv1.RequestTransferRequest{
+			Person: rec.GetPerson(), DestinationDivision: req.GetDestinationDivision(),
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// onRequest is the destination's handling of an application lodged at the
+// origin: if the person is enrolled here it opens its side of the case and
+// notifies the origin as if applied here; otherwise it refuses.
+func (n *Node) onRequest(tx *bolt.Tx, req *jiexuv1.RequestTransferRequest, now time.Time) error {
+	h := req.GetHeader()
+	if existing, err := getCase(tx, h.GetCaseId()); err != nil || existing != nil {
+		return err
+	}
+	id := req.GetPerson().GetIdNumber()
+	c := &jiexuv1.Case{
+		CaseId:            h.GetCaseId(),
+		Side:              jiexuv1.CaseSide_CASE_SIDE_DESTINATION,
+		Person:            req.GetPerson(),
+		OriginDivision:    h.GetSenderRegion(),
+		OriginRegion:      h.GetSenderRegion(),
+		DestinationRegion: n.cfg.Region,
+		OpenedAt:          timestamppb.New(now),
+		AppliedAtOrigin:   true,
+	}
+	rec, err := getRecord(tx, id)
+	if err != nil {
+		return err
+	}
+	detail := ""
+	switch {
+	case rec == nil || rec.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE:
+		detail = "该参保人未在转入地参保 (not enrolled at the destination)"
+	case rec.GetPerson().GetName() != req.GetPerson().GetName():
+		detail = "姓名与转入地参保记录不符 (name does not match the destination's record)"
+	case openCaseOtherThan(tx, id, c.GetCaseId()):
+		detail = "该参保人已有正在办理的转移 (another transfer is in progress)"
+	}
+	if detail != "" {
+		c.RejectReason, c.RejectDetail = jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED_AT_DESTINATION, detail
+		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_REJECTED, now)
+		if err := putCase(tx, c); err != nil {
+			return err
+		}
+		return n.gw.Enqueue(tx, h.GetSenderRegion(), methodReject, c.GetCaseId(), &jiexuv1.RejectTransferRequest{
+			Reason: c.GetRejectReason(), Detail: detail,
+		})
+	}
+	c.Person = rec.GetPerson()
+	c.DestinationScheme = rec.GetScheme()
+	n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_APPLIED, now)
+	if err := putCase(tx, c); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketOpenCases).Put([]byte(id), []byte(c.GetCaseId())); err != nil {
+		return err
+	}
+	from := rec.GetEnrolledFrom()
+	return n.gw.Enqueue(tx, h.GetSenderRegion(), methodNotify, c.GetCaseId(), &jiexuv1.NotifyTransferRequest{
+		Person:            rec.GetPerson(),
+		DestinationScheme: rec.GetScheme(),
+		OriginDivision:    h.GetSenderRegion(),
+		EnrolledOn:        &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1},
+	})
 }

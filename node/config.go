@@ -80,6 +80,12 @@ type Config struct {
 	RetryMin  Duration `json:"retry_min"`
 	RetryMax  Duration `json:"retry_max"`
 	DeadAfter Duration `json:"dead_after"`
+	// WaitingPeriodMonths is this region's waiting period before benefits
+	// when no rule waives it (0..6 months).
+	WaitingPeriodMonths int `json:"waiting_period_months"`
+	// CalendarFile optionally names a newer working-day calendar
+	// (date,kind,name lines; see node/holidays.csv).
+	CalendarFile string `json:"calendar_file"`
 	// LogFormat is "json" (default) or "text"; LogLevel "debug", "info", "warn" or "error".
 	LogFormat string `json:"log_format"`
 	LogLevel  string `json:"log_level"`
@@ -88,20 +94,21 @@ type Config struct {
 // NewConfig returns a Config with defaults.
 func NewConfig() Config {
 	return Config{
-		Kind:            "insurance",
-		DataDir:         "data",
-		Listen:          "127.0.0.1:7443",
-		AgencyListen:    "unix:agency.sock",
-		MetricsListen:   "127.0.0.1:9443",
-		CertFile:        "cert.pem",
-		KeyFile:         "key.pem",
-		CAFile:          "ca.pem",
-		RegistryRefresh: Duration(time.Minute),
-		RetryMin:        Duration(200 * time.Millisecond),
-		RetryMax:        Duration(time.Minute),
-		DeadAfter:       Duration(72 * time.Hour),
-		LogFormat:       "json",
-		LogLevel:        "info",
+		Kind:                "insurance",
+		DataDir:             "data",
+		Listen:              "127.0.0.1:7443",
+		AgencyListen:        "unix:agency.sock",
+		MetricsListen:       "127.0.0.1:9443",
+		CertFile:            "cert.pem",
+		KeyFile:             "key.pem",
+		CAFile:              "ca.pem",
+		RegistryRefresh:     Duration(time.Minute),
+		RetryMin:            Duration(200 * time.Millisecond),
+		RetryMax:            Duration(time.Minute),
+		DeadAfter:           Duration(72 * time.Hour),
+		WaitingPeriodMonths: 3,
+		LogFormat:           "json",
+		LogLevel:            "info",
 	}
 }
 
@@ -129,7 +136,7 @@ func (c *Config) Resolve(base string) {
 			*p = filepath.Join(base, *p)
 		}
 	}
-	for _, p := range []*string{&c.DataDir, &c.CertFile, &c.KeyFile, &c.CAFile, &c.RegistrySnapshot, &c.DivisionsDir} {
+	for _, p := range []*string{&c.DataDir, &c.CertFile, &c.KeyFile, &c.CAFile, &c.RegistrySnapshot, &c.DivisionsDir, &c.CalendarFile} {
 		abs(p)
 	}
 	if rest, ok := strings.CutPrefix(c.AgencyListen, "unix:"); ok && !filepath.IsAbs(rest) {
@@ -171,6 +178,8 @@ func (c *Config) Validate() error {
 		return errors.New("dead_after: must be positive")
 	case c.RegistryRefresh <= 0:
 		return errors.New("registry_refresh: must be positive")
+	case c.WaitingPeriodMonths < 0 || c.WaitingPeriodMonths > MaxWaitingMonths:
+		return fmt.Errorf("waiting_period_months: %d must be 0..%d", c.WaitingPeriodMonths, MaxWaitingMonths)
 	case c.LogFormat != "json" && c.LogFormat != "text":
 		return fmt.Errorf("log_format: %q must be \"json\" or \"text\"", c.LogFormat)
 	}

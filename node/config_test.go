@@ -20,7 +20,7 @@ func TestExampleConfigDocumentsEveryOption(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	for _, key := range []string{"region", "agency_name", "kind", "contact", "data_dir", "listen", "agency_listen", "metrics_listen",
 		"cert_file", "key_file", "ca_file", "registry_address", "registry_snapshot", "registry_refresh", "divisions_dir",
-		"retry_min", "retry_max", "dead_after", "log_format", "log_level"} {
+		"retry_min", "retry_max", "dead_after", "waiting_period_months", "calendar_file", "log_format", "log_level"} {
 		if !strings.Contains(string(data), `"`+key+`"`) {
 			t.Errorf("deploy/node.example.json lacks %q", key)
 		}
@@ -39,6 +39,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{func(c *Config) { c.RegistryAddress, c.RegistrySnapshot = "", "" }, "registry_address"},
 		{func(c *Config) { c.RetryMin = 0 }, "retry_min"},
 		{func(c *Config) { c.LogFormat = "xml" }, "log_format"},
+		{func(c *Config) { c.WaitingPeriodMonths = 7 }, "waiting_period_months"},
 	}
 	for _, tt := range tests {
 		cfg := NewConfig()

@@ -53,6 +53,31 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		fmt.Fprintf(tw, "months paid\t%d (added to the destination record)\n", c.GetMonthsPaid())
 		fmt.Fprintf(tw, "balance\t%s (certificate states %s)\n", AmountFigures(c.GetAmountFen()), AmountFigures(c.GetExpectedAmountFen()))
 	}
+	if c.GetAppliedAtOrigin() {
+		fmt.Fprintf(tw, "applied at\tthe origin (2021 rule)\n")
+	}
+	if c.GetRegisterBy() != nil {
+		inTime := "yes"
+		if !c.GetRegisteredInTime() {
+			inTime = "NO"
+		}
+		fmt.Fprintf(tw, "register by\t%s (registered in time: %s)\n", fmtDate(c.GetRegisterBy()), inTime)
+	}
+	if c.GetWaitingReason() != "" {
+		fmt.Fprintf(tw, "gap\t%d months\n", c.GetGapMonths())
+		fmt.Fprintf(tw, "waiting period\t%d months: %s\n", c.GetWaitingMonths(), c.GetWaitingReason())
+	}
+	for _, d := range []struct {
+		name string
+		due  *jiexuv1.Date
+	}{{"transfer-out due", c.GetTransferOutDue()}, {"transfer-in due", c.GetTransferInDue()}, {"credit due", c.GetCreditDue()}} {
+		if d.due != nil {
+			fmt.Fprintf(tw, "%s\t%s\n", d.name, fmtDate(d.due))
+		}
+	}
+	if c.GetOverdue() {
+		fmt.Fprintf(tw, "OVERDUE\ta working-day deadline has passed\n")
+	}
 	if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
 		fmt.Fprintf(tw, "rejected\t%s: %s\n", strings.ToLower(strings.TrimPrefix(c.GetRejectReason().String(), "REJECT_REASON_")), c.GetRejectDetail())
 	}
@@ -70,7 +95,11 @@ func FormatCases(w io.Writer, cs []*jiexuv1.Case) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tSIDE\tSTATE\tPERSON\tORIGIN\tDEST\tCERTIFICATE\tBALANCE\tUPDATED")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetCaseId(), sideLabel(c.GetSide()), strings.ToUpper(stateLabel(c.GetState())),
+		state := strings.ToUpper(stateLabel(c.GetState()))
+		if c.GetOverdue() {
+			state += " (OVERDUE)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetCaseId(), sideLabel(c.GetSide()), state,
 			MaskID(c.GetPerson().GetIdNumber()), c.GetOriginRegion(), c.GetDestinationRegion(), orDash(c.GetCertificateNumber()),
 			AmountFigures(c.GetAmountFen()), ts(c.GetUpdatedAt()))
 	}
@@ -83,7 +112,9 @@ func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 	fmt.Fprintf(tw, "node\t%s %s (jiexu %s)\n", s.GetRegion(), s.GetAgencyName(), s.GetVersion())
 	fmt.Fprintf(tw, "registry\tversion %d, expires %s (in %s)\n", s.GetRegistryVersion(), ts(s.GetRegistryExpiresAt()), s.GetRegistryExpiresAt().AsTime().Sub(now).Round(time.Minute))
 	fmt.Fprintf(tw, "certificate\texpires %s (in %s)\n", ts(s.GetCertificateExpiresAt()), s.GetCertificateExpiresAt().AsTime().Sub(now).Round(time.Hour))
+	fmt.Fprintf(tw, "certificate serial\t%s\n", s.GetCertificateSerial())
 	fmt.Fprintf(tw, "records\t%d\n", s.GetRecords())
+	fmt.Fprintf(tw, "overdue cases\t%d as destination, %d as origin\n", s.GetOverdueDestination(), s.GetOverdueOrigin())
 	tw.Flush()
 	fmt.Fprintln(w, "\nPEER    PENDING  OLDEST   DEAD  LAST ERROR")
 	for _, p := range s.GetPeers() {
@@ -108,5 +139,24 @@ func FormatOutbox(w io.Writer, ms []*jiexuv1.OutboxMessage, now time.Time) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", m.GetSequence(), m.GetPeerRegion(), method, m.GetCaseId(),
 			now.Sub(m.GetCreatedAt().AsTime()).Round(time.Second), m.GetAttempts(), m.GetLastError())
 	}
+	tw.Flush()
+}
+
+// FormatOutboxMessage writes one queued message in full (its sealed payload
+// is summarised, not printed: it may hold personal data).
+func FormatOutboxMessage(w io.Writer, m *jiexuv1.OutboxMessage, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "sequence\t%d\n", m.GetSequence())
+	fmt.Fprintf(tw, "message id\t%s\n", m.GetMessageId())
+	fmt.Fprintf(tw, "peer\t%s\n", m.GetPeerRegion())
+	fmt.Fprintf(tw, "method\t%s\n", m.GetMethod())
+	fmt.Fprintf(tw, "case\t%s\n", m.GetCaseId())
+	fmt.Fprintf(tw, "created\t%s (%s ago)\n", ts(m.GetCreatedAt()), now.Sub(m.GetCreatedAt().AsTime()).Round(time.Second))
+	fmt.Fprintf(tw, "attempts\t%d\n", m.GetAttempts())
+	if m.GetNextAttemptAt() != nil && !m.GetDead() {
+		fmt.Fprintf(tw, "next attempt\t%s\n", ts(m.GetNextAttemptAt()))
+	}
+	fmt.Fprintf(tw, "dead letter\t%v\n", m.GetDead())
+	fmt.Fprintf(tw, "last error\t%s\n", orDash(m.GetLastError()))
 	tw.Flush()
 }

@@ -31,7 +31,7 @@ type metrics struct {
 	remittedFen  prometheus.Counter
 	receivedFen  prometheus.Counter
 
-	casesDesc, awaitingDesc, certExpiryDesc, infoDesc *prometheus.Desc
+	casesDesc, awaitingDesc, overdueDesc, certExpiryDesc, infoDesc *prometheus.Desc
 }
 
 func newMetrics(n *Node) *metrics {
@@ -61,6 +61,7 @@ func newMetrics(n *Node) *metrics {
 		}),
 		casesDesc:      prometheus.NewDesc("jiexu_cases", "Transfer cases held, by side and state.", []string{"side", "state"}, nil),
 		awaitingDesc:   prometheus.NewDesc("jiexu_remittances_awaiting_confirmation", "Origin cases remitted but not yet confirmed.", nil, nil),
+		overdueDesc:    prometheus.NewDesc("jiexu_cases_overdue", "Open cases past a working-day deadline of the 2021 rule, by side.", []string{"side"}, nil),
 		certExpiryDesc: prometheus.NewDesc("jiexu_node_certificate_expiry_seconds", "Seconds until the node certificate expires.", nil, nil),
 		infoDesc:       prometheus.NewDesc("jiexu_node_info", "The node's region and build version (value 1).", []string{"region", "version"}, nil),
 	}
@@ -92,6 +93,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	}
 	ch <- m.casesDesc
 	ch <- m.awaitingDesc
+	ch <- m.overdueDesc
 	ch <- m.certExpiryDesc
 	ch <- m.infoDesc
 }
@@ -102,17 +104,20 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range m.vecs() {
 		c.Collect(ch)
 	}
-	counts, awaiting := m.n.caseCounts()
+	st := m.n.caseCounts()
 	for _, side := range []jiexuv1.CaseSide{jiexuv1.CaseSide_CASE_SIDE_DESTINATION, jiexuv1.CaseSide_CASE_SIDE_ORIGIN} {
-		for st := range jiexuv1.CaseState_name {
-			state := jiexuv1.CaseState(st)
+		for v := range jiexuv1.CaseState_name {
+			state := jiexuv1.CaseState(v)
 			if state == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED || !stateOnSide(side, state) {
 				continue
 			}
-			ch <- prometheus.MustNewConstMetric(m.casesDesc, prometheus.GaugeValue, float64(counts[caseKey{side, state}]), sideLabel(side), stateLabel(state))
+			ch <- prometheus.MustNewConstMetric(m.casesDesc, prometheus.GaugeValue, float64(st.byState[caseKey{side, state}]), sideLabel(side), stateLabel(state))
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(m.awaitingDesc, prometheus.GaugeValue, float64(awaiting))
+	ch <- prometheus.MustNewConstMetric(m.awaitingDesc, prometheus.GaugeValue, float64(st.awaiting))
+	for _, side := range []jiexuv1.CaseSide{jiexuv1.CaseSide_CASE_SIDE_DESTINATION, jiexuv1.CaseSide_CASE_SIDE_ORIGIN} {
+		ch <- prometheus.MustNewConstMetric(m.overdueDesc, prometheus.GaugeValue, float64(st.overdue[side]), sideLabel(side))
+	}
 	ch <- prometheus.MustNewConstMetric(m.certExpiryDesc, prometheus.GaugeValue, m.n.kp.Leaf().NotAfter.Sub(m.n.now()).Seconds())
 	ch <- prometheus.MustNewConstMetric(m.infoDesc, prometheus.GaugeValue, 1, m.n.cfg.Region, Version)
 }
@@ -130,23 +135,33 @@ func stateOnSide(side jiexuv1.CaseSide, s jiexuv1.CaseState) bool {
 	return dest == (side == jiexuv1.CaseSide_CASE_SIDE_DESTINATION)
 }
 
-// caseCounts counts cases by side and state, and origin cases remitted but
-// not confirmed.
-func (n *Node) caseCounts() (map[caseKey]int, int) {
-	counts := map[caseKey]int{}
-	awaiting := 0
+// caseStats are counts of the cases held.
+type caseStats struct {
+	byState  map[caseKey]int
+	awaiting int                      // origin cases remitted, not yet confirmed
+	overdue  map[jiexuv1.CaseSide]int // open cases past a deadline
+}
+
+// caseCounts counts cases by side and state, remittances awaiting
+// confirmation, and overdue cases.
+func (n *Node) caseCounts() caseStats {
+	st := caseStats{byState: map[caseKey]int{}, overdue: map[jiexuv1.CaseSide]int{}}
+	now := n.now()
 	_ = n.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
 			var c jiexuv1.Case
 			if proto.Unmarshal(v, &c) != nil {
 				return nil
 			}
-			counts[caseKey{c.GetSide(), c.GetState()}]++
+			st.byState[caseKey{c.GetSide(), c.GetState()}]++
 			if c.GetState() == jiexuv1.CaseState_CASE_STATE_REMITTED {
-				awaiting++
+				st.awaiting++
+			}
+			if Overdue(&c, now) {
+				st.overdue[c.GetSide()]++
 			}
 			return nil
 		})
 	})
-	return counts, awaiting
+	return st
 }

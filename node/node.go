@@ -51,6 +51,7 @@ type Node struct {
 	kp         *certs.KeyPair
 	ca         *x509.Certificate
 	table      *registry.Table
+	cal        *Calendar
 	v          validator
 	log        *slog.Logger
 	metrics    *metrics
@@ -107,6 +108,17 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("region: %w", err)
 	}
 	n.v = validator{table: n.table, now: n.now}
+	n.cal = DefaultCalendar()
+	if cfg.CalendarFile != "" {
+		cal, err := LoadCalendar(cfg.CalendarFile)
+		if err != nil {
+			return nil, fmt.Errorf("calendar_file: %w", err)
+		}
+		n.cal = cal
+	}
+	if n.now().After(n.cal.Last) {
+		n.log.Warn("the working-day calendar has no data for this year; deadlines count weekends only until calendar_file is updated", "calendar_ends", n.cal.Last.Format("2006-01-02"))
+	}
 	var err error
 	if n.kp, err = certs.LoadKeyPair(cfg.CertFile, cfg.KeyFile); err != nil {
 		return nil, fmt.Errorf("cert_file/key_file: %w", err)

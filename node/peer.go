@@ -122,3 +122,14 @@ func (s *peerServer) LookupCertificate(_ context.Context, req *jiexuv1.LookupCer
 	}
 	return &jiexuv1.LookupCertificateResponse{Certificate: sc}, nil
 }
+
+func (s *peerServer) RequestTransfer(ctx context.Context, req *jiexuv1.RequestTransferRequest) (*jiexuv1.RequestTransferResponse, error) {
+	var vs violations
+	s.n.v.checkPerson(&vs, "person", req.GetPerson())
+	s.n.v.checkDivision(&vs, "destination_division", req.GetDestinationDivision())
+	r, err := s.receive(ctx, req, &vs, func(tx *bolt.Tx) error { return s.n.onRequest(tx, req, s.n.now()) })
+	if err != nil {
+		return nil, err
+	}
+	return &jiexuv1.RequestTransferResponse{Receipt: r}, nil
+}

@@ -22,11 +22,13 @@ var (
 	bucketOpenCases = []byte("node.open_cases")
 	// bucketCertificates: certificate number → SealedCertificate (issued here or received).
 	bucketCertificates = []byte("node.certificates")
+	// bucketCertificateHistory: number + "#" + re-issue count → the SealedCertificate a re-issue replaced.
+	bucketCertificateHistory = []byte("node.certificate_history")
 	// bucketCounters: name → uint64 big-endian (case ids per day, certificate serials per year).
 	bucketCounters = []byte("node.counters")
 )
 
-var nodeBuckets = [][]byte{bucketRecords, bucketCases, bucketOpenCases, bucketCertificates, bucketCounters}
+var nodeBuckets = [][]byte{bucketRecords, bucketCases, bucketOpenCases, bucketCertificates, bucketCertificateHistory, bucketCounters}
 
 func createBuckets(tx *bolt.Tx) error {
 	for _, b := range nodeBuckets {

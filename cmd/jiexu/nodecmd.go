@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -306,6 +308,7 @@ func runCertShow(ctx context.Context, args []string) error {
 	fs := flagSet("cert show")
 	dial := agency(fs)
 	out := fs.String("out", "", "also export the sealed certificate to this file, for 'jiexu cert verify'")
+	html := fs.String("html", "", "also write a printable page (three parts, 一式三联) to this file")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -338,6 +341,16 @@ func runCertShow(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("exported to %s\n", *out)
+	}
+	if *html != "" {
+		page, err := node.RenderHTML(resp.GetCertificate(), cert)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*html, page, 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("printable page written to %s (open it in a browser and print)\n", *html)
 	}
 	return nil
 }
@@ -434,4 +447,220 @@ func runOutboxRedrive(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("moved %d dead letter(s) back to the outbox\n", resp.GetRedriven())
 	return nil
+}
+
+func runTransferApplyOut(ctx context.Context, args []string) error {
+	fs := flagSet("transfer apply-out")
+	dial := agency(fs)
+	id := fs.String("id", "", "the person's 18-character ID number")
+	name := fs.String("name", "", "the person's name, as on this node's record")
+	dest := fs.String("destination", "", "division code of the destination (county, prefecture or province)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "id", "name", "destination"); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: *id, Name: *name, DestinationDivision: *dest})
+	if err != nil {
+		return err
+	}
+	node.FormatCase(os.Stdout, resp.GetCase())
+	return nil
+}
+
+func printCertificate(sc *jiexuv1.SealedCertificate) error {
+	cert := &jiexuv1.Certificate{}
+	if err := proto.Unmarshal(sc.GetCertificate(), cert); err != nil {
+		return err
+	}
+	fmt.Print(node.RenderText(sc, cert))
+	return nil
+}
+
+func runCertReissue(ctx context.Context, args []string) error {
+	fs := flagSet("cert reissue")
+	dial := agency(fs)
+	id := fs.String("id", "", "the holder's ID number")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, "id"); err != nil {
+		return err
+	}
+	if err := positional(fs, pos, 1, "one certificate number"); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.ReissueCertificate(ctx, &jiexuv1.ReissueCertificateRequest{Number: pos[0], IdNumber: *id})
+	if err != nil {
+		return err
+	}
+	return printCertificate(resp.GetCertificate())
+}
+
+func runCertCheck(ctx context.Context, args []string) error {
+	fs := flagSet("cert check")
+	dial := agency(fs)
+	id := fs.String("id", "", "the holder's ID number, as on the paper copy")
+	issuer := fs.String("issuer", "", "the issuing region (default: found from the number)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := required(fs, "id"); err != nil {
+		return err
+	}
+	if err := positional(fs, pos, 1, "one certificate number"); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	resp, err := c.CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: pos[0], IdNumber: *id, IssuerDivision: *issuer})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("the issuer %s holds this certificate (seal verified); compare the paper copy with it:\n", resp.GetIssuerRegion())
+	return printCertificate(resp.GetCertificate())
+}
+
+func runNodeBackup(ctx context.Context, args []string) error {
+	fs := flagSet("node backup")
+	dial := agency(fs)
+	out := fs.String("out", "", "file to write (must not exist)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "out"); err != nil {
+		return err
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	stream, err := c.Backup(ctx, &jiexuv1.BackupRequest{})
+	if err == nil {
+		var n int64
+		var last time.Time
+		for {
+			var chunk *jiexuv1.BackupResponse
+			if chunk, err = stream.Recv(); err != nil {
+				break
+			}
+			if _, err = f.Write(chunk.GetChunk()); err != nil {
+				break
+			}
+			n += int64(len(chunk.GetChunk()))
+			if time.Since(last) > time.Second {
+				fmt.Fprintf(os.Stderr, "  %d KiB…\n", n>>10)
+				last = time.Now()
+			}
+		}
+		if err == io.EOF {
+			err = f.Sync()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
+		return fmt.Errorf("backup failed, nothing kept: %w", err)
+	}
+	sum, err := node.VerifyBackup(*out, nil)
+	if err != nil {
+		return fmt.Errorf("backup written but does not verify: %w", err)
+	}
+	fmt.Printf("wrote %s: %d records, %d cases, %d certificates, %d pending messages, %d dead letters, registry version %d\n",
+		*out, sum.Records, sum.Cases, sum.Certificates, sum.Pending, sum.Dead, sum.RegistryVersion)
+	return nil
+}
+
+func runNodeVerifyBackup(_ context.Context, args []string) error {
+	fs := flagSet("node verify-backup")
+	caFile := fs.String("ca", "", "national CA certificate: also verify every certificate's seal")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positional(fs, pos, 1, "one backup file"); err != nil {
+		return err
+	}
+	var ca *x509.Certificate
+	if *caFile != "" {
+		if ca, err = certs.LoadCertificate(*caFile); err != nil {
+			return err
+		}
+	}
+	sum, err := node.VerifyBackup(pos[0], ca)
+	if err != nil {
+		return fmt.Errorf("%s does NOT verify: %w", pos[0], err)
+	}
+	sealed := ""
+	if ca != nil {
+		sealed = ", every seal verified"
+	}
+	fmt.Printf("OK: %s: %d records, %d cases, %d certificates%s, %d pending messages, %d dead letters, registry version %d\n",
+		pos[0], sum.Records, sum.Cases, sum.Certificates, sealed, sum.Pending, sum.Dead, sum.RegistryVersion)
+	return nil
+}
+
+func runOutboxShow(ctx context.Context, args []string) error {
+	fs := flagSet("outbox show")
+	dial := agency(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positional(fs, pos, 1, "one sequence number (see 'jiexu outbox list')"); err != nil {
+		return err
+	}
+	seq, err := strconv.ParseUint(pos[0], 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a sequence number", pos[0])
+	}
+	c, done, err := dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := callCtx(ctx)
+	defer cancel()
+	for _, dead := range []bool{false, true} {
+		resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead})
+		if err != nil {
+			return err
+		}
+		for _, m := range resp.GetMessages() {
+			if m.GetSequence() == seq {
+				node.FormatOutboxMessage(os.Stdout, m, time.Now())
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("no pending message or dead letter %d", seq)
 }

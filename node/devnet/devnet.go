@@ -219,15 +219,11 @@ func SignRegistry(l *Layout, now time.Time) error {
 	return err
 }
 
-func postcodeFor(region string) string {
-	switch region[:2] {
-	case "11":
-		return "100000"
-	case "15":
-		return "0" + region[2:4] + "000"
-	}
-	return region[:2] + "0000"
-}
+// postcodes are the main postcodes of the default devnet regions; other
+// regions get none (printed as —) rather than an invented one.
+var postcodes = map[string]string{"150100": "010000", "150200": "014000", "150700": "021000", "150781": "021400", "110000": "100000"}
+
+func postcodeFor(region string) string { return postcodes[region] }
 
 var (
 	surnames = []string{"王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗", "乌", "包", "额尔德尼"}

@@ -129,8 +129,11 @@ func (tn *testNet) waitState(region, id string, want jiexuv1.CaseState) *jiexuv1
 	tn.t.Helper()
 	var c *jiexuv1.Case
 	for i := 0; i < 600; i++ {
-		c = tn.getCase(region, id)
-		if c.GetState() == want {
+		resp, err := tn.Clients[region].GetCase(context.Background(), &jiexuv1.GetCaseRequest{CaseId: id})
+		if err != nil && status.Code(err) != codes.NotFound { // NotFound: its first message has not arrived yet
+			tn.t.Fatalf("GetCase(%s) at %s: %v", id, region, err)
+		}
+		if c = resp.GetCase(); c.GetState() == want {
 			return c
 		}
 		time.Sleep(25 * time.Millisecond)

@@ -146,6 +146,9 @@ const (
 	CaseState_CASE_STATE_CERTIFICATE_SENT CaseState = 9
 	CaseState_CASE_STATE_REMITTED         CaseState = 10
 	CaseState_CASE_STATE_CLOSED           CaseState = 11
+	// CASE_STATE_REQUESTED: applied at the origin, waiting for the destination
+	// to confirm the enrolment (origin side, before RECEIVED).
+	CaseState_CASE_STATE_REQUESTED CaseState = 12
 )
 
 // Enum value maps for CaseState.
@@ -163,6 +166,7 @@ var (
 		9:  "CASE_STATE_CERTIFICATE_SENT",
 		10: "CASE_STATE_REMITTED",
 		11: "CASE_STATE_CLOSED",
+		12: "CASE_STATE_REQUESTED",
 	}
 	CaseState_value = map[string]int32{
 		"CASE_STATE_UNSPECIFIED":      0,
@@ -177,6 +181,7 @@ var (
 		"CASE_STATE_CERTIFICATE_SENT": 9,
 		"CASE_STATE_REMITTED":         10,
 		"CASE_STATE_CLOSED":           11,
+		"CASE_STATE_REQUESTED":        12,
 	}
 )
 
@@ -213,13 +218,16 @@ type Record struct {
 	Person *Person                `protobuf:"bytes,1,opt,name=person,proto3" json:"person,omitempty"`
 	Scheme Scheme                 `protobuf:"varint,2,opt,name=scheme,proto3,enum=jiexu.v1.Scheme" json:"scheme,omitempty"`
 	// division is the division code where the person is enrolled.
-	Division      string                 `protobuf:"bytes,3,opt,name=division,proto3" json:"division,omitempty"`
-	EnrolledFrom  *YearMonth             `protobuf:"bytes,4,opt,name=enrolled_from,json=enrolledFrom,proto3" json:"enrolled_from,omitempty"`
-	EnrolledTo    *YearMonth             `protobuf:"bytes,5,opt,name=enrolled_to,json=enrolledTo,proto3" json:"enrolled_to,omitempty"`
-	MonthsPaid    int32                  `protobuf:"varint,6,opt,name=months_paid,json=monthsPaid,proto3" json:"months_paid,omitempty"`
-	BalanceFen    int64                  `protobuf:"varint,7,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
-	Status        EnrolmentStatus        `protobuf:"varint,8,opt,name=status,proto3,enum=jiexu.v1.EnrolmentStatus" json:"status,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Division     string                 `protobuf:"bytes,3,opt,name=division,proto3" json:"division,omitempty"`
+	EnrolledFrom *YearMonth             `protobuf:"bytes,4,opt,name=enrolled_from,json=enrolledFrom,proto3" json:"enrolled_from,omitempty"`
+	EnrolledTo   *YearMonth             `protobuf:"bytes,5,opt,name=enrolled_to,json=enrolledTo,proto3" json:"enrolled_to,omitempty"`
+	MonthsPaid   int32                  `protobuf:"varint,6,opt,name=months_paid,json=monthsPaid,proto3" json:"months_paid,omitempty"`
+	BalanceFen   int64                  `protobuf:"varint,7,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
+	Status       EnrolmentStatus        `protobuf:"varint,8,opt,name=status,proto3,enum=jiexu.v1.EnrolmentStatus" json:"status,omitempty"`
+	UpdatedAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// gap_back_paid says contributions for any gap before enrolled_from were
+	// back-paid, which waives the waiting period for gaps of up to 3 months.
+	GapBackPaid   bool `protobuf:"varint,10,opt,name=gap_back_paid,json=gapBackPaid,proto3" json:"gap_back_paid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -317,6 +325,13 @@ func (x *Record) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Record) GetGapBackPaid() bool {
+	if x != nil {
+		return x.GapBackPaid
+	}
+	return false
+}
+
 // CaseStep records when a case entered a state.
 type CaseStep struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -398,8 +413,28 @@ type Case struct {
 	UpdatedAt    *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// expected_amount_fen is the balance the certificate announces.
 	ExpectedAmountFen int64 `protobuf:"varint,22,opt,name=expected_amount_fen,json=expectedAmountFen,proto3" json:"expected_amount_fen,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// applied_at_origin marks a case lodged at the origin (2021 rule).
+	AppliedAtOrigin bool `protobuf:"varint,23,opt,name=applied_at_origin,json=appliedAtOrigin,proto3" json:"applied_at_origin,omitempty"`
+	// register_by is the last day to register at the destination (3 months
+	// after suspension); registered_in_time says whether the destination's
+	// enrolment began by then.
+	RegisterBy       *Date `protobuf:"bytes,24,opt,name=register_by,json=registerBy,proto3" json:"register_by,omitempty"`
+	RegisteredInTime bool  `protobuf:"varint,25,opt,name=registered_in_time,json=registeredInTime,proto3" json:"registered_in_time,omitempty"`
+	// gap_months is the contribution gap between the two enrolments;
+	// waiting_months the waiting period before benefits (0..6) and
+	// waiting_reason the rule that decided it.
+	GapMonths     int32  `protobuf:"varint,26,opt,name=gap_months,json=gapMonths,proto3" json:"gap_months,omitempty"`
+	WaitingMonths int32  `protobuf:"varint,27,opt,name=waiting_months,json=waitingMonths,proto3" json:"waiting_months,omitempty"`
+	WaitingReason string `protobuf:"bytes,28,opt,name=waiting_reason,json=waitingReason,proto3" json:"waiting_reason,omitempty"`
+	// Deadlines (2021 rule) in working days: the origin's transfer-out (10),
+	// the destination's transfer-in (5) and crediting of the account (5).
+	TransferOutDue *Date `protobuf:"bytes,29,opt,name=transfer_out_due,json=transferOutDue,proto3" json:"transfer_out_due,omitempty"`
+	TransferInDue  *Date `protobuf:"bytes,30,opt,name=transfer_in_due,json=transferInDue,proto3" json:"transfer_in_due,omitempty"`
+	CreditDue      *Date `protobuf:"bytes,31,opt,name=credit_due,json=creditDue,proto3" json:"credit_due,omitempty"`
+	// overdue is computed when the case is read: a deadline passed with its step not done.
+	Overdue       bool `protobuf:"varint,32,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -586,6 +621,76 @@ func (x *Case) GetExpectedAmountFen() int64 {
 	return 0
 }
 
+func (x *Case) GetAppliedAtOrigin() bool {
+	if x != nil {
+		return x.AppliedAtOrigin
+	}
+	return false
+}
+
+func (x *Case) GetRegisterBy() *Date {
+	if x != nil {
+		return x.RegisterBy
+	}
+	return nil
+}
+
+func (x *Case) GetRegisteredInTime() bool {
+	if x != nil {
+		return x.RegisteredInTime
+	}
+	return false
+}
+
+func (x *Case) GetGapMonths() int32 {
+	if x != nil {
+		return x.GapMonths
+	}
+	return 0
+}
+
+func (x *Case) GetWaitingMonths() int32 {
+	if x != nil {
+		return x.WaitingMonths
+	}
+	return 0
+}
+
+func (x *Case) GetWaitingReason() string {
+	if x != nil {
+		return x.WaitingReason
+	}
+	return ""
+}
+
+func (x *Case) GetTransferOutDue() *Date {
+	if x != nil {
+		return x.TransferOutDue
+	}
+	return nil
+}
+
+func (x *Case) GetTransferInDue() *Date {
+	if x != nil {
+		return x.TransferInDue
+	}
+	return nil
+}
+
+func (x *Case) GetCreditDue() *Date {
+	if x != nil {
+		return x.CreditDue
+	}
+	return nil
+}
+
+func (x *Case) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
 // ApplyTransferRequest opens a case at the destination.
 type ApplyTransferRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -694,6 +799,410 @@ func (x *ApplyTransferResponse) GetCase() *Case {
 	return nil
 }
 
+// ApplyTransferOutRequest opens a case at the origin.
+type ApplyTransferOutRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	IdNumber string                 `protobuf:"bytes,1,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// destination_division is any division code of the destination.
+	DestinationDivision string `protobuf:"bytes,3,opt,name=destination_division,json=destinationDivision,proto3" json:"destination_division,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ApplyTransferOutRequest) Reset() {
+	*x = ApplyTransferOutRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyTransferOutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyTransferOutRequest) ProtoMessage() {}
+
+func (x *ApplyTransferOutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyTransferOutRequest.ProtoReflect.Descriptor instead.
+func (*ApplyTransferOutRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ApplyTransferOutRequest) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *ApplyTransferOutRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ApplyTransferOutRequest) GetDestinationDivision() string {
+	if x != nil {
+		return x.DestinationDivision
+	}
+	return ""
+}
+
+// ApplyTransferOutResponse returns the new case.
+type ApplyTransferOutResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *Case                  `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyTransferOutResponse) Reset() {
+	*x = ApplyTransferOutResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyTransferOutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyTransferOutResponse) ProtoMessage() {}
+
+func (x *ApplyTransferOutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyTransferOutResponse.ProtoReflect.Descriptor instead.
+func (*ApplyTransferOutResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ApplyTransferOutResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// ReissueCertificateRequest names a certificate this node issued.
+type ReissueCertificateRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Number string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	// id_number must match the certificate's person.
+	IdNumber      string `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReissueCertificateRequest) Reset() {
+	*x = ReissueCertificateRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReissueCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReissueCertificateRequest) ProtoMessage() {}
+
+func (x *ReissueCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReissueCertificateRequest.ProtoReflect.Descriptor instead.
+func (*ReissueCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReissueCertificateRequest) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *ReissueCertificateRequest) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+// ReissueCertificateResponse returns the re-issued certificate.
+type ReissueCertificateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificate   *SealedCertificate     `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReissueCertificateResponse) Reset() {
+	*x = ReissueCertificateResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReissueCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReissueCertificateResponse) ProtoMessage() {}
+
+func (x *ReissueCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReissueCertificateResponse.ProtoReflect.Descriptor instead.
+func (*ReissueCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReissueCertificateResponse) GetCertificate() *SealedCertificate {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+// CheckCertificateRequest names a certificate and its holder.
+type CheckCertificateRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Number   string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	IdNumber string                 `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	// issuer_division optionally names the issuing region; by default it is
+	// found from the number's province abbreviation and region name.
+	IssuerDivision string `protobuf:"bytes,3,opt,name=issuer_division,json=issuerDivision,proto3" json:"issuer_division,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CheckCertificateRequest) Reset() {
+	*x = CheckCertificateRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckCertificateRequest) ProtoMessage() {}
+
+func (x *CheckCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckCertificateRequest.ProtoReflect.Descriptor instead.
+func (*CheckCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CheckCertificateRequest) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *CheckCertificateRequest) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *CheckCertificateRequest) GetIssuerDivision() string {
+	if x != nil {
+		return x.IssuerDivision
+	}
+	return ""
+}
+
+// CheckCertificateResponse is the issuer's verified record.
+type CheckCertificateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificate   *SealedCertificate     `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	IssuerRegion  string                 `protobuf:"bytes,2,opt,name=issuer_region,json=issuerRegion,proto3" json:"issuer_region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckCertificateResponse) Reset() {
+	*x = CheckCertificateResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckCertificateResponse) ProtoMessage() {}
+
+func (x *CheckCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckCertificateResponse.ProtoReflect.Descriptor instead.
+func (*CheckCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CheckCertificateResponse) GetCertificate() *SealedCertificate {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *CheckCertificateResponse) GetIssuerRegion() string {
+	if x != nil {
+		return x.IssuerRegion
+	}
+	return ""
+}
+
+// BackupRequest asks for a copy of the store.
+type BackupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{11}
+}
+
+// BackupResponse is one chunk of the store file.
+type BackupResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunk         []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupResponse) Reset() {
+	*x = BackupResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupResponse) ProtoMessage() {}
+
+func (x *BackupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
+func (*BackupResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BackupResponse) GetChunk() []byte {
+	if x != nil {
+		return x.Chunk
+	}
+	return nil
+}
+
 // GetCaseRequest names a case.
 type GetCaseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -704,7 +1213,7 @@ type GetCaseRequest struct {
 
 func (x *GetCaseRequest) Reset() {
 	*x = GetCaseRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[5]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +1225,7 @@ func (x *GetCaseRequest) String() string {
 func (*GetCaseRequest) ProtoMessage() {}
 
 func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[5]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +1238,7 @@ func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
 func (*GetCaseRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{5}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCaseRequest) GetCaseId() string {
@@ -749,7 +1258,7 @@ type GetCaseResponse struct {
 
 func (x *GetCaseResponse) Reset() {
 	*x = GetCaseResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[6]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +1270,7 @@ func (x *GetCaseResponse) String() string {
 func (*GetCaseResponse) ProtoMessage() {}
 
 func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[6]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +1283,7 @@ func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
 func (*GetCaseResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{6}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetCaseResponse) GetCase() *Case {
@@ -796,7 +1305,7 @@ type ListCasesRequest struct {
 
 func (x *ListCasesRequest) Reset() {
 	*x = ListCasesRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[7]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +1317,7 @@ func (x *ListCasesRequest) String() string {
 func (*ListCasesRequest) ProtoMessage() {}
 
 func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[7]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +1330,7 @@ func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListCasesRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{7}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListCasesRequest) GetSide() CaseSide {
@@ -855,7 +1364,7 @@ type ListCasesResponse struct {
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[8]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1376,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[8]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1389,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{8}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -900,7 +1409,7 @@ type PutRecordRequest struct {
 
 func (x *PutRecordRequest) Reset() {
 	*x = PutRecordRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[9]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1421,7 @@ func (x *PutRecordRequest) String() string {
 func (*PutRecordRequest) ProtoMessage() {}
 
 func (x *PutRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[9]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1434,7 @@ func (x *PutRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRecordRequest.ProtoReflect.Descriptor instead.
 func (*PutRecordRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{9}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PutRecordRequest) GetRecord() *Record {
@@ -945,7 +1454,7 @@ type PutRecordResponse struct {
 
 func (x *PutRecordResponse) Reset() {
 	*x = PutRecordResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[10]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1466,7 @@ func (x *PutRecordResponse) String() string {
 func (*PutRecordResponse) ProtoMessage() {}
 
 func (x *PutRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[10]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1479,7 @@ func (x *PutRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRecordResponse.ProtoReflect.Descriptor instead.
 func (*PutRecordResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{10}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PutRecordResponse) GetRecord() *Record {
@@ -990,7 +1499,7 @@ type GetRecordRequest struct {
 
 func (x *GetRecordRequest) Reset() {
 	*x = GetRecordRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1511,7 @@ func (x *GetRecordRequest) String() string {
 func (*GetRecordRequest) ProtoMessage() {}
 
 func (x *GetRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1524,7 @@ func (x *GetRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecordRequest.ProtoReflect.Descriptor instead.
 func (*GetRecordRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{11}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetRecordRequest) GetIdNumber() string {
@@ -1035,7 +1544,7 @@ type GetRecordResponse struct {
 
 func (x *GetRecordResponse) Reset() {
 	*x = GetRecordResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1556,7 @@ func (x *GetRecordResponse) String() string {
 func (*GetRecordResponse) ProtoMessage() {}
 
 func (x *GetRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1569,7 @@ func (x *GetRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecordResponse.ProtoReflect.Descriptor instead.
 func (*GetRecordResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{12}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetRecordResponse) GetRecord() *Record {
@@ -1080,7 +1589,7 @@ type ListRecordsRequest struct {
 
 func (x *ListRecordsRequest) Reset() {
 	*x = ListRecordsRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1601,7 @@ func (x *ListRecordsRequest) String() string {
 func (*ListRecordsRequest) ProtoMessage() {}
 
 func (x *ListRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1614,7 @@ func (x *ListRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ListRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{13}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRecordsRequest) GetLimit() int32 {
@@ -1125,7 +1634,7 @@ type ListRecordsResponse struct {
 
 func (x *ListRecordsResponse) Reset() {
 	*x = ListRecordsResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1646,7 @@ func (x *ListRecordsResponse) String() string {
 func (*ListRecordsResponse) ProtoMessage() {}
 
 func (x *ListRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1659,7 @@ func (x *ListRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ListRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{14}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListRecordsResponse) GetRecords() []*Record {
@@ -1170,7 +1679,7 @@ type ImportRecordsRequest struct {
 
 func (x *ImportRecordsRequest) Reset() {
 	*x = ImportRecordsRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1691,7 @@ func (x *ImportRecordsRequest) String() string {
 func (*ImportRecordsRequest) ProtoMessage() {}
 
 func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1704,7 @@ func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ImportRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{15}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportRecordsRequest) GetRecords() []*Record {
@@ -1215,7 +1724,7 @@ type ImportRecordsResponse struct {
 
 func (x *ImportRecordsResponse) Reset() {
 	*x = ImportRecordsResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1736,7 @@ func (x *ImportRecordsResponse) String() string {
 func (*ImportRecordsResponse) ProtoMessage() {}
 
 func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1749,7 @@ func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ImportRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{16}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ImportRecordsResponse) GetImported() int32 {
@@ -1260,7 +1769,7 @@ type GetCertificateRequest struct {
 
 func (x *GetCertificateRequest) Reset() {
 	*x = GetCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1781,7 @@ func (x *GetCertificateRequest) String() string {
 func (*GetCertificateRequest) ProtoMessage() {}
 
 func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1794,7 @@ func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{17}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetCertificateRequest) GetNumber() string {
@@ -1305,7 +1814,7 @@ type GetCertificateResponse struct {
 
 func (x *GetCertificateResponse) Reset() {
 	*x = GetCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1826,7 @@ func (x *GetCertificateResponse) String() string {
 func (*GetCertificateResponse) ProtoMessage() {}
 
 func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1839,7 @@ func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{18}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetCertificateResponse) GetCertificate() *SealedCertificate {
@@ -1362,7 +1871,7 @@ type OutboxMessage struct {
 
 func (x *OutboxMessage) Reset() {
 	*x = OutboxMessage{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1883,7 @@ func (x *OutboxMessage) String() string {
 func (*OutboxMessage) ProtoMessage() {}
 
 func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1896,7 @@ func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxMessage.ProtoReflect.Descriptor instead.
 func (*OutboxMessage) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{19}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *OutboxMessage) GetSequence() uint64 {
@@ -1479,7 +1988,7 @@ type ListOutboxRequest struct {
 
 func (x *ListOutboxRequest) Reset() {
 	*x = ListOutboxRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +2000,7 @@ func (x *ListOutboxRequest) String() string {
 func (*ListOutboxRequest) ProtoMessage() {}
 
 func (x *ListOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +2013,7 @@ func (x *ListOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutboxRequest.ProtoReflect.Descriptor instead.
 func (*ListOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{20}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListOutboxRequest) GetDead() bool {
@@ -1538,7 +2047,7 @@ type ListOutboxResponse struct {
 
 func (x *ListOutboxResponse) Reset() {
 	*x = ListOutboxResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +2059,7 @@ func (x *ListOutboxResponse) String() string {
 func (*ListOutboxResponse) ProtoMessage() {}
 
 func (x *ListOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +2072,7 @@ func (x *ListOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutboxResponse.ProtoReflect.Descriptor instead.
 func (*ListOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{21}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListOutboxResponse) GetMessages() []*OutboxMessage {
@@ -1583,7 +2092,7 @@ type RedriveOutboxRequest struct {
 
 func (x *RedriveOutboxRequest) Reset() {
 	*x = RedriveOutboxRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +2104,7 @@ func (x *RedriveOutboxRequest) String() string {
 func (*RedriveOutboxRequest) ProtoMessage() {}
 
 func (x *RedriveOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +2117,7 @@ func (x *RedriveOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RedriveOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{22}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RedriveOutboxRequest) GetSequences() []uint64 {
@@ -1628,7 +2137,7 @@ type RedriveOutboxResponse struct {
 
 func (x *RedriveOutboxResponse) Reset() {
 	*x = RedriveOutboxResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +2149,7 @@ func (x *RedriveOutboxResponse) String() string {
 func (*RedriveOutboxResponse) ProtoMessage() {}
 
 func (x *RedriveOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +2162,7 @@ func (x *RedriveOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RedriveOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{23}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RedriveOutboxResponse) GetRedriven() int32 {
@@ -1672,7 +2181,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +2193,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +2206,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{24}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{32}
 }
 
 // PeerStatus is the delivery state towards one peer.
@@ -1714,7 +2223,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1726,7 +2235,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1739,7 +2248,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{25}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PeerStatus) GetRegion() string {
@@ -1789,7 +2298,7 @@ type CaseCount struct {
 
 func (x *CaseCount) Reset() {
 	*x = CaseCount{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +2310,7 @@ func (x *CaseCount) String() string {
 func (*CaseCount) ProtoMessage() {}
 
 func (x *CaseCount) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +2323,7 @@ func (x *CaseCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseCount.ProtoReflect.Descriptor instead.
 func (*CaseCount) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{26}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CaseCount) GetSide() CaseSide {
@@ -1850,13 +2359,17 @@ type GetStatusResponse struct {
 	Peers                []*PeerStatus          `protobuf:"bytes,7,rep,name=peers,proto3" json:"peers,omitempty"`
 	Cases                []*CaseCount           `protobuf:"bytes,8,rep,name=cases,proto3" json:"cases,omitempty"`
 	Records              int32                  `protobuf:"varint,9,opt,name=records,proto3" json:"records,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	CertificateSerial    string                 `protobuf:"bytes,10,opt,name=certificate_serial,json=certificateSerial,proto3" json:"certificate_serial,omitempty"`
+	// overdue_destination and overdue_origin count open cases past a deadline.
+	OverdueDestination int32 `protobuf:"varint,11,opt,name=overdue_destination,json=overdueDestination,proto3" json:"overdue_destination,omitempty"`
+	OverdueOrigin      int32 `protobuf:"varint,12,opt,name=overdue_origin,json=overdueOrigin,proto3" json:"overdue_origin,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +2381,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +2394,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{27}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -1947,11 +2460,32 @@ func (x *GetStatusResponse) GetRecords() int32 {
 	return 0
 }
 
+func (x *GetStatusResponse) GetCertificateSerial() string {
+	if x != nil {
+		return x.CertificateSerial
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetOverdueDestination() int32 {
+	if x != nil {
+		return x.OverdueDestination
+	}
+	return 0
+}
+
+func (x *GetStatusResponse) GetOverdueOrigin() int32 {
+	if x != nil {
+		return x.OverdueOrigin
+	}
+	return 0
+}
+
 var File_jiexu_v1_agency_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\x98\x03\n" +
+	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\xbc\x03\n" +
 	"\x06Record\x12(\n" +
 	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12(\n" +
 	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\x1a\n" +
@@ -1965,10 +2499,13 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"balanceFen\x121\n" +
 	"\x06status\x18\b \x01(\x0e2\x19.jiexu.v1.EnrolmentStatusR\x06status\x129\n" +
 	"\n" +
-	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"a\n" +
+	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\"\n" +
+	"\rgap_back_paid\x18\n" +
+	" \x01(\bR\vgapBackPaid\"a\n" +
 	"\bCaseStep\x12)\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12*\n" +
-	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xa3\a\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xd6\n" +
+	"\n" +
 	"\x04Case\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12&\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
@@ -1996,13 +2533,47 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\topened_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12.\n" +
-	"\x13expected_amount_fen\x18\x16 \x01(\x03R\x11expectedAmountFen\"p\n" +
+	"\x13expected_amount_fen\x18\x16 \x01(\x03R\x11expectedAmountFen\x12*\n" +
+	"\x11applied_at_origin\x18\x17 \x01(\bR\x0fappliedAtOrigin\x12/\n" +
+	"\vregister_by\x18\x18 \x01(\v2\x0e.jiexu.v1.DateR\n" +
+	"registerBy\x12,\n" +
+	"\x12registered_in_time\x18\x19 \x01(\bR\x10registeredInTime\x12\x1d\n" +
+	"\n" +
+	"gap_months\x18\x1a \x01(\x05R\tgapMonths\x12%\n" +
+	"\x0ewaiting_months\x18\x1b \x01(\x05R\rwaitingMonths\x12%\n" +
+	"\x0ewaiting_reason\x18\x1c \x01(\tR\rwaitingReason\x128\n" +
+	"\x10transfer_out_due\x18\x1d \x01(\v2\x0e.jiexu.v1.DateR\x0etransferOutDue\x126\n" +
+	"\x0ftransfer_in_due\x18\x1e \x01(\v2\x0e.jiexu.v1.DateR\rtransferInDue\x12-\n" +
+	"\n" +
+	"credit_due\x18\x1f \x01(\v2\x0e.jiexu.v1.DateR\tcreditDue\x12\x18\n" +
+	"\aoverdue\x18  \x01(\bR\aoverdue\"p\n" +
 	"\x14ApplyTransferRequest\x12\x1b\n" +
 	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12'\n" +
 	"\x0forigin_division\x18\x02 \x01(\tR\x0eoriginDivision\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\";\n" +
 	"\x15ApplyTransferResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\")\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"}\n" +
+	"\x17ApplyTransferOutRequest\x12\x1b\n" +
+	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x121\n" +
+	"\x14destination_division\x18\x03 \x01(\tR\x13destinationDivision\">\n" +
+	"\x18ApplyTransferOutResponse\x12\"\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"P\n" +
+	"\x19ReissueCertificateRequest\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
+	"\tid_number\x18\x02 \x01(\tR\bidNumber\"[\n" +
+	"\x1aReissueCertificateResponse\x12=\n" +
+	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\"w\n" +
+	"\x17CheckCertificateRequest\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
+	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12'\n" +
+	"\x0fissuer_division\x18\x03 \x01(\tR\x0eissuerDivision\"~\n" +
+	"\x18CheckCertificateResponse\x12=\n" +
+	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12#\n" +
+	"\rissuer_region\x18\x02 \x01(\tR\fissuerRegion\"\x0f\n" +
+	"\rBackupRequest\"&\n" +
+	"\x0eBackupResponse\x12\x14\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\")\n" +
 	"\x0eGetCaseRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\"5\n" +
 	"\x0fGetCaseResponse\x12\"\n" +
@@ -2073,7 +2644,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\tCaseCount\x12&\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x05R\x05count\"\xa0\x03\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\"\xa7\x04\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1f\n" +
@@ -2084,7 +2655,11 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x16certificate_expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x14certificateExpiresAt\x12*\n" +
 	"\x05peers\x18\a \x03(\v2\x14.jiexu.v1.PeerStatusR\x05peers\x12)\n" +
 	"\x05cases\x18\b \x03(\v2\x13.jiexu.v1.CaseCountR\x05cases\x12\x18\n" +
-	"\arecords\x18\t \x01(\x05R\arecords*\x8c\x01\n" +
+	"\arecords\x18\t \x01(\x05R\arecords\x12-\n" +
+	"\x12certificate_serial\x18\n" +
+	" \x01(\tR\x11certificateSerial\x12/\n" +
+	"\x13overdue_destination\x18\v \x01(\x05R\x12overdueDestination\x12%\n" +
+	"\x0eoverdue_origin\x18\f \x01(\x05R\roverdueOrigin*\x8c\x01\n" +
 	"\x0fEnrolmentStatus\x12 \n" +
 	"\x1cENROLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ENROLMENT_STATUS_ACTIVE\x10\x01\x12\x1e\n" +
@@ -2093,7 +2668,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\bCaseSide\x12\x19\n" +
 	"\x15CASE_SIDE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CASE_SIDE_DESTINATION\x10\x01\x12\x14\n" +
-	"\x10CASE_SIDE_ORIGIN\x10\x02*\xc0\x02\n" +
+	"\x10CASE_SIDE_ORIGIN\x10\x02*\xda\x02\n" +
 	"\tCaseState\x12\x1a\n" +
 	"\x16CASE_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CASE_STATE_APPLIED\x10\x01\x12\x17\n" +
@@ -2107,16 +2682,21 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x1bCASE_STATE_CERTIFICATE_SENT\x10\t\x12\x17\n" +
 	"\x13CASE_STATE_REMITTED\x10\n" +
 	"\x12\x15\n" +
-	"\x11CASE_STATE_CLOSED\x10\v2\xc7\x06\n" +
+	"\x11CASE_STATE_CLOSED\x10\v\x12\x18\n" +
+	"\x14CASE_STATE_REQUESTED\x10\f2\x9d\t\n" +
 	"\rAgencyService\x12P\n" +
-	"\rApplyTransfer\x12\x1e.jiexu.v1.ApplyTransferRequest\x1a\x1f.jiexu.v1.ApplyTransferResponse\x12>\n" +
+	"\rApplyTransfer\x12\x1e.jiexu.v1.ApplyTransferRequest\x1a\x1f.jiexu.v1.ApplyTransferResponse\x12Y\n" +
+	"\x10ApplyTransferOut\x12!.jiexu.v1.ApplyTransferOutRequest\x1a\".jiexu.v1.ApplyTransferOutResponse\x12>\n" +
 	"\aGetCase\x12\x18.jiexu.v1.GetCaseRequest\x1a\x19.jiexu.v1.GetCaseResponse\x12D\n" +
 	"\tListCases\x12\x1a.jiexu.v1.ListCasesRequest\x1a\x1b.jiexu.v1.ListCasesResponse\x12D\n" +
 	"\tPutRecord\x12\x1a.jiexu.v1.PutRecordRequest\x1a\x1b.jiexu.v1.PutRecordResponse\x12D\n" +
 	"\tGetRecord\x12\x1a.jiexu.v1.GetRecordRequest\x1a\x1b.jiexu.v1.GetRecordResponse\x12J\n" +
 	"\vListRecords\x12\x1c.jiexu.v1.ListRecordsRequest\x1a\x1d.jiexu.v1.ListRecordsResponse\x12P\n" +
 	"\rImportRecords\x12\x1e.jiexu.v1.ImportRecordsRequest\x1a\x1f.jiexu.v1.ImportRecordsResponse\x12S\n" +
-	"\x0eGetCertificate\x12\x1f.jiexu.v1.GetCertificateRequest\x1a .jiexu.v1.GetCertificateResponse\x12G\n" +
+	"\x0eGetCertificate\x12\x1f.jiexu.v1.GetCertificateRequest\x1a .jiexu.v1.GetCertificateResponse\x12_\n" +
+	"\x12ReissueCertificate\x12#.jiexu.v1.ReissueCertificateRequest\x1a$.jiexu.v1.ReissueCertificateResponse\x12Y\n" +
+	"\x10CheckCertificate\x12!.jiexu.v1.CheckCertificateRequest\x1a\".jiexu.v1.CheckCertificateResponse\x12=\n" +
+	"\x06Backup\x12\x17.jiexu.v1.BackupRequest\x1a\x18.jiexu.v1.BackupResponse0\x01\x12G\n" +
 	"\n" +
 	"ListOutbox\x12\x1b.jiexu.v1.ListOutboxRequest\x1a\x1c.jiexu.v1.ListOutboxResponse\x12P\n" +
 	"\rRedriveOutbox\x12\x1e.jiexu.v1.RedriveOutboxRequest\x1a\x1f.jiexu.v1.RedriveOutboxResponse\x12D\n" +
@@ -2136,112 +2716,136 @@ func file_jiexu_v1_agency_proto_rawDescGZIP() []byte {
 }
 
 var file_jiexu_v1_agency_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_jiexu_v1_agency_proto_goTypes = []any{
-	(EnrolmentStatus)(0),           // 0: jiexu.v1.EnrolmentStatus
-	(CaseSide)(0),                  // 1: jiexu.v1.CaseSide
-	(CaseState)(0),                 // 2: jiexu.v1.CaseState
-	(*Record)(nil),                 // 3: jiexu.v1.Record
-	(*CaseStep)(nil),               // 4: jiexu.v1.CaseStep
-	(*Case)(nil),                   // 5: jiexu.v1.Case
-	(*ApplyTransferRequest)(nil),   // 6: jiexu.v1.ApplyTransferRequest
-	(*ApplyTransferResponse)(nil),  // 7: jiexu.v1.ApplyTransferResponse
-	(*GetCaseRequest)(nil),         // 8: jiexu.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),        // 9: jiexu.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),       // 10: jiexu.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),      // 11: jiexu.v1.ListCasesResponse
-	(*PutRecordRequest)(nil),       // 12: jiexu.v1.PutRecordRequest
-	(*PutRecordResponse)(nil),      // 13: jiexu.v1.PutRecordResponse
-	(*GetRecordRequest)(nil),       // 14: jiexu.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),      // 15: jiexu.v1.GetRecordResponse
-	(*ListRecordsRequest)(nil),     // 16: jiexu.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),    // 17: jiexu.v1.ListRecordsResponse
-	(*ImportRecordsRequest)(nil),   // 18: jiexu.v1.ImportRecordsRequest
-	(*ImportRecordsResponse)(nil),  // 19: jiexu.v1.ImportRecordsResponse
-	(*GetCertificateRequest)(nil),  // 20: jiexu.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil), // 21: jiexu.v1.GetCertificateResponse
-	(*OutboxMessage)(nil),          // 22: jiexu.v1.OutboxMessage
-	(*ListOutboxRequest)(nil),      // 23: jiexu.v1.ListOutboxRequest
-	(*ListOutboxResponse)(nil),     // 24: jiexu.v1.ListOutboxResponse
-	(*RedriveOutboxRequest)(nil),   // 25: jiexu.v1.RedriveOutboxRequest
-	(*RedriveOutboxResponse)(nil),  // 26: jiexu.v1.RedriveOutboxResponse
-	(*GetStatusRequest)(nil),       // 27: jiexu.v1.GetStatusRequest
-	(*PeerStatus)(nil),             // 28: jiexu.v1.PeerStatus
-	(*CaseCount)(nil),              // 29: jiexu.v1.CaseCount
-	(*GetStatusResponse)(nil),      // 30: jiexu.v1.GetStatusResponse
-	(*Person)(nil),                 // 31: jiexu.v1.Person
-	(Scheme)(0),                    // 32: jiexu.v1.Scheme
-	(*YearMonth)(nil),              // 33: jiexu.v1.YearMonth
-	(*timestamppb.Timestamp)(nil),  // 34: google.protobuf.Timestamp
-	(RejectReason)(0),              // 35: jiexu.v1.RejectReason
-	(*SealedCertificate)(nil),      // 36: jiexu.v1.SealedCertificate
+	(EnrolmentStatus)(0),               // 0: jiexu.v1.EnrolmentStatus
+	(CaseSide)(0),                      // 1: jiexu.v1.CaseSide
+	(CaseState)(0),                     // 2: jiexu.v1.CaseState
+	(*Record)(nil),                     // 3: jiexu.v1.Record
+	(*CaseStep)(nil),                   // 4: jiexu.v1.CaseStep
+	(*Case)(nil),                       // 5: jiexu.v1.Case
+	(*ApplyTransferRequest)(nil),       // 6: jiexu.v1.ApplyTransferRequest
+	(*ApplyTransferResponse)(nil),      // 7: jiexu.v1.ApplyTransferResponse
+	(*ApplyTransferOutRequest)(nil),    // 8: jiexu.v1.ApplyTransferOutRequest
+	(*ApplyTransferOutResponse)(nil),   // 9: jiexu.v1.ApplyTransferOutResponse
+	(*ReissueCertificateRequest)(nil),  // 10: jiexu.v1.ReissueCertificateRequest
+	(*ReissueCertificateResponse)(nil), // 11: jiexu.v1.ReissueCertificateResponse
+	(*CheckCertificateRequest)(nil),    // 12: jiexu.v1.CheckCertificateRequest
+	(*CheckCertificateResponse)(nil),   // 13: jiexu.v1.CheckCertificateResponse
+	(*BackupRequest)(nil),              // 14: jiexu.v1.BackupRequest
+	(*BackupResponse)(nil),             // 15: jiexu.v1.BackupResponse
+	(*GetCaseRequest)(nil),             // 16: jiexu.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),            // 17: jiexu.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),           // 18: jiexu.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),          // 19: jiexu.v1.ListCasesResponse
+	(*PutRecordRequest)(nil),           // 20: jiexu.v1.PutRecordRequest
+	(*PutRecordResponse)(nil),          // 21: jiexu.v1.PutRecordResponse
+	(*GetRecordRequest)(nil),           // 22: jiexu.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),          // 23: jiexu.v1.GetRecordResponse
+	(*ListRecordsRequest)(nil),         // 24: jiexu.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),        // 25: jiexu.v1.ListRecordsResponse
+	(*ImportRecordsRequest)(nil),       // 26: jiexu.v1.ImportRecordsRequest
+	(*ImportRecordsResponse)(nil),      // 27: jiexu.v1.ImportRecordsResponse
+	(*GetCertificateRequest)(nil),      // 28: jiexu.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),     // 29: jiexu.v1.GetCertificateResponse
+	(*OutboxMessage)(nil),              // 30: jiexu.v1.OutboxMessage
+	(*ListOutboxRequest)(nil),          // 31: jiexu.v1.ListOutboxRequest
+	(*ListOutboxResponse)(nil),         // 32: jiexu.v1.ListOutboxResponse
+	(*RedriveOutboxRequest)(nil),       // 33: jiexu.v1.RedriveOutboxRequest
+	(*RedriveOutboxResponse)(nil),      // 34: jiexu.v1.RedriveOutboxResponse
+	(*GetStatusRequest)(nil),           // 35: jiexu.v1.GetStatusRequest
+	(*PeerStatus)(nil),                 // 36: jiexu.v1.PeerStatus
+	(*CaseCount)(nil),                  // 37: jiexu.v1.CaseCount
+	(*GetStatusResponse)(nil),          // 38: jiexu.v1.GetStatusResponse
+	(*Person)(nil),                     // 39: jiexu.v1.Person
+	(Scheme)(0),                        // 40: jiexu.v1.Scheme
+	(*YearMonth)(nil),                  // 41: jiexu.v1.YearMonth
+	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
+	(RejectReason)(0),                  // 43: jiexu.v1.RejectReason
+	(*Date)(nil),                       // 44: jiexu.v1.Date
+	(*SealedCertificate)(nil),          // 45: jiexu.v1.SealedCertificate
 }
 var file_jiexu_v1_agency_proto_depIdxs = []int32{
-	31, // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
-	32, // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
-	33, // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
-	33, // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
+	39, // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
+	40, // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
+	41, // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
+	41, // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
 	0,  // 4: jiexu.v1.Record.status:type_name -> jiexu.v1.EnrolmentStatus
-	34, // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	42, // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
 	2,  // 6: jiexu.v1.CaseStep.state:type_name -> jiexu.v1.CaseState
-	34, // 7: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
+	42, // 7: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
 	1,  // 8: jiexu.v1.Case.side:type_name -> jiexu.v1.CaseSide
 	2,  // 9: jiexu.v1.Case.state:type_name -> jiexu.v1.CaseState
-	31, // 10: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
-	32, // 11: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
-	32, // 12: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
-	35, // 13: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
+	39, // 10: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
+	40, // 11: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
+	40, // 12: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
+	43, // 13: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
 	4,  // 14: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
-	34, // 15: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
-	34, // 16: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
-	5,  // 17: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
-	5,  // 18: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
-	1,  // 19: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
-	2,  // 20: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
-	5,  // 21: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
-	3,  // 22: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
-	3,  // 23: jiexu.v1.PutRecordResponse.record:type_name -> jiexu.v1.Record
-	3,  // 24: jiexu.v1.GetRecordResponse.record:type_name -> jiexu.v1.Record
-	3,  // 25: jiexu.v1.ListRecordsResponse.records:type_name -> jiexu.v1.Record
-	3,  // 26: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
-	36, // 27: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	34, // 28: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
-	34, // 29: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
-	22, // 30: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
-	34, // 31: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
-	1,  // 32: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
-	2,  // 33: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
-	34, // 34: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
-	34, // 35: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
-	28, // 36: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
-	29, // 37: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
-	6,  // 38: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
-	8,  // 39: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
-	10, // 40: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
-	12, // 41: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
-	14, // 42: jiexu.v1.AgencyService.GetRecord:input_type -> jiexu.v1.GetRecordRequest
-	16, // 43: jiexu.v1.AgencyService.ListRecords:input_type -> jiexu.v1.ListRecordsRequest
-	18, // 44: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
-	20, // 45: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
-	23, // 46: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
-	25, // 47: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
-	27, // 48: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
-	7,  // 49: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
-	9,  // 50: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
-	11, // 51: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
-	13, // 52: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
-	15, // 53: jiexu.v1.AgencyService.GetRecord:output_type -> jiexu.v1.GetRecordResponse
-	17, // 54: jiexu.v1.AgencyService.ListRecords:output_type -> jiexu.v1.ListRecordsResponse
-	19, // 55: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
-	21, // 56: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
-	24, // 57: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
-	26, // 58: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
-	30, // 59: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
-	49, // [49:60] is the sub-list for method output_type
-	38, // [38:49] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	42, // 15: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
+	42, // 16: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	44, // 17: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
+	44, // 18: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
+	44, // 19: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
+	44, // 20: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
+	5,  // 21: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
+	5,  // 22: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
+	45, // 23: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	45, // 24: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	5,  // 25: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
+	1,  // 26: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
+	2,  // 27: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
+	5,  // 28: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
+	3,  // 29: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
+	3,  // 30: jiexu.v1.PutRecordResponse.record:type_name -> jiexu.v1.Record
+	3,  // 31: jiexu.v1.GetRecordResponse.record:type_name -> jiexu.v1.Record
+	3,  // 32: jiexu.v1.ListRecordsResponse.records:type_name -> jiexu.v1.Record
+	3,  // 33: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
+	45, // 34: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	42, // 35: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
+	42, // 36: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
+	30, // 37: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
+	42, // 38: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
+	1,  // 39: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
+	2,  // 40: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
+	42, // 41: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
+	42, // 42: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
+	36, // 43: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
+	37, // 44: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
+	6,  // 45: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
+	8,  // 46: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
+	16, // 47: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
+	18, // 48: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
+	20, // 49: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
+	22, // 50: jiexu.v1.AgencyService.GetRecord:input_type -> jiexu.v1.GetRecordRequest
+	24, // 51: jiexu.v1.AgencyService.ListRecords:input_type -> jiexu.v1.ListRecordsRequest
+	26, // 52: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
+	28, // 53: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
+	10, // 54: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
+	12, // 55: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
+	14, // 56: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
+	31, // 57: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
+	33, // 58: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
+	35, // 59: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
+	7,  // 60: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
+	9,  // 61: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
+	17, // 62: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
+	19, // 63: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
+	21, // 64: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
+	23, // 65: jiexu.v1.AgencyService.GetRecord:output_type -> jiexu.v1.GetRecordResponse
+	25, // 66: jiexu.v1.AgencyService.ListRecords:output_type -> jiexu.v1.ListRecordsResponse
+	27, // 67: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
+	29, // 68: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
+	11, // 69: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
+	13, // 70: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
+	15, // 71: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
+	32, // 72: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
+	34, // 73: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
+	38, // 74: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
+	60, // [60:75] is the sub-list for method output_type
+	45, // [45:60] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_agency_proto_init() }
@@ -2258,7 +2862,7 @@ func file_jiexu_v1_agency_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_agency_proto_rawDesc), len(file_jiexu_v1_agency_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   28,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

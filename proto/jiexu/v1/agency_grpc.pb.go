@@ -19,17 +19,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgencyService_ApplyTransfer_FullMethodName  = "/jiexu.v1.AgencyService/ApplyTransfer"
-	AgencyService_GetCase_FullMethodName        = "/jiexu.v1.AgencyService/GetCase"
-	AgencyService_ListCases_FullMethodName      = "/jiexu.v1.AgencyService/ListCases"
-	AgencyService_PutRecord_FullMethodName      = "/jiexu.v1.AgencyService/PutRecord"
-	AgencyService_GetRecord_FullMethodName      = "/jiexu.v1.AgencyService/GetRecord"
-	AgencyService_ListRecords_FullMethodName    = "/jiexu.v1.AgencyService/ListRecords"
-	AgencyService_ImportRecords_FullMethodName  = "/jiexu.v1.AgencyService/ImportRecords"
-	AgencyService_GetCertificate_FullMethodName = "/jiexu.v1.AgencyService/GetCertificate"
-	AgencyService_ListOutbox_FullMethodName     = "/jiexu.v1.AgencyService/ListOutbox"
-	AgencyService_RedriveOutbox_FullMethodName  = "/jiexu.v1.AgencyService/RedriveOutbox"
-	AgencyService_GetStatus_FullMethodName      = "/jiexu.v1.AgencyService/GetStatus"
+	AgencyService_ApplyTransfer_FullMethodName      = "/jiexu.v1.AgencyService/ApplyTransfer"
+	AgencyService_ApplyTransferOut_FullMethodName   = "/jiexu.v1.AgencyService/ApplyTransferOut"
+	AgencyService_GetCase_FullMethodName            = "/jiexu.v1.AgencyService/GetCase"
+	AgencyService_ListCases_FullMethodName          = "/jiexu.v1.AgencyService/ListCases"
+	AgencyService_PutRecord_FullMethodName          = "/jiexu.v1.AgencyService/PutRecord"
+	AgencyService_GetRecord_FullMethodName          = "/jiexu.v1.AgencyService/GetRecord"
+	AgencyService_ListRecords_FullMethodName        = "/jiexu.v1.AgencyService/ListRecords"
+	AgencyService_ImportRecords_FullMethodName      = "/jiexu.v1.AgencyService/ImportRecords"
+	AgencyService_GetCertificate_FullMethodName     = "/jiexu.v1.AgencyService/GetCertificate"
+	AgencyService_ReissueCertificate_FullMethodName = "/jiexu.v1.AgencyService/ReissueCertificate"
+	AgencyService_CheckCertificate_FullMethodName   = "/jiexu.v1.AgencyService/CheckCertificate"
+	AgencyService_Backup_FullMethodName             = "/jiexu.v1.AgencyService/Backup"
+	AgencyService_ListOutbox_FullMethodName         = "/jiexu.v1.AgencyService/ListOutbox"
+	AgencyService_RedriveOutbox_FullMethodName      = "/jiexu.v1.AgencyService/RedriveOutbox"
+	AgencyService_GetStatus_FullMethodName          = "/jiexu.v1.AgencyService/GetStatus"
 )
 
 // AgencyServiceClient is the client API for AgencyService service.
@@ -42,6 +46,9 @@ type AgencyServiceClient interface {
 	// ApplyTransfer opens a transfer case at the destination for a person
 	// enrolled here, and notifies the origin.
 	ApplyTransfer(ctx context.Context, in *ApplyTransferRequest, opts ...grpc.CallOption) (*ApplyTransferResponse, error)
+	// ApplyTransferOut opens a case at the origin (2021 rule: the application
+	// may be lodged at either agency); the destination confirms the enrolment.
+	ApplyTransferOut(ctx context.Context, in *ApplyTransferOutRequest, opts ...grpc.CallOption) (*ApplyTransferOutResponse, error)
 	// GetCase returns one case.
 	GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*GetCaseResponse, error)
 	// ListCases lists cases, newest first.
@@ -56,6 +63,13 @@ type AgencyServiceClient interface {
 	ImportRecords(ctx context.Context, in *ImportRecordsRequest, opts ...grpc.CallOption) (*ImportRecordsResponse, error)
 	// GetCertificate returns a certificate this node issued or received.
 	GetCertificate(ctx context.Context, in *GetCertificateRequest, opts ...grpc.CallOption) (*GetCertificateResponse, error)
+	// ReissueCertificate re-issues a lost certificate (补办) at the issuing node.
+	ReissueCertificate(ctx context.Context, in *ReissueCertificateRequest, opts ...grpc.CallOption) (*ReissueCertificateResponse, error)
+	// CheckCertificate asks the issuing node for its record of a certificate,
+	// by number and ID number, to check a paper copy against it.
+	CheckCertificate(ctx context.Context, in *CheckCertificateRequest, opts ...grpc.CallOption) (*CheckCertificateResponse, error)
+	// Backup streams a consistent copy of the store while the node runs.
+	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
 	// ListOutbox lists pending messages, or dead letters.
 	ListOutbox(ctx context.Context, in *ListOutboxRequest, opts ...grpc.CallOption) (*ListOutboxResponse, error)
 	// RedriveOutbox moves dead letters back to the outbox.
@@ -76,6 +90,16 @@ func (c *agencyServiceClient) ApplyTransfer(ctx context.Context, in *ApplyTransf
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ApplyTransferResponse)
 	err := c.cc.Invoke(ctx, AgencyService_ApplyTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agencyServiceClient) ApplyTransferOut(ctx context.Context, in *ApplyTransferOutRequest, opts ...grpc.CallOption) (*ApplyTransferOutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApplyTransferOutResponse)
+	err := c.cc.Invoke(ctx, AgencyService_ApplyTransferOut_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +176,45 @@ func (c *agencyServiceClient) GetCertificate(ctx context.Context, in *GetCertifi
 	return out, nil
 }
 
+func (c *agencyServiceClient) ReissueCertificate(ctx context.Context, in *ReissueCertificateRequest, opts ...grpc.CallOption) (*ReissueCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReissueCertificateResponse)
+	err := c.cc.Invoke(ctx, AgencyService_ReissueCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agencyServiceClient) CheckCertificate(ctx context.Context, in *CheckCertificateRequest, opts ...grpc.CallOption) (*CheckCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckCertificateResponse)
+	err := c.cc.Invoke(ctx, AgencyService_CheckCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agencyServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AgencyService_ServiceDesc.Streams[0], AgencyService_Backup_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupRequest, BackupResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AgencyService_BackupClient = grpc.ServerStreamingClient[BackupResponse]
+
 func (c *agencyServiceClient) ListOutbox(ctx context.Context, in *ListOutboxRequest, opts ...grpc.CallOption) (*ListOutboxResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListOutboxResponse)
@@ -192,6 +255,9 @@ type AgencyServiceServer interface {
 	// ApplyTransfer opens a transfer case at the destination for a person
 	// enrolled here, and notifies the origin.
 	ApplyTransfer(context.Context, *ApplyTransferRequest) (*ApplyTransferResponse, error)
+	// ApplyTransferOut opens a case at the origin (2021 rule: the application
+	// may be lodged at either agency); the destination confirms the enrolment.
+	ApplyTransferOut(context.Context, *ApplyTransferOutRequest) (*ApplyTransferOutResponse, error)
 	// GetCase returns one case.
 	GetCase(context.Context, *GetCaseRequest) (*GetCaseResponse, error)
 	// ListCases lists cases, newest first.
@@ -206,6 +272,13 @@ type AgencyServiceServer interface {
 	ImportRecords(context.Context, *ImportRecordsRequest) (*ImportRecordsResponse, error)
 	// GetCertificate returns a certificate this node issued or received.
 	GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error)
+	// ReissueCertificate re-issues a lost certificate (补办) at the issuing node.
+	ReissueCertificate(context.Context, *ReissueCertificateRequest) (*ReissueCertificateResponse, error)
+	// CheckCertificate asks the issuing node for its record of a certificate,
+	// by number and ID number, to check a paper copy against it.
+	CheckCertificate(context.Context, *CheckCertificateRequest) (*CheckCertificateResponse, error)
+	// Backup streams a consistent copy of the store while the node runs.
+	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
 	// ListOutbox lists pending messages, or dead letters.
 	ListOutbox(context.Context, *ListOutboxRequest) (*ListOutboxResponse, error)
 	// RedriveOutbox moves dead letters back to the outbox.
@@ -224,6 +297,9 @@ type UnimplementedAgencyServiceServer struct{}
 
 func (UnimplementedAgencyServiceServer) ApplyTransfer(context.Context, *ApplyTransferRequest) (*ApplyTransferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApplyTransfer not implemented")
+}
+func (UnimplementedAgencyServiceServer) ApplyTransferOut(context.Context, *ApplyTransferOutRequest) (*ApplyTransferOutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApplyTransferOut not implemented")
 }
 func (UnimplementedAgencyServiceServer) GetCase(context.Context, *GetCaseRequest) (*GetCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCase not implemented")
@@ -245,6 +321,15 @@ func (UnimplementedAgencyServiceServer) ImportRecords(context.Context, *ImportRe
 }
 func (UnimplementedAgencyServiceServer) GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCertificate not implemented")
+}
+func (UnimplementedAgencyServiceServer) ReissueCertificate(context.Context, *ReissueCertificateRequest) (*ReissueCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReissueCertificate not implemented")
+}
+func (UnimplementedAgencyServiceServer) CheckCertificate(context.Context, *CheckCertificateRequest) (*CheckCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckCertificate not implemented")
+}
+func (UnimplementedAgencyServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error {
+	return status.Error(codes.Unimplemented, "method Backup not implemented")
 }
 func (UnimplementedAgencyServiceServer) ListOutbox(context.Context, *ListOutboxRequest) (*ListOutboxResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOutbox not implemented")
@@ -290,6 +375,24 @@ func _AgencyService_ApplyTransfer_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AgencyServiceServer).ApplyTransfer(ctx, req.(*ApplyTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgencyService_ApplyTransferOut_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApplyTransferOutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).ApplyTransferOut(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_ApplyTransferOut_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).ApplyTransferOut(ctx, req.(*ApplyTransferOutRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -420,6 +523,53 @@ func _AgencyService_GetCertificate_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgencyService_ReissueCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReissueCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).ReissueCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_ReissueCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).ReissueCertificate(ctx, req.(*ReissueCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgencyService_CheckCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).CheckCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_CheckCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).CheckCertificate(ctx, req.(*CheckCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgencyService_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AgencyServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AgencyService_BackupServer = grpc.ServerStreamingServer[BackupResponse]
+
 func _AgencyService_ListOutbox_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListOutboxRequest)
 	if err := dec(in); err != nil {
@@ -486,6 +636,10 @@ var AgencyService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AgencyService_ApplyTransfer_Handler,
 		},
 		{
+			MethodName: "ApplyTransferOut",
+			Handler:    _AgencyService_ApplyTransferOut_Handler,
+		},
+		{
 			MethodName: "GetCase",
 			Handler:    _AgencyService_GetCase_Handler,
 		},
@@ -514,6 +668,14 @@ var AgencyService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AgencyService_GetCertificate_Handler,
 		},
 		{
+			MethodName: "ReissueCertificate",
+			Handler:    _AgencyService_ReissueCertificate_Handler,
+		},
+		{
+			MethodName: "CheckCertificate",
+			Handler:    _AgencyService_CheckCertificate_Handler,
+		},
+		{
 			MethodName: "ListOutbox",
 			Handler:    _AgencyService_ListOutbox_Handler,
 		},
@@ -526,6 +688,12 @@ var AgencyService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AgencyService_GetStatus_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Backup",
+			Handler:       _AgencyService_Backup_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "jiexu/v1/agency.proto",
 }

@@ -34,6 +34,9 @@ const (
 	RejectReason_REJECT_REASON_ALREADY_TRANSFERRED RejectReason = 3
 	// REJECT_REASON_CASE_OPEN: another transfer for the person is in progress.
 	RejectReason_REJECT_REASON_CASE_OPEN RejectReason = 4
+	// REJECT_REASON_NOT_ENROLLED_AT_DESTINATION: an application lodged at the
+	// origin names a destination where the person is not enrolled.
+	RejectReason_REJECT_REASON_NOT_ENROLLED_AT_DESTINATION RejectReason = 5
 )
 
 // Enum value maps for RejectReason.
@@ -44,13 +47,15 @@ var (
 		2: "REJECT_REASON_IDENTITY_MISMATCH",
 		3: "REJECT_REASON_ALREADY_TRANSFERRED",
 		4: "REJECT_REASON_CASE_OPEN",
+		5: "REJECT_REASON_NOT_ENROLLED_AT_DESTINATION",
 	}
 	RejectReason_value = map[string]int32{
-		"REJECT_REASON_UNSPECIFIED":         0,
-		"REJECT_REASON_NOT_ENROLLED":        1,
-		"REJECT_REASON_IDENTITY_MISMATCH":   2,
-		"REJECT_REASON_ALREADY_TRANSFERRED": 3,
-		"REJECT_REASON_CASE_OPEN":           4,
+		"REJECT_REASON_UNSPECIFIED":                 0,
+		"REJECT_REASON_NOT_ENROLLED":                1,
+		"REJECT_REASON_IDENTITY_MISMATCH":           2,
+		"REJECT_REASON_ALREADY_TRANSFERRED":         3,
+		"REJECT_REASON_CASE_OPEN":                   4,
+		"REJECT_REASON_NOT_ENROLLED_AT_DESTINATION": 5,
 	}
 )
 
@@ -81,6 +86,121 @@ func (RejectReason) EnumDescriptor() ([]byte, []int) {
 	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{0}
 }
 
+// RequestTransferRequest is an application lodged at the origin.
+type RequestTransferRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Header *MessageHeader         `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Person *Person                `protobuf:"bytes,2,opt,name=person,proto3" json:"person,omitempty"`
+	// destination_division is the division code the applicant named.
+	DestinationDivision string `protobuf:"bytes,3,opt,name=destination_division,json=destinationDivision,proto3" json:"destination_division,omitempty"`
+	Seal                *Seal  `protobuf:"bytes,15,opt,name=seal,proto3" json:"seal,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *RequestTransferRequest) Reset() {
+	*x = RequestTransferRequest{}
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestTransferRequest) ProtoMessage() {}
+
+func (x *RequestTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestTransferRequest.ProtoReflect.Descriptor instead.
+func (*RequestTransferRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RequestTransferRequest) GetHeader() *MessageHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *RequestTransferRequest) GetPerson() *Person {
+	if x != nil {
+		return x.Person
+	}
+	return nil
+}
+
+func (x *RequestTransferRequest) GetDestinationDivision() string {
+	if x != nil {
+		return x.DestinationDivision
+	}
+	return ""
+}
+
+func (x *RequestTransferRequest) GetSeal() *Seal {
+	if x != nil {
+		return x.Seal
+	}
+	return nil
+}
+
+// RequestTransferResponse acknowledges a request.
+type RequestTransferResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestTransferResponse) Reset() {
+	*x = RequestTransferResponse{}
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestTransferResponse) ProtoMessage() {}
+
+func (x *RequestTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestTransferResponse.ProtoReflect.Descriptor instead.
+func (*RequestTransferResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RequestTransferResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
 // NotifyTransferRequest is the destination's transfer notification.
 type NotifyTransferRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -99,7 +219,7 @@ type NotifyTransferRequest struct {
 
 func (x *NotifyTransferRequest) Reset() {
 	*x = NotifyTransferRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[0]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -111,7 +231,7 @@ func (x *NotifyTransferRequest) String() string {
 func (*NotifyTransferRequest) ProtoMessage() {}
 
 func (x *NotifyTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[0]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -124,7 +244,7 @@ func (x *NotifyTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotifyTransferRequest.ProtoReflect.Descriptor instead.
 func (*NotifyTransferRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{0}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *NotifyTransferRequest) GetHeader() *MessageHeader {
@@ -179,7 +299,7 @@ type NotifyTransferResponse struct {
 
 func (x *NotifyTransferResponse) Reset() {
 	*x = NotifyTransferResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[1]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -191,7 +311,7 @@ func (x *NotifyTransferResponse) String() string {
 func (*NotifyTransferResponse) ProtoMessage() {}
 
 func (x *NotifyTransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[1]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -204,7 +324,7 @@ func (x *NotifyTransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotifyTransferResponse.ProtoReflect.Descriptor instead.
 func (*NotifyTransferResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{1}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *NotifyTransferResponse) GetReceipt() *Receipt {
@@ -228,7 +348,7 @@ type RejectTransferRequest struct {
 
 func (x *RejectTransferRequest) Reset() {
 	*x = RejectTransferRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[2]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -240,7 +360,7 @@ func (x *RejectTransferRequest) String() string {
 func (*RejectTransferRequest) ProtoMessage() {}
 
 func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[2]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -253,7 +373,7 @@ func (x *RejectTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTransferRequest.ProtoReflect.Descriptor instead.
 func (*RejectTransferRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{2}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RejectTransferRequest) GetHeader() *MessageHeader {
@@ -294,7 +414,7 @@ type RejectTransferResponse struct {
 
 func (x *RejectTransferResponse) Reset() {
 	*x = RejectTransferResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[3]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -306,7 +426,7 @@ func (x *RejectTransferResponse) String() string {
 func (*RejectTransferResponse) ProtoMessage() {}
 
 func (x *RejectTransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[3]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -319,7 +439,7 @@ func (x *RejectTransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectTransferResponse.ProtoReflect.Descriptor instead.
 func (*RejectTransferResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{3}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RejectTransferResponse) GetReceipt() *Receipt {
@@ -341,7 +461,7 @@ type DeliverCertificateRequest struct {
 
 func (x *DeliverCertificateRequest) Reset() {
 	*x = DeliverCertificateRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[4]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +473,7 @@ func (x *DeliverCertificateRequest) String() string {
 func (*DeliverCertificateRequest) ProtoMessage() {}
 
 func (x *DeliverCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[4]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +486,7 @@ func (x *DeliverCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverCertificateRequest.ProtoReflect.Descriptor instead.
 func (*DeliverCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{4}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeliverCertificateRequest) GetHeader() *MessageHeader {
@@ -400,7 +520,7 @@ type DeliverCertificateResponse struct {
 
 func (x *DeliverCertificateResponse) Reset() {
 	*x = DeliverCertificateResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[5]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +532,7 @@ func (x *DeliverCertificateResponse) String() string {
 func (*DeliverCertificateResponse) ProtoMessage() {}
 
 func (x *DeliverCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[5]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +545,7 @@ func (x *DeliverCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverCertificateResponse.ProtoReflect.Descriptor instead.
 func (*DeliverCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{5}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeliverCertificateResponse) GetReceipt() *Receipt {
@@ -446,7 +566,7 @@ type LookupCertificateRequest struct {
 
 func (x *LookupCertificateRequest) Reset() {
 	*x = LookupCertificateRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[6]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +578,7 @@ func (x *LookupCertificateRequest) String() string {
 func (*LookupCertificateRequest) ProtoMessage() {}
 
 func (x *LookupCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[6]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +591,7 @@ func (x *LookupCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupCertificateRequest.ProtoReflect.Descriptor instead.
 func (*LookupCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{6}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LookupCertificateRequest) GetNumber() string {
@@ -498,7 +618,7 @@ type LookupCertificateResponse struct {
 
 func (x *LookupCertificateResponse) Reset() {
 	*x = LookupCertificateResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[7]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +630,7 @@ func (x *LookupCertificateResponse) String() string {
 func (*LookupCertificateResponse) ProtoMessage() {}
 
 func (x *LookupCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[7]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +643,7 @@ func (x *LookupCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupCertificateResponse.ProtoReflect.Descriptor instead.
 func (*LookupCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{7}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LookupCertificateResponse) GetCertificate() *SealedCertificate {
@@ -547,7 +667,7 @@ type RemitRequest struct {
 
 func (x *RemitRequest) Reset() {
 	*x = RemitRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[8]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +679,7 @@ func (x *RemitRequest) String() string {
 func (*RemitRequest) ProtoMessage() {}
 
 func (x *RemitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[8]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +692,7 @@ func (x *RemitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemitRequest.ProtoReflect.Descriptor instead.
 func (*RemitRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{8}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RemitRequest) GetHeader() *MessageHeader {
@@ -620,7 +740,7 @@ type RemitResponse struct {
 
 func (x *RemitResponse) Reset() {
 	*x = RemitResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[9]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +752,7 @@ func (x *RemitResponse) String() string {
 func (*RemitResponse) ProtoMessage() {}
 
 func (x *RemitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[9]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +765,7 @@ func (x *RemitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemitResponse.ProtoReflect.Descriptor instead.
 func (*RemitResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{9}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RemitResponse) GetReceipt() *Receipt {
@@ -667,7 +787,7 @@ type ConfirmRemittanceRequest struct {
 
 func (x *ConfirmRemittanceRequest) Reset() {
 	*x = ConfirmRemittanceRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[10]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +799,7 @@ func (x *ConfirmRemittanceRequest) String() string {
 func (*ConfirmRemittanceRequest) ProtoMessage() {}
 
 func (x *ConfirmRemittanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[10]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +812,7 @@ func (x *ConfirmRemittanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmRemittanceRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmRemittanceRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{10}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConfirmRemittanceRequest) GetHeader() *MessageHeader {
@@ -726,7 +846,7 @@ type ConfirmRemittanceResponse struct {
 
 func (x *ConfirmRemittanceResponse) Reset() {
 	*x = ConfirmRemittanceResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[11]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +858,7 @@ func (x *ConfirmRemittanceResponse) String() string {
 func (*ConfirmRemittanceResponse) ProtoMessage() {}
 
 func (x *ConfirmRemittanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[11]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +871,7 @@ func (x *ConfirmRemittanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmRemittanceResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmRemittanceResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{11}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ConfirmRemittanceResponse) GetReceipt() *Receipt {
@@ -765,7 +885,14 @@ var File_jiexu_v1_transfer_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x17jiexu/v1/transfer.proto\x12\bjiexu.v1\x1a\x1ajiexu/v1/certificate.proto\x1a\x14jiexu/v1/types.proto\"\xb1\x02\n" +
+	"\x17jiexu/v1/transfer.proto\x12\bjiexu.v1\x1a\x1ajiexu/v1/certificate.proto\x1a\x14jiexu/v1/types.proto\"\xca\x01\n" +
+	"\x16RequestTransferRequest\x12/\n" +
+	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12(\n" +
+	"\x06person\x18\x02 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x121\n" +
+	"\x14destination_division\x18\x03 \x01(\tR\x13destinationDivision\x12\"\n" +
+	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"F\n" +
+	"\x17RequestTransferResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xb1\x02\n" +
 	"\x15NotifyTransferRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12(\n" +
 	"\x06person\x18\x02 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12?\n" +
@@ -809,16 +936,18 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"H\n" +
 	"\x19ConfirmRemittanceResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt*\xb6\x01\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt*\xe5\x01\n" +
 	"\fRejectReason\x12\x1d\n" +
 	"\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aREJECT_REASON_NOT_ENROLLED\x10\x01\x12#\n" +
 	"\x1fREJECT_REASON_IDENTITY_MISMATCH\x10\x02\x12%\n" +
 	"!REJECT_REASON_ALREADY_TRANSFERRED\x10\x03\x12\x1b\n" +
-	"\x17REJECT_REASON_CASE_OPEN\x10\x042\xbb\x01\n" +
+	"\x17REJECT_REASON_CASE_OPEN\x10\x04\x12-\n" +
+	")REJECT_REASON_NOT_ENROLLED_AT_DESTINATION\x10\x052\x93\x02\n" +
 	"\x0fTransferService\x12S\n" +
 	"\x0eNotifyTransfer\x12\x1f.jiexu.v1.NotifyTransferRequest\x1a .jiexu.v1.NotifyTransferResponse\x12S\n" +
-	"\x0eRejectTransfer\x12\x1f.jiexu.v1.RejectTransferRequest\x1a .jiexu.v1.RejectTransferResponse2\xd3\x01\n" +
+	"\x0eRejectTransfer\x12\x1f.jiexu.v1.RejectTransferRequest\x1a .jiexu.v1.RejectTransferResponse\x12V\n" +
+	"\x0fRequestTransfer\x12 .jiexu.v1.RequestTransferRequest\x1a!.jiexu.v1.RequestTransferResponse2\xd3\x01\n" +
 	"\x12CertificateService\x12_\n" +
 	"\x12DeliverCertificate\x12#.jiexu.v1.DeliverCertificateRequest\x1a$.jiexu.v1.DeliverCertificateResponse\x12\\\n" +
 	"\x11LookupCertificate\x12\".jiexu.v1.LookupCertificateRequest\x1a#.jiexu.v1.LookupCertificateResponse2\xab\x01\n" +
@@ -840,68 +969,76 @@ func file_jiexu_v1_transfer_proto_rawDescGZIP() []byte {
 }
 
 var file_jiexu_v1_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jiexu_v1_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_jiexu_v1_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_jiexu_v1_transfer_proto_goTypes = []any{
 	(RejectReason)(0),                  // 0: jiexu.v1.RejectReason
-	(*NotifyTransferRequest)(nil),      // 1: jiexu.v1.NotifyTransferRequest
-	(*NotifyTransferResponse)(nil),     // 2: jiexu.v1.NotifyTransferResponse
-	(*RejectTransferRequest)(nil),      // 3: jiexu.v1.RejectTransferRequest
-	(*RejectTransferResponse)(nil),     // 4: jiexu.v1.RejectTransferResponse
-	(*DeliverCertificateRequest)(nil),  // 5: jiexu.v1.DeliverCertificateRequest
-	(*DeliverCertificateResponse)(nil), // 6: jiexu.v1.DeliverCertificateResponse
-	(*LookupCertificateRequest)(nil),   // 7: jiexu.v1.LookupCertificateRequest
-	(*LookupCertificateResponse)(nil),  // 8: jiexu.v1.LookupCertificateResponse
-	(*RemitRequest)(nil),               // 9: jiexu.v1.RemitRequest
-	(*RemitResponse)(nil),              // 10: jiexu.v1.RemitResponse
-	(*ConfirmRemittanceRequest)(nil),   // 11: jiexu.v1.ConfirmRemittanceRequest
-	(*ConfirmRemittanceResponse)(nil),  // 12: jiexu.v1.ConfirmRemittanceResponse
-	(*MessageHeader)(nil),              // 13: jiexu.v1.MessageHeader
-	(*Person)(nil),                     // 14: jiexu.v1.Person
-	(Scheme)(0),                        // 15: jiexu.v1.Scheme
-	(*Date)(nil),                       // 16: jiexu.v1.Date
+	(*RequestTransferRequest)(nil),     // 1: jiexu.v1.RequestTransferRequest
+	(*RequestTransferResponse)(nil),    // 2: jiexu.v1.RequestTransferResponse
+	(*NotifyTransferRequest)(nil),      // 3: jiexu.v1.NotifyTransferRequest
+	(*NotifyTransferResponse)(nil),     // 4: jiexu.v1.NotifyTransferResponse
+	(*RejectTransferRequest)(nil),      // 5: jiexu.v1.RejectTransferRequest
+	(*RejectTransferResponse)(nil),     // 6: jiexu.v1.RejectTransferResponse
+	(*DeliverCertificateRequest)(nil),  // 7: jiexu.v1.DeliverCertificateRequest
+	(*DeliverCertificateResponse)(nil), // 8: jiexu.v1.DeliverCertificateResponse
+	(*LookupCertificateRequest)(nil),   // 9: jiexu.v1.LookupCertificateRequest
+	(*LookupCertificateResponse)(nil),  // 10: jiexu.v1.LookupCertificateResponse
+	(*RemitRequest)(nil),               // 11: jiexu.v1.RemitRequest
+	(*RemitResponse)(nil),              // 12: jiexu.v1.RemitResponse
+	(*ConfirmRemittanceRequest)(nil),   // 13: jiexu.v1.ConfirmRemittanceRequest
+	(*ConfirmRemittanceResponse)(nil),  // 14: jiexu.v1.ConfirmRemittanceResponse
+	(*MessageHeader)(nil),              // 15: jiexu.v1.MessageHeader
+	(*Person)(nil),                     // 16: jiexu.v1.Person
 	(*Seal)(nil),                       // 17: jiexu.v1.Seal
 	(*Receipt)(nil),                    // 18: jiexu.v1.Receipt
-	(*SealedCertificate)(nil),          // 19: jiexu.v1.SealedCertificate
+	(Scheme)(0),                        // 19: jiexu.v1.Scheme
+	(*Date)(nil),                       // 20: jiexu.v1.Date
+	(*SealedCertificate)(nil),          // 21: jiexu.v1.SealedCertificate
 }
 var file_jiexu_v1_transfer_proto_depIdxs = []int32{
-	13, // 0: jiexu.v1.NotifyTransferRequest.header:type_name -> jiexu.v1.MessageHeader
-	14, // 1: jiexu.v1.NotifyTransferRequest.person:type_name -> jiexu.v1.Person
-	15, // 2: jiexu.v1.NotifyTransferRequest.destination_scheme:type_name -> jiexu.v1.Scheme
-	16, // 3: jiexu.v1.NotifyTransferRequest.enrolled_on:type_name -> jiexu.v1.Date
-	17, // 4: jiexu.v1.NotifyTransferRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 5: jiexu.v1.NotifyTransferResponse.receipt:type_name -> jiexu.v1.Receipt
-	13, // 6: jiexu.v1.RejectTransferRequest.header:type_name -> jiexu.v1.MessageHeader
-	0,  // 7: jiexu.v1.RejectTransferRequest.reason:type_name -> jiexu.v1.RejectReason
-	17, // 8: jiexu.v1.RejectTransferRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 9: jiexu.v1.RejectTransferResponse.receipt:type_name -> jiexu.v1.Receipt
-	13, // 10: jiexu.v1.DeliverCertificateRequest.header:type_name -> jiexu.v1.MessageHeader
-	19, // 11: jiexu.v1.DeliverCertificateRequest.certificate:type_name -> jiexu.v1.SealedCertificate
-	17, // 12: jiexu.v1.DeliverCertificateRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 13: jiexu.v1.DeliverCertificateResponse.receipt:type_name -> jiexu.v1.Receipt
-	19, // 14: jiexu.v1.LookupCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	13, // 15: jiexu.v1.RemitRequest.header:type_name -> jiexu.v1.MessageHeader
-	17, // 16: jiexu.v1.RemitRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 17: jiexu.v1.RemitResponse.receipt:type_name -> jiexu.v1.Receipt
-	13, // 18: jiexu.v1.ConfirmRemittanceRequest.header:type_name -> jiexu.v1.MessageHeader
-	17, // 19: jiexu.v1.ConfirmRemittanceRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 20: jiexu.v1.ConfirmRemittanceResponse.receipt:type_name -> jiexu.v1.Receipt
-	1,  // 21: jiexu.v1.TransferService.NotifyTransfer:input_type -> jiexu.v1.NotifyTransferRequest
-	3,  // 22: jiexu.v1.TransferService.RejectTransfer:input_type -> jiexu.v1.RejectTransferRequest
-	5,  // 23: jiexu.v1.CertificateService.DeliverCertificate:input_type -> jiexu.v1.DeliverCertificateRequest
-	7,  // 24: jiexu.v1.CertificateService.LookupCertificate:input_type -> jiexu.v1.LookupCertificateRequest
-	9,  // 25: jiexu.v1.RemittanceService.Remit:input_type -> jiexu.v1.RemitRequest
-	11, // 26: jiexu.v1.RemittanceService.ConfirmRemittance:input_type -> jiexu.v1.ConfirmRemittanceRequest
-	2,  // 27: jiexu.v1.TransferService.NotifyTransfer:output_type -> jiexu.v1.NotifyTransferResponse
-	4,  // 28: jiexu.v1.TransferService.RejectTransfer:output_type -> jiexu.v1.RejectTransferResponse
-	6,  // 29: jiexu.v1.CertificateService.DeliverCertificate:output_type -> jiexu.v1.DeliverCertificateResponse
-	8,  // 30: jiexu.v1.CertificateService.LookupCertificate:output_type -> jiexu.v1.LookupCertificateResponse
-	10, // 31: jiexu.v1.RemittanceService.Remit:output_type -> jiexu.v1.RemitResponse
-	12, // 32: jiexu.v1.RemittanceService.ConfirmRemittance:output_type -> jiexu.v1.ConfirmRemittanceResponse
-	27, // [27:33] is the sub-list for method output_type
-	21, // [21:27] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	15, // 0: jiexu.v1.RequestTransferRequest.header:type_name -> jiexu.v1.MessageHeader
+	16, // 1: jiexu.v1.RequestTransferRequest.person:type_name -> jiexu.v1.Person
+	17, // 2: jiexu.v1.RequestTransferRequest.seal:type_name -> jiexu.v1.Seal
+	18, // 3: jiexu.v1.RequestTransferResponse.receipt:type_name -> jiexu.v1.Receipt
+	15, // 4: jiexu.v1.NotifyTransferRequest.header:type_name -> jiexu.v1.MessageHeader
+	16, // 5: jiexu.v1.NotifyTransferRequest.person:type_name -> jiexu.v1.Person
+	19, // 6: jiexu.v1.NotifyTransferRequest.destination_scheme:type_name -> jiexu.v1.Scheme
+	20, // 7: jiexu.v1.NotifyTransferRequest.enrolled_on:type_name -> jiexu.v1.Date
+	17, // 8: jiexu.v1.NotifyTransferRequest.seal:type_name -> jiexu.v1.Seal
+	18, // 9: jiexu.v1.NotifyTransferResponse.receipt:type_name -> jiexu.v1.Receipt
+	15, // 10: jiexu.v1.RejectTransferRequest.header:type_name -> jiexu.v1.MessageHeader
+	0,  // 11: jiexu.v1.RejectTransferRequest.reason:type_name -> jiexu.v1.RejectReason
+	17, // 12: jiexu.v1.RejectTransferRequest.seal:type_name -> jiexu.v1.Seal
+	18, // 13: jiexu.v1.RejectTransferResponse.receipt:type_name -> jiexu.v1.Receipt
+	15, // 14: jiexu.v1.DeliverCertificateRequest.header:type_name -> jiexu.v1.MessageHeader
+	21, // 15: jiexu.v1.DeliverCertificateRequest.certificate:type_name -> jiexu.v1.SealedCertificate
+	17, // 16: jiexu.v1.DeliverCertificateRequest.seal:type_name -> jiexu.v1.Seal
+	18, // 17: jiexu.v1.DeliverCertificateResponse.receipt:type_name -> jiexu.v1.Receipt
+	21, // 18: jiexu.v1.LookupCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	15, // 19: jiexu.v1.RemitRequest.header:type_name -> jiexu.v1.MessageHeader
+	17, // 20: jiexu.v1.RemitRequest.seal:type_name -> jiexu.v1.Seal
+	18, // 21: jiexu.v1.RemitResponse.receipt:type_name -> jiexu.v1.Receipt
+	15, // 22: jiexu.v1.ConfirmRemittanceRequest.header:type_name -> jiexu.v1.MessageHeader
+	17, // 23: jiexu.v1.ConfirmRemittanceRequest.seal:type_name -> jiexu.v1.Seal
+	18, // 24: jiexu.v1.ConfirmRemittanceResponse.receipt:type_name -> jiexu.v1.Receipt
+	3,  // 25: jiexu.v1.TransferService.NotifyTransfer:input_type -> jiexu.v1.NotifyTransferRequest
+	5,  // 26: jiexu.v1.TransferService.RejectTransfer:input_type -> jiexu.v1.RejectTransferRequest
+	1,  // 27: jiexu.v1.TransferService.RequestTransfer:input_type -> jiexu.v1.RequestTransferRequest
+	7,  // 28: jiexu.v1.CertificateService.DeliverCertificate:input_type -> jiexu.v1.DeliverCertificateRequest
+	9,  // 29: jiexu.v1.CertificateService.LookupCertificate:input_type -> jiexu.v1.LookupCertificateRequest
+	11, // 30: jiexu.v1.RemittanceService.Remit:input_type -> jiexu.v1.RemitRequest
+	13, // 31: jiexu.v1.RemittanceService.ConfirmRemittance:input_type -> jiexu.v1.ConfirmRemittanceRequest
+	4,  // 32: jiexu.v1.TransferService.NotifyTransfer:output_type -> jiexu.v1.NotifyTransferResponse
+	6,  // 33: jiexu.v1.TransferService.RejectTransfer:output_type -> jiexu.v1.RejectTransferResponse
+	2,  // 34: jiexu.v1.TransferService.RequestTransfer:output_type -> jiexu.v1.RequestTransferResponse
+	8,  // 35: jiexu.v1.CertificateService.DeliverCertificate:output_type -> jiexu.v1.DeliverCertificateResponse
+	10, // 36: jiexu.v1.CertificateService.LookupCertificate:output_type -> jiexu.v1.LookupCertificateResponse
+	12, // 37: jiexu.v1.RemittanceService.Remit:output_type -> jiexu.v1.RemitResponse
+	14, // 38: jiexu.v1.RemittanceService.ConfirmRemittance:output_type -> jiexu.v1.ConfirmRemittanceResponse
+	32, // [32:39] is the sub-list for method output_type
+	25, // [25:32] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_transfer_proto_init() }
@@ -917,7 +1054,7 @@ func file_jiexu_v1_transfer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_transfer_proto_rawDesc), len(file_jiexu_v1_transfer_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

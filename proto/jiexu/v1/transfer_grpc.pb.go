@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TransferService_NotifyTransfer_FullMethodName = "/jiexu.v1.TransferService/NotifyTransfer"
-	TransferService_RejectTransfer_FullMethodName = "/jiexu.v1.TransferService/RejectTransfer"
+	TransferService_NotifyTransfer_FullMethodName  = "/jiexu.v1.TransferService/NotifyTransfer"
+	TransferService_RejectTransfer_FullMethodName  = "/jiexu.v1.TransferService/RejectTransfer"
+	TransferService_RequestTransfer_FullMethodName = "/jiexu.v1.TransferService/RequestTransfer"
 )
 
 // TransferServiceClient is the client API for TransferService service.
@@ -33,9 +34,14 @@ type TransferServiceClient interface {
 	// NotifyTransfer asks the origin to transfer a person's relationship out
 	// (destination → origin).
 	NotifyTransfer(ctx context.Context, in *NotifyTransferRequest, opts ...grpc.CallOption) (*NotifyTransferResponse, error)
-	// RejectTransfer tells the destination the origin cannot transfer the person
-	// (origin → destination).
+	// RejectTransfer tells the other side that the transfer cannot proceed:
+	// the origin refusing a notification, or the destination refusing a
+	// request made at the origin.
 	RejectTransfer(ctx context.Context, in *RejectTransferRequest, opts ...grpc.CallOption) (*RejectTransferResponse, error)
+	// RequestTransfer carries an application lodged at the origin (2021 rule):
+	// the destination confirms the person is enrolled there and then notifies
+	// the origin as usual, or refuses (origin → destination).
+	RequestTransfer(ctx context.Context, in *RequestTransferRequest, opts ...grpc.CallOption) (*RequestTransferResponse, error)
 }
 
 type transferServiceClient struct {
@@ -66,6 +72,16 @@ func (c *transferServiceClient) RejectTransfer(ctx context.Context, in *RejectTr
 	return out, nil
 }
 
+func (c *transferServiceClient) RequestTransfer(ctx context.Context, in *RequestTransferRequest, opts ...grpc.CallOption) (*RequestTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestTransferResponse)
+	err := c.cc.Invoke(ctx, TransferService_RequestTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TransferServiceServer is the server API for TransferService service.
 // All implementations must embed UnimplementedTransferServiceServer
 // for forward compatibility.
@@ -76,9 +92,14 @@ type TransferServiceServer interface {
 	// NotifyTransfer asks the origin to transfer a person's relationship out
 	// (destination → origin).
 	NotifyTransfer(context.Context, *NotifyTransferRequest) (*NotifyTransferResponse, error)
-	// RejectTransfer tells the destination the origin cannot transfer the person
-	// (origin → destination).
+	// RejectTransfer tells the other side that the transfer cannot proceed:
+	// the origin refusing a notification, or the destination refusing a
+	// request made at the origin.
 	RejectTransfer(context.Context, *RejectTransferRequest) (*RejectTransferResponse, error)
+	// RequestTransfer carries an application lodged at the origin (2021 rule):
+	// the destination confirms the person is enrolled there and then notifies
+	// the origin as usual, or refuses (origin → destination).
+	RequestTransfer(context.Context, *RequestTransferRequest) (*RequestTransferResponse, error)
 	mustEmbedUnimplementedTransferServiceServer()
 }
 
@@ -94,6 +115,9 @@ func (UnimplementedTransferServiceServer) NotifyTransfer(context.Context, *Notif
 }
 func (UnimplementedTransferServiceServer) RejectTransfer(context.Context, *RejectTransferRequest) (*RejectTransferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RejectTransfer not implemented")
+}
+func (UnimplementedTransferServiceServer) RequestTransfer(context.Context, *RequestTransferRequest) (*RequestTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestTransfer not implemented")
 }
 func (UnimplementedTransferServiceServer) mustEmbedUnimplementedTransferServiceServer() {}
 func (UnimplementedTransferServiceServer) testEmbeddedByValue()                         {}
@@ -152,6 +176,24 @@ func _TransferService_RejectTransfer_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TransferService_RequestTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TransferServiceServer).RequestTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TransferService_RequestTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TransferServiceServer).RequestTransfer(ctx, req.(*RequestTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TransferService_ServiceDesc is the grpc.ServiceDesc for TransferService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -166,6 +208,10 @@ var TransferService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RejectTransfer",
 			Handler:    _TransferService_RejectTransfer_Handler,
+		},
+		{
+			MethodName: "RequestTransfer",
+			Handler:    _TransferService_RequestTransfer_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,53 @@
+package node
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func day(s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02", s, CST)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestAddWorkdays(t *testing.T) {
+	c := DefaultCalendar()
+	tests := []struct {
+		name, from string
+		n          int
+		want       string
+	}{
+		{"plain week", "2026-11-23", 5, "2026-11-30"},
+		{"friday to monday", "2026-11-27", 1, "2026-11-30"},
+		{"ten working days", "2026-11-23", 10, "2026-12-07"},
+		{"over national day with make-up saturday", "2026-09-30", 1, "2026-10-08"},
+		{"make-up saturday counts", "2026-10-09", 1, "2026-10-10"},
+		{"make-up sunday before the break", "2026-09-18", 1, "2026-09-20"},
+		{"spring festival 2026", "2026-02-13", 1, "2026-02-14"},
+		{"through spring festival", "2026-02-14", 1, "2026-02-24"},
+		{"2025 national day eight days", "2025-09-30", 1, "2025-10-09"},
+		{"new year 2026", "2025-12-31", 1, "2026-01-04"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := c.AddWorkdays(day(tt.from), tt.n).Format("2006-01-02"); got != tt.want {
+				t.Errorf("AddWorkdays(%s, %d) = %s, want %s", tt.from, tt.n, got, tt.want)
+			}
+		})
+	}
+	if c.Last.Year() < 2026 {
+		t.Errorf("embedded calendar ends %s", c.Last)
+	}
+}
+
+func TestParseCalendarRefuses(t *testing.T) {
+	for _, bad := range []string{"2026-13-01,holiday", "2026-10-01", "2026-10-01,vacation", "2026-11-23,workday,a Monday"} {
+		if _, err := ParseCalendar(strings.NewReader(bad)); err == nil {
+			t.Errorf("ParseCalendar(%q) succeeded", bad)
+		}
+	}
+}
