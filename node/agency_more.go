@@ -2,8 +2,8 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"crypto/x509"
+	"fmt"
 	"os"
 	"time"
 
