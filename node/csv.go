@@ -143,12 +143,18 @@ func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (
 				bad("balance_yuan", "%q: %v", b, err)
 			}
 		}
-		if len(errs) == 0 {
-			var vs violations
-			v.checkRecord(&vs, "", rec)
-			for _, fv := range vs.list {
-				field := fv.GetField()
-				field = field[strings.LastIndex(field, ".")+1:]
+		// The domain checks run too, except on fields that did not parse.
+		unparsed := map[string]bool{}
+		for _, e := range errs {
+			unparsed[e.Field] = true
+		}
+		unparsed["balance_fen"] = unparsed["balance_yuan"]
+		var vs violations
+		v.checkRecord(&vs, "", rec)
+		for _, fv := range vs.list {
+			field := fv.GetField()
+			field = field[strings.LastIndex(field, ".")+1:]
+			if !unparsed[field] {
 				bad(field, "%s", fv.GetDescription())
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"image/png"
+	"math/big"
 	"io"
 	"net/http"
 	"os"
@@ -16,12 +17,14 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"jiexu/certs"
 	"jiexu/node"
 	"jiexu/node/devnet"
 	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
 )
 
 func TestApplicationAtOrigin(t *testing.T) {
@@ -333,5 +336,36 @@ func TestMetricsMoveWithCases(t *testing.T) {
 		}
 	} else {
 		t.Log("promtool not installed: 'promtool check metrics' not run here (.ci/run installs it)")
+	}
+}
+
+func TestHealth(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	resp, err := healthpb.NewHealthClient(bt.conn).Check(context.Background(), &healthpb.HealthCheckRequest{Service: "jiexu.v1.TransferService"})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health = %v, %v; want SERVING", resp.GetStatus(), err)
+	}
+	if reason := tn.Node(hohhot).Health(); reason != "" {
+		t.Fatalf("Health() = %q, want healthy", reason)
+	}
+	// Revoke the node's own certificate: it must report why it cannot serve.
+	ca, err := certs.LoadCA(tn.Layout.CADir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _ := certs.LoadCertificate(filepath.Join(layoutOf(t, tn.Layout, hohhot).Dir, certs.CertFile))
+	if _, err := ca.Revoke([]*big.Int{own.SerialNumber}); err != nil {
+		t.Fatal(err)
+	}
+	if err := devnet.SignRegistry(tn.Layout, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	signed, _ := registry.LoadSigned(filepath.Join(tn.Layout.RegistryDir, registry.SnapshotFile))
+	if _, err := tn.Node(hohhot).Gateway().Directory().Install(signed); err != nil {
+		t.Fatal(err)
+	}
+	if reason := tn.Node(hohhot).Health(); reason != "node certificate revoked" {
+		t.Fatalf("Health() = %q, want the revocation named", reason)
 	}
 }
