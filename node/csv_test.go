@@ -16,11 +16,11 @@ func TestParseRecordsCSVReportsEveryBadRow(t *testing.T) {
 	file := strings.Join([]string{
 		strings.Join(CSVHeader, ","),
 		"王伟," + good + ",,non-agricultural,呼和浩特,,,employee,150100,2015-03,100,1024.00",                 // 2: good
-		"李娜," + good[:17] + "0,,农业,,,,职工,150100,2015-03,10,1",                                       // 3: bad check char
-		"张敏," + makeID("150102", "19900101", "002") + ",,unknown,,,,resident,159999,2015-13,x,12.345", // 4: five bad fields
-		"赵强," + makeID("150781", "19700101", "003") + ",,农业,,,,ncms,150781,2010-01,120,5",             // 5: NCMS without head, with balance
+		"李娜," + good[:17] + "0,,农业,,,,职工,150100,2015-03,10,1",                                          // 3: bad check char
+		"张敏," + makeID("150102", "19900101", "002") + ",,unknown,,,,resident,159999,2015-13,x,12.345",  // 4: five bad fields
+		"赵强," + makeID("150781", "19700101", "003") + ",,农业,,,,ncms,150781,2010-01,120,5",              // 5: NCMS without head, with balance
 		"孙丽," + makeID("150781", "19700101", "005") + ",,农业,,孙建国," + head + ",新农合,150781,2010-01,120,", // 6: good NCMS
-		"钱涛," + good + ",,non-agricultural,,,,employee,150100,2015-03,100,1",                             // 7: duplicate ID
+		"钱涛," + good + ",,non-agricultural,,,,employee,150100,2015-03,100,1",                           // 7: duplicate ID
 	}, "\n")
 	now := func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, CST) }
 	res, err := ParseRecordsCSV(strings.NewReader(file), registry.DefaultTable(), now)

@@ -41,7 +41,8 @@ func runRegistryAdd(_ context.Context, args []string) error {
 	addr := fs.String("address", "", "host:port of the node's inter-node listener")
 	metrics := fs.String("metrics", "", "host:port of the node's /metrics listener")
 	kind := fs.String("kind", "insurance", "insurance or ncms")
-	certFile := fs.String("cert", "", "the node's cert.pem: pins its fingerprint and checks its region")
+	var certFiles listFlag
+	fs.Var(&certFiles, "cert", "the node's cert.pem: pins its fingerprint and checks its region (repeat during a rotation: old and new)")
 	var serves listFlag
 	fs.Var(&serves, "serves", "further division codes the node serves (comma-separated)")
 	contact := &jiexuv1.Contact{}
@@ -64,15 +65,15 @@ func runRegistryAdd(_ context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--kind %q must be insurance or ncms", *kind)
 	}
-	if *certFile != "" {
-		c, err := certs.LoadCertificate(*certFile)
+	for _, f := range certFiles {
+		c, err := certs.LoadCertificate(f)
 		if err != nil {
 			return err
 		}
 		if r, err := certs.RegionOf(c); err != nil || r != *region {
-			return fmt.Errorf("--cert is for region %q, not %s", r, *region)
+			return fmt.Errorf("--cert %s is for region %q, not %s", f, r, *region)
 		}
-		n.CertificateFingerprints = []string{certs.Fingerprint(c)}
+		n.CertificateFingerprints = append(n.CertificateFingerprints, certs.Fingerprint(c))
 	}
 	if err := registry.AddNode(*dir, registry.DefaultTable(), n); err != nil {
 		return err

@@ -1,0 +1,26 @@
+// Package node is an agency's business on the jiexu network: enrolment
+// records, the transfer case on both sides, the certificate (参保(合)凭证),
+// personal-account remittance, and the services that expose them.
+//
+// A Node owns one bbolt store shared with its gateway, so that every state
+// change and the messages it causes commit in one transaction. The
+// destination opens a case (ApplyTransfer) and notifies the origin; the
+// origin suspends the enrolment, issues and seals the certificate and remits
+// the balance; the destination verifies, credits and completes. Either side
+// may receive the application (2021 rule). Cases only move forward by rank,
+// so messages may arrive in any order and any number of times.
+//
+// Run a node from its config file:
+//
+//	cfg, err := node.LoadConfig("node.json")
+//	n, err := node.New(cfg, node.WithLogger(cfg.NewLogger(os.Stderr)))
+//	err = n.Run(ctx) // until ctx ends; SIGHUP reloads the certificate
+//
+// and talk to it with DialAgency. The domain helpers stand on their own:
+// CheckID and MaskID (GB 11643-1999), AmountWords and AmountFigures (人民币大写),
+// FormatCertNumber and ParseCertNumber, VerifyCertificate, DecideWaiting and
+// the working-day Calendar.
+//
+// Lock order: Node.mu guards only the bound addresses and is never held
+// across a transaction; the gateway's locks are documented there.
+package node
