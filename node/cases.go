@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"jiexu/gateway"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -71,14 +72,29 @@ func (n *Node) newCaseID(tx *bolt.Tx, now time.Time) (string, error) {
 	return fmt.Sprintf("%s-%s-%06d", n.cfg.Region, day, seq), nil
 }
 
-// applyTransfer opens a destination case and notifies the origin, in one
-// transaction.
-func (n *Node) applyTransfer(req *jiexuv1.ApplyTransferRequest) (*jiexuv1.Case, error) {
-	id := NormalizeID(req.GetIdNumber())
+// application is a transfer lodged at this node by the person: at the
+// destination (the other party is the origin) or at the origin (the other
+// party is the destination).
+type application struct {
+	id, name      string
+	division      string // the other party's division code, as the applicant named it
+	divisionField string // its field name in the request, for errors
+	// open fills the new case and returns the message that tells the other
+	// party, given the person's record here and the other party's region.
+	open  func(c *jiexuv1.Case, rec *jiexuv1.Record, other string) (method string, msg gateway.Message)
+	state jiexuv1.CaseState
+}
+
+// apply opens a case for an application lodged here: the person must be
+// actively enrolled here under that name with no open case, and the other
+// party is found by longest-prefix routing. The case and the message to the
+// other party commit in one transaction.
+func (n *Node) apply(a application) (*jiexuv1.Case, error) {
+	id := NormalizeID(a.id)
 	var vs violations
 	n.v.checkID(&vs, "id_number", id)
-	n.v.checkDivision(&vs, "origin_division", req.GetOriginDivision())
-	checkName(&vs, "name", req.GetName(), true)
+	n.v.checkDivision(&vs, a.divisionField, a.division)
+	checkName(&vs, "name", a.name, true)
 	if err := vs.err(); err != nil {
 		return nil, err
 	}
@@ -86,12 +102,12 @@ func (n *Node) applyTransfer(req *jiexuv1.ApplyTransferRequest) (*jiexuv1.Case, 
 	if err != nil {
 		return nil, err
 	}
-	origin, err := router.Resolve(req.GetOriginDivision())
+	other, err := router.Resolve(a.division)
 	if err != nil {
 		return nil, err
 	}
-	if origin.GetRegion() == n.cfg.Region {
-		return nil, fmt.Errorf("%w: %s routes to %s", ErrSelfTransfer, req.GetOriginDivision(), origin.GetRegion())
+	if other.GetRegion() == n.cfg.Region {
+		return nil, fmt.Errorf("%w: %s routes to %s", ErrSelfTransfer, a.division, other.GetRegion())
 	}
 	now := n.now()
 	var c *jiexuv1.Case
@@ -101,9 +117,9 @@ func (n *Node) applyTransfer(req *jiexuv1.ApplyTransferRequest) (*jiexuv1.Case, 
 			return err
 		}
 		if rec == nil || rec.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
-			return fmt.Errorf("%w: enrol the person here first (jiexu records put / import)", ErrNotEnrolledHere)
+			return fmt.Errorf("%w: the person must be actively enrolled here (jiexu records import, or the agency API's PutRecord)", ErrNotEnrolledHere)
 		}
-		if rec.GetPerson().GetName() != req.GetName() {
+		if rec.GetPerson().GetName() != a.name {
 			var vs violations
 			vs.add("name", "does not match the name on this node's enrolment record for the ID number")
 			return vs.err()
@@ -115,35 +131,61 @@ func (n *Node) applyTransfer(req *jiexuv1.ApplyTransferRequest) (*jiexuv1.Case, 
 		if err != nil {
 			return err
 		}
-		c = &jiexuv1.Case{
-			CaseId:            caseID,
-			Side:              jiexuv1.CaseSide_CASE_SIDE_DESTINATION,
-			Person:            rec.GetPerson(),
-			OriginDivision:    req.GetOriginDivision(),
-			OriginRegion:      origin.GetRegion(),
-			DestinationRegion: n.cfg.Region,
-			DestinationScheme: rec.GetScheme(),
-			OpenedAt:          timestamppb.New(now),
-		}
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_APPLIED, now)
+		c = &jiexuv1.Case{CaseId: caseID, Person: rec.GetPerson(), OpenedAt: timestamppb.New(now)}
+		method, msg := a.open(c, rec, other.GetRegion())
+		n.advance(tx, c, a.state, now)
 		if err := putCase(tx, c); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketOpenCases).Put([]byte(id), []byte(caseID)); err != nil {
 			return err
 		}
-		from := rec.GetEnrolledFrom()
-		return n.gw.Enqueue(tx, origin.GetRegion(), methodNotify, caseID, &jiexuv1.NotifyTransferRequest{
-			Person:            rec.GetPerson(),
-			DestinationScheme: rec.GetScheme(),
-			OriginDivision:    req.GetOriginDivision(),
-			EnrolledOn:        &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1},
-		})
+		return n.gw.Enqueue(tx, other.GetRegion(), method, caseID, msg)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// applyTransfer opens a destination case and notifies the origin.
+func (n *Node) applyTransfer(req *jiexuv1.ApplyTransferRequest) (*jiexuv1.Case, error) {
+	return n.apply(application{
+		id: req.GetIdNumber(), name: req.GetName(), division: req.GetOriginDivision(), divisionField: "origin_division",
+		state: jiexuv1.CaseState_CASE_STATE_APPLIED,
+		open: func(c *jiexuv1.Case, rec *jiexuv1.Record, origin string) (string, gateway.Message) {
+			c.Side = jiexuv1.CaseSide_CASE_SIDE_DESTINATION
+			c.OriginDivision, c.OriginRegion, c.DestinationRegion = req.GetOriginDivision(), origin, n.cfg.Region
+			c.DestinationScheme = rec.GetScheme()
+			return methodNotify, notice(rec, req.GetOriginDivision())
+		},
+	})
+}
+
+// applyTransferOut opens a case at the origin for an application lodged
+// here (2021 rule) and asks the destination to confirm the enrolment.
+func (n *Node) applyTransferOut(req *jiexuv1.ApplyTransferOutRequest) (*jiexuv1.Case, error) {
+	return n.apply(application{
+		id: req.GetIdNumber(), name: req.GetName(), division: req.GetDestinationDivision(), divisionField: "destination_division",
+		state: jiexuv1.CaseState_CASE_STATE_REQUESTED,
+		open: func(c *jiexuv1.Case, rec *jiexuv1.Record, dest string) (string, gateway.Message) {
+			c.Side = jiexuv1.CaseSide_CASE_SIDE_ORIGIN
+			c.OriginDivision, c.OriginRegion, c.DestinationRegion = n.cfg.Region, n.cfg.Region, dest
+			c.OriginScheme, c.AppliedAtOrigin = rec.GetScheme(), true
+			return methodRequest, &jiexuv1.RequestTransferRequest{Person: rec.GetPerson(), DestinationDivision: req.GetDestinationDivision()}
+		},
+	})
+}
+
+// notice is the destination's notification for a person enrolled here.
+func notice(rec *jiexuv1.Record, originDivision string) *jiexuv1.NotifyTransferRequest {
+	from := rec.GetEnrolledFrom()
+	return &jiexuv1.NotifyTransferRequest{
+		Person:            rec.GetPerson(),
+		DestinationScheme: rec.GetScheme(),
+		OriginDivision:    originDivision,
+		EnrolledOn:        &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1},
+	}
 }
 
 // onNotify is the origin's handling of a notification: reject with a reason,
@@ -543,78 +585,6 @@ func (n *Node) onAck(tx *bolt.Tx, msg *jiexuv1.OutboxMessage) error {
 	return nil
 }
 
-// applyTransferOut opens a case at the origin for an application lodged
-// here (2021 rule) and asks the destination to confirm the enrolment.
-func (n *Node) applyTransferOut(req *jiexuv1.ApplyTransferOutRequest) (*jiexuv1.Case, error) {
-	id := NormalizeID(req.GetIdNumber())
-	var vs violations
-	n.v.checkID(&vs, "id_number", id)
-	n.v.checkDivision(&vs, "destination_division", req.GetDestinationDivision())
-	checkName(&vs, "name", req.GetName(), true)
-	if err := vs.err(); err != nil {
-		return nil, err
-	}
-	router, err := n.gw.Directory().Router()
-	if err != nil {
-		return nil, err
-	}
-	dest, err := router.Resolve(req.GetDestinationDivision())
-	if err != nil {
-		return nil, err
-	}
-	if dest.GetRegion() == n.cfg.Region {
-		return nil, fmt.Errorf("%w: %s routes to %s", ErrSelfTransfer, req.GetDestinationDivision(), dest.GetRegion())
-	}
-	now := n.now()
-	var c *jiexuv1.Case
-	err = n.db.Update(func(tx *bolt.Tx) error {
-		rec, err := getRecord(tx, id)
-		if err != nil {
-			return err
-		}
-		if rec == nil || rec.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
-			return fmt.Errorf("%w: only an active enrolment here can be transferred out", ErrNotEnrolledHere)
-		}
-		if rec.GetPerson().GetName() != req.GetName() {
-			var vs violations
-			vs.add("name", "does not match the name on this node's enrolment record for the ID number")
-			return vs.err()
-		}
-		if open := tx.Bucket(bucketOpenCases).Get([]byte(id)); open != nil {
-			return fmt.Errorf("%w: case %s", ErrCaseOpen, open)
-		}
-		caseID, err := n.newCaseID(tx, now)
-		if err != nil {
-			return err
-		}
-		c = &jiexuv1.Case{
-			CaseId:            caseID,
-			Side:              jiexuv1.CaseSide_CASE_SIDE_ORIGIN,
-			Person:            rec.GetPerson(),
-			OriginDivision:    n.cfg.Region,
-			OriginRegion:      n.cfg.Region,
-			DestinationRegion: dest.GetRegion(),
-			OriginScheme:      rec.GetScheme(),
-			OpenedAt:          timestamppb.New(now),
-			AppliedAtOrigin:   true,
-		}
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_REQUESTED, now)
-		if err := putCase(tx, c); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketOpenCases).Put([]byte(id), []byte(caseID)); err != nil {
-			return err
-		}
-		return n.gw.Enqueue(tx, dest.GetRegion(), methodRequest, caseID, &jiexuv1.RequestTransferRequest{
-			Person: rec.GetPerson(), DestinationDivision: req.GetDestinationDivision(),
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
 // onRequest is the destination's handling of an application lodged at the
 // origin: if the person is enrolled here it opens its side of the case and
 // notifies the origin as if applied here; otherwise it refuses.
@@ -666,11 +636,5 @@ func (n *Node) onRequest(tx *bolt.Tx, req *jiexuv1.RequestTransferRequest, now t
 	if err := tx.Bucket(bucketOpenCases).Put([]byte(id), []byte(c.GetCaseId())); err != nil {
 		return err
 	}
-	from := rec.GetEnrolledFrom()
-	return n.gw.Enqueue(tx, h.GetSenderRegion(), methodNotify, c.GetCaseId(), &jiexuv1.NotifyTransferRequest{
-		Person:            rec.GetPerson(),
-		DestinationScheme: rec.GetScheme(),
-		OriginDivision:    h.GetSenderRegion(),
-		EnrolledOn:        &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1},
-	})
+	return n.gw.Enqueue(tx, h.GetSenderRegion(), methodNotify, c.GetCaseId(), notice(rec, h.GetSenderRegion()))
 }

@@ -40,6 +40,10 @@ import (
 // Version is the build's version, set with -ldflags "-X jiexu/node.Version=…".
 var Version = "dev"
 
+// MaxAgencyMessage bounds a message on the local agency API: large enough
+// to import a few hundred thousand records in one transaction.
+const MaxAgencyMessage = 256 << 20
+
 // DBFile is the store's file name inside data_dir.
 const DBFile = "jiexu.db"
 
@@ -231,7 +235,7 @@ func (n *Node) Run(ctx context.Context) error {
 	reflection.Register(peerSrv)
 	srvMetrics.InitializeMetrics(peerSrv)
 
-	agencySrv := grpc.NewServer(grpc.ChainUnaryInterceptor(
+	agencySrv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxAgencyMessage), grpc.ChainUnaryInterceptor(
 		srvMetrics.UnaryServerInterceptor(),
 		logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
 		recovery.UnaryServerInterceptor(recoverOpt),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/certs"
@@ -85,34 +87,48 @@ func runNodeServe(ctx context.Context, args []string) error {
 	return n.Run(ctx)
 }
 
-// agency connects to the node a command names with --config (or --agency).
-func agency(fs interface {
-	String(string, string, string) *string
-}) func() (jiexuv1.AgencyServiceClient, func(), error) {
-	cfgFile := fs.String("config", os.Getenv("JIEXU_CONFIG"), "the node's config file (or set JIEXU_CONFIG)")
-	addr := fs.String("agency", "", "the node's agency address (unix:PATH or 127.0.0.1:PORT) instead of --config")
-	return func() (jiexuv1.AgencyServiceClient, func(), error) {
-		target := *addr
-		if target == "" {
-			if *cfgFile == "" {
-				return nil, nil, fmt.Errorf("say which node: --config FILE (or JIEXU_CONFIG) or --agency ADDR")
-			}
-			cfg, err := node.LoadConfig(*cfgFile)
-			if err != nil {
-				return nil, nil, err
-			}
-			target = cfg.AgencyListen
-		}
-		c, conn, err := node.DialAgency(target)
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, func() { conn.Close() }, nil
+// agencyFlags name the node a command talks to: --config (or JIEXU_CONFIG) or --agency.
+type agencyFlags struct {
+	config, addr *string
+}
+
+func agency(fs *flag.FlagSet) agencyFlags {
+	return agencyFlags{
+		config: fs.String("config", os.Getenv("JIEXU_CONFIG"), "the node's config file (or set JIEXU_CONFIG)"),
+		addr:   fs.String("agency", "", "the node's agency address (unix:PATH or 127.0.0.1:PORT) instead of --config"),
 	}
 }
 
-func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, 30*time.Second)
+// dial connects to the node's agency API.
+func (a agencyFlags) dial() (jiexuv1.AgencyServiceClient, func(), error) {
+	target := *a.addr
+	if target == "" {
+		if *a.config == "" {
+			return nil, nil, fmt.Errorf("say which node: --config FILE (or JIEXU_CONFIG) or --agency ADDR")
+		}
+		cfg, err := node.LoadConfig(*a.config)
+		if err != nil {
+			return nil, nil, err
+		}
+		target = cfg.AgencyListen
+	}
+	c, conn, err := node.DialAgency(target)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { conn.Close() }, nil
+}
+
+// call runs fn against the node with a bounded context.
+func (a agencyFlags) call(ctx context.Context, fn func(context.Context, jiexuv1.AgencyServiceClient) error) error {
+	c, done, err := a.dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return fn(ctx, c)
 }
 
 func runNodeStatus(ctx context.Context, args []string) error {
@@ -121,19 +137,14 @@ func runNodeStatus(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	s, err := c.GetStatus(ctx, &jiexuv1.GetStatusRequest{})
-	if err != nil {
-		return err
-	}
-	node.FormatStatus(os.Stdout, s, time.Now())
-	return nil
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		s, err := c.GetStatus(ctx, &jiexuv1.GetStatusRequest{})
+		if err != nil {
+			return err
+		}
+		node.FormatStatus(os.Stdout, s, time.Now())
+		return nil
+	})
 }
 
 func runRecordsImport(ctx context.Context, args []string) error {
@@ -162,23 +173,13 @@ func runRecordsImport(ctx context.Context, args []string) error {
 	if res.BadRows > 0 && !*skipBad {
 		return fmt.Errorf("%d bad row(s) in %s; nothing imported. Fix them, or pass --skip-bad to import the %d good row(s)", res.BadRows, pos[0], len(res.Records))
 	}
-	c, done, err := dial()
-	if err != nil {
+	fmt.Fprintf(os.Stderr, "  %d row(s) valid; importing them in one transaction…\n", len(res.Records))
+	err = dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		_, err := c.ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: res.Records}, grpc.MaxCallSendMsgSize(node.MaxAgencyMessage))
 		return err
-	}
-	defer done()
-	const batch = 500
-	for i := 0; i < len(res.Records); i += batch {
-		j := min(i+batch, len(res.Records))
-		cctx, cancel := callCtx(ctx)
-		_, err := c.ImportRecords(cctx, &jiexuv1.ImportRecordsRequest{Records: res.Records[i:j]})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("rows %d..%d (lines %d..%d): %w; rows before them were imported", i+1, j, res.Lines[i], res.Lines[j-1], err)
-		}
-		if len(res.Records) > batch {
-			fmt.Fprintf(os.Stderr, "  imported %d/%d\n", j, len(res.Records))
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("%w; nothing imported", err)
 	}
 	fmt.Printf("imported %d record(s)", len(res.Records))
 	if res.BadRows > 0 {
@@ -194,23 +195,18 @@ func runRecordsList(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
-	if err != nil {
-		return err
-	}
-	for _, r := range resp.GetRecords() {
-		fmt.Printf("%s  %-8s %-22s %-10s %4d months  %14s  %s\n", node.MaskID(r.GetPerson().GetIdNumber()), r.GetPerson().GetName(),
-			node.SchemeName(r.GetScheme()), strings.ToLower(strings.TrimPrefix(r.GetStatus().String(), "ENROLMENT_STATUS_")),
-			r.GetMonthsPaid(), node.AmountFigures(r.GetBalanceFen()), r.GetDivision())
-	}
-	return nil
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
+		if err != nil {
+			return err
+		}
+		for _, r := range resp.GetRecords() {
+			fmt.Printf("%s  %-8s %-22s %-10s %4d months  %14s  %s\n", node.MaskID(r.GetPerson().GetIdNumber()), r.GetPerson().GetName(),
+				node.SchemeName(r.GetScheme()), strings.ToLower(strings.TrimPrefix(r.GetStatus().String(), "ENROLMENT_STATUS_")),
+				r.GetMonthsPaid(), node.AmountFigures(r.GetBalanceFen()), r.GetDivision())
+		}
+		return nil
+	})
 }
 
 func runTransferApply(ctx context.Context, args []string) error {
@@ -225,19 +221,14 @@ func runTransferApply(ctx context.Context, args []string) error {
 	if err := required(fs, "id", "name", "origin"); err != nil {
 		return err
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: *id, Name: *name, OriginDivision: *origin})
-	if err != nil {
-		return err
-	}
-	node.FormatCase(os.Stdout, resp.GetCase())
-	return nil
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: *id, Name: *name, OriginDivision: *origin})
+		if err != nil {
+			return err
+		}
+		node.FormatCase(os.Stdout, resp.GetCase())
+		return nil
+	})
 }
 
 func runTransferStatus(ctx context.Context, args []string) error {
@@ -250,19 +241,14 @@ func runTransferStatus(ctx context.Context, args []string) error {
 	if err := positional(fs, pos, 1, "one case id"); err != nil {
 		return err
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: pos[0]})
-	if err != nil {
-		return err
-	}
-	node.FormatCase(os.Stdout, resp.GetCase())
-	return nil
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: pos[0]})
+		if err != nil {
+			return err
+		}
+		node.FormatCase(os.Stdout, resp.GetCase())
+		return nil
+	})
 }
 
 func runTransferList(ctx context.Context, args []string) error {
@@ -289,19 +275,14 @@ func runTransferList(ctx context.Context, args []string) error {
 		}
 		req.State = jiexuv1.CaseState(v)
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.ListCases(ctx, req)
-	if err != nil {
-		return err
-	}
-	node.FormatCases(os.Stdout, resp.GetCases())
-	return nil
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.ListCases(ctx, req)
+		if err != nil {
+			return err
+		}
+		node.FormatCases(os.Stdout, resp.GetCases())
+		return nil
+	})
 }
 
 func runCertShow(ctx context.Context, args []string) error {
@@ -316,43 +297,38 @@ func runCertShow(ctx context.Context, args []string) error {
 	if err := positional(fs, pos, 1, "one certificate number, e.g. 蒙呼和浩特2026第00001号"); err != nil {
 		return err
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: pos[0]})
-	if err != nil {
-		return err
-	}
-	cert := &jiexuv1.Certificate{}
-	if err := proto.Unmarshal(resp.GetCertificate().GetCertificate(), cert); err != nil {
-		return err
-	}
-	fmt.Print(node.RenderText(resp.GetCertificate(), cert))
-	if *out != "" {
-		data, err := proto.Marshal(resp.GetCertificate())
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: pos[0]})
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(*out, data, 0o644); err != nil {
+		cert := &jiexuv1.Certificate{}
+		if err := proto.Unmarshal(resp.GetCertificate().GetCertificate(), cert); err != nil {
 			return err
 		}
-		fmt.Printf("exported to %s\n", *out)
-	}
-	if *html != "" {
-		page, err := node.RenderHTML(resp.GetCertificate(), cert)
-		if err != nil {
-			return err
+		fmt.Print(node.RenderText(resp.GetCertificate(), cert))
+		if *out != "" {
+			data, err := proto.Marshal(resp.GetCertificate())
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(*out, data, 0o644); err != nil {
+				return err
+			}
+			fmt.Printf("exported to %s\n", *out)
 		}
-		if err := os.WriteFile(*html, page, 0o644); err != nil {
-			return err
+		if *html != "" {
+			page, err := node.RenderHTML(resp.GetCertificate(), cert)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(*html, page, 0o644); err != nil {
+				return err
+			}
+			fmt.Printf("printable page written to %s (open it in a browser and print)\n", *html)
 		}
-		fmt.Printf("printable page written to %s (open it in a browser and print)\n", *html)
-	}
-	return nil
+		return nil
+	})
 }
 
 func runCertVerify(_ context.Context, args []string) error {
@@ -396,19 +372,14 @@ func listOutbox(ctx context.Context, args []string, name string, dead bool) erro
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead, PeerRegion: *peer})
-	if err != nil {
-		return err
-	}
-	node.FormatOutbox(os.Stdout, resp.GetMessages(), time.Now())
-	return nil
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead, PeerRegion: *peer})
+		if err != nil {
+			return err
+		}
+		node.FormatOutbox(os.Stdout, resp.GetMessages(), time.Now())
+		return nil
+	})
 }
 
 func runOutboxList(ctx context.Context, args []string) error {
@@ -434,19 +405,14 @@ func runOutboxRedrive(ctx context.Context, args []string) error {
 		}
 		seqs = append(seqs, n)
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{Sequences: seqs})
-	if err != nil {
-		return err
-	}
-	fmt.Printf("moved %d dead letter(s) back to the outbox\n", resp.GetRedriven())
-	return nil
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{Sequences: seqs})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("moved %d dead letter(s) back to the outbox\n", resp.GetRedriven())
+		return nil
+	})
 }
 
 func runTransferApplyOut(ctx context.Context, args []string) error {
@@ -461,19 +427,14 @@ func runTransferApplyOut(ctx context.Context, args []string) error {
 	if err := required(fs, "id", "name", "destination"); err != nil {
 		return err
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: *id, Name: *name, DestinationDivision: *dest})
-	if err != nil {
-		return err
-	}
-	node.FormatCase(os.Stdout, resp.GetCase())
-	return nil
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: *id, Name: *name, DestinationDivision: *dest})
+		if err != nil {
+			return err
+		}
+		node.FormatCase(os.Stdout, resp.GetCase())
+		return nil
+	})
 }
 
 func printCertificate(sc *jiexuv1.SealedCertificate) error {
@@ -499,18 +460,13 @@ func runCertReissue(ctx context.Context, args []string) error {
 	if err := positional(fs, pos, 1, "one certificate number"); err != nil {
 		return err
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.ReissueCertificate(ctx, &jiexuv1.ReissueCertificateRequest{Number: pos[0], IdNumber: *id})
-	if err != nil {
-		return err
-	}
-	return printCertificate(resp.GetCertificate())
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.ReissueCertificate(ctx, &jiexuv1.ReissueCertificateRequest{Number: pos[0], IdNumber: *id})
+		if err != nil {
+			return err
+		}
+		return printCertificate(resp.GetCertificate())
+	})
 }
 
 func runCertCheck(ctx context.Context, args []string) error {
@@ -528,19 +484,14 @@ func runCertCheck(ctx context.Context, args []string) error {
 	if err := positional(fs, pos, 1, "one certificate number"); err != nil {
 		return err
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	resp, err := c.CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: pos[0], IdNumber: *id, IssuerDivision: *issuer})
-	if err != nil {
-		return err
-	}
-	fmt.Printf("the issuer %s holds this certificate (seal verified); compare the paper copy with it:\n", resp.GetIssuerRegion())
-	return printCertificate(resp.GetCertificate())
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: pos[0], IdNumber: *id, IssuerDivision: *issuer})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("the issuer %s holds this certificate (seal verified); compare the paper copy with it:\n", resp.GetIssuerRegion())
+		return printCertificate(resp.GetCertificate())
+	})
 }
 
 func runNodeBackup(ctx context.Context, args []string) error {
@@ -553,7 +504,7 @@ func runNodeBackup(ctx context.Context, args []string) error {
 	if err := required(fs, "out"); err != nil {
 		return err
 	}
-	c, done, err := dial()
+	c, done, err := dial.dial()
 	if err != nil {
 		return err
 	}
@@ -643,24 +594,19 @@ func runOutboxShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a sequence number", pos[0])
 	}
-	c, done, err := dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := callCtx(ctx)
-	defer cancel()
-	for _, dead := range []bool{false, true} {
-		resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead})
-		if err != nil {
-			return err
-		}
-		for _, m := range resp.GetMessages() {
-			if m.GetSequence() == seq {
-				node.FormatOutboxMessage(os.Stdout, m, time.Now())
-				return nil
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		for _, dead := range []bool{false, true} {
+			resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead})
+			if err != nil {
+				return err
+			}
+			for _, m := range resp.GetMessages() {
+				if m.GetSequence() == seq {
+					node.FormatOutboxMessage(os.Stdout, m, time.Now())
+					return nil
+				}
 			}
 		}
-	}
-	return fmt.Errorf("no pending message or dead letter %d", seq)
+		return fmt.Errorf("no pending message or dead letter %d (see 'jiexu outbox list' and 'jiexu deadletters')", seq)
+	})
 }
