@@ -49,6 +49,22 @@ var (
 	}
 )
 
+// ParseScheme reads employee/职工, resident/居民 or ncms/新农合.
+func ParseScheme(s string) (jiexuv1.Scheme, error) {
+	if v, ok := schemeWords[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return v, nil
+	}
+	return 0, fmt.Errorf("%q must be employee/职工, resident/居民 or ncms/新农合", s)
+}
+
+// ParseHouseholdType reads agricultural/农业 or non-agricultural/非农业.
+func ParseHouseholdType(s string) (jiexuv1.HouseholdType, error) {
+	if v, ok := householdWords[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return v, nil
+	}
+	return 0, fmt.Errorf("%q must be agricultural/农业 or non-agricultural/非农业", s)
+}
+
 // ParseYearMonth reads "2015-03".
 func ParseYearMonth(s string) (*jiexuv1.YearMonth, error) {
 	t, err := time.Parse("2006-01", strings.TrimSpace(s))
@@ -116,15 +132,15 @@ func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (
 			Division: get("division"),
 			Status:   jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE,
 		}
-		if ht, ok := householdWords[strings.ToLower(get("household_type"))]; ok {
+		if ht, err := ParseHouseholdType(get("household_type")); err == nil {
 			rec.Person.HouseholdType = ht
 		} else {
-			bad("household_type", "%q must be agricultural/农业 or non-agricultural/非农业", get("household_type"))
+			bad("household_type", "%v", err)
 		}
-		if sc, ok := schemeWords[strings.ToLower(get("scheme"))]; ok {
+		if sc, err := ParseScheme(get("scheme")); err == nil {
 			rec.Scheme = sc
 		} else {
-			bad("scheme", "%q must be employee/职工, resident/居民 or ncms/新农合", get("scheme"))
+			bad("scheme", "%v", err)
 		}
 		if ym, err := ParseYearMonth(get("enrolled_from")); err == nil {
 			rec.EnrolledFrom = ym

@@ -34,6 +34,21 @@ func DescribeError(err error) string {
 	return b.String()
 }
 
+// human writes a duration for an operator: 29d 23h, 5h 3m, 42s.
+func human(d time.Duration) string {
+	neg := ""
+	if d < 0 {
+		neg, d = "-", -d
+	}
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%s%dd %dh", neg, d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%s%dh %dm", neg, d/time.Hour, (d%time.Hour)/time.Minute)
+	}
+	return neg + d.Round(time.Second).String()
+}
+
 func ts(t interface{ AsTime() time.Time }) string {
 	return t.AsTime().In(CST).Format("2006-01-02 15:04:05")
 }
@@ -110,8 +125,8 @@ func FormatCases(w io.Writer, cs []*jiexuv1.Case) {
 func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "node\t%s %s (jiexu %s)\n", s.GetRegion(), s.GetAgencyName(), s.GetVersion())
-	fmt.Fprintf(tw, "registry\tversion %d, expires %s (in %s)\n", s.GetRegistryVersion(), ts(s.GetRegistryExpiresAt()), s.GetRegistryExpiresAt().AsTime().Sub(now).Round(time.Minute))
-	fmt.Fprintf(tw, "certificate\texpires %s (in %s)\n", ts(s.GetCertificateExpiresAt()), s.GetCertificateExpiresAt().AsTime().Sub(now).Round(time.Hour))
+	fmt.Fprintf(tw, "registry\tversion %d, expires %s (in %s)\n", s.GetRegistryVersion(), ts(s.GetRegistryExpiresAt()), human(s.GetRegistryExpiresAt().AsTime().Sub(now)))
+	fmt.Fprintf(tw, "certificate\texpires %s (in %s)\n", ts(s.GetCertificateExpiresAt()), human(s.GetCertificateExpiresAt().AsTime().Sub(now)))
 	fmt.Fprintf(tw, "certificate serial\t%s\n", s.GetCertificateSerial())
 	fmt.Fprintf(tw, "records\t%d\n", s.GetRecords())
 	fmt.Fprintf(tw, "overdue cases\t%d as destination, %d as origin\n", s.GetOverdueDestination(), s.GetOverdueOrigin())
@@ -120,7 +135,7 @@ func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 	for _, p := range s.GetPeers() {
 		age := "-"
 		if p.GetOldestPendingAt() != nil {
-			age = now.Sub(p.GetOldestPendingAt().AsTime()).Round(time.Second).String()
+			age = human(now.Sub(p.GetOldestPendingAt().AsTime()))
 		}
 		fmt.Fprintf(w, "%-7s %7d  %-8s %4d  %s\n", p.GetRegion(), p.GetPending(), age, p.GetDead(), p.GetLastError())
 	}
@@ -137,7 +152,7 @@ func FormatOutbox(w io.Writer, ms []*jiexuv1.OutboxMessage, now time.Time) {
 	for _, m := range ms {
 		method := m.GetMethod()[strings.LastIndex(m.GetMethod(), "/")+1:]
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", m.GetSequence(), m.GetPeerRegion(), method, m.GetCaseId(),
-			now.Sub(m.GetCreatedAt().AsTime()).Round(time.Second), m.GetAttempts(), m.GetLastError())
+			human(now.Sub(m.GetCreatedAt().AsTime())), m.GetAttempts(), m.GetLastError())
 	}
 	tw.Flush()
 }
@@ -151,7 +166,7 @@ func FormatOutboxMessage(w io.Writer, m *jiexuv1.OutboxMessage, now time.Time) {
 	fmt.Fprintf(tw, "peer\t%s\n", m.GetPeerRegion())
 	fmt.Fprintf(tw, "method\t%s\n", m.GetMethod())
 	fmt.Fprintf(tw, "case\t%s\n", m.GetCaseId())
-	fmt.Fprintf(tw, "created\t%s (%s ago)\n", ts(m.GetCreatedAt()), now.Sub(m.GetCreatedAt().AsTime()).Round(time.Second))
+	fmt.Fprintf(tw, "created\t%s (%s ago)\n", ts(m.GetCreatedAt()), human(now.Sub(m.GetCreatedAt().AsTime())))
 	fmt.Fprintf(tw, "attempts\t%d\n", m.GetAttempts())
 	if m.GetNextAttemptAt() != nil && !m.GetDead() {
 		fmt.Fprintf(tw, "next attempt\t%s\n", ts(m.GetNextAttemptAt()))

@@ -46,6 +46,7 @@ func init() {
 		"node serve":         {"node serve --config FILE   run a node", runNodeServe},
 		"node status":        {"node status --config FILE   one screen: region, registry, certificate, peers, queues, cases", runNodeStatus},
 		"records import":     {"records import --config FILE [--skip-bad] FILE.csv   import enrolment records (all or nothing)", runRecordsImport},
+		"records put":        {"records put --config FILE --id ID --name NAME --scheme employee|resident|ncms [--from YYYY-MM] [--division CODE] …   enrol one person here", runRecordsPut},
 		"records list":       {"records list --config FILE   list enrolment records (ID numbers masked)", runRecordsList},
 		"transfer apply":     {"transfer apply --config FILE --id ID --name NAME --origin CODE   open a case at this (destination) node", runTransferApply},
 		"transfer apply-out": {"transfer apply-out --config FILE --id ID --name NAME --destination CODE   open a case at this (origin) node; the destination confirms", runTransferApplyOut},

@@ -610,3 +610,65 @@ func runOutboxShow(ctx context.Context, args []string) error {
 		return fmt.Errorf("no pending message or dead letter %d (see 'jiexu outbox list' and 'jiexu deadletters')", seq)
 	})
 }
+
+func runRecordsPut(ctx context.Context, args []string) error {
+	fs := flagSet("records put")
+	dial := agency(fs)
+	id := fs.String("id", "", "18-character ID number")
+	name := fs.String("name", "", "name")
+	scheme := fs.String("scheme", "", "employee, resident or ncms")
+	division := fs.String("division", "", "division code where the person is enrolled (default: this node's region)")
+	from := fs.String("from", time.Now().In(node.CST).Format("2006-01"), "enrolled from, YYYY-MM")
+	months := fs.Int("months", 0, "months actually paid")
+	balance := fs.String("balance", "0", "personal-account balance in yuan, e.g. 1024.00")
+	household := fs.String("household", "non-agricultural", "agricultural or non-agricultural")
+	place := fs.String("place", "", "household registration place (户籍所在地)")
+	insurance := fs.String("insurance-number", "", "local medical-insurance number, where used")
+	headName := fs.String("head-name", "", "NCMS household head's name")
+	headID := fs.String("head-id", "", "NCMS household head's ID number")
+	backPaid := fs.Bool("gap-back-paid", false, "contributions for a gap before --from were back-paid")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "id", "name", "scheme"); err != nil {
+		return err
+	}
+	sc, err := node.ParseScheme(*scheme)
+	if err != nil {
+		return fmt.Errorf("--scheme: %w", err)
+	}
+	ht, err := node.ParseHouseholdType(*household)
+	if err != nil {
+		return fmt.Errorf("--household: %w", err)
+	}
+	ym, err := node.ParseYearMonth(*from)
+	if err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	fen, err := node.ParseYuan(*balance)
+	if err != nil {
+		return fmt.Errorf("--balance: %w", err)
+	}
+	if *division == "" && *dial.config != "" {
+		cfg, err := node.LoadConfig(*dial.config)
+		if err != nil {
+			return err
+		}
+		*division = cfg.Region
+	}
+	rec := &jiexuv1.Record{
+		Person: &jiexuv1.Person{Name: *name, IdNumber: *id, InsuranceNumber: *insurance, HouseholdType: ht, HouseholdPlace: *place,
+			HouseholdHeadName: *headName, HouseholdHeadIdNumber: *headID},
+		Scheme: sc, Division: *division, EnrolledFrom: ym, MonthsPaid: int32(*months), BalanceFen: fen, GapBackPaid: *backPaid,
+	}
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec})
+		if err != nil {
+			return err
+		}
+		r := resp.GetRecord()
+		fmt.Printf("enrolled %s %s in %s at %s from %04d-%02d\n", r.GetPerson().GetName(), node.MaskID(r.GetPerson().GetIdNumber()),
+			node.SchemeName(r.GetScheme()), r.GetDivision(), r.GetEnrolledFrom().GetYear(), r.GetEnrolledFrom().GetMonth())
+		return nil
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"jiexu/certs"
@@ -68,15 +69,22 @@ type Planned struct {
 	CaseID      string
 }
 
-// Plan picks transfers: perPair people from each region to the next (so
-// an NCMS office's people join an urban scheme), the origin named once by a
-// county code so routing is longest-prefix, and one person the origin has
-// never enrolled, whose case must be rejected.
+// Plan picks transfers: perPair people from each region to the next
+// insurance agency (so an NCMS office's people join an urban scheme, and
+// nobody's personal account moves into NCMS, which has none), the origin
+// named once by a county code so routing is longest-prefix, and one person
+// the origin has never enrolled, whose case must be rejected.
 func Plan(l *Layout, perPair int, now time.Time) []*Planned {
 	var plan []*Planned
 	t := registry.DefaultTable()
 	for i, from := range l.Nodes {
 		to := l.Nodes[(i+1)%len(l.Nodes)]
+		for k := 1; k < len(l.Nodes) && to.Kind == "ncms"; k++ {
+			to = l.Nodes[(i+1+k)%len(l.Nodes)]
+		}
+		if to.Region == from.Region || to.Kind == "ncms" {
+			continue
+		}
 		for k := 0; k < perPair && k < len(from.People); k++ {
 			origin := from.Region
 			if k == 0 {
@@ -266,20 +274,23 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 	}
 	var moved int64
 	var failures []string
-	fmt.Fprintf(out, "\n%-24s %-6s → %-6s %-10s %-26s %s\n", "CASE", "FROM", "TO", "STATE", "CERTIFICATE", "BALANCE MOVED")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nCASE\tFROM → TO\tSCHEMES\tSTATE\tCERTIFICATE\tBALANCE MOVED")
 	for _, p := range plan {
 		c := cases[p.CaseID]
 		cert := c.GetCertificateNumber()
 		if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
 			cert = "— " + strings.ToLower(strings.TrimPrefix(c.GetRejectReason().String(), "REJECT_REASON_"))
 		}
-		fmt.Fprintf(out, "%-24s %-6s → %-6s %-10s %-26s %s\n", p.CaseID, c.GetOriginRegion(), p.Destination,
+		fmt.Fprintf(tw, "%s\t%s → %s\t%s → %s\t%s\t%s\t%s\n", p.CaseID, c.GetOriginRegion(), p.Destination,
+			shortScheme(c.GetOriginScheme()), shortScheme(c.GetDestinationScheme()),
 			strings.TrimPrefix(c.GetState().String(), "CASE_STATE_"), cert, node.AmountFigures(c.GetAmountFen()))
 		moved += c.GetAmountFen()
 		if c.GetState() != p.Want {
 			failures = append(failures, fmt.Sprintf("case %s is %s, want %s", p.CaseID, c.GetState(), p.Want))
 		}
 	}
+	tw.Flush()
 	fmt.Fprintf(out, "\nmoved %s between agencies in %s; balances across the network: before %s, after %s\n",
 		node.AmountFigures(moved), took.Round(time.Millisecond), node.AmountFigures(before), node.AmountFigures(after))
 	if before != after {
@@ -307,6 +318,18 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 		<-ctx.Done()
 	}
 	return nil
+}
+
+func shortScheme(s jiexuv1.Scheme) string {
+	switch s {
+	case jiexuv1.Scheme_SCHEME_EMPLOYEE:
+		return "employee"
+	case jiexuv1.Scheme_SCHEME_RESIDENT:
+		return "resident"
+	case jiexuv1.Scheme_SCHEME_NCMS:
+		return "NCMS"
+	}
+	return "—"
 }
 
 // showOneCertificate prints the first NCMS certificate (or any) after
