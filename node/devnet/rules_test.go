@@ -85,7 +85,9 @@ func TestApplicationAtOrigin(t *testing.T) {
 // certificateFor runs one transfer and returns the destination case.
 func certificateFor(t *testing.T, tn *testNet, p *jiexuv1.Record, origin, dest string) *jiexuv1.Case {
 	c := tn.enrolAndApply(p, origin, dest)
-	return tn.waitState(dest, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	done := tn.waitState(dest, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	tn.waitState(origin, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
+	return done
 }
 
 func TestReissueAndCheckCertificate(t *testing.T) {
