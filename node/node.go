@@ -67,6 +67,9 @@ type Node struct {
 	kind    jiexuv1.AgencyKind
 	contact *jiexuv1.Contact
 
+	// peerLis and metricsLis are listeners bound by the caller (WithListeners).
+	peerLis, metricsLis net.Listener
+
 	mu     sync.Mutex // guards addrs
 	addrs  Addrs
 	ready  chan struct{}
@@ -83,6 +86,14 @@ type Option func(*Node)
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(n *Node) { n.log = l } }
+
+// WithListeners makes Run serve on listeners the caller already bound
+// (either may be nil), instead of binding listen and metrics_listen itself:
+// a local network binds every port before it writes the registry, so no
+// other socket can take one in between.
+func WithListeners(peer, metrics net.Listener) Option {
+	return func(n *Node) { n.peerLis, n.metricsLis = peer, metrics }
+}
 
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(n *Node) { n.now = now } }
@@ -245,17 +256,20 @@ func (n *Node) Run(ctx context.Context) error {
 	reflection.Register(agencySrv)
 	srvMetrics.InitializeMetrics(agencySrv)
 
-	peerLis, err := listen(n.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	peerLis := n.peerLis
+	if peerLis == nil {
+		var err error
+		if peerLis, err = listen(n.cfg.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
 	}
 	agencyLis, err := listen(n.cfg.AgencyListen)
 	if err != nil {
 		peerLis.Close()
 		return fmt.Errorf("agency_listen: %w", err)
 	}
-	var metricsLis net.Listener
-	if n.cfg.MetricsListen != "" {
+	metricsLis := n.metricsLis
+	if metricsLis == nil && n.cfg.MetricsListen != "" {
 		if metricsLis, err = listen(n.cfg.MetricsListen); err != nil {
 			peerLis.Close()
 			agencyLis.Close()

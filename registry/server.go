@@ -88,6 +88,8 @@ type ServeConfig struct {
 	KeyFile  string
 	CAFile   string
 	Logger   *slog.Logger
+	// Listener, if set, is used instead of binding Listen.
+	Listener net.Listener
 	// Ready, if set, receives the bound address once listening.
 	Ready func(addr net.Addr)
 }
@@ -97,7 +99,7 @@ func (c *ServeConfig) Validate() error {
 	switch {
 	case c.Dir == "":
 		return errors.New("dir: the registry folder is required")
-	case c.Listen == "":
+	case c.Listen == "" && c.Listener == nil:
 		return errors.New("listen: an address host:port is required")
 	case c.CertFile == "" || c.KeyFile == "" || c.CAFile == "":
 		return errors.New("cert, key, ca: the registry's certificate files are required")
@@ -122,9 +124,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	lis := cfg.Listener
+	if lis == nil {
+		if lis, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		}
 	}
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))))
 	jiexuv1.RegisterRegistryServiceServer(srv, NewService(cfg.Dir))

@@ -55,6 +55,7 @@ func runDevnetInit(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	l.Close() // the servers bind the ports themselves
 	fmt.Printf("wrote a %d-node network to %s\n\nstart it, each in its own terminal (or append ' &'):\n", len(l.Nodes), l.Dir)
 	fmt.Printf("  jiexu registry serve --dir %s --listen %s --tls %s\n", l.RegistryDir, l.RegistryAddr, l.RegistryTLS)
 	for _, n := range l.Nodes {

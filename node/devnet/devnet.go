@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"jiexu/certs"
@@ -46,6 +47,46 @@ type Layout struct {
 	RegistryTLS  string // folder with the registry's cert.pem, key.pem, ca.pem
 	RegistryAddr string
 	Nodes        []NodeLayout
+
+	// listeners holds the ports Init bound ("registry", "REGION/listen",
+	// "REGION/metrics") until Start serves on them or Close releases them.
+	mu        sync.Mutex
+	listeners map[string]net.Listener
+}
+
+// bind takes a free loopback port and keeps it bound under name.
+func (l *Layout) bind(name string) (string, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.listeners == nil {
+		l.listeners = map[string]net.Listener{}
+	}
+	l.listeners[name] = lis
+	return lis.Addr().String(), nil
+}
+
+// take hands over a listener Init bound, or nil once it has been used.
+func (l *Layout) take(name string) net.Listener {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lis := l.listeners[name]
+	delete(l.listeners, name)
+	return lis
+}
+
+// Close releases the ports Init bound and no server took, so that separate
+// processes can bind them.
+func (l *Layout) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for name, lis := range l.listeners {
+		lis.Close()
+		delete(l.listeners, name)
+	}
 }
 
 // NodeLayout is one node's folder.
@@ -57,16 +98,6 @@ type NodeLayout struct {
 	ConfigFile string
 	RecordsCSV string
 	People     []*jiexuv1.Record
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func agencyName(t *registry.Table, region, kind string) string {
@@ -125,6 +156,12 @@ func Init(opts Options) (*Layout, error) {
 	}
 	l := &Layout{Dir: dir, CADir: filepath.Join(dir, "ca"), RegistryDir: filepath.Join(dir, "registry")}
 	l.RegistryTLS = filepath.Join(l.RegistryDir, "tls")
+	complete := false
+	defer func() {
+		if !complete {
+			l.Close()
+		}
+	}()
 	ca, err := certs.InitCA(l.CADir, "", certs.WithRegionCheck(t.CheckPlace))
 	if err != nil {
 		return nil, err
@@ -135,7 +172,7 @@ func Init(opts Options) (*Layout, error) {
 	if err := registry.InitDir(l.RegistryDir); err != nil {
 		return nil, err
 	}
-	if l.RegistryAddr, err = freePort(); err != nil {
+	if l.RegistryAddr, err = l.bind("registry"); err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x6a6965787521))
@@ -149,11 +186,11 @@ func Init(opts Options) (*Layout, error) {
 		if err != nil {
 			return nil, err
 		}
-		listen, err := freePort()
+		listen, err := l.bind(region + "/listen")
 		if err != nil {
 			return nil, err
 		}
-		metrics, err := freePort()
+		metrics, err := l.bind(region + "/metrics")
 		if err != nil {
 			return nil, err
 		}
@@ -201,6 +238,7 @@ func Init(opts Options) (*Layout, error) {
 	if err := SignRegistry(l, opts.Now()); err != nil {
 		return nil, err
 	}
+	complete = true
 	return l, nil
 }
 

@@ -81,7 +81,7 @@ func (nw *Network) startRegistry() error {
 		defer nw.wg.Done()
 		defer logFile.Close()
 		err := registry.Serve(nw.ctx, registry.ServeConfig{
-			Dir: l.RegistryDir, Listen: l.RegistryAddr,
+			Dir: l.RegistryDir, Listen: l.RegistryAddr, Listener: l.take("registry"),
 			CertFile: filepath.Join(l.RegistryTLS, certs.CertFile), KeyFile: filepath.Join(l.RegistryTLS, certs.KeyFile),
 			CAFile: filepath.Join(l.RegistryTLS, certs.CACertFile),
 			Logger: slog.New(slog.NewTextHandler(logFile, nil)),
@@ -124,7 +124,8 @@ func (nw *Network) StartNode(region string) error {
 	if err != nil {
 		return err
 	}
-	n, err := node.New(cfg, node.WithLogger(slog.New(slog.NewTextHandler(logFile, nil))))
+	n, err := node.New(cfg, node.WithLogger(slog.New(slog.NewTextHandler(logFile, nil))),
+		node.WithListeners(nw.Layout.take(region+"/listen"), nw.Layout.take(region+"/metrics")))
 	if err != nil {
 		logFile.Close()
 		return fmt.Errorf("node %s: %w", region, err)
@@ -177,6 +178,7 @@ func (nw *Network) Node(region string) *node.Node {
 // Stop ends every node and the registry and waits for them.
 func (nw *Network) Stop() {
 	nw.cancel()
+	defer nw.Layout.Close()
 	nw.mu.Lock()
 	for _, c := range nw.conns {
 		c.Close()
