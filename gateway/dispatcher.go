@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,10 @@ type dispatcher struct {
 	g    *Gateway
 	peer string
 	kick chan struct{}
+	// reachable is set when the last batch had a success: then messages
+	// still backing off from the outage are sent at once, not one by one
+	// as their own timers expire. Only the dispatcher's goroutine uses it.
+	reachable bool
 }
 
 // wake makes sure a dispatcher runs for peer and tells it to look again.
@@ -113,7 +118,7 @@ func (d *dispatcher) deliverDue(ctx context.Context) (time.Time, error) {
 			if err := proto.Unmarshal(v, e); err != nil { // copies out of the mmap
 				return fmt.Errorf("outbox entry %x: %w", k, err)
 			}
-			if at := e.GetNextAttemptAt().AsTime(); at.After(now) {
+			if at := e.GetNextAttemptAt().AsTime(); at.After(now) && !d.reachable {
 				if earliest.IsZero() || at.Before(earliest) {
 					earliest = at
 				}
@@ -139,6 +144,7 @@ func (d *dispatcher) deliverDue(ctx context.Context) (time.Time, error) {
 	if ctx.Err() != nil {
 		return time.Time{}, nil // shutting down: the attempts are simply retried later
 	}
+	d.reachable = slices.ContainsFunc(batch, func(a *attempt) bool { return a.err == nil })
 	return now, d.record(batch)
 }
 

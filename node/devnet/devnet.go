@@ -197,7 +197,7 @@ func Init(opts Options) (*Layout, error) {
 		cfg := node.NewConfig()
 		cfg.Region, cfg.AgencyName, cfg.Kind = region, nl.Name, kind
 		full, _ := t.FullName(region)
-		cfg.Contact = node.Contact{Address: full + "政务服务中心", Postcode: postcodeFor(region), Phone: "0471-12333", ContactPerson: "经办窗口"}
+		cfg.Contact = node.Contact{Address: full + "政务服务中心", Postcode: postcodeFor(region), Phone: "12393", ContactPerson: "经办窗口"}
 		cfg.Listen, cfg.MetricsListen = listen, metrics
 		cfg.AgencyListen = "unix:agency.sock"
 		cfg.RegistryAddress = l.RegistryAddr
