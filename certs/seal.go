@@ -58,20 +58,32 @@ func (s *Signer) Seal(domain string, content []byte) (*jiexuv1.Seal, error) {
 // that the signer's certificate chains to roots, was valid at the given time
 // and is not revoked. It returns the signer's certificate.
 func CheckSeal(seal *jiexuv1.Seal, domain string, content []byte, roots *x509.CertPool, revoked *Revoked, at time.Time) (*x509.Certificate, error) {
-	cert, err := checkSignature(seal, domain, content)
+	cert, err := CheckSignature(seal, domain, content)
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyChain(cert, roots, at); err != nil {
+	if err := VerifyChain(cert, roots, revoked, at); err != nil {
 		return nil, err
-	}
-	if revoked.Contains(cert) {
-		return nil, fmt.Errorf("%w: serial %s", ErrRevoked, cert.SerialNumber)
 	}
 	return cert, nil
 }
 
-func checkSignature(seal *jiexuv1.Seal, domain string, content []byte) (*x509.Certificate, error) {
+// VerifyChain checks that cert chains to roots, is valid at the given time
+// and is not revoked.
+func VerifyChain(cert *x509.Certificate, roots *x509.CertPool, revoked *Revoked, at time.Time) error {
+	if err := verifyChain(cert, roots, at); err != nil {
+		return err
+	}
+	if revoked.Contains(cert) {
+		return fmt.Errorf("%w: serial %s", ErrRevoked, cert.SerialNumber)
+	}
+	return nil
+}
+
+// CheckSignature verifies a seal's signature over content under a domain
+// and returns the signer's certificate, whose chain the caller must still
+// check (VerifyChain): CheckSeal does both.
+func CheckSignature(seal *jiexuv1.Seal, domain string, content []byte) (*x509.Certificate, error) {
 	if seal == nil || len(seal.GetSignature()) == 0 || len(seal.GetCertificate()) == 0 {
 		return nil, ErrUnsealed
 	}

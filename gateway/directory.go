@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,9 @@ type view struct {
 	verified *registry.Verified
 	router   *registry.Router
 	roots    *x509.CertPool
+	// chains remembers the fingerprints of signer certificates whose chain
+	// to roots has verified (see verifyMessage).
+	chains sync.Map
 }
 
 // Directory holds the node's current registry snapshot. It is verified

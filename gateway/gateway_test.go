@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"math/big"
 	"net"
 	"path/filepath"
 	"strings"
@@ -260,5 +261,38 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("Validate() = %v, want an error naming %s", err, tt.want)
 		}
+	}
+}
+
+// A remembered chain still answers to validity and revocation.
+func TestRememberedChainStillChecksRevocationAndExpiry(t *testing.T) {
+	f := newFixture(t)
+	m := &jiexuv1.RejectTransferRequest{
+		Header: &jiexuv1.MessageHeader{MessageId: "m", SenderRegion: "150100", ReceiverRegion: "150700", CaseId: "c", CreatedAt: timestamppb.Now()},
+		Reason: jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED,
+	}
+	if err := SealMessage(f.node.Signer, m); err != nil {
+		t.Fatal(err)
+	}
+	roots, _ := certs.LoadPool(f.node.CAFile())
+	v := &view{roots: roots, verified: &registry.Verified{}}
+	now := time.Now()
+	if _, err := v.verifyMessage(m, now); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	if _, err := v.verifyMessage(m, now.AddDate(2, 0, 0)); !errors.Is(err, certs.ErrExpired) {
+		t.Errorf("remembered but expired: %v, want ErrExpired", err)
+	}
+	crl, err := f.ca.Revoke([]*big.Int{f.node.Signer.Cert.SerialNumber})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := certs.ParseRevoked(crl, f.ca.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.verified.Revoked = revoked
+	if _, err := v.verifyMessage(m, now); !errors.Is(err, certs.ErrRevoked) {
+		t.Errorf("remembered but revoked: %v, want ErrRevoked", err)
 	}
 }

@@ -63,7 +63,7 @@ func (g *Gateway) Receive(ctx context.Context, msg Message, apply ApplyFunc) (*j
 	if err != nil {
 		return nil, err
 	}
-	if _, err := VerifyMessage(msg, v.roots, v.verified.Revoked, g.cfg.Now()); err != nil {
+	if _, err := v.verifyMessage(msg, g.cfg.Now()); err != nil {
 		return nil, err
 	}
 	key := inboxKey(h.GetSenderRegion(), h.GetMessageId())

@@ -68,11 +68,18 @@ func SealMessage(s *certs.Signer, m Message) error {
 // VerifyMessage checks m's seal against the CA and the revocation list, and
 // that the signer's region is the header's sender.
 func VerifyMessage(m Message, roots *x509.CertPool, revoked *certs.Revoked, now time.Time) (*x509.Certificate, error) {
+	return verifyMessage(m, now, func(cert *x509.Certificate) error { return certs.VerifyChain(cert, roots, revoked, now) })
+}
+
+func verifyMessage(m Message, now time.Time, chain func(*x509.Certificate) error) (*x509.Certificate, error) {
 	content, err := sealedBytes(m)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := certs.CheckSeal(m.GetSeal(), certs.DomainMessage, content, roots, revoked, now)
+	cert, err := certs.CheckSignature(m.GetSeal(), certs.DomainMessage, content)
+	if err == nil {
+		err = chain(cert)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadMessageSeal, err)
 	}
@@ -84,4 +91,28 @@ func VerifyMessage(m Message, roots *x509.CertPool, revoked *certs.Revoked, now 
 		return nil, fmt.Errorf("%w: sealed by region %s, header says %s", ErrBadMessageSeal, region, m.GetHeader().GetSenderRegion())
 	}
 	return cert, nil
+}
+
+// verifyMessage checks a received message's seal, remembering signer
+// certificates whose chain verified so that each message costs one
+// signature check, not two. Validity and revocation are checked every time;
+// the memory lives as long as the snapshot (and so its revocation list).
+func (v *view) verifyMessage(m Message, now time.Time) (*x509.Certificate, error) {
+	return verifyMessage(m, now, func(cert *x509.Certificate) error {
+		fp := certs.Fingerprint(cert)
+		if _, ok := v.chains.Load(fp); ok {
+			if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+				return fmt.Errorf("%w: valid %s to %s", certs.ErrExpired, cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339))
+			}
+			if v.verified.Revoked.Contains(cert) {
+				return fmt.Errorf("%w: serial %s", certs.ErrRevoked, cert.SerialNumber)
+			}
+			return nil
+		}
+		if err := certs.VerifyChain(cert, v.roots, v.verified.Revoked, now); err != nil {
+			return err
+		}
+		v.chains.Store(fp, struct{}{})
+		return nil
+	})
 }
