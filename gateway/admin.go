@@ -203,3 +203,29 @@ func InspectStore(tx *bolt.Tx) (StoreStats, error) {
 	}
 	return st, nil
 }
+
+// PendingFor returns the queued messages of one case (without payloads), so
+// that a case can show why it is not moving.
+func (g *Gateway) PendingFor(caseID string) ([]*jiexuv1.OutboxMessage, error) {
+	var out []*jiexuv1.OutboxMessage
+	err := g.cfg.DB.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketOutbox, bucketDead} {
+			err := tx.Bucket(b).ForEach(func(_, v []byte) error {
+				e := &jiexuv1.OutboxMessage{}
+				if err := proto.Unmarshal(v, e); err != nil {
+					return err
+				}
+				if e.GetCaseId() == caseID {
+					e.Payload = nil
+					out = append(out, e)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}

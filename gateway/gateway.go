@@ -99,6 +99,12 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// peerConn is the pooled connection to a peer and the address it dials.
+type peerConn struct {
+	address string
+	conn    *grpc.ClientConn
+}
+
 // AckFunc is called in the transaction that records a delivery, so that the
 // business side can advance a case exactly when its message is acknowledged.
 type AckFunc func(tx *bolt.Tx, msg *jiexuv1.OutboxMessage) error
@@ -113,7 +119,7 @@ type Gateway struct {
 
 	mu          sync.Mutex // guards dispatchers, conns, ctx
 	dispatchers map[string]*dispatcher
-	conns       map[string]*grpc.ClientConn
+	conns       map[string]peerConn
 	ctx         context.Context
 	wg          sync.WaitGroup
 }
@@ -138,7 +144,7 @@ func New(cfg Config) (*Gateway, error) {
 		log:         log,
 		dir:         newDirectory(cfg.CA, cfg.Table, cfg.DB, cfg.Now),
 		dispatchers: map[string]*dispatcher{},
-		conns:       map[string]*grpc.ClientConn{},
+		conns:       map[string]peerConn{},
 	}
 	g.metrics = newMetrics(g)
 	if err := g.dir.loadStored(); err != nil {
@@ -199,9 +205,9 @@ func (g *Gateway) Wait() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.conns {
-		c.Close()
+		c.conn.Close()
 	}
-	g.conns = map[string]*grpc.ClientConn{}
+	g.conns = map[string]peerConn{}
 }
 
 // NewMessageID returns a random message id.
@@ -302,16 +308,18 @@ func (g *Gateway) conn(peer string) (*grpc.ClientConn, error) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	key := peer + "@" + node.GetAddress()
-	if c, ok := g.conns[key]; ok {
-		return c, nil
+	if pc, ok := g.conns[peer]; ok {
+		if pc.address == node.GetAddress() {
+			return pc.conn, nil
+		}
+		pc.conn.Close() // the registry moved the peer
 	}
 	creds := credentials.NewTLS(certs.ClientTLS(g.cfg.KeyPair, g.dir.current.Load().roots, peer))
 	c, err := grpc.NewClient(node.GetAddress(), append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, g.cfg.DialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", peer, node.GetAddress(), err)
 	}
-	g.conns[key] = c
+	g.conns[peer] = peerConn{address: node.GetAddress(), conn: c}
 	return c, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -48,6 +49,9 @@ func (s *agencyServer) GetCase(_ context.Context, req *jiexuv1.GetCaseRequest) (
 		return nil, toStatus(err)
 	}
 	c.Overdue = Overdue(c, s.n.now())
+	if c.GetLastError() == "" {
+		c.LastError = s.n.deliveryError(c.GetCaseId())
+	}
 	return &jiexuv1.GetCaseResponse{Case: c}, nil
 }
 
@@ -292,4 +296,25 @@ func (s *agencyServer) GetStatus(context.Context, *jiexuv1.GetStatusRequest) (*j
 		return nil
 	})
 	return resp, nil
+}
+
+// deliveryError describes why a case's messages have not been delivered,
+// or "" when none is failing.
+func (n *Node) deliveryError(caseID string) string {
+	ms, err := n.gw.PendingFor(caseID)
+	if err != nil {
+		return ""
+	}
+	for _, m := range ms {
+		if m.GetLastError() == "" {
+			continue
+		}
+		what := "retrying"
+		if m.GetDead() {
+			what = "dead letter, see 'jiexu deadletters'"
+		}
+		method := m.GetMethod()[strings.LastIndex(m.GetMethod(), "/")+1:]
+		return fmt.Sprintf("%s to %s: %d attempts (%s): %s", method, m.GetPeerRegion(), m.GetAttempts(), what, m.GetLastError())
+	}
+	return ""
 }

@@ -70,10 +70,11 @@ type Node struct {
 	// peerLis and metricsLis are listeners bound by the caller (WithListeners).
 	peerLis, metricsLis net.Listener
 
-	mu     sync.Mutex // guards addrs
-	addrs  Addrs
-	ready  chan struct{}
-	closed bool
+	mu        sync.Mutex // guards addrs and unhealthy
+	addrs     Addrs
+	unhealthy string // the last health reason logged
+	ready     chan struct{}
+	closed    bool
 }
 
 // Addrs are the addresses a running node listens on.
@@ -402,9 +403,18 @@ func (n *Node) Health() string {
 
 func (n *Node) checkHealth() {
 	st := healthpb.HealthCheckResponse_SERVING
-	if reason := n.Health(); reason != "" {
+	reason := n.Health()
+	if reason != "" {
 		st = healthpb.HealthCheckResponse_NOT_SERVING
+	}
+	n.mu.Lock()
+	changed := reason != n.unhealthy
+	n.unhealthy = reason
+	n.mu.Unlock()
+	if changed && reason != "" {
 		n.log.Warn("node not serving", "reason", reason)
+	} else if changed {
+		n.log.Info("node serving again")
 	}
 	n.health.SetServingStatus("", st)
 	for _, svc := range []string{"jiexu.v1.TransferService", "jiexu.v1.CertificateService", "jiexu.v1.RemittanceService", "jiexu.v1.AgencyService"} {

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -578,6 +579,9 @@ func TestPeerDownBacklogDrains(t *testing.T) {
 	}
 	if out.GetMessages()[0].GetAttempts() < 2 || out.GetMessages()[0].GetLastError() == "" {
 		t.Fatalf("outbox head = %d attempts, error %q; want failures recorded", out.GetMessages()[0].GetAttempts(), out.GetMessages()[0].GetLastError())
+	}
+	if got := tn.getCase(hulunbuir, ids[0]).GetLastError(); !strings.Contains(got, "NotifyTransfer to 150100") {
+		t.Errorf("case last error = %q, want the failing delivery named", got)
 	}
 	if err := tn.StartNode(hohhot); err != nil {
 		t.Fatal(err)
