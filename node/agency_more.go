@@ -70,11 +70,7 @@ func (n *Node) reissue(number, id string) (*jiexuv1.SealedCertificate, error) {
 
 func (s *agencyServer) ReissueCertificate(_ context.Context, req *jiexuv1.ReissueCertificateRequest) (*jiexuv1.ReissueCertificateResponse, error) {
 	var vs violations
-	if _, err := ParseCertNumber(req.GetNumber()); err != nil {
-		vs.add("number", "%v", err)
-	}
-	id := NormalizeID(req.GetIdNumber())
-	s.n.v.checkID(&vs, "id_number", id)
+	id := s.n.v.checkCertRef(&vs, req.GetNumber(), req.GetIdNumber())
 	if err := vs.err(); err != nil {
 		return nil, toStatus(err)
 	}
@@ -104,19 +100,15 @@ func (n *Node) issuerOf(num CertNumber) (string, error) {
 
 func (s *agencyServer) CheckCertificate(ctx context.Context, req *jiexuv1.CheckCertificateRequest) (*jiexuv1.CheckCertificateResponse, error) {
 	var vs violations
-	num, err := ParseCertNumber(req.GetNumber())
-	if err != nil {
-		vs.add("number", "%v", err)
-	}
-	id := NormalizeID(req.GetIdNumber())
-	s.n.v.checkID(&vs, "id_number", id)
+	id := s.n.v.checkCertRef(&vs, req.GetNumber(), req.GetIdNumber())
 	if d := req.GetIssuerDivision(); d != "" {
 		s.n.v.checkDivision(&vs, "issuer_division", d)
 	}
 	if err := vs.err(); err != nil {
 		return nil, toStatus(err)
 	}
-	issuer := ""
+	var issuer string
+	var err error
 	if d := req.GetIssuerDivision(); d != "" {
 		router, err := s.n.gw.Directory().Router()
 		if err != nil {
@@ -127,8 +119,11 @@ func (s *agencyServer) CheckCertificate(ctx context.Context, req *jiexuv1.CheckC
 			return nil, toStatus(err)
 		}
 		issuer = node.GetRegion()
-	} else if issuer, err = s.n.issuerOf(num); err != nil {
-		return nil, toStatus(err)
+	} else {
+		num, _ := ParseCertNumber(req.GetNumber()) // checked above
+		if issuer, err = s.n.issuerOf(num); err != nil {
+			return nil, toStatus(err)
+		}
 	}
 	var sc *jiexuv1.SealedCertificate
 	if issuer == s.n.cfg.Region {

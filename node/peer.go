@@ -105,11 +105,7 @@ func (s *peerServer) ConfirmRemittance(ctx context.Context, req *jiexuv1.Confirm
 // same NotFound as a wrong number, so numbers cannot be probed for names.
 func (s *peerServer) LookupCertificate(_ context.Context, req *jiexuv1.LookupCertificateRequest) (*jiexuv1.LookupCertificateResponse, error) {
 	var vs violations
-	if _, err := ParseCertNumber(req.GetNumber()); err != nil {
-		vs.add("number", "%v", err)
-	}
-	id := NormalizeID(req.GetIdNumber())
-	s.n.v.checkID(&vs, "id_number", id)
+	id := s.n.v.checkCertRef(&vs, req.GetNumber(), req.GetIdNumber())
 	if err := vs.err(); err != nil {
 		return nil, toStatus(err)
 	}

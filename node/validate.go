@@ -142,3 +142,14 @@ func (v validator) checkPerson(vs *violations, prefix string, p *jiexuv1.Person)
 	checkName(vs, prefix+".name", p.GetName(), true)
 	v.checkID(vs, prefix+".id_number", p.GetIdNumber())
 }
+
+// checkCertRef validates a certificate number and its holder's ID number,
+// as a look-up or re-issue names a certificate, and returns the normalized ID.
+func (v validator) checkCertRef(vs *violations, number, id string) string {
+	if _, err := ParseCertNumber(number); err != nil {
+		vs.add("number", "%v", err)
+	}
+	id = NormalizeID(id)
+	v.checkID(vs, "id_number", id)
+	return id
+}

@@ -210,24 +210,45 @@ func runRecordsList(ctx context.Context, args []string) error {
 	})
 }
 
+// runTransferApply opens a case at this node as the destination.
 func runTransferApply(ctx context.Context, args []string) error {
-	fs := flagSet("transfer apply")
+	return applyCommand(ctx, args, "transfer apply", "origin", "division code of the origin (county, prefecture or province)",
+		func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error) {
+			resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: name, OriginDivision: other})
+			return resp.GetCase(), err
+		})
+}
+
+// runTransferApplyOut opens a case at this node as the origin (2021 rule).
+func runTransferApplyOut(ctx context.Context, args []string) error {
+	return applyCommand(ctx, args, "transfer apply-out", "destination", "division code of the destination (county, prefecture or province)",
+		func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error) {
+			resp, err := c.ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: id, Name: name, DestinationDivision: other})
+			return resp.GetCase(), err
+		})
+}
+
+// applyCommand parses an application's flags (--id, --name and the other
+// party's division) and prints the case it opened.
+func applyCommand(ctx context.Context, args []string, name, otherFlag, otherUsage string,
+	apply func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error)) error {
+	fs := flagSet(name)
 	dial := agency(fs)
 	id := fs.String("id", "", "the person's 18-character ID number")
-	name := fs.String("name", "", "the person's name, as on this node's record")
-	origin := fs.String("origin", "", "division code of the origin (county, prefecture or province)")
+	person := fs.String("name", "", "the person's name, as on this node's record")
+	other := fs.String(otherFlag, "", otherUsage)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "id", "name", "origin"); err != nil {
+	if err := required(fs, "id", "name", otherFlag); err != nil {
 		return err
 	}
 	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: *id, Name: *name, OriginDivision: *origin})
+		cs, err := apply(ctx, c, *id, *person, *other)
 		if err != nil {
 			return err
 		}
-		node.FormatCase(os.Stdout, resp.GetCase())
+		node.FormatCase(os.Stdout, cs)
 		return nil
 	})
 }
@@ -412,28 +433,6 @@ func runOutboxRedrive(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("moved %d dead letter(s) back to the outbox\n", resp.GetRedriven())
-		return nil
-	})
-}
-
-func runTransferApplyOut(ctx context.Context, args []string) error {
-	fs := flagSet("transfer apply-out")
-	dial := agency(fs)
-	id := fs.String("id", "", "the person's 18-character ID number")
-	name := fs.String("name", "", "the person's name, as on this node's record")
-	dest := fs.String("destination", "", "division code of the destination (county, prefecture or province)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "id", "name", "destination"); err != nil {
-		return err
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: *id, Name: *name, DestinationDivision: *dest})
-		if err != nil {
-			return err
-		}
-		node.FormatCase(os.Stdout, resp.GetCase())
 		return nil
 	})
 }
