@@ -89,7 +89,7 @@ func (d *Directory) install(signed *jiexuv1.SignedSnapshot, at time.Time, store 
 	if cur := d.current.Load(); cur != nil && v.Snapshot.GetVersion() == held && proto.Equal(cur.verified.Signed, signed) {
 		return false, nil
 	}
-	router, err := registry.NewRouter(d.table, v.Snapshot.GetNodes())
+	router, err := registry.NewRouter(d.table, v.Snapshot.GetNodes(), registry.AllowUnknownCodes())
 	if err != nil {
 		return false, fmt.Errorf("snapshot %d: %w", v.Snapshot.GetVersion(), err)
 	}

@@ -37,7 +37,7 @@ func (s *peerServer) NotifyTransfer(ctx context.Context, req *jiexuv1.NotifyTran
 	default:
 		vs.add("destination_scheme", "must be employee, resident or NCMS")
 	}
-	s.n.v.checkDivision(&vs, "origin_division", req.GetOriginDivision())
+	checkPeerDivision(&vs, "origin_division", req.GetOriginDivision())
 	r, err := s.receive(ctx, req, &vs, func(tx *bolt.Tx) error { return s.n.onNotify(tx, req, s.n.now()) })
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (s *peerServer) LookupCertificate(_ context.Context, req *jiexuv1.LookupCer
 func (s *peerServer) RequestTransfer(ctx context.Context, req *jiexuv1.RequestTransferRequest) (*jiexuv1.RequestTransferResponse, error) {
 	var vs violations
 	s.n.v.checkPerson(&vs, "person", req.GetPerson())
-	s.n.v.checkDivision(&vs, "destination_division", req.GetDestinationDivision())
+	checkPeerDivision(&vs, "destination_division", req.GetDestinationDivision())
 	r, err := s.receive(ctx, req, &vs, func(tx *bolt.Tx) error { return s.n.onRequest(tx, req, s.n.now()) })
 	if err != nil {
 		return nil, err

@@ -153,3 +153,11 @@ func (v validator) checkCertRef(vs *violations, number, id string) string {
 	v.checkID(vs, "id_number", id)
 	return id
 }
+
+// checkPeerDivision checks a division code in a message from another node:
+// its form only, since the sender's table may be newer than ours.
+func checkPeerDivision(vs *violations, field, code string) {
+	if err := registry.CheckCodeSyntax(code); err != nil {
+		vs.add(field, "%q: %v", code, err)
+	}
+}

@@ -105,8 +105,7 @@ func LoadTable(fsys fs.FS, dir string) (*Table, error) {
 }
 
 func (t *Table) read(r io.Reader, name string, level Level) error {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
+	cr := csv.NewReader(r) // every row must have as many fields as the header
 	header, err := cr.Read()
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)

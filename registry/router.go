@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -11,19 +12,42 @@ import (
 // snapshot. It is immutable; build a new one for each snapshot.
 type Router struct {
 	table    *Table
+	lenient  bool
 	byRegion map[string]*jiexuv1.Node
 	// served maps every division code a node claims (its region and its
 	// serves list) to the node's region.
 	served map[string]string
 }
 
+// RouterOption configures NewRouter.
+type RouterOption func(*Router)
+
+// AllowUnknownCodes makes a router accept regions and served codes that its
+// table does not know (well-formed, but newer than the table), routing them
+// by exact match only. A node uses it so that a snapshot naming a division
+// created after its table was published is not refused as a whole; the
+// registry, which writes snapshots, stays strict.
+func AllowUnknownCodes() RouterOption { return func(r *Router) { r.lenient = true } }
+
+// checkCode applies the table to a code a node claims.
+func (r *Router) checkCode(code string) error {
+	err := r.table.CheckPlace(code)
+	if r.lenient && errors.Is(err, ErrUnknownDivision) {
+		return nil
+	}
+	return err
+}
+
 // NewRouter checks a directory of nodes against the table and indexes it.
 // Every region and served code must be a real place, and no division may be
 // claimed twice.
-func NewRouter(t *Table, nodes []*jiexuv1.Node) (*Router, error) {
+func NewRouter(t *Table, nodes []*jiexuv1.Node, opts ...RouterOption) (*Router, error) {
 	r := &Router{table: t, byRegion: map[string]*jiexuv1.Node{}, served: map[string]string{}}
+	for _, o := range opts {
+		o(r)
+	}
 	for _, n := range nodes {
-		if err := t.CheckPlace(n.GetRegion()); err != nil {
+		if err := r.checkCode(n.GetRegion()); err != nil {
 			return nil, fmt.Errorf("node %q: region: %w", n.GetRegion(), err)
 		}
 		if _, dup := r.byRegion[n.GetRegion()]; dup {
@@ -31,7 +55,7 @@ func NewRouter(t *Table, nodes []*jiexuv1.Node) (*Router, error) {
 		}
 		r.byRegion[n.GetRegion()] = n
 		for _, code := range append([]string{n.GetRegion()}, n.GetServes()...) {
-			if err := t.CheckPlace(code); err != nil {
+			if err := r.checkCode(code); err != nil {
 				return nil, fmt.Errorf("node %s: serves: %w", n.GetRegion(), err)
 			}
 			if other, dup := r.served[code]; dup && other != n.GetRegion() {
@@ -48,6 +72,9 @@ func NewRouter(t *Table, nodes []*jiexuv1.Node) (*Router, error) {
 func (r *Router) Resolve(code string) (*jiexuv1.Node, error) {
 	chain, err := r.table.Chain(code)
 	if err != nil {
+		if region, ok := r.served[code]; ok && r.lenient && errors.Is(err, ErrUnknownDivision) {
+			return r.byRegion[region], nil
+		}
 		return nil, err
 	}
 	for _, c := range chain {

@@ -78,3 +78,26 @@ func TestNewRouterRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestLenientRouterAcceptsNewerCodes(t *testing.T) {
+	tab := DefaultTable()
+	nodes := []*jiexuv1.Node{{Region: "150700"}, {Region: "150799"}} // 150799: created after the table
+	if _, err := NewRouter(tab, nodes); !errors.Is(err, ErrUnknownDivision) {
+		t.Fatalf("strict router: %v, want ErrUnknownDivision", err)
+	}
+	r, err := NewRouter(tab, nodes, AllowUnknownCodes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[string]string{"150799": "150799", "150781": "150700"} {
+		if n, err := r.Resolve(code); err != nil || n.GetRegion() != want {
+			t.Errorf("Resolve(%s) = %v, %v; want %s", code, n.GetRegion(), err, want)
+		}
+	}
+	if _, err := r.Resolve("150798"); !errors.Is(err, ErrUnknownDivision) {
+		t.Errorf("unknown and unserved: %v", err)
+	}
+	if _, err := NewRouter(tab, []*jiexuv1.Node{{Region: "429000"}}, AllowUnknownCodes()); !errors.Is(err, ErrNotPlace) {
+		t.Errorf("lenient router still refuses grouping rows: %v", err)
+	}
+}

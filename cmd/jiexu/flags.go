@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"jiexu/registry"
 )
 
 // listFlag collects a repeatable or comma-separated flag.
@@ -66,4 +68,20 @@ func positional(fs *flag.FlagSet, pos []string, want int, what string) error {
 		return errors.New("expected " + what)
 	}
 	return nil
+}
+
+// tableFlag adds --divisions: a folder with a newer GB/T 2260 table
+// (province.csv, city.csv, area.csv) than the embedded one.
+func tableFlag(fs *flag.FlagSet) func() (*registry.Table, error) {
+	dir := fs.String("divisions", os.Getenv("JIEXU_DIVISIONS"), "folder with a newer GB/T 2260 table (province.csv, city.csv, area.csv); default the embedded one, or $JIEXU_DIVISIONS")
+	return func() (*registry.Table, error) {
+		if *dir == "" {
+			return registry.DefaultTable(), nil
+		}
+		t, err := registry.LoadTableDir(*dir)
+		if err != nil {
+			return nil, fmt.Errorf("--divisions %s: %w", *dir, err)
+		}
+		return t, nil
+	}
 }

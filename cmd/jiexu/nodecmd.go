@@ -18,7 +18,6 @@ import (
 	"jiexu/node"
 	"jiexu/node/devnet"
 	jiexuv1 "jiexu/proto/jiexu/v1"
-	"jiexu/registry"
 )
 
 func runDemo(ctx context.Context, args []string) error {
@@ -152,6 +151,7 @@ func runRecordsImport(ctx context.Context, args []string) error {
 	fs := flagSet("records import")
 	dial := agency(fs)
 	skipBad := fs.Bool("skip-bad", false, "import the good rows even when some rows are bad")
+	table := tableFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -164,7 +164,11 @@ func runRecordsImport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer f.Close()
-	res, err := node.ParseRecordsCSV(f, registry.DefaultTable(), time.Now)
+	t, err := table()
+	if err != nil {
+		return err
+	}
+	res, err := node.ParseRecordsCSV(f, t, time.Now)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}

@@ -7,10 +7,7 @@ import (
 	"path/filepath"
 
 	"jiexu/certs"
-	"jiexu/registry"
 )
-
-func regionCheck() certs.Option { return certs.WithRegionCheck(registry.DefaultTable().CheckPlace) }
 
 func runCAInit(_ context.Context, args []string) error {
 	fs := flagSet("ca init")
@@ -39,6 +36,7 @@ func runCAIssue(_ context.Context, args []string) error {
 	reg := fs.Bool("registry", false, "issue the registry's signing certificate instead of a node's")
 	var hosts listFlag
 	fs.Var(&hosts, "host", "DNS name or IP address the node serves on (repeatable)")
+	table := tableFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -51,7 +49,11 @@ func runCAIssue(_ context.Context, args []string) error {
 	} else if err := required(fs, "region"); err != nil {
 		return err
 	}
-	ca, err := certs.LoadCA(*caDir, regionCheck())
+	t, err := table()
+	if err != nil {
+		return err
+	}
+	ca, err := certs.LoadCA(*caDir, certs.WithRegionCheck(t.CheckPlace))
 	if err != nil {
 		return err
 	}
@@ -69,13 +71,18 @@ func runCACSR(_ context.Context, args []string) error {
 	region := fs.String("region", "", "pooling-region code")
 	name := fs.String("name", "", "agency name")
 	out := fs.String("out", "", "folder for key.pem and csr.pem")
+	table := tableFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "region", "name", "out"); err != nil {
 		return err
 	}
-	if err := registry.DefaultTable().CheckPlace(*region); err != nil {
+	t, err := table()
+	if err != nil {
+		return err
+	}
+	if err := t.CheckPlace(*region); err != nil {
 		return fmt.Errorf("--region: %w", err)
 	}
 	if err := certs.CreateCSR(*out, *region, *name); err != nil {
@@ -92,13 +99,18 @@ func runCASign(_ context.Context, args []string) error {
 	out := fs.String("out", "", "folder to write cert.pem and ca.pem into")
 	var hosts listFlag
 	fs.Var(&hosts, "host", "DNS name or IP address the node serves on (repeatable)")
+	table := tableFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "ca", "csr", "out"); err != nil {
 		return err
 	}
-	ca, err := certs.LoadCA(*caDir, regionCheck())
+	t, err := table()
+	if err != nil {
+		return err
+	}
+	ca, err := certs.LoadCA(*caDir, certs.WithRegionCheck(t.CheckPlace))
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,7 @@ func runRegistryAdd(_ context.Context, args []string) error {
 	fs.StringVar(&contact.Postcode, "contact-postcode", "", "postcode printed on certificates")
 	fs.StringVar(&contact.Phone, "contact-phone", "", "phone printed on certificates")
 	fs.StringVar(&contact.ContactPerson, "contact-person", "", "contact person printed on certificates")
+	table := tableFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -75,7 +76,11 @@ func runRegistryAdd(_ context.Context, args []string) error {
 		}
 		n.CertificateFingerprints = append(n.CertificateFingerprints, certs.Fingerprint(c))
 	}
-	if err := registry.AddNode(*dir, registry.DefaultTable(), n); err != nil {
+	t, err := table()
+	if err != nil {
+		return err
+	}
+	if err := registry.AddNode(*dir, t, n); err != nil {
 		return err
 	}
 	fmt.Printf("added %s %s at %s; run 'jiexu registry sign' to publish\n", *region, *name, *addr)
@@ -105,6 +110,7 @@ func runRegistrySign(_ context.Context, args []string) error {
 	caDir := fs.String("ca", "", "the CA folder (for its current revocation list)")
 	tls := fs.String("tls", "", "folder with the registry's cert.pem and key.pem (jiexu ca issue --registry)")
 	ttl := fs.Duration("ttl", 30*24*time.Hour, "how long nodes may use the snapshot")
+	table := tableFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -119,7 +125,11 @@ func runRegistrySign(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	signed, err := registry.SignDirectory(*dir, registry.DefaultTable(), kp.Signer(), crl, *ttl, time.Now())
+	t, err := table()
+	if err != nil {
+		return err
+	}
+	signed, err := registry.SignDirectory(*dir, t, kp.Signer(), crl, *ttl, time.Now())
 	if err != nil {
 		return err
 	}
@@ -153,6 +163,7 @@ func runRegistryShow(_ context.Context, args []string) error {
 	fs := flagSet("registry show")
 	dir := fs.String("dir", "", "registry folder")
 	caFile := fs.String("ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
+	table := tableFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -163,10 +174,13 @@ func runRegistryShow(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	t, err := table()
+	if err != nil {
+		return err
+	}
 	s := v.Snapshot
 	fmt.Printf("snapshot version %d (signature verified), issued %s, expires %s, %d revoked serial(s)\n",
 		s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len())
-	t := registry.DefaultTable()
 	for _, n := range s.GetNodes() {
 		full, _ := t.FullName(n.GetRegion())
 		kind := strings.ToLower(strings.TrimPrefix(n.GetKind().String(), "AGENCY_KIND_"))
@@ -183,6 +197,7 @@ func runRegistryResolve(_ context.Context, args []string) error {
 	fs := flagSet("registry resolve")
 	dir := fs.String("dir", "", "registry folder")
 	caFile := fs.String("ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
+	table := tableFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -197,7 +212,10 @@ func runRegistryResolve(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	t := registry.DefaultTable()
+	t, err := table()
+	if err != nil {
+		return err
+	}
 	r, err := registry.NewRouter(t, v.Snapshot.GetNodes())
 	if err != nil {
 		return err
