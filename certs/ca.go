@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,7 +41,6 @@ type CA struct {
 
 type options struct {
 	regionCheck func(code string) error
-	now         func() time.Time
 }
 
 // Option configures a CA.
@@ -52,13 +52,8 @@ func WithRegionCheck(check func(code string) error) Option {
 	return func(o *options) { o.regionCheck = check }
 }
 
-// WithClock sets the CA's clock (tests).
-func WithClock(now func() time.Time) Option {
-	return func(o *options) { o.now = now }
-}
-
 func newOptions(opts []Option) options {
-	o := options{now: time.Now}
+	var o options
 	for _, fn := range opts {
 		fn(&o)
 	}
@@ -76,7 +71,7 @@ func InitCA(dir, name string, opts ...Option) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := o.now()
+	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          randomSerial(),
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"国家医疗保障局"}, Country: []string{"CN"}},
@@ -138,7 +133,7 @@ func (ca *CA) template(req IssueRequest) (*x509.Certificate, error) {
 	if req.Name == "" {
 		return nil, errors.New("name: an agency name is required")
 	}
-	now := ca.opts.now()
+	now := time.Now()
 	validity := req.Validity
 	if validity == 0 {
 		validity = 365 * 24 * time.Hour
@@ -225,9 +220,8 @@ func CreateCSR(dir, region, name string) error {
 	}
 	tmpl := &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: name, Organization: []string{"jiexu"}, Country: []string{"CN"}, SerialNumber: region},
-		URIs:    nil,
+		URIs:    []*url.URL{RegionURI(region)},
 	}
-	tmpl.URIs = append(tmpl.URIs, RegionURI(region))
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
 	if err != nil {
 		return err
@@ -256,14 +250,9 @@ func (ca *CA) SignCSR(csrPath string, hosts []string, outDir string) (*x509.Cert
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("CSR signature: %w", err)
 	}
-	region := ""
-	for _, u := range csr.URIs {
-		if u.Scheme == uriScheme && u.Host == uriHost && len(u.Path) > len(regionPathPrefix) && u.Path[:len(regionPathPrefix)] == regionPathPrefix {
-			region = u.Path[len(regionPathPrefix):]
-		}
-	}
-	if region == "" {
-		return nil, fmt.Errorf("CSR %s: %w", csrPath, ErrNoRegion)
+	region, err := regionOf(csr.URIs)
+	if err != nil {
+		return nil, fmt.Errorf("CSR %s: %w", csrPath, err)
 	}
 	tmpl, err := ca.template(IssueRequest{Role: RoleNode, Region: region, Name: csr.Subject.CommonName, Hosts: hosts})
 	if err != nil {
@@ -295,7 +284,7 @@ func (ca *CA) Revoke(serials []*big.Int) ([]byte, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	now := ca.opts.now()
+	now := time.Now()
 	for _, s := range serials {
 		str := s.String()
 		if !slices.ContainsFunc(rev.Revoked, func(r revokedSerial) bool { return r.Serial == str }) {

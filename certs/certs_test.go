@@ -2,6 +2,11 @@ package certs_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"crypto/tls"
 	"errors"
 	"math/big"
@@ -140,6 +145,20 @@ func TestCSRPath(t *testing.T) {
 	}
 	if _, err := certs.LoadKeyPair(filepath.Join(dir, certs.CertFile), filepath.Join(dir, certs.KeyFile)); err != nil {
 		t.Fatalf("key and signed certificate do not pair: %v", err)
+	}
+
+	// A request that names no region is refused.
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "no region"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(t.TempDir(), "bare.pem")
+	if err := certs.WritePEM(bare, "CERTIFICATE REQUEST", der, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.SignCSR(bare, nil, t.TempDir()); !errors.Is(err, certs.ErrNoRegion) {
+		t.Errorf("SignCSR(no region) = %v, want ErrNoRegion", err)
 	}
 }
 

@@ -30,8 +30,11 @@ func RegistryURI() *url.URL {
 }
 
 // RegionOf returns the pooling region a certificate is bound to.
-func RegionOf(cert *x509.Certificate) (string, error) {
-	for _, u := range cert.URIs {
+func RegionOf(cert *x509.Certificate) (string, error) { return regionOf(cert.URIs) }
+
+// regionOf finds the region URI among a certificate's or a request's URIs.
+func regionOf(uris []*url.URL) (string, error) {
+	for _, u := range uris {
 		if u.Scheme != uriScheme || u.Host != uriHost || !strings.HasPrefix(u.Path, regionPathPrefix) {
 			continue
 		}

@@ -68,18 +68,6 @@ func CheckSeal(seal *jiexuv1.Seal, domain string, content []byte, roots *x509.Ce
 	return cert, nil
 }
 
-// VerifyChain checks that cert chains to roots, is valid at the given time
-// and is not revoked.
-func VerifyChain(cert *x509.Certificate, roots *x509.CertPool, revoked *Revoked, at time.Time) error {
-	if err := verifyChain(cert, roots, at); err != nil {
-		return err
-	}
-	if revoked.Contains(cert) {
-		return fmt.Errorf("%w: serial %s", ErrRevoked, cert.SerialNumber)
-	}
-	return nil
-}
-
 // CheckSignature verifies a seal's signature over content under a domain
 // and returns the signer's certificate, whose chain the caller must still
 // check (VerifyChain): CheckSeal does both.

@@ -55,17 +55,26 @@ func (r *Revoked) Len() int {
 	return len(r.serials)
 }
 
-// Verify checks that cert chains to roots and is valid at the given time and
+// Verify checks that cert chains to roots, is valid at the given time and is
 // not revoked, and returns its pooling region. Each refusal wraps one of
 // ErrUnknownCA, ErrExpired, ErrRevoked or ErrNoRegion.
 func Verify(cert *x509.Certificate, roots *x509.CertPool, revoked *Revoked, at time.Time) (string, error) {
-	if err := verifyChain(cert, roots, at); err != nil {
+	if err := VerifyChain(cert, roots, revoked, at); err != nil {
 		return "", err
 	}
-	if revoked.Contains(cert) {
-		return "", fmt.Errorf("%w: serial %s", ErrRevoked, cert.SerialNumber)
-	}
 	return RegionOf(cert)
+}
+
+// VerifyChain checks that cert chains to roots, is valid at the given time
+// and is not revoked.
+func VerifyChain(cert *x509.Certificate, roots *x509.CertPool, revoked *Revoked, at time.Time) error {
+	if err := verifyChain(cert, roots, at); err != nil {
+		return err
+	}
+	if revoked.Contains(cert) {
+		return fmt.Errorf("%w: serial %s", ErrRevoked, cert.SerialNumber)
+	}
+	return nil
 }
 
 func verifyChain(cert *x509.Certificate, roots *x509.CertPool, at time.Time) error {

@@ -5,7 +5,6 @@ package certtest
 import (
 	"path/filepath"
 	"testing"
-	"time"
 
 	"jiexu/certs"
 )
@@ -65,6 +64,3 @@ func Node(tb testing.TB, ca *certs.CA, region string) Issued {
 func Registry(tb testing.TB, ca *certs.CA) Issued {
 	return Issue(tb, ca, certs.IssueRequest{Role: certs.RoleRegistry, Name: "jiexu registry"})
 }
-
-// Clock returns a fixed clock for WithClock.
-func Clock(t time.Time) func() time.Time { return func() time.Time { return t } }
