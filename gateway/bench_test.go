@@ -32,7 +32,8 @@ func BenchmarkVerifyMessage(b *testing.B) {
 	m, v := sealedNotice(b)
 	now := time.Now()
 	for b.Loop() {
-		if _, err := VerifyMessage(m, v.roots, nil, now); err != nil {
+		fresh := &view{roots: v.roots, verified: v.verified} // remembers nothing
+		if _, err := fresh.verifyMessage(m, now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -65,12 +65,8 @@ func SealMessage(s *certs.Signer, m Message) error {
 	return setMessageField(m, "seal", seal)
 }
 
-// VerifyMessage checks m's seal against the CA and the revocation list, and
+// verifyMessage checks m's seal, the signer certificate with chain, and
 // that the signer's region is the header's sender.
-func VerifyMessage(m Message, roots *x509.CertPool, revoked *certs.Revoked, now time.Time) (*x509.Certificate, error) {
-	return verifyMessage(m, now, func(cert *x509.Certificate) error { return certs.VerifyChain(cert, roots, revoked, now) })
-}
-
 func verifyMessage(m Message, now time.Time, chain func(*x509.Certificate) error) (*x509.Certificate, error) {
 	content, err := sealedBytes(m)
 	if err != nil {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -167,6 +168,16 @@ func writeAtomic(path string, data []byte) error {
 type Target struct {
 	Targets []string          `json:"targets"`
 	Labels  map[string]string `json:"labels"`
+}
+
+// WriteTargets writes Targets(snap) as a file_sd JSON file, atomically, so
+// that Prometheus never reads half a list.
+func WriteTargets(path string, snap *jiexuv1.Snapshot) error {
+	data, err := json.MarshalIndent(Targets(snap), "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, append(data, '\n'))
 }
 
 // Targets lists the metrics endpoints of a snapshot's nodes for Prometheus

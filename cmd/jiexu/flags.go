@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -27,9 +28,13 @@ func (l *listFlag) Set(v string) error {
 // flagSet makes a flag set whose usage prints the command's usage line.
 func flagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("jiexu "+name, flag.ContinueOnError)
+	// The flag package's own error line is dropped: main prints the error once.
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: jiexu %s\n\nflags:\n", commands[name].usage[:max(0, strings.Index(commands[name].usage, "   "))])
+		fs.SetOutput(os.Stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }

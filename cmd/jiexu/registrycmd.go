@@ -267,18 +267,10 @@ func runRegistryTargets(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(registry.Targets(v.Snapshot), "", "  ")
-	if err != nil {
-		return err
+	if *out != "" {
+		return registry.WriteTargets(*out, v.Snapshot)
 	}
-	data = append(data, '\n')
-	if *out == "" {
-		_, err = os.Stdout.Write(data)
-		return err
-	}
-	tmp := *out + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, *out)
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(registry.Targets(v.Snapshot))
 }
