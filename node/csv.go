@@ -200,11 +200,8 @@ func WriteRecordsCSV(w io.Writer, rs []*jiexuv1.Record) error {
 	}
 	for _, r := range rs {
 		p := r.GetPerson()
-		ht := "non-agricultural"
-		if p.GetHouseholdType() == jiexuv1.HouseholdType_HOUSEHOLD_TYPE_AGRICULTURAL {
-			ht = "agricultural"
-		}
-		scheme := strings.ToLower(strings.TrimPrefix(r.GetScheme().String(), "SCHEME_"))
+		ht := strings.ReplaceAll(Label(p.GetHouseholdType()), "_", "-")
+		scheme := Label(r.GetScheme())
 		from := fmt.Sprintf("%04d-%02d", r.GetEnrolledFrom().GetYear(), r.GetEnrolledFrom().GetMonth())
 		yuan := strings.TrimPrefix(strings.ReplaceAll(AmountFigures(r.GetBalanceFen()), ",", ""), "￥")
 		if err := cw.Write([]string{p.GetName(), p.GetIdNumber(), p.GetInsuranceNumber(), ht, p.GetHouseholdPlace(),

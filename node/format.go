@@ -1,7 +1,11 @@
 package node
 
 import (
+	"strconv"
+	"unicode"
+
 	"fmt"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +16,30 @@ import (
 
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
+
+// Label is an enum value's name without its type's prefix, lower case:
+// CASE_STATE_COMPLETED → "completed", SCHEME_NCMS → "ncms". Logs, metric
+// labels, the CLI and CSV files all use it.
+func Label(e protoreflect.Enum) string {
+	d := e.Descriptor()
+	v := d.Values().ByNumber(e.Number())
+	if v == nil {
+		return strconv.Itoa(int(e.Number()))
+	}
+	return strings.ToLower(strings.TrimPrefix(string(v.Name()), upperSnake(string(d.Name()))+"_"))
+}
+
+// upperSnake turns CaseState into CASE_STATE.
+func upperSnake(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}
 
 // DescribeError writes an error for a person at a terminal: a gRPC status
 // as its code and message, and each field violation on its own line.
@@ -94,7 +122,7 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		fmt.Fprintf(tw, "OVERDUE\ta working-day deadline has passed\n")
 	}
 	if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
-		fmt.Fprintf(tw, "rejected\t%s: %s\n", strings.ToLower(strings.TrimPrefix(c.GetRejectReason().String(), "REJECT_REASON_")), c.GetRejectDetail())
+		fmt.Fprintf(tw, "rejected\t%s: %s\n", Label(c.GetRejectReason()), c.GetRejectDetail())
 	}
 	if c.GetLastError() != "" {
 		fmt.Fprintf(tw, "last error\t%s\n", c.GetLastError())

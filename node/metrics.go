@@ -1,7 +1,6 @@
 package node
 
 import (
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,13 +10,9 @@ import (
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
-func sideLabel(s jiexuv1.CaseSide) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "CASE_SIDE_"))
-}
+func sideLabel(s jiexuv1.CaseSide) string { return Label(s) }
 
-func stateLabel(s jiexuv1.CaseState) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "CASE_STATE_"))
-}
+func stateLabel(s jiexuv1.CaseState) string { return Label(s) }
 
 // metrics are the node's business metrics. Labels are sides and states,
 // never a person, case id or certificate number.

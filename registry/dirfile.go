@@ -164,6 +164,15 @@ func writeAtomic(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
+// KindLabel is "insurance" or "ncms", as configs and metric labels write
+// an agency's kind.
+func KindLabel(k jiexuv1.AgencyKind) string {
+	if k == jiexuv1.AgencyKind_AGENCY_KIND_NCMS {
+		return "ncms"
+	}
+	return "insurance"
+}
+
 // Target is one entry of a Prometheus file_sd list.
 type Target struct {
 	Targets []string          `json:"targets"`
@@ -188,12 +197,8 @@ func Targets(snap *jiexuv1.Snapshot) []Target {
 		if n.GetMetricsAddress() == "" {
 			continue
 		}
-		kind := "insurance"
-		if n.GetKind() == jiexuv1.AgencyKind_AGENCY_KIND_NCMS {
-			kind = "ncms"
-		}
 		out = append(out, Target{Targets: []string{n.GetMetricsAddress()}, Labels: map[string]string{
-			"region": n.GetRegion(), "kind": kind, "agency": n.GetAgencyName(),
+			"region": n.GetRegion(), "kind": KindLabel(n.GetKind()), "agency": n.GetAgencyName(),
 		}})
 	}
 	return out

@@ -207,7 +207,7 @@ func runRecordsList(ctx context.Context, args []string) error {
 		}
 		for _, r := range resp.GetRecords() {
 			fmt.Printf("%s  %-8s %-22s %-10s %4d months  %14s  %s\n", node.MaskID(r.GetPerson().GetIdNumber()), r.GetPerson().GetName(),
-				node.SchemeName(r.GetScheme()), strings.ToLower(strings.TrimPrefix(r.GetStatus().String(), "ENROLMENT_STATUS_")),
+				node.SchemeName(r.GetScheme()), node.Label(r.GetStatus()),
 				r.GetMonthsPaid(), node.AmountFigures(r.GetBalanceFen()), r.GetDivision())
 		}
 		return nil

@@ -183,8 +183,7 @@ func runRegistryShow(_ context.Context, args []string) error {
 		s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len())
 	for _, n := range s.GetNodes() {
 		full, _ := t.FullName(n.GetRegion())
-		kind := strings.ToLower(strings.TrimPrefix(n.GetKind().String(), "AGENCY_KIND_"))
-		fmt.Printf("  %s  %-9s %-21s %s (%s)", n.GetRegion(), kind, n.GetAddress(), n.GetAgencyName(), full)
+		fmt.Printf("  %s  %-9s %-21s %s (%s)", n.GetRegion(), registry.KindLabel(n.GetKind()), n.GetAddress(), n.GetAgencyName(), full)
 		if len(n.GetServes()) > 0 {
 			fmt.Printf(" serves %s", strings.Join(n.GetServes(), ","))
 		}

@@ -280,11 +280,11 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 		c := cases[p.CaseID]
 		cert := c.GetCertificateNumber()
 		if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
-			cert = "— " + strings.ToLower(strings.TrimPrefix(c.GetRejectReason().String(), "REJECT_REASON_"))
+			cert = "— " + node.Label(c.GetRejectReason())
 		}
 		fmt.Fprintf(tw, "%s\t%s → %s\t%s → %s\t%s\t%s\t%s\n", p.CaseID, c.GetOriginRegion(), p.Destination,
-			shortScheme(c.GetOriginScheme()), shortScheme(c.GetDestinationScheme()),
-			strings.TrimPrefix(c.GetState().String(), "CASE_STATE_"), cert, node.AmountFigures(c.GetAmountFen()))
+			node.Label(c.GetOriginScheme()), node.Label(c.GetDestinationScheme()),
+			strings.ToUpper(node.Label(c.GetState())), cert, node.AmountFigures(c.GetAmountFen()))
 		moved += c.GetAmountFen()
 		if c.GetState() != p.Want {
 			failures = append(failures, fmt.Sprintf("case %s is %s, want %s", p.CaseID, c.GetState(), p.Want))
@@ -318,18 +318,6 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 		<-ctx.Done()
 	}
 	return nil
-}
-
-func shortScheme(s jiexuv1.Scheme) string {
-	switch s {
-	case jiexuv1.Scheme_SCHEME_EMPLOYEE:
-		return "employee"
-	case jiexuv1.Scheme_SCHEME_RESIDENT:
-		return "resident"
-	case jiexuv1.Scheme_SCHEME_NCMS:
-		return "NCMS"
-	}
-	return "—"
 }
 
 // showOneCertificate prints the first NCMS certificate (or any) after
