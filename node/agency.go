@@ -283,6 +283,9 @@ func (s *agencyServer) GetStatus(context.Context, *jiexuv1.GetStatusRequest) (*j
 	resp.OverdueOrigin = int32(st.overdue[jiexuv1.CaseSide_CASE_SIDE_ORIGIN])
 	resp.CertificateSerial = n.kp.Leaf().SerialNumber.String()
 	for k, v := range st.byState {
+		if v == 0 {
+			continue
+		}
 		resp.Cases = append(resp.Cases, &jiexuv1.CaseCount{Side: k.side, State: k.state, Count: int32(v)})
 	}
 	slices.SortFunc(resp.Cases, func(a, b *jiexuv1.CaseCount) int {

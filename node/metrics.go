@@ -1,11 +1,11 @@
 package node
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
@@ -100,12 +100,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		c.Collect(ch)
 	}
 	st := m.n.caseCounts()
-	for _, side := range []jiexuv1.CaseSide{jiexuv1.CaseSide_CASE_SIDE_DESTINATION, jiexuv1.CaseSide_CASE_SIDE_ORIGIN} {
-		for v := range jiexuv1.CaseState_name {
-			state := jiexuv1.CaseState(v)
-			if state == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED || !stateOnSide(side, state) {
-				continue
-			}
+	for side, states := range sideStates {
+		for _, state := range states {
 			ch <- prometheus.MustNewConstMetric(m.casesDesc, prometheus.GaugeValue, float64(st.byState[caseKey{side, state}]), sideLabel(side), stateLabel(state))
 		}
 	}
@@ -122,12 +118,17 @@ type caseKey struct {
 	state jiexuv1.CaseState
 }
 
-func stateOnSide(side jiexuv1.CaseSide, s jiexuv1.CaseState) bool {
-	if s == jiexuv1.CaseState_CASE_STATE_REJECTED {
-		return true
-	}
-	dest := rank[s] > 0 && s <= jiexuv1.CaseState_CASE_STATE_COMPLETED
-	return dest == (side == jiexuv1.CaseSide_CASE_SIDE_DESTINATION)
+// sideStates are the states a case passes through on each side.
+var sideStates = map[jiexuv1.CaseSide][]jiexuv1.CaseState{
+	jiexuv1.CaseSide_CASE_SIDE_DESTINATION: {
+		jiexuv1.CaseState_CASE_STATE_APPLIED, jiexuv1.CaseState_CASE_STATE_NOTIFIED, jiexuv1.CaseState_CASE_STATE_CERTIFIED,
+		jiexuv1.CaseState_CASE_STATE_FUNDED, jiexuv1.CaseState_CASE_STATE_COMPLETED, jiexuv1.CaseState_CASE_STATE_REJECTED,
+	},
+	jiexuv1.CaseSide_CASE_SIDE_ORIGIN: {
+		jiexuv1.CaseState_CASE_STATE_REQUESTED, jiexuv1.CaseState_CASE_STATE_RECEIVED, jiexuv1.CaseState_CASE_STATE_SUSPENDED,
+		jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT, jiexuv1.CaseState_CASE_STATE_REMITTED, jiexuv1.CaseState_CASE_STATE_CLOSED,
+		jiexuv1.CaseState_CASE_STATE_REJECTED,
+	},
 }
 
 // caseStats are counts of the cases held.
@@ -137,26 +138,29 @@ type caseStats struct {
 	overdue  map[jiexuv1.CaseSide]int // open cases past a deadline
 }
 
-// caseCounts counts cases by side and state, remittances awaiting
-// confirmation, and overdue cases.
+// caseCounts reads the case counts the store keeps, and checks the
+// deadlines of the open cases only: terminal cases cannot be overdue.
 func (n *Node) caseCounts() caseStats {
 	st := caseStats{byState: map[caseKey]int{}, overdue: map[jiexuv1.CaseSide]int{}}
 	now := n.now()
 	_ = n.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
-			var c jiexuv1.Case
-			if proto.Unmarshal(v, &c) != nil {
-				return nil
+		err := tx.Bucket(bucketCaseCounts).ForEach(func(k, v []byte) error {
+			if len(k) == 2 && len(v) == 8 {
+				st.byState[caseKey{jiexuv1.CaseSide(k[0]), jiexuv1.CaseState(k[1])}] = int(binary.BigEndian.Uint64(v))
 			}
-			st.byState[caseKey{c.GetSide(), c.GetState()}]++
-			if c.GetState() == jiexuv1.CaseState_CASE_STATE_REMITTED {
-				st.awaiting++
-			}
-			if Overdue(&c, now) {
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketOpenCases).ForEach(func(_, caseID []byte) error {
+			c, err := getCase(tx, string(caseID))
+			if err == nil && c != nil && Overdue(c, now) {
 				st.overdue[c.GetSide()]++
 			}
 			return nil
 		})
 	})
+	st.awaiting = st.byState[caseKey{jiexuv1.CaseSide_CASE_SIDE_ORIGIN, jiexuv1.CaseState_CASE_STATE_REMITTED}]
 	return st
 }

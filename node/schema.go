@@ -18,23 +18,37 @@ var (
 	bucketRecords = []byte("node.records")
 	// bucketCases: case id → Case.
 	bucketCases = []byte("node.cases")
-	// bucketOpenCases: ID number → case id of the person's open case on this node.
+	// bucketOpenCases: ID number → case id of the person's open case on this
+	// node. It holds exactly the cases not yet in a terminal state.
 	bucketOpenCases = []byte("node.open_cases")
 	// bucketCertificates: certificate number → SealedCertificate (issued here or received).
 	bucketCertificates = []byte("node.certificates")
 	// bucketCertificateHistory: number + "#" + re-issue count → the SealedCertificate a re-issue replaced.
 	bucketCertificateHistory = []byte("node.certificate_history")
+	// bucketCaseCounts: side (1 byte) + state (1 byte) → number of cases
+	// (uint64 big-endian), kept by putCase so metrics never scan all cases.
+	bucketCaseCounts = []byte("node.case_counts")
 	// bucketCounters: name → uint64 big-endian (case ids per day, certificate serials per year).
 	bucketCounters = []byte("node.counters")
 )
 
-var nodeBuckets = [][]byte{bucketRecords, bucketCases, bucketOpenCases, bucketCertificates, bucketCertificateHistory, bucketCounters}
+var nodeBuckets = [][]byte{bucketRecords, bucketCases, bucketOpenCases, bucketCertificates, bucketCertificateHistory, bucketCaseCounts, bucketCounters}
 
 func createBuckets(tx *bolt.Tx) error {
+	rebuild := tx.Bucket(bucketCaseCounts) == nil
 	for _, b := range nodeBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
+	}
+	if rebuild { // a store from before the counts were kept
+		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
+			var c jiexuv1.Case
+			if err := proto.Unmarshal(v, &c); err != nil {
+				return err
+			}
+			return addCaseCount(tx, c.GetSide(), c.GetState(), 1)
+		})
 	}
 	return nil
 }
@@ -82,8 +96,39 @@ func getCase(tx *bolt.Tx, id string) (*jiexuv1.Case, error) {
 	return c, nil
 }
 
+// putCase stores a case and keeps the count of cases by side and state.
 func putCase(tx *bolt.Tx, c *jiexuv1.Case) error {
+	old, err := getCase(tx, c.GetCaseId())
+	if err != nil {
+		return err
+	}
+	if old == nil || old.GetSide() != c.GetSide() || old.GetState() != c.GetState() {
+		if old != nil {
+			if err := addCaseCount(tx, old.GetSide(), old.GetState(), -1); err != nil {
+				return err
+			}
+		}
+		if err := addCaseCount(tx, c.GetSide(), c.GetState(), 1); err != nil {
+			return err
+		}
+	}
 	return putProto(tx, bucketCases, []byte(c.GetCaseId()), c)
+}
+
+func addCaseCount(tx *bolt.Tx, side jiexuv1.CaseSide, state jiexuv1.CaseState, delta int64) error {
+	key := []byte{byte(side), byte(state)}
+	b := tx.Bucket(bucketCaseCounts)
+	var n int64
+	if v := b.Get(key); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	n += delta
+	if n < 0 {
+		return fmt.Errorf("case count of %s/%s would go below zero", Label(side), Label(state))
+	}
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], uint64(n))
+	return b.Put(key, buf[:])
 }
 
 func getCertificate(tx *bolt.Tx, number string) (*jiexuv1.SealedCertificate, error) {

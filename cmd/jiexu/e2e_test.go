@@ -245,6 +245,28 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 		}
 	}
 	for _, c := range []jiexuv1.AgencyServiceClient{oc, dc} {
+		// The counts the store keeps survived the kills: they match the cases.
+		st, err := c.GetStatus(ctx, &jiexuv1.GetStatusRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := c.ListCases(ctx, &jiexuv1.ListCasesRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tally := map[string]int32{}
+		for _, cs := range all.GetCases() {
+			tally[cs.GetSide().String()+"/"+cs.GetState().String()]++
+		}
+		for _, cc := range st.GetCases() {
+			if k := cc.GetSide().String() + "/" + cc.GetState().String(); tally[k] != cc.GetCount() {
+				t.Errorf("status counts %d %s cases, the store holds %d", cc.GetCount(), k, tally[k])
+			}
+			delete(tally, cc.GetSide().String()+"/"+cc.GetState().String())
+		}
+		if len(tally) != 0 {
+			t.Errorf("cases missing from the status counts: %v", tally)
+		}
 		rs, _ := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
 		for _, r := range rs.GetRecords() {
 			after += r.GetBalanceFen()
