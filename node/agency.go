@@ -278,6 +278,9 @@ func (s *agencyServer) GetStatus(context.Context, *jiexuv1.GetStatusRequest) (*j
 	if snap := n.gw.Directory().Snapshot(); snap != nil {
 		resp.RegistryExpiresAt = snap.GetExpiresAt()
 	}
+	if at := n.gw.Directory().LastFetched(); !at.IsZero() {
+		resp.RegistryFetchedAt = timestamppb.New(at)
+	}
 	st := n.caseCounts()
 	resp.OverdueDestination = int32(st.overdue[jiexuv1.CaseSide_CASE_SIDE_DESTINATION])
 	resp.OverdueOrigin = int32(st.overdue[jiexuv1.CaseSide_CASE_SIDE_ORIGIN])

@@ -1,8 +1,10 @@
 package node
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -17,14 +19,28 @@ func TestExampleConfigDocumentsEveryOption(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("example config invalid: %v", err)
 	}
+	// Every field of Config (and of its nested structs) is in the example.
+	var doc map[string]any
 	data, _ := os.ReadFile(path)
-	for _, key := range []string{"region", "agency_name", "kind", "contact", "data_dir", "listen", "agency_listen", "metrics_listen",
-		"cert_file", "key_file", "ca_file", "registry_address", "registry_snapshot", "registry_refresh", "divisions_dir",
-		"retry_min", "retry_max", "dead_after", "waiting_period_months", "calendar_file", "log_format", "log_level"} {
-		if !strings.Contains(string(data), `"`+key+`"`) {
-			t.Errorf("deploy/node.example.json lacks %q", key)
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(t reflect.Type, doc map[string]any, prefix string)
+	walk = func(typ reflect.Type, doc map[string]any, prefix string) {
+		for i := 0; i < typ.NumField(); i++ {
+			key := strings.Split(typ.Field(i).Tag.Get("json"), ",")[0]
+			v, ok := doc[key]
+			if !ok {
+				t.Errorf("deploy/node.example.json lacks %s%s", prefix, key)
+				continue
+			}
+			if typ.Field(i).Type.Kind() == reflect.Struct {
+				sub, _ := v.(map[string]any)
+				walk(typ.Field(i).Type, sub, prefix+key+".")
+			}
 		}
 	}
+	walk(reflect.TypeOf(Config{}), doc, "")
 }
 
 func TestConfigValidateNamesTheField(t *testing.T) {

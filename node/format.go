@@ -153,7 +153,12 @@ func FormatCases(w io.Writer, cs []*jiexuv1.Case) {
 func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "node\t%s %s (jiexu %s)\n", s.GetRegion(), s.GetAgencyName(), s.GetVersion())
-	fmt.Fprintf(tw, "registry\tversion %d, expires %s (in %s)\n", s.GetRegistryVersion(), ts(s.GetRegistryExpiresAt()), human(s.GetRegistryExpiresAt().AsTime().Sub(now)))
+	fetched := "not reached since the node started"
+	if s.GetRegistryFetchedAt() != nil {
+		fetched = "last answered " + human(now.Sub(s.GetRegistryFetchedAt().AsTime())) + " ago"
+	}
+	fmt.Fprintf(tw, "registry\tversion %d, expires %s (in %s), %s\n", s.GetRegistryVersion(), ts(s.GetRegistryExpiresAt()),
+		human(s.GetRegistryExpiresAt().AsTime().Sub(now)), fetched)
 	fmt.Fprintf(tw, "certificate\texpires %s (in %s)\n", ts(s.GetCertificateExpiresAt()), human(s.GetCertificateExpiresAt().AsTime().Sub(now)))
 	fmt.Fprintf(tw, "certificate serial\t%s\n", s.GetCertificateSerial())
 	fmt.Fprintf(tw, "records\t%d\n", s.GetRecords())

@@ -311,7 +311,7 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 		t.Errorf("cert verify accepted a tampered file: %s", out)
 	}
 	st := jiexu(t, "node", "status", "--config", originCfg)
-	if !strings.Contains(st, "150700") || !strings.Contains(st, "CLOSED") {
+	if !strings.Contains(st, "150700") || !strings.Contains(st, "CLOSED") || !strings.Contains(st, "last answered") {
 		t.Errorf("node status:\n%s", st)
 	}
 }

@@ -110,8 +110,9 @@ func (nw *Network) layoutOf(region string) (NodeLayout, bool) {
 	return NodeLayout{}, false
 }
 
-// StartNode starts (or restarts) one node and waits until it serves.
-func (nw *Network) StartNode(region string) error {
+// StartNode starts (or restarts) one node and waits until it serves; opts
+// are added to the node's (a test's clock, say).
+func (nw *Network) StartNode(region string, opts ...node.Option) error {
 	nl, ok := nw.layoutOf(region)
 	if !ok {
 		return fmt.Errorf("no node %s in this network", region)
@@ -124,8 +125,9 @@ func (nw *Network) StartNode(region string) error {
 	if err != nil {
 		return err
 	}
-	n, err := node.New(cfg, node.WithLogger(slog.New(slog.NewTextHandler(logFile, nil))),
-		node.WithListeners(nw.Layout.take(region+"/listen"), nw.Layout.take(region+"/metrics")))
+	opts = append([]node.Option{node.WithLogger(slog.New(slog.NewTextHandler(logFile, nil))),
+		node.WithListeners(nw.Layout.take(region+"/listen"), nw.Layout.take(region+"/metrics"))}, opts...)
+	n, err := node.New(cfg, opts...)
 	if err != nil {
 		logFile.Close()
 		return fmt.Errorf("node %s: %w", region, err)

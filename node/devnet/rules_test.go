@@ -371,3 +371,50 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("Health() = %q, want the revocation named", reason)
 	}
 }
+
+// A transfer-out that cannot finish becomes overdue after 10 working days,
+// and a node whose registry snapshot has expired says so: both seen through
+// a node whose clock runs ahead.
+func TestOverdueAndExpiredSnapshot(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	ctx := context.Background()
+	// 包头 (never running) notifies 呼和浩特: the origin suspends and issues,
+	// but its certificate can never be delivered.
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	p := tn.people(hohhot)[0]
+	req := &jiexuv1.NotifyTransferRequest{Header: bt.header(hohhot, "150200-20261123-000001", "n-1"), Person: p.GetPerson(),
+		DestinationScheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, OriginDivision: hohhot}
+	bt.seal(t, req)
+	if _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	c := tn.waitState(hohhot, "150200-20261123-000001", jiexuv1.CaseState_CASE_STATE_SUSPENDED)
+	if c.GetOverdue() || c.GetTransferOutDue() == nil {
+		t.Fatalf("new case: overdue %v, due %v", c.GetOverdue(), c.GetTransferOutDue())
+	}
+	restart := func(ahead time.Duration) {
+		t.Helper()
+		tn.StopNode(hohhot)
+		if err := tn.StartNode(hohhot, node.WithClock(func() time.Time { return time.Now().Add(ahead) })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restart(20 * 24 * time.Hour) // past 10 working days, inside the snapshot's 30
+	if c = tn.getCase(hohhot, c.GetCaseId()); !c.GetOverdue() {
+		t.Errorf("20 days later the case is not overdue (due %v)", c.GetTransferOutDue())
+	}
+	st, err := tn.Clients[hohhot].GetStatus(ctx, &jiexuv1.GetStatusRequest{})
+	if err != nil || st.GetOverdueOrigin() != 1 {
+		t.Errorf("status overdue_origin = %d, %v; want 1", st.GetOverdueOrigin(), err)
+	}
+	if got := metricValue(t, scrape(t, tn, hohhot), `jiexu_cases_overdue{side="origin"}`); got != 1 {
+		t.Errorf("jiexu_cases_overdue{side=origin} = %v, want 1", got)
+	}
+	if reason := tn.Node(hohhot).Health(); reason != "" {
+		t.Errorf("Health() = %q while the snapshot is still valid", reason)
+	}
+	restart(31 * 24 * time.Hour) // the devnet snapshot lives 30 days
+	if reason := tn.Node(hohhot).Health(); reason != "registry snapshot expired" {
+		t.Errorf("Health() = %q, want the expired snapshot named", reason)
+	}
+}

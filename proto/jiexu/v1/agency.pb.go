@@ -2363,8 +2363,11 @@ type GetStatusResponse struct {
 	// overdue_destination and overdue_origin count open cases past a deadline.
 	OverdueDestination int32 `protobuf:"varint,11,opt,name=overdue_destination,json=overdueDestination,proto3" json:"overdue_destination,omitempty"`
 	OverdueOrigin      int32 `protobuf:"varint,12,opt,name=overdue_origin,json=overdueOrigin,proto3" json:"overdue_origin,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// registry_fetched_at is when the registry last answered; unset if never
+	// since the node started (it then routes from its stored snapshot).
+	RegistryFetchedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=registry_fetched_at,json=registryFetchedAt,proto3" json:"registry_fetched_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -2479,6 +2482,13 @@ func (x *GetStatusResponse) GetOverdueOrigin() int32 {
 		return x.OverdueOrigin
 	}
 	return 0
+}
+
+func (x *GetStatusResponse) GetRegistryFetchedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RegistryFetchedAt
+	}
+	return nil
 }
 
 var File_jiexu_v1_agency_proto protoreflect.FileDescriptor
@@ -2644,7 +2654,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\tCaseCount\x12&\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x05R\x05count\"\xa7\x04\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\"\xf3\x04\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1f\n" +
@@ -2659,7 +2669,8 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x12certificate_serial\x18\n" +
 	" \x01(\tR\x11certificateSerial\x12/\n" +
 	"\x13overdue_destination\x18\v \x01(\x05R\x12overdueDestination\x12%\n" +
-	"\x0eoverdue_origin\x18\f \x01(\x05R\roverdueOrigin*\x8c\x01\n" +
+	"\x0eoverdue_origin\x18\f \x01(\x05R\roverdueOrigin\x12J\n" +
+	"\x13registry_fetched_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x11registryFetchedAt*\x8c\x01\n" +
 	"\x0fEnrolmentStatus\x12 \n" +
 	"\x1cENROLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ENROLMENT_STATUS_ACTIVE\x10\x01\x12\x1e\n" +
@@ -2811,41 +2822,42 @@ var file_jiexu_v1_agency_proto_depIdxs = []int32{
 	42, // 42: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
 	36, // 43: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
 	37, // 44: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
-	6,  // 45: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
-	8,  // 46: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
-	16, // 47: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
-	18, // 48: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
-	20, // 49: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
-	22, // 50: jiexu.v1.AgencyService.GetRecord:input_type -> jiexu.v1.GetRecordRequest
-	24, // 51: jiexu.v1.AgencyService.ListRecords:input_type -> jiexu.v1.ListRecordsRequest
-	26, // 52: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
-	28, // 53: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
-	10, // 54: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
-	12, // 55: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
-	14, // 56: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
-	31, // 57: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
-	33, // 58: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
-	35, // 59: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
-	7,  // 60: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
-	9,  // 61: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
-	17, // 62: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
-	19, // 63: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
-	21, // 64: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
-	23, // 65: jiexu.v1.AgencyService.GetRecord:output_type -> jiexu.v1.GetRecordResponse
-	25, // 66: jiexu.v1.AgencyService.ListRecords:output_type -> jiexu.v1.ListRecordsResponse
-	27, // 67: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
-	29, // 68: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
-	11, // 69: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
-	13, // 70: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
-	15, // 71: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
-	32, // 72: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
-	34, // 73: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
-	38, // 74: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
-	60, // [60:75] is the sub-list for method output_type
-	45, // [45:60] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	42, // 45: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
+	6,  // 46: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
+	8,  // 47: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
+	16, // 48: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
+	18, // 49: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
+	20, // 50: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
+	22, // 51: jiexu.v1.AgencyService.GetRecord:input_type -> jiexu.v1.GetRecordRequest
+	24, // 52: jiexu.v1.AgencyService.ListRecords:input_type -> jiexu.v1.ListRecordsRequest
+	26, // 53: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
+	28, // 54: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
+	10, // 55: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
+	12, // 56: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
+	14, // 57: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
+	31, // 58: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
+	33, // 59: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
+	35, // 60: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
+	7,  // 61: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
+	9,  // 62: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
+	17, // 63: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
+	19, // 64: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
+	21, // 65: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
+	23, // 66: jiexu.v1.AgencyService.GetRecord:output_type -> jiexu.v1.GetRecordResponse
+	25, // 67: jiexu.v1.AgencyService.ListRecords:output_type -> jiexu.v1.ListRecordsResponse
+	27, // 68: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
+	29, // 69: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
+	11, // 70: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
+	13, // 71: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
+	15, // 72: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
+	32, // 73: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
+	34, // 74: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
+	38, // 75: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
+	61, // [61:76] is the sub-list for method output_type
+	46, // [46:61] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_agency_proto_init() }
