@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"jiexu/node"
+	"jiexu/node/devnet"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -155,10 +156,7 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 	}
 	enrol := func(r *jiexuv1.Record) {
 		t.Helper()
-		_, err := dc.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: &jiexuv1.Record{
-			Person: &jiexuv1.Person{Name: r.GetPerson().GetName(), IdNumber: r.GetPerson().GetIdNumber(), HouseholdType: r.GetPerson().GetHouseholdType()},
-			Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, Division: dest, EnrolledFrom: &jiexuv1.YearMonth{Year: 2026, Month: 1},
-		}})
+		_, err := dc.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: devnet.DestinationRecord(r, devnet.NodeLayout{Region: dest, Kind: "insurance"}, time.Now())})
 		if err != nil {
 			t.Fatalf("enrol at destination: %v", err)
 		}

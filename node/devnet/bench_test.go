@@ -32,8 +32,7 @@ func BenchmarkTransfer(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, p := range people {
-		rec := &jiexuv1.Record{Person: &jiexuv1.Person{Name: p.GetPerson().GetName(), IdNumber: p.GetPerson().GetIdNumber(), HouseholdType: p.GetPerson().GetHouseholdType()},
-			Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, Division: hulunbuir, EnrolledFrom: &jiexuv1.YearMonth{Year: 2026, Month: 1}}
+		rec := devnet.DestinationRecord(p, l.Nodes[1], time.Now())
 		if _, err := nw.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
 			b.Fatal(err)
 		}

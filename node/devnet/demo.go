@@ -121,8 +121,10 @@ func countyOrSelf(t *registry.Table, region string, l *Layout) string {
 	return region
 }
 
-// destinationRecord is the person's new enrolment at the destination.
-func destinationRecord(p *jiexuv1.Record, dest NodeLayout, now time.Time) *jiexuv1.Record {
+// DestinationRecord is a person's new enrolment at a destination, from this
+// month: the employee scheme, or the resident scheme for someone leaving
+// NCMS (a rural migrant settling in town), or NCMS at an NCMS office.
+func DestinationRecord(p *jiexuv1.Record, dest NodeLayout, now time.Time) *jiexuv1.Record {
 	person := p.GetPerson()
 	rec := &jiexuv1.Record{
 		Person:       &jiexuv1.Person{Name: person.Name, IdNumber: person.IdNumber, HouseholdType: person.HouseholdType, HouseholdPlace: person.HouseholdPlace},
@@ -151,7 +153,7 @@ func (nw *Network) Apply(ctx context.Context, plan []*Planned, now time.Time) er
 			}
 		}
 		c := nw.Clients[p.Destination]
-		if _, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: destinationRecord(p.Person, dest, now)}); err != nil {
+		if _, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: DestinationRecord(p.Person, dest, now)}); err != nil {
 			return fmt.Errorf("enrol at %s: %w", p.Destination, err)
 		}
 		resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.Person.GetPerson().GetIdNumber(), Name: p.Person.GetPerson().GetName(), OriginDivision: p.Origin})

@@ -100,12 +100,7 @@ func (tn *testNet) people(region string) []*jiexuv1.Record {
 func (tn *testNet) enrolAndApply(p *jiexuv1.Record, origin, dest string) *jiexuv1.Case {
 	tn.t.Helper()
 	ctx := context.Background()
-	rec := &jiexuv1.Record{
-		Person:       &jiexuv1.Person{Name: p.GetPerson().GetName(), IdNumber: p.GetPerson().GetIdNumber(), HouseholdType: p.GetPerson().GetHouseholdType()},
-		Scheme:       jiexuv1.Scheme_SCHEME_EMPLOYEE,
-		Division:     dest,
-		EnrolledFrom: &jiexuv1.YearMonth{Year: 2026, Month: 1},
-	}
+	rec := devnet.DestinationRecord(p, layoutOf(tn.t, tn.Layout, dest), time.Now())
 	if _, err := tn.Clients[dest].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
 		tn.t.Fatalf("PutRecord at %s: %v", dest, node.DescribeError(err))
 	}

@@ -32,10 +32,7 @@ func TestApplicationAtOrigin(t *testing.T) {
 	ctx := context.Background()
 	p := tn.people(hohhot)[0]
 	// Enrolled at the destination: the destination confirms and the transfer runs.
-	if _, err := tn.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: &jiexuv1.Record{
-		Person: &jiexuv1.Person{Name: p.GetPerson().GetName(), IdNumber: p.GetPerson().GetIdNumber(), HouseholdType: p.GetPerson().GetHouseholdType()},
-		Scheme: jiexuv1.Scheme_SCHEME_RESIDENT, Division: hulunbuir, EnrolledFrom: &jiexuv1.YearMonth{Year: 2026, Month: 1},
-	}}); err != nil {
+	if _, err := tn.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: devnet.DestinationRecord(p, layoutOf(t, tn.Layout, hulunbuir), time.Now())}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := tn.Clients[hohhot].ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), DestinationDivision: "150702"})
