@@ -20,11 +20,17 @@ import (
 // GetClientCertificate.
 type KeyPair struct {
 	certFile, keyFile string
-	current           atomic.Pointer[tls.Certificate]
-	signer            atomic.Pointer[Signer]
+	current           atomic.Pointer[loadedPair]
 
 	mu      sync.Mutex // guards modTime
 	modTime time.Time
+}
+
+// loadedPair is one reading of the files: the TLS pair and a signer for it,
+// swapped together so that TLS and seals never use different certificates.
+type loadedPair struct {
+	tls    *tls.Certificate
+	signer *Signer
 }
 
 // LoadKeyPair reads a certificate and key.
@@ -51,8 +57,7 @@ func (kp *KeyPair) Reload() error {
 	if !ok {
 		return fmt.Errorf("load %s: private key cannot sign", kp.keyFile)
 	}
-	kp.signer.Store(NewSigner(leaf, key))
-	kp.current.Store(&pair)
+	kp.current.Store(&loadedPair{tls: &pair, signer: NewSigner(leaf, key)})
 	if fi, err := os.Stat(kp.certFile); err == nil {
 		kp.mu.Lock()
 		kp.modTime = fi.ModTime()
@@ -78,13 +83,13 @@ func (kp *KeyPair) ReloadIfChanged() (bool, error) {
 }
 
 // Leaf returns the certificate in use.
-func (kp *KeyPair) Leaf() *x509.Certificate { return kp.current.Load().Leaf }
+func (kp *KeyPair) Leaf() *x509.Certificate { return kp.current.Load().tls.Leaf }
 
 // Signer returns a signer for the pair in use.
-func (kp *KeyPair) Signer() *Signer { return kp.signer.Load() }
+func (kp *KeyPair) Signer() *Signer { return kp.current.Load().signer }
 
 // Certificate returns the pair in use.
-func (kp *KeyPair) Certificate() *tls.Certificate { return kp.current.Load() }
+func (kp *KeyPair) Certificate() *tls.Certificate { return kp.current.Load().tls }
 
 // ServerTLS returns a TLS 1.3 server configuration that requires and verifies
 // a client certificate from roots.

@@ -163,9 +163,6 @@ func (g *Gateway) Directory() *Directory { return g.dir }
 // Metrics returns the gateway's Prometheus collectors.
 func (g *Gateway) Metrics() *Metrics { return g.metrics }
 
-// Region returns this node's region.
-func (g *Gateway) Region() string { return g.cfg.Region }
-
 // Signer returns a signer for the node's current certificate.
 func (g *Gateway) Signer() *certs.Signer { return g.cfg.KeyPair.Signer() }
 

@@ -27,8 +27,6 @@ type RowError struct {
 	Msg   string
 }
 
-func (e RowError) Error() string { return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Msg) }
-
 // CSVResult is a parsed file: the good rows, and every problem of the bad ones.
 type CSVResult struct {
 	Records []*jiexuv1.Record

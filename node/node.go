@@ -222,7 +222,6 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	srvMetrics := n.srvMetrics
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
 	recoverOpt := recovery.WithRecoveryHandler(func(p any) error {
 		n.log.Error("panic in handler", "panic", p)
@@ -232,7 +231,7 @@ func (n *Node) Run(ctx context.Context) error {
 	peerSrv := grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(certs.ServerTLS(n.kp, poolOf(n.ca)))),
 		grpc.ChainUnaryInterceptor(
-			srvMetrics.UnaryServerInterceptor(),
+			n.srvMetrics.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
 			n.gw.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(recoverOpt),
@@ -245,17 +244,17 @@ func (n *Node) Run(ctx context.Context) error {
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(peerSrv, n.health)
 	reflection.Register(peerSrv)
-	srvMetrics.InitializeMetrics(peerSrv)
+	n.srvMetrics.InitializeMetrics(peerSrv)
 
 	agencySrv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxAgencyMessage), grpc.ChainUnaryInterceptor(
-		srvMetrics.UnaryServerInterceptor(),
+		n.srvMetrics.UnaryServerInterceptor(),
 		logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
 		recovery.UnaryServerInterceptor(recoverOpt),
 	))
 	jiexuv1.RegisterAgencyServiceServer(agencySrv, &agencyServer{n: n})
 	healthpb.RegisterHealthServer(agencySrv, n.health)
 	reflection.Register(agencySrv)
-	srvMetrics.InitializeMetrics(agencySrv)
+	n.srvMetrics.InitializeMetrics(agencySrv)
 
 	peerLis := n.peerLis
 	if peerLis == nil {

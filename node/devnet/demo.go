@@ -180,8 +180,7 @@ func (nw *Network) Wait(ctx context.Context, plan []*Planned, timeout time.Durat
 			}
 			cases[p.CaseID] = resp.GetCase()
 			if node.Terminal(resp.GetCase().GetState()) {
-				// The origin must have finished its side too.
-				if o := nw.originCase(ctx, resp.GetCase()); o == nil || node.Terminal(o.GetState()) {
+				if nw.originDone(ctx, resp.GetCase()) {
 					done++
 				}
 			}
@@ -204,16 +203,15 @@ func (nw *Network) Wait(ctx context.Context, plan []*Planned, timeout time.Durat
 	}
 }
 
-func (nw *Network) originCase(ctx context.Context, dest *jiexuv1.Case) *jiexuv1.Case {
+// originDone reports whether the origin has finished its side of a case
+// too (true when the origin is not part of this network).
+func (nw *Network) originDone(ctx context.Context, dest *jiexuv1.Case) bool {
 	c, ok := nw.Clients[dest.GetOriginRegion()]
 	if !ok {
-		return nil
+		return true
 	}
 	resp, err := c.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: dest.GetCaseId()})
-	if err != nil {
-		return &jiexuv1.Case{State: jiexuv1.CaseState_CASE_STATE_UNSPECIFIED}
-	}
-	return resp.GetCase()
+	return err == nil && node.Terminal(resp.GetCase().GetState())
 }
 
 // Demo writes a network, runs it in this process, moves a batch of people,
