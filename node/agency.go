@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -93,8 +94,8 @@ func normalizeRecord(r *jiexuv1.Record) {
 	if r == nil || r.Person == nil {
 		return
 	}
-	r.Person.IdNumber = NormalizeID(r.Person.IdNumber)
-	r.Person.HouseholdHeadIdNumber = NormalizeID(r.Person.HouseholdHeadIdNumber)
+	r.Person.IdNumber = rules.NormalizeID(r.Person.IdNumber)
+	r.Person.HouseholdHeadIdNumber = rules.NormalizeID(r.Person.HouseholdHeadIdNumber)
 	if r.Status == jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_UNSPECIFIED {
 		r.Status = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE
 	}
@@ -133,7 +134,7 @@ func (n *Node) putRecords(rs []*jiexuv1.Record) error {
 			}
 			if old != nil && old.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS && r.GetScheme() != jiexuv1.Scheme_SCHEME_NCMS &&
 				old.GetStatus() == jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
-				n.log.Info("NCMS participation ends on joining an urban scheme", "id", MaskID(id))
+				n.log.Info("NCMS participation ends on joining an urban scheme", "id", rules.MaskID(id))
 			}
 			r.UpdatedAt = now
 			if err := putRecord(tx, r); err != nil {
@@ -145,7 +146,7 @@ func (n *Node) putRecords(rs []*jiexuv1.Record) error {
 }
 
 func (s *agencyServer) GetRecord(_ context.Context, req *jiexuv1.GetRecordRequest) (*jiexuv1.GetRecordResponse, error) {
-	id := NormalizeID(req.GetIdNumber())
+	id := rules.NormalizeID(req.GetIdNumber())
 	var vs violations
 	s.n.v.checkID(&vs, "id_number", id)
 	if err := vs.err(); err != nil {
@@ -156,7 +157,7 @@ func (s *agencyServer) GetRecord(_ context.Context, req *jiexuv1.GetRecordReques
 		var err error
 		r, err = getRecord(tx, id)
 		if err == nil && r == nil {
-			err = fmt.Errorf("%w: no record for %s", ErrNotFound, MaskID(id))
+			err = fmt.Errorf("%w: no record for %s", ErrNotFound, rules.MaskID(id))
 		}
 		return err
 	})
@@ -230,7 +231,7 @@ func (n *Node) certificate(number string) (*jiexuv1.SealedCertificate, *jiexuv1.
 }
 
 func (s *agencyServer) GetCertificate(_ context.Context, req *jiexuv1.GetCertificateRequest) (*jiexuv1.GetCertificateResponse, error) {
-	if _, err := ParseCertNumber(req.GetNumber()); err != nil {
+	if _, err := rules.ParseCertNumber(req.GetNumber()); err != nil {
 		var vs violations
 		vs.add("number", "%v", err)
 		return nil, toStatus(vs.err())

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/gateway"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -53,7 +54,7 @@ func (n *Node) reissue(number, id string) (*jiexuv1.SealedCertificate, error) {
 			return err
 		}
 		cert.Reissue = true
-		cert.ReissuedOn = dateOf(now)
+		cert.ReissuedOn = rules.DateOf(now)
 		cert.ReissueCount++
 		cert.IssuedAt = timestamppb.New(now)
 		if out, err = SealCertificate(n.gw.Signer(), cert); err != nil {
@@ -64,7 +65,7 @@ func (n *Node) reissue(number, id string) (*jiexuv1.SealedCertificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.log.Info("certificate re-issued", "number", number, "id", MaskID(id))
+	n.log.Info("certificate re-issued", "number", number, "id", rules.MaskID(id))
 	return out, nil
 }
 
@@ -83,7 +84,7 @@ func (s *agencyServer) ReissueCertificate(_ context.Context, req *jiexuv1.Reissu
 
 // issuerOf finds the region that issued a certificate number from its
 // province abbreviation and region name.
-func (n *Node) issuerOf(num CertNumber) (string, error) {
+func (n *Node) issuerOf(num rules.CertNumber) (string, error) {
 	router, err := n.gw.Directory().Router()
 	if err != nil {
 		return "", err
@@ -120,7 +121,7 @@ func (s *agencyServer) CheckCertificate(ctx context.Context, req *jiexuv1.CheckC
 		}
 		issuer = node.GetRegion()
 	} else {
-		num, _ := ParseCertNumber(req.GetNumber()) // checked above
+		num, _ := rules.ParseCertNumber(req.GetNumber()) // checked above
 		if issuer, err = s.n.issuerOf(num); err != nil {
 			return nil, toStatus(err)
 		}

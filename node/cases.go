@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/gateway"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -64,7 +65,7 @@ func (n *Node) advance(tx *bolt.Tx, c *jiexuv1.Case, state jiexuv1.CaseState, no
 }
 
 func (n *Node) newCaseID(tx *bolt.Tx, now time.Time) (string, error) {
-	day := now.In(CST).Format("20060102")
+	day := now.In(rules.CST).Format("20060102")
 	seq, err := nextCounter(tx, "case/"+day)
 	if err != nil {
 		return "", err
@@ -90,7 +91,7 @@ type application struct {
 // party is found by longest-prefix routing. The case and the message to the
 // other party commit in one transaction.
 func (n *Node) apply(a application) (*jiexuv1.Case, error) {
-	id := NormalizeID(a.id)
+	id := rules.NormalizeID(a.id)
 	var vs violations
 	n.v.checkID(&vs, "id_number", id)
 	n.v.checkDivision(&vs, a.divisionField, a.division)
@@ -216,7 +217,7 @@ func (n *Node) onNotify(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now tim
 	}
 	c.DestinationScheme = req.GetDestinationScheme()
 	n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_RECEIVED, now)
-	c.TransferOutDue = dateOf(n.cal.AddWorkdays(now, TransferOutDays))
+	c.TransferOutDue = rules.DateOf(n.cal.AddWorkdays(now, rules.TransferOutDays))
 	id := req.GetPerson().GetIdNumber()
 	rec, err := getRecord(tx, id)
 	if err != nil {
@@ -248,7 +249,7 @@ func (n *Node) onNotify(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now tim
 	// Suspend (中止) the enrolment; an NCMS participation simply ends. The
 	// balance leaves the record now and travels in the remittance.
 	balance := rec.GetBalanceFen()
-	rec.EnrolledTo = yearMonthOf(now)
+	rec.EnrolledTo = rules.YearMonthOf(now)
 	rec.Status = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED
 	if rec.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
 		rec.Status = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED
@@ -291,7 +292,7 @@ func (n *Node) onNotify(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now tim
 // issueCertificate numbers, fills and seals the certificate. The serial is
 // allocated in the caller's transaction, so it never repeats and never skips.
 func (n *Node) issueCertificate(tx *bolt.Tx, c *jiexuv1.Case, rec *jiexuv1.Record, balance int64, now time.Time) (*jiexuv1.SealedCertificate, *jiexuv1.Certificate, error) {
-	year := now.In(CST).Year()
+	year := now.In(rules.CST).Year()
 	serial, err := nextCounter(tx, fmt.Sprintf("cert/%d", year))
 	if err != nil {
 		return nil, nil, err
@@ -311,15 +312,15 @@ func (n *Node) issueCertificate(tx *bolt.Tx, c *jiexuv1.Case, rec *jiexuv1.Recor
 	if err != nil {
 		return nil, nil, err
 	}
-	words, err := AmountWords(balance)
+	words, err := rules.AmountWords(balance)
 	if err != nil {
 		return nil, nil, err
 	}
 	cert := &jiexuv1.Certificate{
-		Number:            FormatCertNumber(abbrev, short, year, uint32(serial)),
+		Number:            rules.FormatCertNumber(abbrev, short, year, uint32(serial)),
 		Year:              int32(year),
 		Serial:            uint32(serial),
-		GeneratedOn:       dateOf(now),
+		GeneratedOn:       rules.DateOf(now),
 		Person:            rec.GetPerson(),
 		Scheme:            rec.GetScheme(),
 		OriginRegion:      n.cfg.Region,
@@ -329,19 +330,19 @@ func (n *Node) issueCertificate(tx *bolt.Tx, c *jiexuv1.Case, rec *jiexuv1.Recor
 		MonthsPaid:        rec.GetMonthsPaid(),
 		BalanceFen:        balance,
 		BalanceWords:      words,
-		BalanceFigures:    AmountFigures(balance),
+		BalanceFigures:    rules.AmountFigures(balance),
 		AgencyName:        n.cfg.AgencyName,
 		AgencyKind:        n.kind,
 		AgencyContact:     n.contact,
 		CaseId:            c.GetCaseId(),
 		DestinationRegion: c.GetDestinationRegion(),
-		RegisterBy:        dateOf(now.AddDate(0, 3, 0)),
+		RegisterBy:        rules.DateOf(now.AddDate(0, 3, 0)),
 		IssuedAt:          timestamppb.New(now),
 	}
 	if rec.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
 		from := rec.GetEnrolledFrom()
 		cert.BenefitFrom = &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1}
-		cert.BenefitTo = dateOf(now)
+		cert.BenefitTo = rules.DateOf(now)
 	}
 	sealed, err := SealCertificate(n.gw.Signer(), cert)
 	if err != nil {
@@ -482,7 +483,7 @@ func (n *Node) onRemit(tx *bolt.Tx, req *jiexuv1.RemitRequest, now time.Time) er
 	}
 	c.Funded = true
 	c.AmountFen = req.GetAmountFen()
-	c.CreditDue = dateOf(n.cal.AddWorkdays(now, CreditDays)) // credited in this very transaction
+	c.CreditDue = rules.DateOf(n.cal.AddWorkdays(now, rules.CreditDays)) // credited in this very transaction
 	amount := req.GetAmountFen()
 	tx.OnCommit(func() { n.metrics.receivedFen.Add(float64(amount)) })
 	if err := n.gw.Enqueue(tx, c.GetOriginRegion(), methodConfirm, c.GetCaseId(), &jiexuv1.ConfirmRemittanceRequest{AmountFen: amount}); err != nil {
@@ -497,7 +498,7 @@ func (n *Node) settle(tx *bolt.Tx, c *jiexuv1.Case, now time.Time) error {
 	switch {
 	case c.GetCertified() && c.GetFunded():
 		if c.GetAmountFen() != c.GetExpectedAmountFen() {
-			c.LastError = fmt.Sprintf("remitted %s but the certificate states %s", AmountFigures(c.GetAmountFen()), AmountFigures(c.GetExpectedAmountFen()))
+			c.LastError = fmt.Sprintf("remitted %s but the certificate states %s", rules.AmountFigures(c.GetAmountFen()), rules.AmountFigures(c.GetExpectedAmountFen()))
 		}
 		rec, err := getRecord(tx, c.GetPerson().GetIdNumber())
 		if err != nil {
@@ -533,7 +534,7 @@ func (n *Node) onConfirm(tx *bolt.Tx, req *jiexuv1.ConfirmRemittanceRequest, now
 		return fmt.Errorf("%w: case %s is not a transfer from this node to %s", ErrMismatch, req.GetHeader().GetCaseId(), req.GetHeader().GetSenderRegion())
 	}
 	if req.GetAmountFen() != c.GetAmountFen() {
-		c.LastError = fmt.Sprintf("destination confirmed %s, remitted %s", AmountFigures(req.GetAmountFen()), AmountFigures(c.GetAmountFen()))
+		c.LastError = fmt.Sprintf("destination confirmed %s, remitted %s", rules.AmountFigures(req.GetAmountFen()), rules.AmountFigures(c.GetAmountFen()))
 	}
 	c.Confirmed = true
 	return n.settleOrigin(tx, c, now)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -178,8 +179,8 @@ func (c *Config) Validate() error {
 		return errors.New("dead_after: must be positive")
 	case c.RegistryRefresh <= 0:
 		return errors.New("registry_refresh: must be positive")
-	case c.WaitingPeriodMonths < 0 || c.WaitingPeriodMonths > MaxWaitingMonths:
-		return fmt.Errorf("waiting_period_months: %d must be 0..%d", c.WaitingPeriodMonths, MaxWaitingMonths)
+	case c.WaitingPeriodMonths < 0 || c.WaitingPeriodMonths > rules.MaxWaitingMonths:
+		return fmt.Errorf("waiting_period_months: %d must be 0..%d", c.WaitingPeriodMonths, rules.MaxWaitingMonths)
 	case c.LogFormat != "json" && c.LogFormat != "text":
 		return fmt.Errorf("log_format: %q must be \"json\" or \"text\"", c.LogFormat)
 	}
@@ -220,4 +221,18 @@ func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// LoadCalendar reads a calendar file (date,kind,name lines; # comments).
+func LoadCalendar(path string) (*rules.Calendar, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := rules.ParseCalendar(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
 }

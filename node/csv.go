@@ -2,13 +2,14 @@ package node
 
 import (
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
+	"jiexu/node/render"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -33,43 +34,6 @@ type CSVResult struct {
 	Lines   []int // Lines[i] is the file line of Records[i]
 	Errors  []RowError
 	BadRows int
-}
-
-var (
-	householdWords = map[string]jiexuv1.HouseholdType{
-		"agricultural": jiexuv1.HouseholdType_HOUSEHOLD_TYPE_AGRICULTURAL, "农业": jiexuv1.HouseholdType_HOUSEHOLD_TYPE_AGRICULTURAL,
-		"non-agricultural": jiexuv1.HouseholdType_HOUSEHOLD_TYPE_NON_AGRICULTURAL, "非农业": jiexuv1.HouseholdType_HOUSEHOLD_TYPE_NON_AGRICULTURAL,
-	}
-	schemeWords = map[string]jiexuv1.Scheme{
-		"employee": jiexuv1.Scheme_SCHEME_EMPLOYEE, "职工": jiexuv1.Scheme_SCHEME_EMPLOYEE,
-		"resident": jiexuv1.Scheme_SCHEME_RESIDENT, "居民": jiexuv1.Scheme_SCHEME_RESIDENT,
-		"ncms": jiexuv1.Scheme_SCHEME_NCMS, "新农合": jiexuv1.Scheme_SCHEME_NCMS,
-	}
-)
-
-// ParseScheme reads employee/职工, resident/居民 or ncms/新农合.
-func ParseScheme(s string) (jiexuv1.Scheme, error) {
-	if v, ok := schemeWords[strings.ToLower(strings.TrimSpace(s))]; ok {
-		return v, nil
-	}
-	return 0, fmt.Errorf("%q must be employee/职工, resident/居民 or ncms/新农合", s)
-}
-
-// ParseHouseholdType reads agricultural/农业 or non-agricultural/非农业.
-func ParseHouseholdType(s string) (jiexuv1.HouseholdType, error) {
-	if v, ok := householdWords[strings.ToLower(strings.TrimSpace(s))]; ok {
-		return v, nil
-	}
-	return 0, fmt.Errorf("%q must be agricultural/农业 or non-agricultural/非农业", s)
-}
-
-// ParseYearMonth reads "2015-03".
-func ParseYearMonth(s string) (*jiexuv1.YearMonth, error) {
-	t, err := time.Parse("2006-01", strings.TrimSpace(s))
-	if err != nil {
-		return nil, errors.New("must be YYYY-MM, e.g. 2015-03")
-	}
-	return &jiexuv1.YearMonth{Year: int32(t.Year()), Month: int32(t.Month())}, nil
 }
 
 // ParseRecordsCSV reads and validates an enrolment-records CSV (CSVHeader
@@ -121,26 +85,26 @@ func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (
 		rec := &jiexuv1.Record{
 			Person: &jiexuv1.Person{
 				Name:                  get("name"),
-				IdNumber:              NormalizeID(get("id_number")),
+				IdNumber:              rules.NormalizeID(get("id_number")),
 				InsuranceNumber:       get("insurance_number"),
 				HouseholdPlace:        get("household_place"),
 				HouseholdHeadName:     get("household_head_name"),
-				HouseholdHeadIdNumber: NormalizeID(get("household_head_id_number")),
+				HouseholdHeadIdNumber: rules.NormalizeID(get("household_head_id_number")),
 			},
 			Division: get("division"),
 			Status:   jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE,
 		}
-		if ht, err := ParseHouseholdType(get("household_type")); err == nil {
+		if ht, err := rules.ParseHouseholdType(get("household_type")); err == nil {
 			rec.Person.HouseholdType = ht
 		} else {
 			bad("household_type", "%v", err)
 		}
-		if sc, err := ParseScheme(get("scheme")); err == nil {
+		if sc, err := rules.ParseScheme(get("scheme")); err == nil {
 			rec.Scheme = sc
 		} else {
 			bad("scheme", "%v", err)
 		}
-		if ym, err := ParseYearMonth(get("enrolled_from")); err == nil {
+		if ym, err := rules.ParseYearMonth(get("enrolled_from")); err == nil {
 			rec.EnrolledFrom = ym
 		} else {
 			bad("enrolled_from", "%q %v", get("enrolled_from"), err)
@@ -151,7 +115,7 @@ func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (
 			bad("months_paid", "%q must be a whole number", get("months_paid"))
 		}
 		if b := get("balance_yuan"); b != "" {
-			if fen, err := ParseYuan(b); err == nil {
+			if fen, err := rules.ParseYuan(b); err == nil {
 				rec.BalanceFen = fen
 			} else {
 				bad("balance_yuan", "%q: %v", b, err)
@@ -198,10 +162,10 @@ func WriteRecordsCSV(w io.Writer, rs []*jiexuv1.Record) error {
 	}
 	for _, r := range rs {
 		p := r.GetPerson()
-		ht := strings.ReplaceAll(Label(p.GetHouseholdType()), "_", "-")
-		scheme := Label(r.GetScheme())
+		ht := strings.ReplaceAll(render.Label(p.GetHouseholdType()), "_", "-")
+		scheme := render.Label(r.GetScheme())
 		from := fmt.Sprintf("%04d-%02d", r.GetEnrolledFrom().GetYear(), r.GetEnrolledFrom().GetMonth())
-		yuan := strings.TrimPrefix(strings.ReplaceAll(AmountFigures(r.GetBalanceFen()), ",", ""), "￥")
+		yuan := strings.TrimPrefix(strings.ReplaceAll(rules.AmountFigures(r.GetBalanceFen()), ",", ""), "￥")
 		if err := cw.Write([]string{p.GetName(), p.GetIdNumber(), p.GetInsuranceNumber(), ht, p.GetHouseholdPlace(),
 			p.GetHouseholdHeadName(), p.GetHouseholdHeadIdNumber(), scheme, r.GetDivision(), from,
 			strconv.Itoa(int(r.GetMonthsPaid())), yuan}); err != nil {

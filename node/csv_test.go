@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -22,7 +23,7 @@ func TestParseRecordsCSVReportsEveryBadRow(t *testing.T) {
 		"孙丽," + makeID("150781", "19700101", "005") + ",,农业,,孙建国," + head + ",新农合,150781,2010-01,120,", // 6: good NCMS
 		"钱涛," + good + ",,non-agricultural,,,,employee,150100,2015-03,100,1",                           // 7: duplicate ID
 	}, "\n")
-	now := func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, CST) }
+	now := func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, rules.CST) }
 	res, err := ParseRecordsCSV(strings.NewReader(file), registry.DefaultTable(), now)
 	if err != nil {
 		t.Fatal(err)
@@ -68,4 +69,10 @@ func TestParseRecordsCSVReportsEveryBadRow(t *testing.T) {
 	if back.Records[1].GetScheme() != jiexuv1.Scheme_SCHEME_NCMS || back.Records[1].GetPerson().GetHouseholdHeadIdNumber() != head {
 		t.Errorf("round trip lost NCMS fields: %v", back.Records[1])
 	}
+}
+
+// makeID builds a valid ID number from its parts.
+func makeID(addr, birth, seq string) string {
+	s := addr + birth + seq
+	return s + string(rules.IDCheckChar(s))
 }

@@ -16,10 +16,9 @@
 //	n, err := node.New(cfg, node.WithLogger(cfg.NewLogger(os.Stderr)))
 //	err = n.Run(ctx) // until ctx ends; SIGHUP reloads the certificate
 //
-// and talk to it with DialAgency. The domain helpers stand on their own:
-// CheckID and MaskID (GB 11643-1999), AmountWords and AmountFigures (人民币大写),
-// FormatCertNumber and ParseCertNumber, VerifyCertificate, DecideWaiting and
-// the working-day Calendar.
+// and talk to it with DialAgency. The pure rules (ID numbers, amounts in
+// words, certificate numbers, the calendar, waiting periods) live in
+// node/rules; how cases and certificates are shown lives in node/render.
 //
 // Lock order: Node.mu guards only the bound addresses and is never held
 // across a transaction; the gateway's locks are documented there.

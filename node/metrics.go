@@ -7,12 +7,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
+	"jiexu/node/render"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
-func sideLabel(s jiexuv1.CaseSide) string { return Label(s) }
+func sideLabel(s jiexuv1.CaseSide) string { return render.Label(s) }
 
-func stateLabel(s jiexuv1.CaseState) string { return Label(s) }
+func stateLabel(s jiexuv1.CaseState) string { return render.Label(s) }
 
 // metrics are the node's business metrics. Labels are sides and states,
 // never a person, case id or certificate number.

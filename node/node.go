@@ -33,6 +33,7 @@ import (
 
 	"jiexu/certs"
 	"jiexu/gateway"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -55,7 +56,7 @@ type Node struct {
 	kp         *certs.KeyPair
 	ca         *x509.Certificate
 	table      *registry.Table
-	cal        *Calendar
+	cal        *rules.Calendar
 	v          validator
 	log        *slog.Logger
 	metrics    *metrics
@@ -124,7 +125,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("region: %w", err)
 	}
 	n.v = validator{table: n.table, now: n.now}
-	n.cal = DefaultCalendar()
+	n.cal = rules.DefaultCalendar()
 	if cfg.CalendarFile != "" {
 		cal, err := LoadCalendar(cfg.CalendarFile)
 		if err != nil {

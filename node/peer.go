@@ -6,6 +6,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"jiexu/gateway"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -75,10 +76,10 @@ func (s *peerServer) DeliverCertificate(ctx context.Context, req *jiexuv1.Delive
 func (s *peerServer) Remit(ctx context.Context, req *jiexuv1.RemitRequest) (*jiexuv1.RemitResponse, error) {
 	var vs violations
 	s.n.v.checkID(&vs, "id_number", req.GetIdNumber())
-	if req.GetAmountFen() <= 0 || req.GetAmountFen() > MaxFen {
-		vs.add("amount_fen", "%d must be between 1 and %d", req.GetAmountFen(), int64(MaxFen))
+	if req.GetAmountFen() <= 0 || req.GetAmountFen() > rules.MaxFen {
+		vs.add("amount_fen", "%d must be between 1 and %d", req.GetAmountFen(), int64(rules.MaxFen))
 	}
-	if _, err := ParseCertNumber(req.GetCertificateNumber()); err != nil {
+	if _, err := rules.ParseCertNumber(req.GetCertificateNumber()); err != nil {
 		vs.add("certificate_number", "%v", err)
 	}
 	r, err := s.receive(ctx, req, &vs, func(tx *bolt.Tx) error { return s.n.onRemit(tx, req, s.n.now()) })
@@ -90,8 +91,8 @@ func (s *peerServer) Remit(ctx context.Context, req *jiexuv1.RemitRequest) (*jie
 
 func (s *peerServer) ConfirmRemittance(ctx context.Context, req *jiexuv1.ConfirmRemittanceRequest) (*jiexuv1.ConfirmRemittanceResponse, error) {
 	var vs violations
-	if req.GetAmountFen() < 0 || req.GetAmountFen() > MaxFen {
-		vs.add("amount_fen", "%d must be between 0 and %d", req.GetAmountFen(), int64(MaxFen))
+	if req.GetAmountFen() < 0 || req.GetAmountFen() > rules.MaxFen {
+		vs.add("amount_fen", "%d must be between 0 and %d", req.GetAmountFen(), int64(rules.MaxFen))
 	}
 	r, err := s.receive(ctx, req, &vs, func(tx *bolt.Tx) error { return s.n.onConfirm(tx, req, s.n.now()) })
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"jiexu/node/render"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -124,7 +125,7 @@ func addCaseCount(tx *bolt.Tx, side jiexuv1.CaseSide, state jiexuv1.CaseState, d
 	}
 	n += delta
 	if n < 0 {
-		return fmt.Errorf("case count of %s/%s would go below zero", Label(side), Label(state))
+		return fmt.Errorf("case count of %s/%s would go below zero", render.Label(side), render.Label(state))
 	}
 	var buf [8]byte
 	binary.BigEndian.PutUint64(buf[:], uint64(n))

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"jiexu/node/render"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -57,7 +58,7 @@ func TestCaseCountsKeptAndRebuilt(t *testing.T) {
 			want  int
 		}{{dest, applied, 1}, {dest, completed, 1}, {origin, closed, 1}, {origin, applied, 0}} {
 			if got := count(tt.side, tt.state); got != tt.want {
-				t.Errorf("%s: count(%s, %s) = %d, want %d", when, Label(tt.side), Label(tt.state), got, tt.want)
+				t.Errorf("%s: count(%s, %s) = %d, want %d", when, render.Label(tt.side), render.Label(tt.state), got, tt.want)
 			}
 		}
 	}

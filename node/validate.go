@@ -5,6 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -15,7 +16,7 @@ type validator struct {
 	now   func() time.Time
 }
 
-func (v validator) today() time.Time { return v.now().In(CST) }
+func (v validator) today() time.Time { return v.now().In(rules.CST) }
 
 // checkName: 1..50 characters, no control characters.
 func checkName(vs *violations, field, name string, required bool) {
@@ -42,7 +43,7 @@ func (v validator) checkID(vs *violations, field, id string) {
 		vs.add(field, "required (18-character citizen ID number, GB 11643-1999)")
 		return
 	}
-	if err := CheckID(id, v.table.ProvinceKnown, v.today()); err != nil {
+	if err := rules.CheckID(id, v.table.ProvinceKnown, v.today()); err != nil {
 		vs.add(field, "%v (GB 11643-1999)", err)
 	}
 }
@@ -57,9 +58,6 @@ func (v validator) checkDivision(vs *violations, field, code string) {
 	}
 }
 
-// monthIndex counts months since year 0 for comparisons.
-func monthIndex(ym *jiexuv1.YearMonth) int { return int(ym.GetYear())*12 + int(ym.GetMonth()) - 1 }
-
 func (v validator) checkYearMonth(vs *violations, field string, ym *jiexuv1.YearMonth, required bool) bool {
 	if ym == nil {
 		if required {
@@ -73,7 +71,7 @@ func (v validator) checkYearMonth(vs *violations, field string, ym *jiexuv1.Year
 		vs.add(field, "month %d must be 1..12", ym.GetMonth())
 	case ym.GetYear() < 1950:
 		vs.add(field, "year %d is before 1950", ym.GetYear())
-	case monthIndex(ym) > today.Year()*12+int(today.Month())-1:
+	case rules.MonthIndex(ym) > today.Year()*12+int(today.Month())-1:
 		vs.add(field, "%04d-%02d is in the future", ym.GetYear(), ym.GetMonth())
 	default:
 		return true
@@ -115,18 +113,18 @@ func (v validator) checkRecord(vs *violations, prefix string, r *jiexuv1.Record)
 	v.checkDivision(vs, prefix+".division", r.GetDivision())
 	fromOK := v.checkYearMonth(vs, prefix+".enrolled_from", r.GetEnrolledFrom(), true)
 	toOK := v.checkYearMonth(vs, prefix+".enrolled_to", r.GetEnrolledTo(), false)
-	if fromOK && toOK && monthIndex(r.GetEnrolledTo()) < monthIndex(r.GetEnrolledFrom()) {
+	if fromOK && toOK && rules.MonthIndex(r.GetEnrolledTo()) < rules.MonthIndex(r.GetEnrolledFrom()) {
 		vs.add(prefix+".enrolled_to", "must not be before enrolled_from")
 	}
 	if fromOK {
 		today := v.today()
-		span := today.Year()*12 + int(today.Month()) - monthIndex(r.GetEnrolledFrom())
+		span := today.Year()*12 + int(today.Month()) - rules.MonthIndex(r.GetEnrolledFrom())
 		if r.GetMonthsPaid() < 0 || int(r.GetMonthsPaid()) > span {
 			vs.add(prefix+".months_paid", "%d must be between 0 and the %d months since enrolled_from", r.GetMonthsPaid(), span)
 		}
 	}
-	if r.GetBalanceFen() < 0 || r.GetBalanceFen() > MaxFen {
-		vs.add(prefix+".balance_fen", "%d must be between 0 and %d fen", r.GetBalanceFen(), int64(MaxFen))
+	if r.GetBalanceFen() < 0 || r.GetBalanceFen() > rules.MaxFen {
+		vs.add(prefix+".balance_fen", "%d must be between 0 and %d fen", r.GetBalanceFen(), int64(rules.MaxFen))
 	}
 	if _, ok := jiexuv1.EnrolmentStatus_name[int32(r.GetStatus())]; !ok {
 		vs.add(prefix+".status", "unknown status %d", r.GetStatus())
@@ -146,10 +144,10 @@ func (v validator) checkPerson(vs *violations, prefix string, p *jiexuv1.Person)
 // checkCertRef validates a certificate number and its holder's ID number,
 // as a look-up or re-issue names a certificate, and returns the normalized ID.
 func (v validator) checkCertRef(vs *violations, number, id string) string {
-	if _, err := ParseCertNumber(number); err != nil {
+	if _, err := rules.ParseCertNumber(number); err != nil {
 		vs.add("number", "%v", err)
 	}
-	id = NormalizeID(id)
+	id = rules.NormalizeID(id)
 	v.checkID(vs, "id_number", id)
 	return id
 }

@@ -15,6 +15,7 @@ import (
 
 	"jiexu/node"
 	"jiexu/node/devnet"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -225,10 +226,10 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 			t.Fatal(err)
 		}
 		if rec.GetRecord().GetBalanceFen() != orig.GetBalanceFen() || rec.GetRecord().GetMonthsPaid() != orig.GetMonthsPaid() {
-			t.Errorf("%s at destination: %d fen %d months; want %d fen %d months (applied exactly once)", node.MaskID(c.GetPerson().GetIdNumber()),
+			t.Errorf("%s at destination: %d fen %d months; want %d fen %d months (applied exactly once)", rules.MaskID(c.GetPerson().GetIdNumber()),
 				rec.GetRecord().GetBalanceFen(), rec.GetRecord().GetMonthsPaid(), orig.GetBalanceFen(), orig.GetMonthsPaid())
 		}
-		n, err := node.ParseCertNumber(c.GetCertificateNumber())
+		n, err := rules.ParseCertNumber(c.GetCertificateNumber())
 		if err != nil {
 			t.Fatalf("certificate number %q: %v", c.GetCertificateNumber(), err)
 		}

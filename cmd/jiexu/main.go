@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"jiexu/node"
+	"jiexu/node/render"
 )
 
 // command is one subcommand: its usage line and what it runs.
@@ -115,7 +116,7 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(2)
 		}
-		fmt.Fprintln(os.Stderr, "jiexu:", node.DescribeError(err))
+		fmt.Fprintln(os.Stderr, "jiexu:", render.DescribeError(err))
 		os.Exit(1)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"jiexu/certs"
 	"jiexu/node"
 	"jiexu/node/devnet"
+	"jiexu/node/render"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -142,7 +144,7 @@ func runNodeStatus(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		node.FormatStatus(os.Stdout, s, time.Now())
+		render.FormatStatus(os.Stdout, s, time.Now())
 		return nil
 	})
 }
@@ -206,9 +208,9 @@ func runRecordsList(ctx context.Context, args []string) error {
 			return err
 		}
 		for _, r := range resp.GetRecords() {
-			fmt.Printf("%s  %-8s %-22s %-10s %4d months  %14s  %s\n", node.MaskID(r.GetPerson().GetIdNumber()), r.GetPerson().GetName(),
-				node.SchemeName(r.GetScheme()), node.Label(r.GetStatus()),
-				r.GetMonthsPaid(), node.AmountFigures(r.GetBalanceFen()), r.GetDivision())
+			fmt.Printf("%s  %-8s %-22s %-10s %4d months  %14s  %s\n", rules.MaskID(r.GetPerson().GetIdNumber()), r.GetPerson().GetName(),
+				render.SchemeName(r.GetScheme()), render.Label(r.GetStatus()),
+				r.GetMonthsPaid(), rules.AmountFigures(r.GetBalanceFen()), r.GetDivision())
 		}
 		return nil
 	})
@@ -252,7 +254,7 @@ func applyCommand(ctx context.Context, args []string, name, otherFlag, otherUsag
 		if err != nil {
 			return err
 		}
-		node.FormatCase(os.Stdout, cs)
+		render.FormatCase(os.Stdout, cs)
 		return nil
 	})
 }
@@ -272,7 +274,7 @@ func runTransferStatus(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		node.FormatCase(os.Stdout, resp.GetCase())
+		render.FormatCase(os.Stdout, resp.GetCase())
 		return nil
 	})
 }
@@ -306,7 +308,7 @@ func runTransferList(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		node.FormatCases(os.Stdout, resp.GetCases())
+		render.FormatCases(os.Stdout, resp.GetCases())
 		return nil
 	})
 }
@@ -332,7 +334,7 @@ func runCertShow(ctx context.Context, args []string) error {
 		if err := proto.Unmarshal(resp.GetCertificate().GetCertificate(), cert); err != nil {
 			return err
 		}
-		fmt.Print(node.RenderText(resp.GetCertificate(), cert))
+		fmt.Print(render.RenderText(resp.GetCertificate(), cert))
 		if *out != "" {
 			data, err := proto.Marshal(resp.GetCertificate())
 			if err != nil {
@@ -344,7 +346,7 @@ func runCertShow(ctx context.Context, args []string) error {
 			fmt.Printf("exported to %s\n", *out)
 		}
 		if *html != "" {
-			page, err := node.RenderHTML(resp.GetCertificate(), cert)
+			page, err := render.RenderHTML(resp.GetCertificate(), cert)
 			if err != nil {
 				return err
 			}
@@ -387,7 +389,7 @@ func runCertVerify(_ context.Context, args []string) error {
 		return fmt.Errorf("%s does NOT verify: %w", pos[0], err)
 	}
 	fmt.Printf("OK: %s was sealed by region %s on %s and has not been altered (verification code %s)\n",
-		cert.GetNumber(), cert.GetOriginRegion(), cert.GetIssuedAt().AsTime().In(node.CST).Format("2006-01-02 15:04"), node.VerificationCode(sc))
+		cert.GetNumber(), cert.GetOriginRegion(), cert.GetIssuedAt().AsTime().In(rules.CST).Format("2006-01-02 15:04"), rules.VerificationCode(sc))
 	return nil
 }
 
@@ -403,7 +405,7 @@ func listOutbox(ctx context.Context, args []string, name string, dead bool) erro
 		if err != nil {
 			return err
 		}
-		node.FormatOutbox(os.Stdout, resp.GetMessages(), time.Now())
+		render.FormatOutbox(os.Stdout, resp.GetMessages(), time.Now())
 		return nil
 	})
 }
@@ -446,7 +448,7 @@ func printCertificate(sc *jiexuv1.SealedCertificate) error {
 	if err := proto.Unmarshal(sc.GetCertificate(), cert); err != nil {
 		return err
 	}
-	fmt.Print(node.RenderText(sc, cert))
+	fmt.Print(render.RenderText(sc, cert))
 	return nil
 }
 
@@ -606,7 +608,7 @@ func runOutboxShow(ctx context.Context, args []string) error {
 			}
 			for _, m := range resp.GetMessages() {
 				if m.GetSequence() == seq {
-					node.FormatOutboxMessage(os.Stdout, m, time.Now())
+					render.FormatOutboxMessage(os.Stdout, m, time.Now())
 					return nil
 				}
 			}
@@ -622,7 +624,7 @@ func runRecordsPut(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "name")
 	scheme := fs.String("scheme", "", "employee, resident or ncms")
 	division := fs.String("division", "", "division code where the person is enrolled (default: this node's region)")
-	from := fs.String("from", time.Now().In(node.CST).Format("2006-01"), "enrolled from, YYYY-MM")
+	from := fs.String("from", time.Now().In(rules.CST).Format("2006-01"), "enrolled from, YYYY-MM")
 	months := fs.Int("months", 0, "months actually paid")
 	balance := fs.String("balance", "0", "personal-account balance in yuan, e.g. 1024.00")
 	household := fs.String("household", "non-agricultural", "agricultural or non-agricultural")
@@ -637,19 +639,19 @@ func runRecordsPut(ctx context.Context, args []string) error {
 	if err := required(fs, "id", "name", "scheme"); err != nil {
 		return err
 	}
-	sc, err := node.ParseScheme(*scheme)
+	sc, err := rules.ParseScheme(*scheme)
 	if err != nil {
 		return fmt.Errorf("--scheme: %w", err)
 	}
-	ht, err := node.ParseHouseholdType(*household)
+	ht, err := rules.ParseHouseholdType(*household)
 	if err != nil {
 		return fmt.Errorf("--household: %w", err)
 	}
-	ym, err := node.ParseYearMonth(*from)
+	ym, err := rules.ParseYearMonth(*from)
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}
-	fen, err := node.ParseYuan(*balance)
+	fen, err := rules.ParseYuan(*balance)
 	if err != nil {
 		return fmt.Errorf("--balance: %w", err)
 	}
@@ -671,8 +673,8 @@ func runRecordsPut(ctx context.Context, args []string) error {
 			return err
 		}
 		r := resp.GetRecord()
-		fmt.Printf("enrolled %s %s in %s at %s from %04d-%02d\n", r.GetPerson().GetName(), node.MaskID(r.GetPerson().GetIdNumber()),
-			node.SchemeName(r.GetScheme()), r.GetDivision(), r.GetEnrolledFrom().GetYear(), r.GetEnrolledFrom().GetMonth())
+		fmt.Printf("enrolled %s %s in %s at %s from %04d-%02d\n", r.GetPerson().GetName(), rules.MaskID(r.GetPerson().GetIdNumber()),
+			render.SchemeName(r.GetScheme()), r.GetDivision(), r.GetEnrolledFrom().GetYear(), r.GetEnrolledFrom().GetMonth())
 		return nil
 	})
 }

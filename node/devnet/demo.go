@@ -14,6 +14,8 @@ import (
 
 	"jiexu/certs"
 	"jiexu/node"
+	"jiexu/node/render"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -130,7 +132,7 @@ func DestinationRecord(p *jiexuv1.Record, dest NodeLayout, now time.Time) *jiexu
 		Person:       &jiexuv1.Person{Name: person.Name, IdNumber: person.IdNumber, HouseholdType: person.HouseholdType, HouseholdPlace: person.HouseholdPlace},
 		Scheme:       jiexuv1.Scheme_SCHEME_EMPLOYEE,
 		Division:     dest.Region,
-		EnrolledFrom: &jiexuv1.YearMonth{Year: int32(now.In(node.CST).Year()), Month: int32(now.In(node.CST).Month())},
+		EnrolledFrom: &jiexuv1.YearMonth{Year: int32(now.In(rules.CST).Year()), Month: int32(now.In(rules.CST).Month())},
 		Status:       jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE,
 	}
 	if p.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
@@ -280,11 +282,11 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 		c := cases[p.CaseID]
 		cert := c.GetCertificateNumber()
 		if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
-			cert = "— " + node.Label(c.GetRejectReason())
+			cert = "— " + render.Label(c.GetRejectReason())
 		}
 		fmt.Fprintf(tw, "%s\t%s → %s\t%s → %s\t%s\t%s\t%s\n", p.CaseID, c.GetOriginRegion(), p.Destination,
-			node.Label(c.GetOriginScheme()), node.Label(c.GetDestinationScheme()),
-			strings.ToUpper(node.Label(c.GetState())), cert, node.AmountFigures(c.GetAmountFen()))
+			render.Label(c.GetOriginScheme()), render.Label(c.GetDestinationScheme()),
+			strings.ToUpper(render.Label(c.GetState())), cert, rules.AmountFigures(c.GetAmountFen()))
 		moved += c.GetAmountFen()
 		if c.GetState() != p.Want {
 			failures = append(failures, fmt.Sprintf("case %s is %s, want %s", p.CaseID, c.GetState(), p.Want))
@@ -292,7 +294,7 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 	}
 	tw.Flush()
 	fmt.Fprintf(out, "\nmoved %s between agencies in %s; balances across the network: before %s, after %s\n",
-		node.AmountFigures(moved), took.Round(time.Millisecond), node.AmountFigures(before), node.AmountFigures(after))
+		rules.AmountFigures(moved), took.Round(time.Millisecond), rules.AmountFigures(before), rules.AmountFigures(after))
 	if before != after {
 		failures = append(failures, fmt.Sprintf("balances not conserved: %d fen before, %d after", before, after))
 	}
@@ -350,6 +352,6 @@ func showOneCertificate(ctx context.Context, out io.Writer, nw *Network, plan []
 		return fmt.Errorf("certificate %s does not verify: %w", c.GetCertificateNumber(), err)
 	}
 	fmt.Fprintf(out, "\ncertificate %s, as the destination received it (seal verified offline against the CA):\n%s\n",
-		cert.GetNumber(), node.RenderText(resp.GetCertificate(), cert))
+		cert.GetNumber(), render.RenderText(resp.GetCertificate(), cert))
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"jiexu/certs"
 	"jiexu/node"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -292,9 +293,9 @@ func SyntheticPeople(rng *rand.Rand, t *registry.Table, region, kind string, n i
 	var out []*jiexuv1.Record
 	seen := map[string]bool{}
 	for len(out) < n {
-		birth := time.Date(1960+rng.IntN(40), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, node.CST)
+		birth := time.Date(1960+rng.IntN(40), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, rules.CST)
 		first17 := fmt.Sprintf("%s%s%03d", countyUnder(rng, t, region), birth.Format("20060102"), rng.IntN(999)+1)
-		id := first17 + string(node.IDCheckChar(first17))
+		id := first17 + string(rules.IDCheckChar(first17))
 		if seen[id] {
 			continue
 		}

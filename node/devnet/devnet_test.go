@@ -23,6 +23,8 @@ import (
 	"jiexu/gateway"
 	"jiexu/node"
 	"jiexu/node/devnet"
+	"jiexu/node/render"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -102,11 +104,11 @@ func (tn *testNet) enrolAndApply(p *jiexuv1.Record, origin, dest string) *jiexuv
 	ctx := context.Background()
 	rec := devnet.DestinationRecord(p, layoutOf(tn.t, tn.Layout, dest), time.Now())
 	if _, err := tn.Clients[dest].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
-		tn.t.Fatalf("PutRecord at %s: %v", dest, node.DescribeError(err))
+		tn.t.Fatalf("PutRecord at %s: %v", dest, render.DescribeError(err))
 	}
 	resp, err := tn.Clients[dest].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), OriginDivision: origin})
 	if err != nil {
-		tn.t.Fatalf("ApplyTransfer at %s: %v", dest, node.DescribeError(err))
+		tn.t.Fatalf("ApplyTransfer at %s: %v", dest, render.DescribeError(err))
 	}
 	return resp.GetCase()
 }
@@ -203,8 +205,8 @@ func TestTransferHappyPathAndNCMS(t *testing.T) {
 	var tc jiexuv1.Certificate
 	_ = proto.Unmarshal(tampered.GetCertificate(), &tc)
 	tc.BalanceFen += 100
-	tc.BalanceWords, _ = node.AmountWords(tc.BalanceFen)
-	tc.BalanceFigures = node.AmountFigures(tc.BalanceFen)
+	tc.BalanceWords, _ = rules.AmountWords(tc.BalanceFen)
+	tc.BalanceFigures = rules.AmountFigures(tc.BalanceFen)
 	tampered.Certificate, _ = proto.Marshal(&tc)
 	if _, err := node.VerifyCertificate(tampered, ca, nil); !errors.Is(err, certs.ErrBadSeal) {
 		t.Errorf("tampered certificate: err = %v, want ErrBadSeal", err)
@@ -437,10 +439,10 @@ func TestOutOfOrderDeliveryAtDestination(t *testing.T) {
 	}
 	cert := &jiexuv1.Certificate{
 		Number: "蒙包头2026第00007号", Year: 2026, Serial: 7, Person: person.GetPerson(), Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
-		OriginRegion: baotou, OriginName: "内蒙古自治区包头市", MonthsPaid: 40, BalanceFen: 123456, BalanceFigures: node.AmountFigures(123456),
+		OriginRegion: baotou, OriginName: "内蒙古自治区包头市", MonthsPaid: 40, BalanceFen: 123456, BalanceFigures: rules.AmountFigures(123456),
 		CaseId: c.GetCaseId(), DestinationRegion: hohhot, IssuedAt: timestamppb.Now(), GeneratedOn: &jiexuv1.Date{Year: 2026, Month: 11, Day: 23},
 	}
-	cert.BalanceWords, _ = node.AmountWords(123456)
+	cert.BalanceWords, _ = rules.AmountWords(123456)
 	sc, err := node.SealCertificate(bt.signer, cert)
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,8 @@ import (
 	"jiexu/certs"
 	"jiexu/node"
 	"jiexu/node/devnet"
+	"jiexu/node/render"
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -37,7 +39,7 @@ func TestApplicationAtOrigin(t *testing.T) {
 	}
 	resp, err := tn.Clients[hohhot].ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), DestinationDivision: "150702"})
 	if err != nil {
-		t.Fatalf("ApplyTransferOut: %v", node.DescribeError(err))
+		t.Fatalf("ApplyTransferOut: %v", render.DescribeError(err))
 	}
 	id := resp.GetCase().GetCaseId()
 	if resp.GetCase().GetState() != jiexuv1.CaseState_CASE_STATE_REQUESTED || !resp.GetCase().GetAppliedAtOrigin() {
@@ -101,7 +103,7 @@ func TestReissueAndCheckCertificate(t *testing.T) {
 	// The destination checks a paper copy against the issuer's record.
 	chk, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: id})
 	if err != nil {
-		t.Fatalf("CheckCertificate: %v", node.DescribeError(err))
+		t.Fatalf("CheckCertificate: %v", render.DescribeError(err))
 	}
 	if chk.GetIssuerRegion() != hohhot {
 		t.Errorf("issuer = %s, want %s (found from the number)", chk.GetIssuerRegion(), hohhot)
@@ -113,7 +115,7 @@ func TestReissueAndCheckCertificate(t *testing.T) {
 	// Re-issue at the origin: same number and content, marked, sealed anew.
 	re, err := tn.Clients[hohhot].ReissueCertificate(ctx, &jiexuv1.ReissueCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: id})
 	if err != nil {
-		t.Fatalf("ReissueCertificate: %v", node.DescribeError(err))
+		t.Fatalf("ReissueCertificate: %v", render.DescribeError(err))
 	}
 	cert, err := node.VerifyCertificate(re.GetCertificate(), ca, nil)
 	if err != nil {
@@ -127,12 +129,12 @@ func TestReissueAndCheckCertificate(t *testing.T) {
 		t.Errorf("re-issue at a node that did not issue: %v, want FailedPrecondition", err)
 	}
 	// Renderings: text and the printable page with its three parts and code.
-	text := node.RenderText(re.GetCertificate(), cert)
-	page, err := node.RenderHTML(re.GetCertificate(), cert)
+	text := render.RenderText(re.GetCertificate(), cert)
+	page, err := render.RenderHTML(re.GetCertificate(), cert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	code := node.VerificationCode(re.GetCertificate())
+	code := rules.VerificationCode(re.GetCertificate())
 	for _, want := range []string{"补办", cert.GetBalanceWords(), cert.GetBalanceFigures(), code} {
 		if !strings.Contains(text, want) || !strings.Contains(string(page), want) {
 			t.Errorf("renderings lack %q", want)

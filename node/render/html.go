@@ -1,9 +1,10 @@
-package node
+package render
 
 import (
 	"bytes"
 	"html/template"
 
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -18,7 +19,7 @@ var certParts = []certPart{
 	{"第三联 参保人留存联", "此联由参保人留存，请妥善保管"},
 }
 
-var certTemplate = template.Must(template.New("cert").Funcs(template.FuncMap{"dash": orDash}).Parse(`<!DOCTYPE html>
+var certTemplate = template.Must(template.New("cert").Funcs(template.FuncMap{"dash": OrDash}).Parse(`<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
@@ -87,11 +88,11 @@ func RenderHTML(sc *jiexuv1.SealedCertificate, c *jiexuv1.Certificate) ([]byte, 
 	}
 	err := certTemplate.Execute(&buf, map[string]any{
 		"C": c, "P": c.GetPerson(), "Contact": c.GetAgencyContact(), "Parts": certParts,
-		"GeneratedOn": fmtDate(c.GetGeneratedOn()), "ReissuedOn": fmtDate(c.GetReissuedOn()),
+		"GeneratedOn": FmtDate(c.GetGeneratedOn()), "ReissuedOn": FmtDate(c.GetReissuedOn()),
 		"Household": HouseholdName(c.GetPerson().GetHouseholdType()), "Scheme": SchemeName(c.GetScheme()),
-		"From": fmtYM(c.GetEnrolledFrom()), "To": fmtYM(c.GetEnrolledTo()),
-		"BenefitFrom": fmtDate(c.GetBenefitFrom()), "BenefitTo": fmtDate(c.GetBenefitTo()),
-		"RegisterBy": fmtDate(c.GetRegisterBy()), "Code": VerificationCode(sc), "KeyID": keyID,
+		"From": FmtYM(c.GetEnrolledFrom()), "To": FmtYM(c.GetEnrolledTo()),
+		"BenefitFrom": FmtDate(c.GetBenefitFrom()), "BenefitTo": FmtDate(c.GetBenefitTo()),
+		"RegisterBy": FmtDate(c.GetRegisterBy()), "Code": rules.VerificationCode(sc), "KeyID": keyID,
 	})
 	return buf.Bytes(), err
 }

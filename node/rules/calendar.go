@@ -1,11 +1,10 @@
-package node
+package rules
 
 import (
 	"bufio"
 	_ "embed"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 )
@@ -29,20 +28,6 @@ func DefaultCalendar() *Calendar {
 		panic("node: embedded holidays.csv: " + err.Error())
 	}
 	return c
-}
-
-// LoadCalendar reads a calendar file (date,kind,name lines; # comments).
-func LoadCalendar(path string) (*Calendar, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	c, err := ParseCalendar(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
 }
 
 // ParseCalendar reads date,kind,name lines, kind "holiday" or "workday".

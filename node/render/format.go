@@ -1,19 +1,21 @@
-package node
+package render
 
 import (
 	"strconv"
 	"unicode"
 
 	"fmt"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/status"
 
+	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -62,8 +64,8 @@ func DescribeError(err error) string {
 	return b.String()
 }
 
-// human writes a duration for an operator: 29d 23h, 5h 3m, 42s.
-func human(d time.Duration) string {
+// Human writes a duration for an operator: 29d 23h, 5h 3m, 42s.
+func Human(d time.Duration) string {
 	neg := ""
 	if d < 0 {
 		neg, d = "-", -d
@@ -78,23 +80,23 @@ func human(d time.Duration) string {
 }
 
 func ts(t interface{ AsTime() time.Time }) string {
-	return t.AsTime().In(CST).Format("2006-01-02 15:04:05")
+	return t.AsTime().In(rules.CST).Format("2006-01-02 15:04:05")
 }
 
 // FormatCase writes one case in full: its parties, state and each step's time.
 func FormatCase(w io.Writer, c *jiexuv1.Case) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := c.GetPerson()
-	fmt.Fprintf(tw, "case\t%s (%s side)\n", c.GetCaseId(), sideLabel(c.GetSide()))
-	fmt.Fprintf(tw, "state\t%s\n", strings.ToUpper(stateLabel(c.GetState())))
-	fmt.Fprintf(tw, "person\t%s %s\n", p.GetName(), MaskID(p.GetIdNumber()))
+	fmt.Fprintf(tw, "case\t%s (%s side)\n", c.GetCaseId(), Label(c.GetSide()))
+	fmt.Fprintf(tw, "state\t%s\n", strings.ToUpper(Label(c.GetState())))
+	fmt.Fprintf(tw, "person\t%s %s\n", p.GetName(), rules.MaskID(p.GetIdNumber()))
 	fmt.Fprintf(tw, "origin\t%s (applicant named %s)\n", c.GetOriginRegion(), c.GetOriginDivision())
 	fmt.Fprintf(tw, "destination\t%s\n", c.GetDestinationRegion())
 	fmt.Fprintf(tw, "schemes\t%s → %s\n", SchemeName(c.GetOriginScheme()), SchemeName(c.GetDestinationScheme()))
 	if c.GetCertificateNumber() != "" {
 		fmt.Fprintf(tw, "certificate\t%s\n", c.GetCertificateNumber())
 		fmt.Fprintf(tw, "months paid\t%d (added to the destination record)\n", c.GetMonthsPaid())
-		fmt.Fprintf(tw, "balance\t%s (certificate states %s)\n", AmountFigures(c.GetAmountFen()), AmountFigures(c.GetExpectedAmountFen()))
+		fmt.Fprintf(tw, "balance\t%s (certificate states %s)\n", rules.AmountFigures(c.GetAmountFen()), rules.AmountFigures(c.GetExpectedAmountFen()))
 	}
 	if c.GetAppliedAtOrigin() {
 		fmt.Fprintf(tw, "applied at\tthe origin (2021 rule)\n")
@@ -104,7 +106,7 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		if !c.GetRegisteredInTime() {
 			inTime = "NO"
 		}
-		fmt.Fprintf(tw, "register by\t%s (registered in time: %s)\n", fmtDate(c.GetRegisterBy()), inTime)
+		fmt.Fprintf(tw, "register by\t%s (registered in time: %s)\n", FmtDate(c.GetRegisterBy()), inTime)
 	}
 	if c.GetWaitingReason() != "" {
 		fmt.Fprintf(tw, "gap\t%d months\n", c.GetGapMonths())
@@ -115,7 +117,7 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		due  *jiexuv1.Date
 	}{{"transfer-out due", c.GetTransferOutDue()}, {"transfer-in due", c.GetTransferInDue()}, {"credit due", c.GetCreditDue()}} {
 		if d.due != nil {
-			fmt.Fprintf(tw, "%s\t%s\n", d.name, fmtDate(d.due))
+			fmt.Fprintf(tw, "%s\t%s\n", d.name, FmtDate(d.due))
 		}
 	}
 	if c.GetOverdue() {
@@ -128,7 +130,7 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		fmt.Fprintf(tw, "last error\t%s\n", c.GetLastError())
 	}
 	for _, s := range c.GetSteps() {
-		fmt.Fprintf(tw, "  %s\t%s\n", strings.ToUpper(stateLabel(s.GetState())), ts(s.GetAt()))
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.ToUpper(Label(s.GetState())), ts(s.GetAt()))
 	}
 	tw.Flush()
 }
@@ -138,13 +140,13 @@ func FormatCases(w io.Writer, cs []*jiexuv1.Case) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tSIDE\tSTATE\tPERSON\tORIGIN\tDEST\tCERTIFICATE\tBALANCE\tUPDATED")
 	for _, c := range cs {
-		state := strings.ToUpper(stateLabel(c.GetState()))
+		state := strings.ToUpper(Label(c.GetState()))
 		if c.GetOverdue() {
 			state += " (OVERDUE)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetCaseId(), sideLabel(c.GetSide()), state,
-			MaskID(c.GetPerson().GetIdNumber()), c.GetOriginRegion(), c.GetDestinationRegion(), orDash(c.GetCertificateNumber()),
-			AmountFigures(c.GetAmountFen()), ts(c.GetUpdatedAt()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.GetCaseId(), Label(c.GetSide()), state,
+			rules.MaskID(c.GetPerson().GetIdNumber()), c.GetOriginRegion(), c.GetDestinationRegion(), OrDash(c.GetCertificateNumber()),
+			rules.AmountFigures(c.GetAmountFen()), ts(c.GetUpdatedAt()))
 	}
 	tw.Flush()
 }
@@ -155,11 +157,11 @@ func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 	fmt.Fprintf(tw, "node\t%s %s (jiexu %s)\n", s.GetRegion(), s.GetAgencyName(), s.GetVersion())
 	fetched := "not reached since the node started"
 	if s.GetRegistryFetchedAt() != nil {
-		fetched = "last answered " + human(now.Sub(s.GetRegistryFetchedAt().AsTime())) + " ago"
+		fetched = "last answered " + Human(now.Sub(s.GetRegistryFetchedAt().AsTime())) + " ago"
 	}
 	fmt.Fprintf(tw, "registry\tversion %d, expires %s (in %s), %s\n", s.GetRegistryVersion(), ts(s.GetRegistryExpiresAt()),
-		human(s.GetRegistryExpiresAt().AsTime().Sub(now)), fetched)
-	fmt.Fprintf(tw, "certificate\texpires %s (in %s)\n", ts(s.GetCertificateExpiresAt()), human(s.GetCertificateExpiresAt().AsTime().Sub(now)))
+		Human(s.GetRegistryExpiresAt().AsTime().Sub(now)), fetched)
+	fmt.Fprintf(tw, "certificate\texpires %s (in %s)\n", ts(s.GetCertificateExpiresAt()), Human(s.GetCertificateExpiresAt().AsTime().Sub(now)))
 	fmt.Fprintf(tw, "certificate serial\t%s\n", s.GetCertificateSerial())
 	fmt.Fprintf(tw, "records\t%d\n", s.GetRecords())
 	fmt.Fprintf(tw, "overdue cases\t%d as destination, %d as origin\n", s.GetOverdueDestination(), s.GetOverdueOrigin())
@@ -168,13 +170,13 @@ func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 	for _, p := range s.GetPeers() {
 		age := "-"
 		if p.GetOldestPendingAt() != nil {
-			age = human(now.Sub(p.GetOldestPendingAt().AsTime()))
+			age = Human(now.Sub(p.GetOldestPendingAt().AsTime()))
 		}
 		fmt.Fprintf(w, "%-7s %7d  %-8s %4d  %s\n", p.GetRegion(), p.GetPending(), age, p.GetDead(), p.GetLastError())
 	}
 	fmt.Fprintln(w, "\nSIDE         STATE              CASES")
 	for _, c := range s.GetCases() {
-		fmt.Fprintf(w, "%-12s %-18s %5d\n", sideLabel(c.GetSide()), strings.ToUpper(stateLabel(c.GetState())), c.GetCount())
+		fmt.Fprintf(w, "%-12s %-18s %5d\n", Label(c.GetSide()), strings.ToUpper(Label(c.GetState())), c.GetCount())
 	}
 }
 
@@ -185,7 +187,7 @@ func FormatOutbox(w io.Writer, ms []*jiexuv1.OutboxMessage, now time.Time) {
 	for _, m := range ms {
 		method := m.GetMethod()[strings.LastIndex(m.GetMethod(), "/")+1:]
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", m.GetSequence(), m.GetPeerRegion(), method, m.GetCaseId(),
-			human(now.Sub(m.GetCreatedAt().AsTime())), m.GetAttempts(), m.GetLastError())
+			Human(now.Sub(m.GetCreatedAt().AsTime())), m.GetAttempts(), m.GetLastError())
 	}
 	tw.Flush()
 }
@@ -199,12 +201,12 @@ func FormatOutboxMessage(w io.Writer, m *jiexuv1.OutboxMessage, now time.Time) {
 	fmt.Fprintf(tw, "peer\t%s\n", m.GetPeerRegion())
 	fmt.Fprintf(tw, "method\t%s\n", m.GetMethod())
 	fmt.Fprintf(tw, "case\t%s\n", m.GetCaseId())
-	fmt.Fprintf(tw, "created\t%s (%s ago)\n", ts(m.GetCreatedAt()), human(now.Sub(m.GetCreatedAt().AsTime())))
+	fmt.Fprintf(tw, "created\t%s (%s ago)\n", ts(m.GetCreatedAt()), Human(now.Sub(m.GetCreatedAt().AsTime())))
 	fmt.Fprintf(tw, "attempts\t%d\n", m.GetAttempts())
 	if m.GetNextAttemptAt() != nil && !m.GetDead() {
 		fmt.Fprintf(tw, "next attempt\t%s\n", ts(m.GetNextAttemptAt()))
 	}
 	fmt.Fprintf(tw, "dead letter\t%v\n", m.GetDead())
-	fmt.Fprintf(tw, "last error\t%s\n", orDash(m.GetLastError()))
+	fmt.Fprintf(tw, "last error\t%s\n", OrDash(m.GetLastError()))
 	tw.Flush()
 }
