@@ -1,67 +1,48 @@
 package node
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/gateway"
+	"jiexu/node/render"
 	"jiexu/node/rules"
+	"jiexu/node/transfer"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
 // Full method names of the inter-node calls the outbox carries.
 const (
-	methodNotify  = jiexuv1.TransferService_NotifyTransfer_FullMethodName
-	methodReject  = jiexuv1.TransferService_RejectTransfer_FullMethodName
-	methodRequest = jiexuv1.TransferService_RequestTransfer_FullMethodName
-	methodDeliver = jiexuv1.CertificateService_DeliverCertificate_FullMethodName
-	methodRemit   = jiexuv1.RemittanceService_Remit_FullMethodName
-	methodConfirm = jiexuv1.RemittanceService_ConfirmRemittance_FullMethodName
+	methodNotify   = jiexuv1.TransferService_NotifyTransfer_FullMethodName
+	methodReject   = jiexuv1.TransferService_RejectTransfer_FullMethodName
+	methodRequest  = jiexuv1.TransferService_RequestTransfer_FullMethodName
+	methodWithdraw = jiexuv1.TransferService_WithdrawTransfer_FullMethodName
+	methodDeliver  = jiexuv1.CertificateService_DeliverCertificate_FullMethodName
+	methodRemit    = jiexuv1.RemittanceService_Remit_FullMethodName
+	methodConfirm  = jiexuv1.RemittanceService_ConfirmRemittance_FullMethodName
+	methodReturn   = jiexuv1.RemittanceService_ReturnRemittance_FullMethodName
 )
 
-// rank orders each side's states so that a case only moves forward, whatever
-// order its messages arrive in.
-var rank = map[jiexuv1.CaseState]int{
-	jiexuv1.CaseState_CASE_STATE_APPLIED:          1,
-	jiexuv1.CaseState_CASE_STATE_NOTIFIED:         2,
-	jiexuv1.CaseState_CASE_STATE_CERTIFIED:        3,
-	jiexuv1.CaseState_CASE_STATE_FUNDED:           4,
-	jiexuv1.CaseState_CASE_STATE_COMPLETED:        5,
-	jiexuv1.CaseState_CASE_STATE_REQUESTED:        0,
-	jiexuv1.CaseState_CASE_STATE_RECEIVED:         1,
-	jiexuv1.CaseState_CASE_STATE_SUSPENDED:        2,
-	jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT: 3,
-	jiexuv1.CaseState_CASE_STATE_REMITTED:         4,
-	jiexuv1.CaseState_CASE_STATE_CLOSED:           5,
-	jiexuv1.CaseState_CASE_STATE_REJECTED:         6,
-}
+const (
+	sideDestination = jiexuv1.CaseSide_CASE_SIDE_DESTINATION
+	sideOrigin      = jiexuv1.CaseSide_CASE_SIDE_ORIGIN
+)
 
-// Terminal reports whether a case has ended.
-func Terminal(s jiexuv1.CaseState) bool {
-	return s == jiexuv1.CaseState_CASE_STATE_COMPLETED || s == jiexuv1.CaseState_CASE_STATE_CLOSED || s == jiexuv1.CaseState_CASE_STATE_REJECTED
-}
+// caseIDPattern is the form of a case id: the opening region, the day and a
+// sequence, e.g. 150700-20261125-000001.
+var caseIDPattern = regexp.MustCompile(`^[0-9]{6}-[0-9]{8}-[0-9]{6,}$`)
 
-// advance moves c to state if that is forward, records the step, and logs
-// and counts the transition once the transaction commits.
-func (n *Node) advance(tx *bolt.Tx, c *jiexuv1.Case, state jiexuv1.CaseState, now time.Time) {
-	if c.GetState() != jiexuv1.CaseState_CASE_STATE_UNSPECIFIED && rank[state] <= rank[c.GetState()] {
-		return
+// caseRegion is the region a case id names: the one that opened the case.
+func caseRegion(id string) string {
+	if len(id) < 6 {
+		return ""
 	}
-	from := c.GetState()
-	c.State = state
-	c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: state, At: timestamppb.New(now)})
-	c.UpdatedAt = timestamppb.New(now)
-	caseID, side := c.GetCaseId(), c.GetSide()
-	origin, dest := c.GetOriginRegion(), c.GetDestinationRegion()
-	opened := c.GetOpenedAt().AsTime()
-	tx.OnCommit(func() {
-		n.log.Info("case transition", "case_id", caseID, "side", sideLabel(side), "from", stateLabel(from), "to", stateLabel(state),
-			"origin", origin, "destination", dest)
-		n.metrics.transition(side, state, now.Sub(opened))
-	})
+	return id[:6]
 }
 
 func (n *Node) newCaseID(tx *bolt.Tx, now time.Time) (string, error) {
@@ -73,569 +54,388 @@ func (n *Node) newCaseID(tx *bolt.Tx, now time.Time) (string, error) {
 	return fmt.Sprintf("%s-%s-%06d", n.cfg.Region, day, seq), nil
 }
 
-// application is a transfer lodged at this node by the person: at the
-// destination (the other party is the origin) or at the origin (the other
-// party is the destination).
-type application struct {
-	id, name      string
-	division      string // the other party's division code, as the applicant named it
-	divisionField string // its field name in the request, for errors
-	// open fills the new case and returns the message that tells the other
-	// party, given the person's record here and the other party's region.
-	open  func(c *jiexuv1.Case, rec *jiexuv1.Record, other string) (method string, msg gateway.Message)
-	state jiexuv1.CaseState
+// counterparty is the region a case is shared with.
+func counterparty(c *jiexuv1.Case) string {
+	if c.GetSide() == sideDestination {
+		return c.GetOriginRegion()
+	}
+	return c.GetDestinationRegion()
 }
 
-// apply opens a case for an application lodged here: the person must be
-// actively enrolled here under that name with no open case, and the other
-// party is found by longest-prefix routing. The case and the message to the
-// other party commit in one transaction.
-func (n *Node) apply(a application) (*jiexuv1.Case, error) {
-	id := rules.NormalizeID(a.id)
-	var vs violations
-	n.v.checkID(&vs, "id_number", id)
-	n.v.checkDivision(&vs, a.divisionField, a.division)
-	checkName(&vs, "name", a.name, true)
-	if err := vs.err(); err != nil {
-		return nil, err
-	}
-	router, err := n.gw.Directory().Router()
-	if err != nil {
-		return nil, err
-	}
-	other, err := router.Resolve(a.division)
-	if err != nil {
-		return nil, err
-	}
-	if other.GetRegion() == n.cfg.Region {
-		return nil, fmt.Errorf("%w: %s routes to %s", ErrSelfTransfer, a.division, other.GetRegion())
-	}
-	now := n.now()
-	var c *jiexuv1.Case
-	err = n.db.Update(func(tx *bolt.Tx) error {
-		rec, err := getRecord(tx, id)
-		if err != nil {
-			return err
-		}
-		if rec == nil || rec.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
-			return fmt.Errorf("%w: the person must be actively enrolled here (jiexu records import, or the agency API's PutRecord)", ErrNotEnrolledHere)
-		}
-		if rec.GetPerson().GetName() != a.name {
-			var vs violations
-			vs.add("name", "does not match the name on this node's enrolment record for the ID number")
-			return vs.err()
-		}
-		if open := tx.Bucket(bucketOpenCases).Get([]byte(id)); open != nil {
-			return fmt.Errorf("%w: case %s", ErrCaseOpen, open)
-		}
-		caseID, err := n.newCaseID(tx, now)
-		if err != nil {
-			return err
-		}
-		c = &jiexuv1.Case{CaseId: caseID, Person: rec.GetPerson(), OpenedAt: timestamppb.New(now)}
-		method, msg := a.open(c, rec, other.GetRegion())
-		n.advance(tx, c, a.state, now)
-		if err := putCase(tx, c); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketOpenCases).Put([]byte(id), []byte(caseID)); err != nil {
-			return err
-		}
-		return n.gw.Enqueue(tx, other.GetRegion(), method, caseID, msg)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+// event is a state machine input with what the node knows beyond it: a
+// verified certificate that arrived.
+type event struct {
+	transfer.Input
+	cert   *jiexuv1.Certificate
+	sealed *jiexuv1.SealedCertificate
 }
 
-// applyTransfer opens a destination case and notifies the origin.
-func (n *Node) applyTransfer(req *jiexuv1.ApplyTransferRequest) (*jiexuv1.Case, error) {
-	return n.apply(application{
-		id: req.GetIdNumber(), name: req.GetName(), division: req.GetOriginDivision(), divisionField: "origin_division",
-		state: jiexuv1.CaseState_CASE_STATE_APPLIED,
-		open: func(c *jiexuv1.Case, rec *jiexuv1.Record, origin string) (string, gateway.Message) {
-			c.Side = jiexuv1.CaseSide_CASE_SIDE_DESTINATION
-			c.OriginDivision, c.OriginRegion, c.DestinationRegion = req.GetOriginDivision(), origin, n.cfg.Region
-			c.DestinationScheme = rec.GetScheme()
-			return methodNotify, notice(rec, req.GetOriginDivision())
-		},
-	})
+// stepper carries out one step's effects inside its transaction, loading
+// the person's enrolment once and storing it once.
+type stepper struct {
+	n     *Node
+	tx    *bolt.Tx
+	c     *jiexuv1.Case
+	ev    event
+	now   time.Time
+	enrol *jiexuv1.Enrolment
+	dirty bool
 }
 
-// applyTransferOut opens a case at the origin for an application lodged
-// here (2021 rule) and asks the destination to confirm the enrolment.
-func (n *Node) applyTransferOut(req *jiexuv1.ApplyTransferOutRequest) (*jiexuv1.Case, error) {
-	return n.apply(application{
-		id: req.GetIdNumber(), name: req.GetName(), division: req.GetDestinationDivision(), divisionField: "destination_division",
-		state: jiexuv1.CaseState_CASE_STATE_REQUESTED,
-		open: func(c *jiexuv1.Case, rec *jiexuv1.Record, dest string) (string, gateway.Message) {
-			c.Side = jiexuv1.CaseSide_CASE_SIDE_ORIGIN
-			c.OriginDivision, c.OriginRegion, c.DestinationRegion = n.cfg.Region, n.cfg.Region, dest
-			c.OriginScheme, c.AppliedAtOrigin = rec.GetScheme(), true
-			return methodRequest, &jiexuv1.RequestTransferRequest{Person: rec.GetPerson(), DestinationDivision: req.GetDestinationDivision()}
-		},
-	})
+// step runs one event on a case and carries out its effects in tx: the
+// messages it sends are queued and the person's enrolment changes, together
+// with the case, or not at all.
+func (n *Node) step(tx *bolt.Tx, c *jiexuv1.Case, in transfer.Input, now time.Time) error {
+	return n.stepEvent(tx, c, event{Input: in}, now)
 }
 
-// notice is the destination's notification for a person enrolled here.
-func notice(rec *jiexuv1.Record, originDivision string) *jiexuv1.NotifyTransferRequest {
-	from := rec.GetEnrolledFrom()
-	return &jiexuv1.NotifyTransferRequest{
-		Person:            rec.GetPerson(),
-		DestinationScheme: rec.GetScheme(),
-		OriginDivision:    originDivision,
-		EnrolledOn:        &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1},
-	}
-}
-
-// onNotify is the origin's handling of a notification: reject with a reason,
-// or suspend the enrolment, issue the certificate, deliver it and remit the
-// balance, all in the transaction that records the message.
-func (n *Node) onNotify(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now time.Time) error {
-	h := req.GetHeader()
-	c, err := getCase(tx, h.GetCaseId())
+func (n *Node) stepEvent(tx *bolt.Tx, c *jiexuv1.Case, ev event, now time.Time) error {
+	from := c.GetState()
+	_, effects, err := transfer.Step(c, ev.Input)
 	if err != nil {
 		return err
 	}
-	switch {
-	case c == nil:
-		c = &jiexuv1.Case{
-			CaseId:            h.GetCaseId(),
-			Side:              jiexuv1.CaseSide_CASE_SIDE_ORIGIN,
-			Person:            req.GetPerson(),
-			OriginDivision:    req.GetOriginDivision(),
-			OriginRegion:      n.cfg.Region,
-			DestinationRegion: h.GetSenderRegion(),
-			OpenedAt:          timestamppb.New(now),
+	s := &stepper{n: n, tx: tx, c: c, ev: ev, now: now}
+	for _, e := range effects {
+		if err := s.carry(e); err != nil {
+			return fmt.Errorf("case %s: %s: %w", c.GetCaseId(), e, err)
 		}
-	case c.GetState() == jiexuv1.CaseState_CASE_STATE_REQUESTED && c.GetSide() == jiexuv1.CaseSide_CASE_SIDE_ORIGIN &&
-		c.GetDestinationRegion() == h.GetSenderRegion():
-		// Applied here; the destination has confirmed the enrolment.
+	}
+	if s.dirty {
+		if err := putEnrolment(tx, s.enrol); err != nil {
+			return err
+		}
+	}
+	n.setDeadlines(c, from, ev.Event, now)
+	if c.GetState() != from {
+		c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: c.GetState(), At: timestamppb.New(now), Event: ev.Event.String()})
+		caseID, side, to := c.GetCaseId(), c.GetSide(), c.GetState()
+		origin, dest := c.GetOriginRegion(), c.GetDestinationRegion()
+		opened := c.GetOpenedAt().AsTime()
+		tx.OnCommit(func() {
+			n.log.Info("case transition", "case_id", caseID, "side", render.Label(side), "from", render.Label(from),
+				"to", render.Label(to), "event", ev.Event.String(), "origin", origin, "destination", dest)
+			n.metrics.transition(side, from, to, now.Sub(opened))
+		})
+	}
+	c.UpdatedAt = timestamppb.New(now)
+	return putCase(tx, c)
+}
+
+// setDeadlines starts the working-day clocks of the 2021 rule when the
+// events that start them happen.
+func (n *Node) setDeadlines(c *jiexuv1.Case, from jiexuv1.CaseState, ev transfer.Event, now time.Time) {
+	due := func(days int) *jiexuv1.Date {
+		d, certain := n.cal.AddWorkdaysCertain(now, days)
+		c.DeadlineUncertain = c.GetDeadlineUncertain() || !certain
+		return rules.DateOf(d)
+	}
+	switch {
+	case ev == transfer.Notice && (from == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED || from == jiexuv1.CaseState_CASE_STATE_REQUESTED):
+		c.TransferOutDue = due(rules.TransferOutDays) // the origin's 10 days start with the notice
+	case ev == transfer.NoticeAcked && c.GetTransferOutDue() == nil:
+		c.TransferOutDue = due(rules.TransferOutDays) // the origin's clock, as the destination sees it
+	case ev == transfer.Certificate && c.GetCertified() && c.GetTransferInDue() == nil:
+		c.TransferInDue = due(rules.TransferInDays)
+	case ev == transfer.Funds && c.GetFunded() && c.GetCreditDue() == nil:
+		c.CreditDue = due(rules.CreditDays)
+	}
+}
+
+// enrolment loads the case's person's enrolment once per step.
+func (s *stepper) enrolment() (*jiexuv1.Enrolment, error) {
+	if s.enrol == nil {
+		e, err := getEnrolment(s.tx, s.c.GetPerson().GetIdNumber())
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return nil, fmt.Errorf("%w: no enrolment here for the person of case %s", ErrMismatch, s.c.GetCaseId())
+		}
+		s.enrol = e
+	}
+	return s.enrol, nil
+}
+
+func (s *stepper) send(peer, method string, msg gateway.Message) error {
+	return s.n.gw.Enqueue(s.tx, peer, method, s.c.GetCaseId(), msg)
+}
+
+// carry does one effect.
+func (s *stepper) carry(e transfer.Effect) error {
+	c, n := s.c, s.n
+	switch e.Kind {
+	case transfer.SendNotice:
+		enr, err := s.enrolment()
+		if err != nil {
+			return err
+		}
+		p := latest(enr)
+		return s.send(c.GetOriginRegion(), methodNotify, &jiexuv1.NotifyTransferRequest{
+			Person: enr.GetPerson(), DestinationScheme: p.GetScheme(), OriginDivision: c.GetOriginDivision(),
+			EnrolledOn: p.GetRegisteredOn(), DestinationFrom: p.GetEnrolledFrom(),
+		})
+	case transfer.SendRequest:
+		return s.send(c.GetDestinationRegion(), methodRequest, &jiexuv1.RequestTransferRequest{
+			Person: c.GetPerson(), DestinationDivision: c.GetDestinationRegion(),
+		})
+	case transfer.SendCertificate:
+		enr, err := s.enrolment()
+		if err != nil {
+			return err
+		}
+		p := periodOfCase(enr, c.GetCaseId())
+		sc, err := getCertificate(s.tx, p.GetCertificateNumber())
+		if err != nil || sc == nil {
+			return fmt.Errorf("certificate %q of period %d: %v", p.GetCertificateNumber(), p.GetNumber(), err)
+		}
+		c.CertificateNumber = p.GetCertificateNumber()
+		c.MonthsPaid = p.GetMonthsPaid()
+		return s.send(c.GetDestinationRegion(), methodDeliver, &jiexuv1.DeliverCertificateRequest{Certificate: sc})
+	case transfer.SendFunds:
+		return s.send(c.GetDestinationRegion(), methodRemit, &jiexuv1.RemitRequest{
+			IdNumber: c.GetPerson().GetIdNumber(), AmountFen: e.Amount, CertificateNumber: c.GetCertificateNumber(),
+		})
+	case transfer.SendConfirmation:
+		return s.send(c.GetOriginRegion(), methodConfirm, &jiexuv1.ConfirmRemittanceRequest{AmountFen: e.Amount})
+	case transfer.SendRefusal:
+		return s.send(counterparty(c), methodReject, &jiexuv1.RejectTransferRequest{Reason: e.Reason, Detail: e.Detail})
+	case transfer.SendWithdrawal:
+		return s.send(c.GetOriginRegion(), methodWithdraw, &jiexuv1.WithdrawTransferRequest{Detail: e.Detail})
+	case transfer.SendReturn:
+		return s.send(c.GetOriginRegion(), methodReturn, &jiexuv1.ReturnRemittanceRequest{
+			AmountFen: e.Amount, Reason: e.ReturnReason, Detail: e.Detail,
+		})
+	case transfer.EndNCMS:
+		return s.endNCMS()
+	case transfer.TransferOut:
+		enr, err := s.enrolment()
+		if err != nil {
+			return err
+		}
+		p := latest(enr)
+		if p.GetStatus() != statusSuspended {
+			return fmt.Errorf("%w: period %d is %s, not suspended", ErrMismatch, p.GetNumber(), render.Label(p.GetStatus()))
+		}
+		p.Status, p.CaseId = statusTransferred, c.GetCaseId()
+		p.BalanceFen -= e.Amount
+		p.HeldFen += p.GetBalanceFen()
+		p.BalanceFen = 0
+		p.Note = fmt.Sprintf("transferred out to %s on %s (case %s)", c.GetDestinationRegion(), render.FmtDate(rules.DateOf(s.now)), c.GetCaseId())
+		p.UpdatedAt = timestamppb.New(s.now)
+		s.dirty = true
+		if amount := e.Amount; amount > 0 {
+			s.tx.OnCommit(func() { n.metrics.remittedFen.Add(float64(amount)) })
+		}
+	case transfer.Restore, transfer.HoldReturned:
+		enr, err := s.enrolment()
+		if err != nil {
+			return err
+		}
+		p := periodOfCase(enr, c.GetCaseId())
+		if p == nil {
+			return fmt.Errorf("%w: no period was transferred out by case %s", ErrMismatch, c.GetCaseId())
+		}
+		p.UpdatedAt = timestamppb.New(s.now)
+		s.dirty = true
+		if e.Kind == transfer.HoldReturned {
+			p.HeldFen += e.Amount
+			p.Note = fmt.Sprintf("transferred out to %s (case %s); %s came back and is held here for the person",
+				c.GetDestinationRegion(), c.GetCaseId(), rules.AmountFigures(e.Amount))
+			return nil
+		}
+		if p != latest(enr) { // the person enrolled here again meanwhile: keep the money for them
+			p.Status, p.HeldFen = statusEnded, p.GetHeldFen()+e.Amount
+			p.Note = fmt.Sprintf("transfer %s withdrawn after the person enrolled here again; %s held for the person", c.GetCaseId(), rules.AmountFigures(p.GetHeldFen()))
+			return nil
+		}
+		p.Status, p.CaseId = statusSuspended, ""
+		p.BalanceFen, p.HeldFen = p.GetHeldFen()+e.Amount, 0
+		p.Note = fmt.Sprintf("transfer %s to %s withdrawn; suspended again with certificate %s", c.GetCaseId(), c.GetDestinationRegion(), p.GetCertificateNumber())
+	case transfer.Hold:
+		// The amount is held on the case (amount_fen, state FUNDED).
+	case transfer.Credit:
+		p, err := s.activePeriod()
+		if err != nil {
+			return err
+		}
+		p.BalanceFen += e.Amount
+		amount := e.Amount
+		s.tx.OnCommit(func() { n.metrics.receivedFen.Add(float64(amount)) })
+	case transfer.AddMonths:
+		p, err := s.activePeriod()
+		if err != nil {
+			return err
+		}
+		p.MonthsRecognised += e.Months
+	case transfer.Assess:
+		return s.assess()
 	default:
-		return nil // already handled under another message id
-	}
-	c.DestinationScheme = req.GetDestinationScheme()
-	n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_RECEIVED, now)
-	c.TransferOutDue = rules.DateOf(n.cal.AddWorkdays(now, rules.TransferOutDays))
-	id := req.GetPerson().GetIdNumber()
-	rec, err := getRecord(tx, id)
-	if err != nil {
-		return err
-	}
-	reason, detail := jiexuv1.RejectReason_REJECT_REASON_UNSPECIFIED, ""
-	switch {
-	case rec == nil:
-		reason, detail = jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED, "该参保人在转出地无参保记录 (no enrolment for this ID number at the origin)"
-	case rec.GetPerson().GetName() != req.GetPerson().GetName():
-		reason, detail = jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH, "姓名与转出地参保记录不符 (name does not match the origin's record)"
-	case openCaseOtherThan(tx, id, c.GetCaseId()):
-		reason, detail = jiexuv1.RejectReason_REJECT_REASON_CASE_OPEN, "该参保人已有正在办理的转移 (another transfer is in progress)"
-	case rec.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE:
-		reason, detail = jiexuv1.RejectReason_REJECT_REASON_ALREADY_TRANSFERRED, "该参保人已中止参保或已转出 (enrolment already suspended or transferred)"
-	}
-	if reason != jiexuv1.RejectReason_REJECT_REASON_UNSPECIFIED {
-		c.RejectReason, c.RejectDetail = reason, detail
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_REJECTED, now)
-		if err := releaseOpenCase(tx, id, c.GetCaseId()); err != nil {
-			return err
-		}
-		if err := putCase(tx, c); err != nil {
-			return err
-		}
-		return n.gw.Enqueue(tx, h.GetSenderRegion(), methodReject, c.GetCaseId(), &jiexuv1.RejectTransferRequest{Reason: reason, Detail: detail})
-	}
-
-	// Suspend (中止) the enrolment; an NCMS participation simply ends. The
-	// balance leaves the record now and travels in the remittance.
-	balance := rec.GetBalanceFen()
-	rec.EnrolledTo = rules.YearMonthOf(now)
-	rec.Status = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED
-	if rec.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
-		rec.Status = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED
-	}
-	rec.BalanceFen = 0
-	rec.UpdatedAt = timestamppb.New(now)
-	if err := putRecord(tx, rec); err != nil {
-		return err
-	}
-	sealed, cert, err := n.issueCertificate(tx, c, rec, balance, now)
-	if err != nil {
-		return err
-	}
-	c.Person = rec.GetPerson()
-	c.OriginScheme = rec.GetScheme()
-	c.CertificateNumber = cert.GetNumber()
-	c.MonthsPaid = rec.GetMonthsPaid()
-	c.ExpectedAmountFen, c.AmountFen = balance, balance
-	n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_SUSPENDED, now)
-	if err := putCase(tx, c); err != nil {
-		return err
-	}
-	if err := tx.Bucket(bucketOpenCases).Put([]byte(id), []byte(c.GetCaseId())); err != nil {
-		return err
-	}
-	if err := n.gw.Enqueue(tx, c.GetDestinationRegion(), methodDeliver, c.GetCaseId(), &jiexuv1.DeliverCertificateRequest{Certificate: sealed}); err != nil {
-		return err
-	}
-	if balance > 0 {
-		if err := n.gw.Enqueue(tx, c.GetDestinationRegion(), methodRemit, c.GetCaseId(), &jiexuv1.RemitRequest{
-			IdNumber: id, AmountFen: balance, CertificateNumber: cert.GetNumber(),
-		}); err != nil {
-			return err
-		}
-		tx.OnCommit(func() { n.metrics.remittedFen.Add(float64(balance)) })
+		return fmt.Errorf("unknown effect %v", e.Kind)
 	}
 	return nil
 }
 
-// issueCertificate numbers, fills and seals the certificate. The serial is
-// allocated in the caller's transaction, so it never repeats and never skips.
-func (n *Node) issueCertificate(tx *bolt.Tx, c *jiexuv1.Case, rec *jiexuv1.Record, balance int64, now time.Time) (*jiexuv1.SealedCertificate, *jiexuv1.Certificate, error) {
-	year := now.In(rules.CST).Year()
-	serial, err := nextCounter(tx, fmt.Sprintf("cert/%d", year))
-	if err != nil {
-		return nil, nil, err
-	}
-	if serial > 99999 {
-		return nil, nil, fmt.Errorf("certificate serials for %d exhausted", year)
-	}
-	abbrev, err := n.table.Abbrev(n.cfg.Region)
-	if err != nil {
-		return nil, nil, err
-	}
-	short, err := n.table.ShortName(n.cfg.Region)
-	if err != nil {
-		return nil, nil, err
-	}
-	full, err := n.table.FullName(n.cfg.Region)
-	if err != nil {
-		return nil, nil, err
-	}
-	words, err := rules.AmountWords(balance)
-	if err != nil {
-		return nil, nil, err
-	}
-	cert := &jiexuv1.Certificate{
-		Number:            rules.FormatCertNumber(abbrev, short, year, uint32(serial)),
-		Year:              int32(year),
-		Serial:            uint32(serial),
-		GeneratedOn:       rules.DateOf(now),
-		Person:            rec.GetPerson(),
-		Scheme:            rec.GetScheme(),
-		OriginRegion:      n.cfg.Region,
-		OriginName:        full,
-		EnrolledFrom:      rec.GetEnrolledFrom(),
-		EnrolledTo:        rec.GetEnrolledTo(),
-		MonthsPaid:        rec.GetMonthsPaid(),
-		BalanceFen:        balance,
-		BalanceWords:      words,
-		BalanceFigures:    rules.AmountFigures(balance),
-		AgencyName:        n.cfg.AgencyName,
-		AgencyKind:        n.kind,
-		AgencyContact:     n.contact,
-		CaseId:            c.GetCaseId(),
-		DestinationRegion: c.GetDestinationRegion(),
-		RegisterBy:        rules.DateOf(now.AddDate(0, 3, 0)),
-		IssuedAt:          timestamppb.New(now),
-	}
-	if rec.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
-		from := rec.GetEnrolledFrom()
-		cert.BenefitFrom = &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1}
-		cert.BenefitTo = rules.DateOf(now)
-	}
-	sealed, err := SealCertificate(n.gw.Signer(), cert)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := putProto(tx, bucketCertificates, []byte(cert.GetNumber()), sealed); err != nil {
-		return nil, nil, err
-	}
-	tx.OnCommit(func() { n.metrics.certificates.Inc() })
-	return sealed, cert, nil
-}
-
-// destCase loads the destination case a message from the origin refers to.
-func (n *Node) destCase(tx *bolt.Tx, h *jiexuv1.MessageHeader) (*jiexuv1.Case, error) {
-	c, err := getCase(tx, h.GetCaseId())
+// activePeriod is the destination's active period of the case's person.
+func (s *stepper) activePeriod() (*jiexuv1.Period, error) {
+	enr, err := s.enrolment()
 	if err != nil {
 		return nil, err
 	}
-	if c == nil {
-		return nil, fmt.Errorf("%w: case %s", ErrNotFound, h.GetCaseId())
+	p := latest(enr)
+	if p.GetStatus() != statusActive {
+		return nil, fmt.Errorf("%w: the person's period here is %s", ErrMismatch, render.Label(p.GetStatus()))
 	}
-	if c.GetSide() != jiexuv1.CaseSide_CASE_SIDE_DESTINATION || c.GetOriginRegion() != h.GetSenderRegion() {
-		return nil, fmt.Errorf("%w: case %s is not a transfer from %s to this node", ErrMismatch, h.GetCaseId(), h.GetSenderRegion())
-	}
-	return c, nil
+	p.UpdatedAt = timestamppb.New(s.now)
+	s.dirty = true
+	return p, nil
 }
 
-func (n *Node) onReject(tx *bolt.Tx, req *jiexuv1.RejectTransferRequest, now time.Time) error {
-	h := req.GetHeader()
-	c, err := getCase(tx, h.GetCaseId())
+// endNCMS ends an active NCMS participation because the person joined an
+// urban scheme (2009 §4, 2015 §1): its last month is the month before the
+// urban enrolment began, and its certificate is issued now.
+func (s *stepper) endNCMS() error {
+	enr, err := s.enrolment()
 	if err != nil {
 		return err
 	}
-	other := c.GetOriginRegion() // who may refuse: the origin of a destination case …
-	if c.GetSide() == jiexuv1.CaseSide_CASE_SIDE_ORIGIN {
-		other = c.GetDestinationRegion() // … or the destination of a case applied here
+	p := latest(enr)
+	last := s.c.GetDestinationFrom()
+	if last == nil {
+		last = rules.YearMonthOf(s.now)
 	}
-	if c == nil || other != h.GetSenderRegion() {
-		return fmt.Errorf("%w: case %s is not shared with %s", ErrMismatch, h.GetCaseId(), h.GetSenderRegion())
-	}
-	if Terminal(c.GetState()) {
-		return nil
-	}
-	if c.GetSide() == jiexuv1.CaseSide_CASE_SIDE_ORIGIN && c.GetState() != jiexuv1.CaseState_CASE_STATE_REQUESTED {
-		return fmt.Errorf("%w: case %s is already being transferred out", ErrMismatch, c.GetCaseId())
-	}
-	c.RejectReason, c.RejectDetail = req.GetReason(), req.GetDetail()
-	n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_REJECTED, now)
-	if err := releaseOpenCase(tx, c.GetPerson().GetIdNumber(), c.GetCaseId()); err != nil {
+	lastIdx := rules.MonthIndex(last) - 1
+	lastIdx = max(min(lastIdx, rules.MonthIndex(rules.YearMonthOf(s.now))), rules.MonthIndex(p.GetEnrolledFrom()))
+	lastMonth := &jiexuv1.YearMonth{Year: int32(lastIdx / 12), Month: int32(lastIdx%12 + 1)}
+	note := fmt.Sprintf("新农合参合自动终止：参加%s城镇基本医疗保险 (NCMS participation ended on joining an urban scheme at %s)",
+		s.c.GetDestinationRegion(), s.c.GetDestinationRegion())
+	p.MonthsPaid = min(p.GetMonthsPaid(), int32(span(p.GetEnrolledFrom(), lastMonth)))
+	if _, err := s.n.suspendPeriod(s.tx, enr, lastMonth, rules.DateOf(s.now), note, s.now); err != nil {
 		return err
 	}
-	return putCase(tx, c)
-}
-
-// openCaseOtherThan reports whether the person has an open case here other
-// than caseID.
-func openCaseOtherThan(tx *bolt.Tx, id, caseID string) bool {
-	open := tx.Bucket(bucketOpenCases).Get([]byte(id))
-	return open != nil && string(open) != caseID
-}
-
-// releaseOpenCase removes the person's open-case mark if it is caseID's.
-func releaseOpenCase(tx *bolt.Tx, id, caseID string) error {
-	if open := tx.Bucket(bucketOpenCases).Get([]byte(id)); open != nil && string(open) == caseID {
-		return tx.Bucket(bucketOpenCases).Delete([]byte(id))
-	}
+	s.dirty = true
 	return nil
 }
 
-func (n *Node) onCertificate(tx *bolt.Tx, req *jiexuv1.DeliverCertificateRequest, now time.Time) error {
-	c, err := n.destCase(tx, req.GetHeader())
-	if err != nil {
+// assess computes, at the destination, what the certificate means for the
+// person enrolled here: the registration window, the gap between the
+// origin's 参保止 and the destination's 参保起, and the waiting period.
+func (s *stepper) assess() error {
+	c, cert, n := s.c, s.ev.cert, s.n
+	if cert == nil {
+		return errors.New("assess: no certificate")
+	}
+	if err := putProto(s.tx, bucketCertificates, []byte(cert.GetNumber()), s.ev.sealed); err != nil {
 		return err
 	}
-	if c.GetCertified() || Terminal(c.GetState()) {
-		return nil
-	}
-	cert, err := VerifyCertificate(req.GetCertificate(), n.ca, n.gw.Directory().Revoked())
-	if err != nil {
-		var vs violations
-		vs.add("certificate", "%v", err)
-		return vs.err()
-	}
-	switch {
-	case cert.GetCaseId() != c.GetCaseId():
-		return fmt.Errorf("%w: certificate is for case %s", ErrMismatch, cert.GetCaseId())
-	case cert.GetPerson().GetIdNumber() != c.GetPerson().GetIdNumber():
-		return fmt.Errorf("%w: certificate is for another person", ErrMismatch)
-	case cert.GetDestinationRegion() != n.cfg.Region:
-		return fmt.Errorf("%w: certificate names destination %s", ErrMismatch, cert.GetDestinationRegion())
-	case cert.GetOriginRegion() != c.GetOriginRegion():
-		return fmt.Errorf("%w: certificate issued by %s", ErrMismatch, cert.GetOriginRegion())
-	}
-	if err := putProto(tx, bucketCertificates, []byte(cert.GetNumber()), req.GetCertificate()); err != nil {
-		return err
-	}
-	c.Certified = true
 	c.CertificateNumber = cert.GetNumber()
-	c.MonthsPaid = cert.GetMonthsPaid()
-	c.OriginScheme = cert.GetScheme()
-	c.ExpectedAmountFen = cert.GetBalanceFen()
-	rec, err := getRecord(tx, c.GetPerson().GetIdNumber())
-	if err != nil {
-		return err
+	var backPaid bool
+	if enr, err := getEnrolment(s.tx, c.GetPerson().GetIdNumber()); err == nil && enr != nil {
+		if p := latest(enr); p.GetStatus() == statusActive {
+			backPaid = p.GetGapBackPaid()
+		}
 	}
-	n.applyRules(c, cert, rec, now)
-	if cert.GetBalanceFen() == 0 {
-		c.Funded = true // nothing owed
-	}
-	return n.settle(tx, c, now)
+	n.assessCase(c, cert, backPaid)
+	return nil
 }
 
-func (n *Node) onRemit(tx *bolt.Tx, req *jiexuv1.RemitRequest, now time.Time) error {
-	c, err := n.destCase(tx, req.GetHeader())
-	if err != nil {
-		return err
+// assessCase fills a destination case (or an assessment with no case) from
+// a certificate and the enrolment here.
+func (n *Node) assessCase(c *jiexuv1.Case, cert *jiexuv1.Certificate, backPaid bool) {
+	c.RegisterBy = cert.GetRegisterBy()
+	if on := cert.GetSuspendedOn(); on != nil {
+		by, certain := n.cal.RegisterBy(rules.DateTime(on))
+		c.RegisterBy = rules.DateOf(by) // this node's calendar, which may know more holidays than the issuer's
+		c.DeadlineUncertain = c.GetDeadlineUncertain() || !certain
 	}
-	if req.GetIdNumber() != c.GetPerson().GetIdNumber() {
-		return fmt.Errorf("%w: remittance is for another person", ErrMismatch)
+	if reg := c.GetEnrolledOn(); reg != nil && c.GetRegisterBy() != nil {
+		c.RegisteredInTime = !rules.DateTime(reg).After(rules.DateTime(c.GetRegisterBy()))
 	}
-	if c.GetFunded() && c.GetAmountFen() == req.GetAmountFen() || c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
-		return nil
+	gap := rules.GapMonths(cert.GetEnrolledTo(), c.GetDestinationFrom())
+	continuous := rules.ContinuousMonths(cert.GetEnrolledFrom(), cert.GetEnrolledTo())
+	w := rules.DecideWaiting(cert.GetScheme(), c.GetDestinationScheme(), continuous, gap, backPaid, n.cfg.WaitingPeriodMonths)
+	c.GapMonths, c.WaitingMonths, c.WaitingReason = int32(gap), int32(w.Months), w.Reason
+	if !c.GetRegisteredInTime() && c.GetRegisterBy() != nil {
+		c.WaitingReason += fmt.Sprintf("；登记晚于%s（中止参保后3个月）(registered after %s, 3 months after the suspension)",
+			render.FmtDate(c.GetRegisterBy()), render.FmtDate(c.GetRegisterBy()))
 	}
-	if c.GetFunded() {
-		return fmt.Errorf("%w: case already funded with %d fen", ErrMismatch, c.GetAmountFen())
-	}
-	rec, err := getRecord(tx, c.GetPerson().GetIdNumber())
-	if err != nil {
-		return err
-	}
-	if rec == nil {
-		return fmt.Errorf("%w: the enrolment record of case %s is gone", ErrMismatch, c.GetCaseId())
-	}
-	rec.BalanceFen += req.GetAmountFen()
-	rec.UpdatedAt = timestamppb.New(now)
-	if err := putRecord(tx, rec); err != nil {
-		return err
-	}
-	c.Funded = true
-	c.AmountFen = req.GetAmountFen()
-	c.CreditDue = rules.DateOf(n.cal.AddWorkdays(now, rules.CreditDays)) // credited in this very transaction
-	amount := req.GetAmountFen()
-	tx.OnCommit(func() { n.metrics.receivedFen.Add(float64(amount)) })
-	if err := n.gw.Enqueue(tx, c.GetOriginRegion(), methodConfirm, c.GetCaseId(), &jiexuv1.ConfirmRemittanceRequest{AmountFen: amount}); err != nil {
-		return err
-	}
-	return n.settle(tx, c, now)
 }
 
-// settle moves a destination case as far as the messages it has received
-// allow, and completes it when both certificate and funds are in.
-func (n *Node) settle(tx *bolt.Tx, c *jiexuv1.Case, now time.Time) error {
-	switch {
-	case c.GetCertified() && c.GetFunded():
-		if c.GetAmountFen() != c.GetExpectedAmountFen() {
-			c.LastError = fmt.Sprintf("remitted %s but the certificate states %s", rules.AmountFigures(c.GetAmountFen()), rules.AmountFigures(c.GetExpectedAmountFen()))
-		}
-		rec, err := getRecord(tx, c.GetPerson().GetIdNumber())
-		if err != nil {
-			return err
-		}
-		if rec != nil { // paid months at the origin count here (2015 §3)
-			rec.MonthsPaid += c.GetMonthsPaid()
-			rec.UpdatedAt = timestamppb.New(now)
-			if err := putRecord(tx, rec); err != nil {
-				return err
-			}
-		}
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_CERTIFIED, now)
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_FUNDED, now)
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_COMPLETED, now)
-		if err := releaseOpenCase(tx, c.GetPerson().GetIdNumber(), c.GetCaseId()); err != nil {
-			return err
-		}
-	case c.GetCertified():
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_CERTIFIED, now)
-	default:
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_NOTIFIED, now)
+// facts fills the standing, scheme and balance of the person's last period.
+func (n *Node) facts(e *jiexuv1.Enrolment, in transfer.Input, name, other string) transfer.Input {
+	in.Standing = standing(e, name, other)
+	if p := latest(e); p != nil {
+		in.Scheme, in.Balance = p.GetScheme(), p.GetBalanceFen()
+		in.Account = p.GetStatus() == statusActive && rules.HasPersonalAccount(p.GetScheme())
 	}
-	return putCase(tx, c)
-}
-
-func (n *Node) onConfirm(tx *bolt.Tx, req *jiexuv1.ConfirmRemittanceRequest, now time.Time) error {
-	c, err := getCase(tx, req.GetHeader().GetCaseId())
-	if err != nil {
-		return err
-	}
-	if c == nil || c.GetSide() != jiexuv1.CaseSide_CASE_SIDE_ORIGIN || c.GetDestinationRegion() != req.GetHeader().GetSenderRegion() {
-		return fmt.Errorf("%w: case %s is not a transfer from this node to %s", ErrMismatch, req.GetHeader().GetCaseId(), req.GetHeader().GetSenderRegion())
-	}
-	if req.GetAmountFen() != c.GetAmountFen() {
-		c.LastError = fmt.Sprintf("destination confirmed %s, remitted %s", rules.AmountFigures(req.GetAmountFen()), rules.AmountFigures(c.GetAmountFen()))
-	}
-	c.Confirmed = true
-	return n.settleOrigin(tx, c, now)
-}
-
-// settleOrigin moves an origin case: the certificate delivered, the balance
-// remitted, and closed once the destination confirmed (or nothing was owed).
-func (n *Node) settleOrigin(tx *bolt.Tx, c *jiexuv1.Case, now time.Time) error {
-	if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
-		return putCase(tx, c)
-	}
-	if c.GetCertified() {
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT, now)
-		owed := c.GetAmountFen() > 0
-		if owed && c.GetFunded() {
-			n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_REMITTED, now)
-		}
-		if !owed || c.GetConfirmed() {
-			n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_CLOSED, now)
-			if err := releaseOpenCase(tx, c.GetPerson().GetIdNumber(), c.GetCaseId()); err != nil {
-				return err
-			}
-		}
-	}
-	return putCase(tx, c)
+	return in
 }
 
 // onAck advances a case when one of its messages is acknowledged; it runs in
 // the dispatcher's transaction.
 func (n *Node) onAck(tx *bolt.Tx, msg *jiexuv1.OutboxMessage) error {
+	var ev transfer.Event
+	switch msg.GetMethod() {
+	case methodNotify:
+		ev = transfer.NoticeAcked
+	case methodDeliver:
+		ev = transfer.CertificateAcked
+	case methodRemit:
+		ev = transfer.FundsAcked
+	default:
+		return nil
+	}
 	c, err := getCase(tx, msg.GetCaseId())
 	if err != nil || c == nil {
 		return err
 	}
-	now := n.now()
-	switch msg.GetMethod() {
-	case methodNotify:
-		if c.GetState() == jiexuv1.CaseState_CASE_STATE_APPLIED {
-			n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_NOTIFIED, now)
-			return putCase(tx, c)
+	return n.step(tx, c, transfer.Input{Event: ev}, n.now())
+}
+
+// caseFor finds the case a peer's message is about, enforcing who owns it:
+// a message about an existing case is accepted only from the region the case
+// is shared with; a message that may open a case (creates) opens it only
+// under an id that names the sender. It reports whether the case is new.
+func (n *Node) caseFor(tx *bolt.Tx, h *jiexuv1.MessageHeader, side jiexuv1.CaseSide, creates bool) (*jiexuv1.Case, bool, error) {
+	id, sender := h.GetCaseId(), h.GetSenderRegion()
+	c, err := getCase(tx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if c == nil {
+		switch {
+		case !creates:
+			return nil, false, fmt.Errorf("%w: case %s", ErrUnknownCase, id)
+		case !caseIDPattern.MatchString(id):
+			var vs violations
+			vs.add("header.case_id", "%q is not a case id (REGION-YYYYMMDD-NNNNNN)", truncate(id))
+			return nil, false, vs.err()
+		case caseRegion(id) != sender:
+			return nil, false, fmt.Errorf("%w: case id %s names region %s; only that region opens it", ErrNotShared, id, caseRegion(id))
 		}
-	case methodDeliver:
-		c.Certified = true
-		return n.settleOrigin(tx, c, now)
-	case methodRemit:
-		c.Funded = true
-		return n.settleOrigin(tx, c, now)
+		return &jiexuv1.Case{CaseId: id, Side: side, OpenedAt: timestamppb.New(n.now())}, true, nil
+	}
+	if counterparty(c) != sender {
+		return nil, false, fmt.Errorf("%w: case %s is shared with %s, not %s", ErrNotShared, id, counterparty(c), sender)
+	}
+	if c.GetSide() != side {
+		return nil, false, fmt.Errorf("%w: case %s is this node's %s case", ErrMismatch, id, render.Label(c.GetSide()))
+	}
+	return c, false, nil
+}
+
+// samePerson checks that a message about an existing case names its person.
+func samePerson(c *jiexuv1.Case, id string) error {
+	if have := c.GetPerson().GetIdNumber(); have != "" && have != id {
+		return fmt.Errorf("%w: case %s is about %s, the message about %s", ErrMismatch, c.GetCaseId(), rules.MaskID(have), rules.MaskID(id))
 	}
 	return nil
 }
 
-// onRequest is the destination's handling of an application lodged at the
-// origin: if the person is enrolled here it opens its side of the case and
-// notifies the origin as if applied here; otherwise it refuses.
-func (n *Node) onRequest(tx *bolt.Tx, req *jiexuv1.RequestTransferRequest, now time.Time) error {
-	h := req.GetHeader()
-	if existing, err := getCase(tx, h.GetCaseId()); err != nil || existing != nil {
-		return err
+// truncate bounds what a message echoes of its input.
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
 	}
-	id := req.GetPerson().GetIdNumber()
-	c := &jiexuv1.Case{
-		CaseId:            h.GetCaseId(),
-		Side:              jiexuv1.CaseSide_CASE_SIDE_DESTINATION,
-		Person:            req.GetPerson(),
-		OriginDivision:    h.GetSenderRegion(),
-		OriginRegion:      h.GetSenderRegion(),
-		DestinationRegion: n.cfg.Region,
-		OpenedAt:          timestamppb.New(now),
-		AppliedAtOrigin:   true,
-	}
-	rec, err := getRecord(tx, id)
-	if err != nil {
-		return err
-	}
-	detail := ""
-	switch {
-	case rec == nil || rec.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE:
-		detail = "该参保人未在转入地参保 (not enrolled at the destination)"
-	case rec.GetPerson().GetName() != req.GetPerson().GetName():
-		detail = "姓名与转入地参保记录不符 (name does not match the destination's record)"
-	case openCaseOtherThan(tx, id, c.GetCaseId()):
-		detail = "该参保人已有正在办理的转移 (another transfer is in progress)"
-	}
-	if detail != "" {
-		c.RejectReason, c.RejectDetail = jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED_AT_DESTINATION, detail
-		n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_REJECTED, now)
-		if err := putCase(tx, c); err != nil {
-			return err
-		}
-		return n.gw.Enqueue(tx, h.GetSenderRegion(), methodReject, c.GetCaseId(), &jiexuv1.RejectTransferRequest{
-			Reason: c.GetRejectReason(), Detail: detail,
-		})
-	}
-	c.Person = rec.GetPerson()
-	c.DestinationScheme = rec.GetScheme()
-	n.advance(tx, c, jiexuv1.CaseState_CASE_STATE_APPLIED, now)
-	if err := putCase(tx, c); err != nil {
-		return err
-	}
-	if err := tx.Bucket(bucketOpenCases).Put([]byte(id), []byte(c.GetCaseId())); err != nil {
-		return err
-	}
-	return n.gw.Enqueue(tx, h.GetSenderRegion(), methodNotify, c.GetCaseId(), notice(rec, h.GetSenderRegion()))
+	return s
 }

@@ -3,8 +3,12 @@ package node
 import (
 	"crypto/x509"
 	"fmt"
+	"math"
+	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/certs"
 	"jiexu/node/rules"
@@ -57,4 +61,78 @@ func VerifyCertificate(sc *jiexuv1.SealedCertificate, ca *x509.Certificate, revo
 		return nil, fmt.Errorf("number %q disagrees with year %d serial %d", c.GetNumber(), c.GetYear(), c.GetSerial())
 	}
 	return c, nil
+}
+
+// issueCertificate numbers, fills and seals the certificate of a period at
+// its suspension, and stores it. The serial is allocated in the caller's
+// transaction, so it never repeats and never skips. The certificate names no
+// destination: it is the person's record of rights, issued before anyone
+// knows where the person goes.
+func (n *Node) issueCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Period, now time.Time) (*jiexuv1.SealedCertificate, *jiexuv1.Certificate, error) {
+	year := now.In(rules.CST).Year()
+	serial, err := nextCounter(tx, fmt.Sprintf("cert/%d", year))
+	if err != nil {
+		return nil, nil, err
+	}
+	if serial > math.MaxUint32 {
+		return nil, nil, fmt.Errorf("certificate serials for %d exhausted", year)
+	}
+	abbrev, err := n.table.Abbrev(n.cfg.Region)
+	if err != nil {
+		return nil, nil, err
+	}
+	short, err := n.table.ShortName(n.cfg.Region)
+	if err != nil {
+		return nil, nil, err
+	}
+	full, err := n.table.FullName(n.cfg.Region)
+	if err != nil {
+		return nil, nil, err
+	}
+	words, err := rules.AmountWords(p.GetBalanceFen())
+	if err != nil {
+		return nil, nil, err
+	}
+	on := rules.DateTime(p.GetSuspendedOn())
+	registerBy, certain := n.cal.RegisterBy(on)
+	from, to := p.GetEnrolledFrom(), p.GetEnrolledTo()
+	months := p.GetMonthsPaid()
+	if p.GetScheme() == jiexuv1.Scheme_SCHEME_EMPLOYEE {
+		months += p.GetMonthsRecognised() // employee years recognised here travel on (2015 §3)
+	}
+	cert := &jiexuv1.Certificate{
+		Number:              rules.FormatCertNumber(abbrev, short, year, uint32(serial)),
+		Year:                int32(year),
+		Serial:              uint32(serial),
+		GeneratedOn:         rules.DateOf(now),
+		Person:              e.GetPerson(),
+		Scheme:              p.GetScheme(),
+		OriginRegion:        n.cfg.Region,
+		OriginName:          full,
+		OriginDivision:      p.GetDivision(),
+		EnrolledFrom:        from,
+		EnrolledTo:          to,
+		MonthsPaid:          months,
+		BalanceFen:          p.GetBalanceFen(),
+		BalanceWords:        words,
+		BalanceFigures:      rules.AmountFigures(p.GetBalanceFen()),
+		AgencyName:          n.cfg.AgencyName,
+		AgencyKind:          n.kind,
+		AgencyContact:       n.contact,
+		BenefitFrom:         &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1},
+		BenefitTo:           rules.DateOf(time.Date(int(to.GetYear()), time.Month(to.GetMonth())+1, 0, 0, 0, 0, 0, rules.CST)),
+		RegisterBy:          rules.DateOf(registerBy),
+		RegisterByUncertain: !certain,
+		SuspendedOn:         p.GetSuspendedOn(),
+		IssuedAt:            timestamppb.New(now),
+	}
+	sealed, err := SealCertificate(n.gw.Signer(), cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := putProto(tx, bucketCertificates, []byte(cert.GetNumber()), sealed); err != nil {
+		return nil, nil, err
+	}
+	tx.OnCommit(func() { n.metrics.certificates.Inc() })
+	return sealed, cert, nil
 }

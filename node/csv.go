@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,12 @@ var CSVHeader = []string{
 	"household_head_name", "household_head_id_number", "scheme", "division",
 	"enrolled_from", "months_paid", "balance_yuan",
 }
+
+// CSVOptional are the columns a file may add: a suspended period's status
+// (active or suspended, 中止), its last month (enrolled_to, 参保止) and day of
+// suspension, the day of registration, and whether a gap before
+// enrolled_from was back-paid (yes/no).
+var CSVOptional = []string{"status", "enrolled_to", "suspended_on", "registered_on", "gap_back_paid"}
 
 // RowError is one problem in one CSV row.
 type RowError struct {
@@ -73,7 +80,7 @@ func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (
 			continue
 		}
 		get := func(name string) string {
-			if i := col[name]; i < len(row) {
+			if i, ok := col[name]; ok && i < len(row) {
 				return strings.TrimSpace(row[i])
 			}
 			return ""
@@ -121,6 +128,42 @@ func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (
 				bad("balance_yuan", "%q: %v", b, err)
 			}
 		}
+		switch st := strings.ToLower(get("status")); st {
+		case "", "active", "参保", "正常":
+			if get("enrolled_to") != "" {
+				rec.Status = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED
+			}
+		case "suspended", "中止", "中止参保":
+			rec.Status = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED
+		default:
+			bad("status", "%q must be active or suspended (中止)", st)
+		}
+		if to := get("enrolled_to"); to != "" {
+			if ym, err := rules.ParseYearMonth(to); err == nil {
+				rec.EnrolledTo = ym
+			} else {
+				bad("enrolled_to", "%q %v", to, err)
+			}
+		}
+		for _, d := range []struct {
+			col string
+			set func(*jiexuv1.Date)
+		}{{"suspended_on", func(d *jiexuv1.Date) { rec.SuspendedOn = d }}, {"registered_on", func(d *jiexuv1.Date) { rec.RegisteredOn = d }}} {
+			if text := get(d.col); text != "" {
+				if t, err := time.ParseInLocation(time.DateOnly, text, rules.CST); err == nil {
+					d.set(rules.DateOf(t))
+				} else {
+					bad(d.col, "%q must be YYYY-MM-DD", text)
+				}
+			}
+		}
+		switch bp := strings.ToLower(get("gap_back_paid")); bp {
+		case "", "no", "false", "否":
+		case "yes", "true", "是", "已补缴":
+			rec.GapBackPaid = true
+		default:
+			bad("gap_back_paid", "%q must be yes or no", bp)
+		}
 		// The domain checks run too, except on fields that did not parse.
 		unparsed := map[string]bool{}
 		for _, e := range errs {
@@ -154,11 +197,18 @@ func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (
 	return res, nil
 }
 
-// WriteRecordsCSV writes records in the CSVHeader format.
+// WriteRecordsCSV writes records in the CSVHeader format with the
+// CSVOptional columns.
 func WriteRecordsCSV(w io.Writer, rs []*jiexuv1.Record) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
+	if err := cw.Write(append(slices.Clone(CSVHeader), CSVOptional...)); err != nil {
 		return err
+	}
+	date := func(d *jiexuv1.Date) string {
+		if d == nil {
+			return ""
+		}
+		return fmt.Sprintf("%04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay())
 	}
 	for _, r := range rs {
 		p := r.GetPerson()
@@ -166,9 +216,18 @@ func WriteRecordsCSV(w io.Writer, rs []*jiexuv1.Record) error {
 		scheme := render.Label(r.GetScheme())
 		from := fmt.Sprintf("%04d-%02d", r.GetEnrolledFrom().GetYear(), r.GetEnrolledFrom().GetMonth())
 		yuan := strings.TrimPrefix(strings.ReplaceAll(rules.AmountFigures(r.GetBalanceFen()), ",", ""), "￥")
+		status, to := "active", ""
+		if r.GetStatus() == jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
+			status = "suspended"
+			to = fmt.Sprintf("%04d-%02d", r.GetEnrolledTo().GetYear(), r.GetEnrolledTo().GetMonth())
+		}
+		backPaid := "no"
+		if r.GetGapBackPaid() {
+			backPaid = "yes"
+		}
 		if err := cw.Write([]string{p.GetName(), p.GetIdNumber(), p.GetInsuranceNumber(), ht, p.GetHouseholdPlace(),
 			p.GetHouseholdHeadName(), p.GetHouseholdHeadIdNumber(), scheme, r.GetDivision(), from,
-			strconv.Itoa(int(r.GetMonthsPaid())), yuan}); err != nil {
+			strconv.Itoa(int(r.GetMonthsPaid())), yuan, status, to, date(r.GetSuspendedOn()), date(r.GetRegisteredOn()), backPaid}); err != nil {
 			return err
 		}
 	}

@@ -11,19 +11,21 @@ import (
 	"google.golang.org/grpc/status"
 
 	"jiexu/gateway"
+	"jiexu/node/transfer"
 )
 
 var (
-	// ErrNotFound is returned when a record, case or certificate does not exist.
+	// ErrNotFound is returned when an enrolment, case or certificate does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrNotEnrolledHere is returned when a transfer is applied for a person without an active enrolment here.
-	ErrNotEnrolledHere = errors.New("person has no active enrolment at this node")
-	// ErrCaseOpen is returned when a person already has an open transfer case.
-	ErrCaseOpen = errors.New("person already has an open transfer case")
-	// ErrSelfTransfer is returned when the origin routes to this node itself.
-	ErrSelfTransfer = errors.New("origin is served by this node itself")
-	// ErrMismatch is returned when a received certificate or remittance does not fit its case.
+	// ErrSelfTransfer is returned when the other party of an application routes to this node itself.
+	ErrSelfTransfer = errors.New("the other party is served by this node itself")
+	// ErrMismatch is returned when a received certificate, remittance or notice does not fit its case.
 	ErrMismatch = errors.New("message does not match its case")
+	// ErrUnknownCase is returned for a message about a case this node does not hold.
+	ErrUnknownCase = errors.New("no such case here")
+	// ErrNotShared is returned when a peer sends a message about a case it
+	// does not share with this node, or opens a case under another region's id.
+	ErrNotShared = errors.New("case is not shared with the sender")
 )
 
 // ValidationError lists every bad field of an input.
@@ -74,12 +76,16 @@ func toStatus(err error) error {
 		return st.Err()
 	}
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnknownCase):
 		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, ErrNotEnrolledHere), errors.Is(err, ErrSelfTransfer), errors.Is(err, ErrMismatch):
-		return status.Error(codes.FailedPrecondition, err.Error())
-	case errors.Is(err, ErrCaseOpen):
+	case errors.Is(err, ErrNotShared):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, transfer.ErrCaseOpen):
 		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, ErrSelfTransfer), errors.Is(err, ErrMismatch), errors.Is(err, errRefused),
+		errors.Is(err, transfer.ErrNotEnrolledHere), errors.Is(err, transfer.ErrNameMismatch),
+		errors.Is(err, transfer.ErrTooLate), errors.Is(err, transfer.ErrUnexpected), errors.Is(err, transfer.ErrWrongSide):
+		return status.Error(codes.FailedPrecondition, err.Error())
 	}
 	return gateway.StatusOf(err)
 }

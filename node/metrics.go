@@ -8,12 +8,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"jiexu/node/render"
+	"jiexu/node/transfer"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
-
-func sideLabel(s jiexuv1.CaseSide) string { return render.Label(s) }
-
-func stateLabel(s jiexuv1.CaseState) string { return render.Label(s) }
 
 // metrics are the node's business metrics. Labels are sides and states,
 // never a person, case id or certificate number.
@@ -21,7 +18,8 @@ type metrics struct {
 	n            *Node
 	opened       *prometheus.CounterVec
 	completed    *prometheus.CounterVec
-	rejected     *prometheus.CounterVec
+	refused      *prometheus.CounterVec
+	ended        *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	certificates prometheus.Counter
 	remittedFen  prometheus.Counter
@@ -39,9 +37,12 @@ func newMetrics(n *Node) *metrics {
 		completed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jiexu_cases_completed_total", Help: "Transfer cases completed (destination) or closed (origin), by side.",
 		}, []string{"side"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "jiexu_cases_rejected_total", Help: "Transfer cases rejected, by side.",
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jiexu_cases_refused_total", Help: "Transfer cases refused, by side.",
 		}, []string{"side"}),
+		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jiexu_cases_ended_total", Help: "Transfer cases that reached an end, by side and end state (completed, closed, refused, withdrawn, returned).",
+		}, []string{"side", "state"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "jiexu_case_duration_seconds", Help: "Time from opening to the end of a case, by side.",
 			Buckets: []float64{.1, .5, 1, 5, 30, 60, 600, 3600, 86400, 5 * 86400, 10 * 86400, 30 * 86400},
@@ -64,21 +65,41 @@ func newMetrics(n *Node) *metrics {
 }
 
 func (m *metrics) vecs() []prometheus.Collector {
-	return []prometheus.Collector{m.opened, m.completed, m.rejected, m.duration, m.certificates, m.remittedFen, m.receivedFen}
+	return []prometheus.Collector{m.opened, m.completed, m.refused, m.ended, m.duration, m.certificates, m.remittedFen, m.receivedFen}
+}
+
+// initialize makes every counter exist at 0 for its known labels, so that
+// alerts and rates see a series before the first event.
+func (m *metrics) initialize() {
+	for side, states := range transfer.Sides {
+		s := render.Label(side)
+		m.opened.WithLabelValues(s)
+		m.completed.WithLabelValues(s)
+		m.refused.WithLabelValues(s)
+		for _, st := range states {
+			if transfer.Terminal(st) {
+				m.ended.WithLabelValues(s, render.Label(st))
+			}
+		}
+	}
 }
 
 // transition counts a case's step; it runs after the transaction commits.
-func (m *metrics) transition(side jiexuv1.CaseSide, to jiexuv1.CaseState, age time.Duration) {
-	s := sideLabel(side)
-	switch to {
-	case jiexuv1.CaseState_CASE_STATE_APPLIED, jiexuv1.CaseState_CASE_STATE_RECEIVED:
+func (m *metrics) transition(side jiexuv1.CaseSide, from, to jiexuv1.CaseState, age time.Duration) {
+	s := render.Label(side)
+	if from == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED {
 		m.opened.WithLabelValues(s).Inc()
+	}
+	if !transfer.Terminal(to) {
+		return
+	}
+	m.ended.WithLabelValues(s, render.Label(to)).Inc()
+	m.duration.WithLabelValues(s).Observe(age.Seconds())
+	switch to {
 	case jiexuv1.CaseState_CASE_STATE_COMPLETED, jiexuv1.CaseState_CASE_STATE_CLOSED:
 		m.completed.WithLabelValues(s).Inc()
-		m.duration.WithLabelValues(s).Observe(age.Seconds())
-	case jiexuv1.CaseState_CASE_STATE_REJECTED:
-		m.rejected.WithLabelValues(s).Inc()
-		m.duration.WithLabelValues(s).Observe(age.Seconds())
+	case jiexuv1.CaseState_CASE_STATE_REFUSED:
+		m.refused.WithLabelValues(s).Inc()
 	}
 }
 
@@ -101,14 +122,14 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		c.Collect(ch)
 	}
 	st := m.n.caseCounts()
-	for side, states := range sideStates {
+	for side, states := range transfer.Sides {
 		for _, state := range states {
-			ch <- prometheus.MustNewConstMetric(m.casesDesc, prometheus.GaugeValue, float64(st.byState[caseKey{side, state}]), sideLabel(side), stateLabel(state))
+			ch <- prometheus.MustNewConstMetric(m.casesDesc, prometheus.GaugeValue, float64(st.byState[caseKey{side, state}]), render.Label(side), render.Label(state))
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(m.awaitingDesc, prometheus.GaugeValue, float64(st.awaiting))
 	for _, side := range []jiexuv1.CaseSide{jiexuv1.CaseSide_CASE_SIDE_DESTINATION, jiexuv1.CaseSide_CASE_SIDE_ORIGIN} {
-		ch <- prometheus.MustNewConstMetric(m.overdueDesc, prometheus.GaugeValue, float64(st.overdue[side]), sideLabel(side))
+		ch <- prometheus.MustNewConstMetric(m.overdueDesc, prometheus.GaugeValue, float64(st.overdue[side]), render.Label(side))
 	}
 	ch <- prometheus.MustNewConstMetric(m.certExpiryDesc, prometheus.GaugeValue, m.n.kp.Leaf().NotAfter.Sub(m.n.now()).Seconds())
 	ch <- prometheus.MustNewConstMetric(m.infoDesc, prometheus.GaugeValue, 1, m.n.cfg.Region, Version)
@@ -117,19 +138,6 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 type caseKey struct {
 	side  jiexuv1.CaseSide
 	state jiexuv1.CaseState
-}
-
-// sideStates are the states a case passes through on each side.
-var sideStates = map[jiexuv1.CaseSide][]jiexuv1.CaseState{
-	jiexuv1.CaseSide_CASE_SIDE_DESTINATION: {
-		jiexuv1.CaseState_CASE_STATE_APPLIED, jiexuv1.CaseState_CASE_STATE_NOTIFIED, jiexuv1.CaseState_CASE_STATE_CERTIFIED,
-		jiexuv1.CaseState_CASE_STATE_FUNDED, jiexuv1.CaseState_CASE_STATE_COMPLETED, jiexuv1.CaseState_CASE_STATE_REJECTED,
-	},
-	jiexuv1.CaseSide_CASE_SIDE_ORIGIN: {
-		jiexuv1.CaseState_CASE_STATE_REQUESTED, jiexuv1.CaseState_CASE_STATE_RECEIVED, jiexuv1.CaseState_CASE_STATE_SUSPENDED,
-		jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT, jiexuv1.CaseState_CASE_STATE_REMITTED, jiexuv1.CaseState_CASE_STATE_CLOSED,
-		jiexuv1.CaseState_CASE_STATE_REJECTED,
-	},
 }
 
 // caseStats are counts of the cases held.
@@ -156,7 +164,7 @@ func (n *Node) caseCounts() caseStats {
 		}
 		return tx.Bucket(bucketOpenCases).ForEach(func(_, caseID []byte) error {
 			c, err := getCase(tx, string(caseID))
-			if err == nil && c != nil && Overdue(c, now) {
+			if err == nil && c != nil && transfer.Overdue(c, now) {
 				st.overdue[c.GetSide()]++
 			}
 			return nil

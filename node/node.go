@@ -124,7 +124,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err := n.table.CheckPlace(cfg.Region); err != nil {
 		return nil, fmt.Errorf("region: %w", err)
 	}
-	n.v = validator{table: n.table, now: n.now}
+	n.v = validator{table: n.table, now: n.now, kind: n.kind}
 	n.cal = rules.DefaultCalendar()
 	if cfg.CalendarFile != "" {
 		cal, err := LoadCalendar(cfg.CalendarFile)
@@ -133,8 +133,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		}
 		n.cal = cal
 	}
-	if n.now().After(n.cal.Last) {
-		n.log.Warn("the working-day calendar has no data for this year; deadlines count weekends only until calendar_file is updated", "calendar_ends", n.cal.Last.Format("2006-01-02"))
+	if !n.cal.Covers(n.now()) {
+		n.log.Warn("the working-day calendar has no holidays for this year; deadlines count weekends and the fixed-date holidays only, and are marked uncertain, until calendar_file is updated",
+			"calendar_years", fmt.Sprint(n.cal.Years()))
 	}
 	var err error
 	if n.kp, err = certs.LoadKeyPair(cfg.CertFile, cfg.KeyFile); err != nil {
@@ -178,6 +179,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	}
 	n.reg = prometheus.NewRegistry()
 	n.metrics = newMetrics(n)
+	n.metrics.initialize()
 	n.reg.MustRegister(n.metrics, n.gw.Metrics(), n.srvMetrics, cliMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return n, nil
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -8,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/node/render"
+	"jiexu/node/transfer"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -15,10 +17,13 @@ import (
 // values are protobuf. The gateway declares its own buckets in the same file
 // (gateway/schema.go) so that one transaction spans both.
 var (
-	// bucketRecords: ID number (18 bytes) → Record.
-	bucketRecords = []byte("node.records")
+	// bucketEnrolments: ID number (18 bytes) → Enrolment, the person's periods here.
+	bucketEnrolments = []byte("node.enrolments")
 	// bucketCases: case id → Case.
 	bucketCases = []byte("node.cases")
+	// bucketCasesByTime: opened-at (8 bytes, unix nanoseconds, big-endian) +
+	// case id → nothing; ListCases pages through it newest first.
+	bucketCasesByTime = []byte("node.cases_by_time")
 	// bucketOpenCases: ID number → case id of the person's open case on this
 	// node. It holds exactly the cases not yet in a terminal state.
 	bucketOpenCases = []byte("node.open_cases")
@@ -26,30 +31,106 @@ var (
 	bucketCertificates = []byte("node.certificates")
 	// bucketCertificateHistory: number + "#" + re-issue count → the SealedCertificate a re-issue replaced.
 	bucketCertificateHistory = []byte("node.certificate_history")
+	// bucketCertificateVoids: certificate number → CertificateVoid, for a
+	// certificate issued here whose suspension was cancelled (恢复参保).
+	bucketCertificateVoids = []byte("node.certificate_voids")
 	// bucketCaseCounts: side (1 byte) + state (1 byte) → number of cases
 	// (uint64 big-endian), kept by putCase so metrics never scan all cases.
 	bucketCaseCounts = []byte("node.case_counts")
 	// bucketCounters: name → uint64 big-endian (case ids per day, certificate serials per year).
 	bucketCounters = []byte("node.counters")
+
+	// bucketLegacyRecords is the one-record-per-person bucket of stores
+	// written before enrolment periods; createBuckets migrates it.
+	bucketLegacyRecords = []byte("node.records")
 )
 
-var nodeBuckets = [][]byte{bucketRecords, bucketCases, bucketOpenCases, bucketCertificates, bucketCertificateHistory, bucketCaseCounts, bucketCounters}
+var nodeBuckets = [][]byte{bucketEnrolments, bucketCases, bucketCasesByTime, bucketOpenCases, bucketCertificates,
+	bucketCertificateHistory, bucketCertificateVoids, bucketCaseCounts, bucketCounters}
 
 func createBuckets(tx *bolt.Tx) error {
-	rebuild := tx.Bucket(bucketCaseCounts) == nil
+	rebuild := tx.Bucket(bucketCaseCounts) == nil || tx.Bucket(bucketCasesByTime) == nil
 	for _, b := range nodeBuckets {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
 	}
-	if rebuild { // a store from before the counts were kept
-		return tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
-			var c jiexuv1.Case
-			if err := proto.Unmarshal(v, &c); err != nil {
-				return err
+	if err := migrateRecords(tx); err != nil {
+		return fmt.Errorf("migrate records to enrolment periods: %w", err)
+	}
+	if rebuild { // a store from before the counts and the time index were kept
+		if err := migrateCases(tx); err != nil {
+			return fmt.Errorf("migrate cases: %w", err)
+		}
+	}
+	return nil
+}
+
+// migrateRecords turns the one record a person had in a store of the
+// previous version into an enrolment with one period. That version suspended
+// a record when it transferred it out, so a suspended or ended record becomes
+// a transferred-out period, which no import can make active again.
+func migrateRecords(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketLegacyRecords)
+	if old == nil {
+		return nil
+	}
+	err := old.ForEach(func(_, v []byte) error {
+		var r jiexuv1.Record
+		if err := proto.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		p := periodOf(&r, 1)
+		if r.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
+			p.Status = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT
+			p.Note = "transferred out by an earlier version of jiexu"
+		}
+		return putEnrolment(tx, &jiexuv1.Enrolment{Person: r.GetPerson(), Periods: []*jiexuv1.Period{p}})
+	})
+	if err != nil {
+		return err
+	}
+	return tx.DeleteBucket(bucketLegacyRecords)
+}
+
+// migrateCases rebuilds the case counts and the time index, and brings the
+// cases of the previous version to this one's states: its origin went from
+// SUSPENDED (state 8, now WAITING_SUSPENSION) straight on, having acted.
+func migrateCases(tx *bolt.Tx) error {
+	counts := tx.Bucket(bucketCaseCounts)
+	if err := counts.ForEach(func(k, _ []byte) error { return counts.Delete(k) }); err != nil {
+		return err
+	}
+	var all []*jiexuv1.Case
+	err := tx.Bucket(bucketCases).ForEach(func(_, v []byte) error {
+		c := &jiexuv1.Case{}
+		if err := proto.Unmarshal(v, c); err != nil {
+			return err
+		}
+		all = append(all, c)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if c.GetSide() == jiexuv1.CaseSide_CASE_SIDE_ORIGIN {
+			switch c.GetState() {
+			case jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION:
+				c.State, c.Acted = jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT, true
+			case jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT, jiexuv1.CaseState_CASE_STATE_REMITTED, jiexuv1.CaseState_CASE_STATE_CLOSED:
+				c.Acted = true
 			}
-			return addCaseCount(tx, c.GetSide(), c.GetState(), 1)
-		})
+		}
+		if err := putProto(tx, bucketCases, []byte(c.GetCaseId()), c); err != nil {
+			return err
+		}
+		if err := addCaseCount(tx, c.GetSide(), c.GetState(), 1); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketCasesByTime).Put(timeKey(c), nil); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -75,17 +156,17 @@ func putProto(tx *bolt.Tx, bucket, key []byte, m proto.Message) error {
 	return tx.Bucket(bucket).Put(key, data)
 }
 
-func getRecord(tx *bolt.Tx, id string) (*jiexuv1.Record, error) {
-	r := &jiexuv1.Record{}
-	ok, err := getProto(tx, bucketRecords, []byte(id), r)
+func getEnrolment(tx *bolt.Tx, id string) (*jiexuv1.Enrolment, error) {
+	e := &jiexuv1.Enrolment{}
+	ok, err := getProto(tx, bucketEnrolments, []byte(id), e)
 	if !ok || err != nil {
 		return nil, err
 	}
-	return r, nil
+	return e, nil
 }
 
-func putRecord(tx *bolt.Tx, r *jiexuv1.Record) error {
-	return putProto(tx, bucketRecords, []byte(r.GetPerson().GetIdNumber()), r)
+func putEnrolment(tx *bolt.Tx, e *jiexuv1.Enrolment) error {
+	return putProto(tx, bucketEnrolments, []byte(e.GetPerson().GetIdNumber()), e)
 }
 
 func getCase(tx *bolt.Tx, id string) (*jiexuv1.Case, error) {
@@ -97,11 +178,25 @@ func getCase(tx *bolt.Tx, id string) (*jiexuv1.Case, error) {
 	return c, nil
 }
 
-// putCase stores a case and keeps the count of cases by side and state.
+// timeKey is a case's key in the time index.
+func timeKey(c *jiexuv1.Case) []byte {
+	k := make([]byte, 8, 8+len(c.GetCaseId()))
+	binary.BigEndian.PutUint64(k, uint64(c.GetOpenedAt().AsTime().UnixNano()))
+	return append(k, c.GetCaseId()...)
+}
+
+// putCase stores a case, keeps the count of cases by side and state and the
+// time index, and keeps the person's open-case mark: set while the case is
+// open, removed when it ends.
 func putCase(tx *bolt.Tx, c *jiexuv1.Case) error {
 	old, err := getCase(tx, c.GetCaseId())
 	if err != nil {
 		return err
+	}
+	if old == nil {
+		if err := tx.Bucket(bucketCasesByTime).Put(timeKey(c), nil); err != nil {
+			return err
+		}
 	}
 	if old == nil || old.GetSide() != c.GetSide() || old.GetState() != c.GetState() {
 		if old != nil {
@@ -113,7 +208,26 @@ func putCase(tx *bolt.Tx, c *jiexuv1.Case) error {
 			return err
 		}
 	}
+	if id := c.GetPerson().GetIdNumber(); id != "" {
+		open := tx.Bucket(bucketOpenCases)
+		mark := open.Get([]byte(id))
+		switch {
+		case !transfer.Terminal(c.GetState()) && mark == nil:
+			if err := open.Put([]byte(id), []byte(c.GetCaseId())); err != nil {
+				return err
+			}
+		case transfer.Terminal(c.GetState()) && bytes.Equal(mark, []byte(c.GetCaseId())):
+			if err := open.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+	}
 	return putProto(tx, bucketCases, []byte(c.GetCaseId()), c)
+}
+
+// openCase returns the id of the person's open case here, or "".
+func openCase(tx *bolt.Tx, id string) string {
+	return string(tx.Bucket(bucketOpenCases).Get([]byte(id)))
 }
 
 func addCaseCount(tx *bolt.Tx, side jiexuv1.CaseSide, state jiexuv1.CaseState, delta int64) error {

@@ -10,10 +10,13 @@ import (
 	"jiexu/registry"
 )
 
-// validator checks inputs against the division table and today's date.
+// validator checks inputs against the division table and today's date; kind
+// is the agency kind of the node, whose schemes it accepts (unspecified
+// accepts every scheme, as a CSV checked before it reaches a node).
 type validator struct {
 	table *registry.Table
 	now   func() time.Time
+	kind  jiexuv1.AgencyKind
 }
 
 func (v validator) today() time.Time { return v.now().In(rules.CST) }
@@ -100,7 +103,16 @@ func (v validator) checkRecord(vs *violations, prefix string, r *jiexuv1.Record)
 	}
 	switch r.GetScheme() {
 	case jiexuv1.Scheme_SCHEME_EMPLOYEE, jiexuv1.Scheme_SCHEME_RESIDENT:
+		if v.kind == jiexuv1.AgencyKind_AGENCY_KIND_NCMS {
+			vs.add(prefix+".scheme", "this node is an NCMS office: it enrols in NCMS only")
+		}
+		if r.GetScheme() == jiexuv1.Scheme_SCHEME_RESIDENT && r.GetBalanceFen() != 0 {
+			vs.add(prefix+".balance_fen", "the resident scheme keeps no personal account: balance must be 0")
+		}
 	case jiexuv1.Scheme_SCHEME_NCMS:
+		if v.kind == jiexuv1.AgencyKind_AGENCY_KIND_INSURANCE {
+			vs.add(prefix+".scheme", "this node is an insurance agency: it enrols in the employee or resident scheme, not NCMS")
+		}
 		// NCMS enrols by household: the head is on the certificate.
 		checkName(vs, prefix+".person.household_head_name", p.GetHouseholdHeadName(), true)
 		v.checkID(vs, prefix+".person.household_head_id_number", p.GetHouseholdHeadIdNumber())
@@ -126,8 +138,78 @@ func (v validator) checkRecord(vs *violations, prefix string, r *jiexuv1.Record)
 	if r.GetBalanceFen() < 0 || r.GetBalanceFen() > rules.MaxFen {
 		vs.add(prefix+".balance_fen", "%d must be between 0 and %d fen", r.GetBalanceFen(), int64(rules.MaxFen))
 	}
-	if _, ok := jiexuv1.EnrolmentStatus_name[int32(r.GetStatus())]; !ok {
-		vs.add(prefix+".status", "unknown status %d", r.GetStatus())
+	switch r.GetStatus() {
+	case jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE:
+		if r.GetEnrolledTo() != nil {
+			vs.add(prefix+".enrolled_to", "an active enrolment has no last month; give status suspended with it")
+		}
+		if r.GetSuspendedOn() != nil {
+			vs.add(prefix+".suspended_on", "only a suspended enrolment has a day of suspension")
+		}
+	case jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED:
+		if r.GetEnrolledTo() == nil {
+			vs.add(prefix+".enrolled_to", "required for a suspended enrolment: its last month (参保止)")
+		}
+		if on := r.GetSuspendedOn(); on != nil && v.checkDate(vs, prefix+".suspended_on", on) && toOK && r.GetEnrolledTo() != nil &&
+			rules.MonthIndex(r.GetEnrolledTo()) > int(on.GetYear())*12+int(on.GetMonth())-1 {
+			vs.add(prefix+".suspended_on", "must not be before the last month %04d-%02d", r.GetEnrolledTo().GetYear(), r.GetEnrolledTo().GetMonth())
+		}
+	default:
+		vs.add(prefix+".status", "must be active or suspended (transferred-out and ended periods are made by jiexu, not imported)")
+	}
+	if fromOK && toOK && r.GetEnrolledTo() != nil && int(r.GetMonthsPaid()) > rules.ContinuousMonths(r.GetEnrolledFrom(), r.GetEnrolledTo()) {
+		vs.add(prefix+".months_paid", "%d is more than the %d months from enrolled_from to enrolled_to", r.GetMonthsPaid(),
+			rules.ContinuousMonths(r.GetEnrolledFrom(), r.GetEnrolledTo()))
+	}
+	if d := r.GetRegisteredOn(); d != nil && v.checkDate(vs, prefix+".registered_on", d) && fromOK &&
+		int(d.GetYear())*12+int(d.GetMonth())-1 > rules.MonthIndex(r.GetEnrolledFrom())+1 {
+		vs.add(prefix+".registered_on", "more than a month after enrolled_from: a registration comes before or at the start of the enrolment")
+	}
+}
+
+// checkDate validates a calendar date that is not in the future.
+func (v validator) checkDate(vs *violations, field string, d *jiexuv1.Date) bool {
+	if d == nil {
+		vs.add(field, "required (a date)")
+		return false
+	}
+	t := time.Date(int(d.GetYear()), time.Month(d.GetMonth()), int(d.GetDay()), 0, 0, 0, 0, rules.CST)
+	switch {
+	case d.GetYear() < 1950 || t.Year() != int(d.GetYear()) || int(t.Month()) != int(d.GetMonth()) || t.Day() != int(d.GetDay()):
+		vs.add(field, "%04d-%02d-%02d is not a real date after 1950", d.GetYear(), d.GetMonth(), d.GetDay())
+	case t.After(v.today()):
+		vs.add(field, "%04d-%02d-%02d is in the future", d.GetYear(), d.GetMonth(), d.GetDay())
+	default:
+		return true
+	}
+	return false
+}
+
+// checkScheme validates a scheme from another node.
+func checkScheme(vs *violations, field string, s jiexuv1.Scheme) {
+	switch s {
+	case jiexuv1.Scheme_SCHEME_EMPLOYEE, jiexuv1.Scheme_SCHEME_RESIDENT, jiexuv1.Scheme_SCHEME_NCMS:
+	default:
+		vs.add(field, "must be employee, resident or NCMS")
+	}
+}
+
+// checkText validates free text: at most max characters, valid UTF-8, no
+// control characters.
+func checkText(vs *violations, field, s string, max int) {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case !utf8.ValidString(s):
+		vs.add(field, "not valid UTF-8")
+	case n > max:
+		vs.add(field, "at most %d characters, got %d", max, n)
+	default:
+		for _, r := range s {
+			if unicode.IsControl(r) {
+				vs.add(field, "must not contain control characters")
+				return
+			}
+		}
 	}
 }
 

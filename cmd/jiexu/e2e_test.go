@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,28 +145,52 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 		t.Fatalf("import said %q", out)
 	}
 	ctx := context.Background()
-	recs, err := oc.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	people := recs.GetRecords()
+	enrolments := devnetPeople(t, ctx, oc)
+	people := map[string]*jiexuv1.Period{}
 	var before int64
-	original := map[string]*jiexuv1.Record{}
-	for _, r := range people {
-		before += r.GetBalanceFen()
-		original[r.GetPerson().GetIdNumber()] = r
+	original := map[string]*jiexuv1.Period{}
+	for id, e := range enrolments {
+		p := e.GetPeriods()[len(e.GetPeriods())-1]
+		before += p.GetBalanceFen() + p.GetHeldFen()
+		original[id], people[id] = p, p
 	}
-	enrol := func(r *jiexuv1.Record) {
+	ids := make([]string, 0, len(people))
+	for id := range people {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	suspend := func(id string) {
 		t.Helper()
+		last := rules.YearMonthOf(time.Now().AddDate(0, -1, 0))
+		if rules.MonthIndex(last) < rules.MonthIndex(people[id].GetEnrolledFrom()) {
+			last = people[id].GetEnrolledFrom()
+		}
+		if _, err := oc.SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{IdNumber: id, LastMonth: last}); err != nil {
+			t.Fatalf("suspend at origin: %v", err)
+		}
+	}
+	names := map[string]string{}
+	enrol := func(id string) {
+		t.Helper()
+		names[id] = enrolments[id].GetPerson().GetName()
+		r := &jiexuv1.Record{Person: enrolments[id].GetPerson(), Scheme: people[id].GetScheme()}
 		_, err := dc.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: devnet.DestinationRecord(r, devnet.NodeLayout{Region: dest, Kind: "insurance"}, time.Now())})
 		if err != nil {
 			t.Fatalf("enrol at destination: %v", err)
 		}
 	}
 
+	// The first half left the origin before applying: the origin suspended
+	// them and issued their certificates. The second half apply while still
+	// enrolled there; their cases wait at the origin for the suspension.
+	half := len(ids) / 2
+	for _, id := range ids[:half] {
+		suspend(id)
+	}
+
 	// The first transfer is applied from the CLI, as an operator would.
-	enrol(people[0])
-	out = jiexu(t, "transfer", "apply", "--config", destCfg, "--id", people[0].GetPerson().GetIdNumber(), "--name", people[0].GetPerson().GetName(), "--origin", origin)
+	enrol(ids[0])
+	out = jiexu(t, "transfer", "apply", "--config", destCfg, "--id", ids[0], "--name", names[ids[0]], "--origin", origin)
 	m := regexp.MustCompile(`case\s+(\S+) \(destination side\)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("transfer apply printed no case id:\n%s", out)
@@ -173,10 +198,11 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 	caseIDs := []string{m[1]}
 
 	// The rest through the agency API; SIGKILL the origin mid-batch and the
-	// destination right after, then restart both.
-	for i, r := range people[1:] {
-		enrol(r)
-		resp, err := dc.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: r.GetPerson().GetIdNumber(), Name: r.GetPerson().GetName(), OriginDivision: origin})
+	// destination right after, then restart both; the origin suspends the
+	// second half after its restart.
+	for i, id := range ids[1:] {
+		enrol(id)
+		resp, err := dc.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: names[id], OriginDivision: origin})
 		if err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
@@ -186,7 +212,11 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 		}
 		if i == 16 {
 			originProc.start()
+			waitReady(t, oc)
 		}
+	}
+	for _, id := range ids[half:] {
+		suspend(id)
 	}
 	destProc.kill(syscall.SIGKILL)
 	destProc.start()
@@ -221,13 +251,18 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 		d, _ := dc.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: id})
 		c := d.GetCase()
 		orig := original[c.GetPerson().GetIdNumber()]
-		rec, err := dc.GetRecord(ctx, &jiexuv1.GetRecordRequest{IdNumber: c.GetPerson().GetIdNumber()})
+		e, err := dc.GetEnrolment(ctx, &jiexuv1.GetEnrolmentRequest{IdNumber: c.GetPerson().GetIdNumber()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.GetRecord().GetBalanceFen() != orig.GetBalanceFen() || rec.GetRecord().GetMonthsPaid() != orig.GetMonthsPaid() {
+		got := e.GetEnrolment().GetPeriods()[0]
+		wantFen, wantMonths := orig.GetBalanceFen(), orig.GetMonthsPaid()
+		if orig.GetScheme() != jiexuv1.Scheme_SCHEME_EMPLOYEE { // no personal account, no employee years
+			wantFen, wantMonths = 0, 0
+		}
+		if got.GetBalanceFen() != wantFen || got.GetMonthsRecognised() != wantMonths {
 			t.Errorf("%s at destination: %d fen %d months; want %d fen %d months (applied exactly once)", rules.MaskID(c.GetPerson().GetIdNumber()),
-				rec.GetRecord().GetBalanceFen(), rec.GetRecord().GetMonthsPaid(), orig.GetBalanceFen(), orig.GetMonthsPaid())
+				got.GetBalanceFen(), got.GetMonthsRecognised(), wantFen, wantMonths)
 		}
 		n, err := rules.ParseCertNumber(c.GetCertificateNumber())
 		if err != nil {
@@ -249,7 +284,7 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		all, err := c.ListCases(ctx, &jiexuv1.ListCasesRequest{})
+		all, err := c.ListCases(ctx, &jiexuv1.ListCasesRequest{PageSize: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,9 +301,10 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 		if len(tally) != 0 {
 			t.Errorf("cases missing from the status counts: %v", tally)
 		}
-		rs, _ := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
-		for _, r := range rs.GetRecords() {
-			after += r.GetBalanceFen()
+		for _, e := range devnetPeople(t, ctx, c) {
+			for _, p := range e.GetPeriods() {
+				after += p.GetBalanceFen() + p.GetHeldFen()
+			}
 		}
 		for i := 0; i < 100; i++ {
 			ob, _ := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{})
@@ -331,4 +367,18 @@ func TestCLIErrorsSayWhatToDo(t *testing.T) {
 			t.Errorf("jiexu %v: err %v, output %q; want failure mentioning %q", tt.args, err, out, tt.want)
 		}
 	}
+}
+
+// devnetPeople lists everyone enrolled at a node.
+func devnetPeople(t *testing.T, ctx context.Context, c jiexuv1.AgencyServiceClient) map[string]*jiexuv1.Enrolment {
+	t.Helper()
+	out := map[string]*jiexuv1.Enrolment{}
+	resp, err := c.ListEnrolments(ctx, &jiexuv1.ListEnrolmentsRequest{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range resp.GetEnrolments() {
+		out[e.GetPerson().GetIdNumber()] = e
+	}
+	return out
 }

@@ -203,15 +203,19 @@ func runRecordsList(ctx context.Context, args []string) error {
 		return err
 	}
 	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
-		if err != nil {
-			return err
+		var all []*jiexuv1.Enrolment
+		token := ""
+		for {
+			resp, err := c.ListEnrolments(ctx, &jiexuv1.ListEnrolmentsRequest{PageSize: 1000, PageToken: token})
+			if err != nil {
+				return err
+			}
+			all = append(all, resp.GetEnrolments()...)
+			if token = resp.GetNextPageToken(); token == "" {
+				break
+			}
 		}
-		for _, r := range resp.GetRecords() {
-			fmt.Printf("%s  %-8s %-22s %-10s %4d months  %14s  %s\n", rules.MaskID(r.GetPerson().GetIdNumber()), r.GetPerson().GetName(),
-				render.SchemeName(r.GetScheme()), render.Label(r.GetStatus()),
-				r.GetMonthsPaid(), rules.AmountFigures(r.GetBalanceFen()), r.GetDivision())
-		}
+		render.FormatEnrolments(os.Stdout, all)
 		return nil
 	})
 }
@@ -288,7 +292,7 @@ func runTransferList(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	req := &jiexuv1.ListCasesRequest{Limit: int32(*limit)}
+	req := &jiexuv1.ListCasesRequest{PageSize: int32(*limit)}
 	if *side != "" {
 		v, ok := jiexuv1.CaseSide_value["CASE_SIDE_"+strings.ToUpper(*side)]
 		if !ok {
@@ -552,8 +556,8 @@ func runNodeBackup(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("backup written but does not verify: %w", err)
 	}
-	fmt.Printf("wrote %s: %d records, %d cases, %d certificates, %d pending messages, %d dead letters, registry version %d\n",
-		*out, sum.Records, sum.Cases, sum.Certificates, sum.Pending, sum.Dead, sum.RegistryVersion)
+	fmt.Printf("wrote %s: %d people (%d periods), %d cases, %d certificates, %d pending messages, %d dead letters, registry version %d\n",
+		*out, sum.Enrolments, sum.Periods, sum.Cases, sum.Certificates, sum.Pending, sum.Dead, sum.RegistryVersion)
 	return nil
 }
 
@@ -581,8 +585,8 @@ func runNodeVerifyBackup(_ context.Context, args []string) error {
 	if ca != nil {
 		sealed = ", every seal verified"
 	}
-	fmt.Printf("OK: %s: %d records, %d cases, %d certificates%s, %d pending messages, %d dead letters, registry version %d\n",
-		pos[0], sum.Records, sum.Cases, sum.Certificates, sealed, sum.Pending, sum.Dead, sum.RegistryVersion)
+	fmt.Printf("OK: %s: %d people (%d periods), %d cases, %d certificates%s, %d pending messages, %d dead letters, registry version %d\n",
+		pos[0], sum.Enrolments, sum.Periods, sum.Cases, sum.Certificates, sealed, sum.Pending, sum.Dead, sum.RegistryVersion)
 	return nil
 }
 
@@ -672,9 +676,7 @@ func runRecordsPut(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		r := resp.GetRecord()
-		fmt.Printf("enrolled %s %s in %s at %s from %04d-%02d\n", r.GetPerson().GetName(), rules.MaskID(r.GetPerson().GetIdNumber()),
-			render.SchemeName(r.GetScheme()), r.GetDivision(), r.GetEnrolledFrom().GetYear(), r.GetEnrolledFrom().GetMonth())
+		render.FormatEnrolment(os.Stdout, resp.GetEnrolment())
 		return nil
 	})
 }

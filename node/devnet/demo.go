@@ -16,6 +16,7 @@ import (
 	"jiexu/node"
 	"jiexu/node/render"
 	"jiexu/node/rules"
+	"jiexu/node/transfer"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -44,41 +45,90 @@ func (nw *Network) ImportAll(ctx context.Context) error {
 	return nil
 }
 
-// TotalBalance sums every personal-account balance on every running node.
+// TotalBalance sums every personal-account balance, and the money held for
+// people, on every running node: what the network must conserve.
 func (nw *Network) TotalBalance(ctx context.Context) (int64, error) {
 	var sum int64
 	for region, c := range nw.Clients {
 		if nw.Node(region) == nil {
 			continue // stopped
 		}
-		resp, err := c.ListRecords(ctx, &jiexuv1.ListRecordsRequest{})
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", region, err)
-		}
-		for _, r := range resp.GetRecords() {
-			sum += r.GetBalanceFen()
+		token := ""
+		for {
+			resp, err := c.ListEnrolments(ctx, &jiexuv1.ListEnrolmentsRequest{PageSize: 1000, PageToken: token})
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", region, err)
+			}
+			for _, e := range resp.GetEnrolments() {
+				for _, p := range e.GetPeriods() {
+					sum += p.GetBalanceFen() + p.GetHeldFen()
+				}
+			}
+			if token = resp.GetNextPageToken(); token == "" {
+				break
+			}
 		}
 	}
 	return sum, nil
 }
 
-// Planned is one transfer of a demo batch and the end it must reach.
+// Story is what happens to one person in the demo, in the measures' order
+// of events (DOMAIN.md rule 2).
+type Story int
+
+// The stories.
+const (
+	// Moved: the person left the origin, which suspended the enrolment and
+	// issued the certificate at once; enrolled at the destination; applied.
+	Moved Story = iota
+	// Waits: the person applied while still enrolled at the origin; the case
+	// waits there, visibly, until the origin suspends the enrolment.
+	Waits
+	// Withdrawn: the person applied while still enrolled, then withdrew (撤销).
+	Withdrawn
+	// RefusedByOperator: still enrolled at the origin, whose operator refuses
+	// the transfer: 未中止参保.
+	RefusedByOperator
+	// Unknown: the origin never enrolled the person: 未参保.
+	Unknown
+	// Returned: the person's enrolment at the destination left the employee
+	// scheme before the balance arrived, so the destination returns it (退回).
+	Returned
+)
+
+var storyText = map[Story]string{
+	Moved:             "suspended at leaving, certificate issued; enrolled here; applied",
+	Waits:             "applied while still enrolled at the origin; waited for its suspension",
+	Withdrawn:         "applied while still enrolled at the origin; withdrew (撤销)",
+	RefusedByOperator: "applied while still enrolled at the origin; refused: 未中止参保",
+	Unknown:           "never enrolled at the origin: refused, 未参保",
+	Returned:          "enrolment here left the employee scheme: balance returned (退回)",
+}
+
+func (s Story) String() string { return storyText[s] }
+
+// Planned is one transfer of a demo batch and the ends it must reach.
 type Planned struct {
-	Person      *jiexuv1.Record
-	Origin      string // division code given by the applicant
+	Person      *jiexuv1.Record // as enrolled at the origin
+	Origin      string          // division code given by the applicant
+	From        string          // the origin node's region
 	Destination string
-	Want        jiexuv1.CaseState
-	CaseID      string
+	Story       Story
+	// Want is the end state on the destination side, WantOrigin on the origin side.
+	Want, WantOrigin jiexuv1.CaseState
+	CaseID           string
 }
 
 // Plan picks transfers: perPair people from each region to the next
 // insurance agency (so an NCMS office's people join an urban scheme, and
 // nobody's personal account moves into NCMS, which has none), the origin
-// named once by a county code so routing is longest-prefix, and one person
-// the origin has never enrolled, whose case must be rejected.
+// named once by a county code so routing is longest-prefix; then one person
+// for each of the other stories, between the first two insurance agencies.
 func Plan(l *Layout, perPair int, now time.Time) []*Planned {
 	var plan []*Planned
 	t := registry.DefaultTable()
+	used := map[string]int{}
+	var pairs [][2]NodeLayout
 	for i, from := range l.Nodes {
 		to := l.Nodes[(i+1)%len(l.Nodes)]
 		for k := 1; k < len(l.Nodes) && to.Kind == "ncms"; k++ {
@@ -87,18 +137,59 @@ func Plan(l *Layout, perPair int, now time.Time) []*Planned {
 		if to.Region == from.Region || to.Kind == "ncms" {
 			continue
 		}
+		pairs = append(pairs, [2]NodeLayout{from, to})
 		for k := 0; k < perPair && k < len(from.People); k++ {
 			origin := from.Region
 			if k == 0 {
 				origin = countyOrSelf(t, from.Region, l) // e.g. 150702 → the 150700 node
 			}
-			plan = append(plan, &Planned{Person: from.People[k], Origin: origin, Destination: to.Region, Want: jiexuv1.CaseState_CASE_STATE_COMPLETED})
+			plan = append(plan, planned(from, to, from.People[used[from.Region]], origin, Moved))
+			used[from.Region]++
 		}
 	}
-	rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 7))
-	stranger := SyntheticPeople(rng, t, l.Nodes[1].Region, "insurance", 1, now)[0]
-	plan = append(plan, &Planned{Person: stranger, Origin: l.Nodes[0].Region, Destination: l.Nodes[1].Region, Want: jiexuv1.CaseState_CASE_STATE_REJECTED})
+	// The other stories, from the first insurance agency with people to spare.
+	for _, pair := range pairs {
+		from, to := pair[0], pair[1]
+		if from.Kind == "ncms" || len(from.People)-used[from.Region] < 4 {
+			continue
+		}
+		for _, st := range []Story{Waits, Withdrawn, RefusedByOperator, Returned} {
+			p := from.People[used[from.Region]]
+			if st == Returned {
+				p = firstEmployee(from.People[used[from.Region]:])
+			}
+			used[from.Region]++
+			plan = append(plan, planned(from, to, p, from.Region, st))
+		}
+		rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 7))
+		stranger := SyntheticPeople(rng, t, to.Region, "insurance", 1, now)[0]
+		plan = append(plan, planned(from, to, stranger, from.Region, Unknown))
+		break
+	}
 	return plan
+}
+
+func firstEmployee(rs []*jiexuv1.Record) *jiexuv1.Record {
+	for _, r := range rs {
+		if r.GetScheme() == jiexuv1.Scheme_SCHEME_EMPLOYEE && r.GetBalanceFen() > 0 {
+			return r
+		}
+	}
+	return rs[0]
+}
+
+func planned(from, to NodeLayout, p *jiexuv1.Record, origin string, st Story) *Planned {
+	pl := &Planned{Person: p, Origin: origin, From: from.Region, Destination: to.Region, Story: st,
+		Want: jiexuv1.CaseState_CASE_STATE_COMPLETED, WantOrigin: jiexuv1.CaseState_CASE_STATE_CLOSED}
+	switch st {
+	case Withdrawn:
+		pl.Want, pl.WantOrigin = jiexuv1.CaseState_CASE_STATE_WITHDRAWN, jiexuv1.CaseState_CASE_STATE_WITHDRAWN
+	case RefusedByOperator, Unknown:
+		pl.Want, pl.WantOrigin = jiexuv1.CaseState_CASE_STATE_REFUSED, jiexuv1.CaseState_CASE_STATE_REFUSED
+	case Returned:
+		pl.WantOrigin = jiexuv1.CaseState_CASE_STATE_RETURNED
+	}
+	return pl
 }
 
 // countyOrSelf returns a county under region that no other node serves, so
@@ -132,8 +223,9 @@ func DestinationRecord(p *jiexuv1.Record, dest NodeLayout, now time.Time) *jiexu
 		Person:       &jiexuv1.Person{Name: person.Name, IdNumber: person.IdNumber, HouseholdType: person.HouseholdType, HouseholdPlace: person.HouseholdPlace},
 		Scheme:       jiexuv1.Scheme_SCHEME_EMPLOYEE,
 		Division:     dest.Region,
-		EnrolledFrom: &jiexuv1.YearMonth{Year: int32(now.In(rules.CST).Year()), Month: int32(now.In(rules.CST).Month())},
+		EnrolledFrom: rules.YearMonthOf(now),
 		Status:       jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE,
+		RegisteredOn: rules.DateOf(now),
 	}
 	if p.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
 		rec.Scheme = jiexuv1.Scheme_SCHEME_RESIDENT // a rural migrant settling in town
@@ -145,17 +237,40 @@ func DestinationRecord(p *jiexuv1.Record, dest NodeLayout, now time.Time) *jiexu
 	return rec
 }
 
+// SuspendAtOrigin suspends a person's enrolment at the origin, as it does
+// when the person leaves: the last month is the month before now, and the
+// certificate is issued at that moment. NCMS participations are not
+// suspended: they end by themselves when the person joins an urban scheme.
+func (nw *Network) SuspendAtOrigin(ctx context.Context, p *Planned, now time.Time) (*jiexuv1.SuspendEnrolmentResponse, error) {
+	if p.Person.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS || p.Story == Unknown {
+		return nil, nil
+	}
+	last := rules.YearMonthOf(time.Date(now.In(rules.CST).Year(), now.In(rules.CST).Month(), 0, 0, 0, 0, 0, rules.CST))
+	if rules.MonthIndex(last) < rules.MonthIndex(p.Person.GetEnrolledFrom()) {
+		last = p.Person.GetEnrolledFrom()
+	}
+	resp, err := nw.Clients[p.From].SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{
+		IdNumber: p.Person.GetPerson().GetIdNumber(), LastMonth: last, SuspendedOn: rules.DateOf(now)})
+	if err != nil {
+		return nil, fmt.Errorf("suspend at %s: %w", p.From, err)
+	}
+	return resp, nil
+}
+
 // Apply enrols each planned person at the destination and applies there.
+// The people who moved are suspended at their origin first, as they are
+// when they leave; the others are still enrolled there when they apply.
 func (nw *Network) Apply(ctx context.Context, plan []*Planned, now time.Time) error {
 	for _, p := range plan {
-		var dest NodeLayout
-		for _, n := range nw.Layout.Nodes {
-			if n.Region == p.Destination {
-				dest = n
+		if p.Story == Moved {
+			if _, err := nw.SuspendAtOrigin(ctx, p, now); err != nil {
+				return err
 			}
 		}
+	}
+	for _, p := range plan {
 		c := nw.Clients[p.Destination]
-		if _, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: DestinationRecord(p.Person, dest, now)}); err != nil {
+		if _, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: DestinationRecord(p.Person, nw.layoutMust(p.Destination), now)}); err != nil {
 			return fmt.Errorf("enrol at %s: %w", p.Destination, err)
 		}
 		resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.Person.GetPerson().GetIdNumber(), Name: p.Person.GetPerson().GetName(), OriginDivision: p.Origin})
@@ -167,8 +282,69 @@ func (nw *Network) Apply(ctx context.Context, plan []*Planned, now time.Time) er
 	return nil
 }
 
-// Wait polls until every planned case has ended or the timeout passes, and
-// returns the final cases, reporting progress to out.
+func (nw *Network) layoutMust(region string) NodeLayout {
+	nl, _ := nw.layoutOf(region)
+	return nl
+}
+
+// Act plays the second half of the stories whose cases wait at the origin:
+// it waits until each waits there, then the origin suspends, the applicant
+// withdraws, the origin's operator refuses, or the destination's enrolment
+// changes scheme before the origin suspends.
+func (nw *Network) Act(ctx context.Context, plan []*Planned, now time.Time, timeout time.Duration) error {
+	for _, p := range plan {
+		switch p.Story {
+		case Waits, Withdrawn, RefusedByOperator, Returned:
+		default:
+			continue
+		}
+		if _, err := nw.WaitState(ctx, p.From, p.CaseID, jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION, timeout); err != nil {
+			return err
+		}
+		var err error
+		switch p.Story {
+		case Waits:
+			_, err = nw.SuspendAtOrigin(ctx, p, now)
+		case Withdrawn:
+			_, err = nw.Clients[p.Destination].WithdrawCase(ctx, &jiexuv1.WithdrawCaseRequest{CaseId: p.CaseID, Detail: "找到本地工作，暂不转移 (found work at home)"})
+		case RefusedByOperator:
+			_, err = nw.Clients[p.From].RefuseCase(ctx, &jiexuv1.RefuseCaseRequest{CaseId: p.CaseID, Reason: jiexuv1.RejectReason_REJECT_REASON_NOT_SUSPENDED})
+		case Returned:
+			rec := DestinationRecord(p.Person, nw.layoutMust(p.Destination), now)
+			rec.Scheme = jiexuv1.Scheme_SCHEME_RESIDENT // the new job ended: the person now pays into the resident scheme
+			if _, err = nw.Clients[p.Destination].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err == nil {
+				_, err = nw.SuspendAtOrigin(ctx, p, now)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("case %s (%s): %w", p.CaseID, p.Story, err)
+		}
+	}
+	return nil
+}
+
+// WaitState polls a case at one node until it reaches a state.
+func (nw *Network) WaitState(ctx context.Context, region, caseID string, want jiexuv1.CaseState, timeout time.Duration) (*jiexuv1.Case, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := nw.Clients[region].GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: caseID})
+		if err == nil && resp.GetCase().GetState() == want {
+			return resp.GetCase(), nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("case %s at %s: not %s after %s (%v, %v)", caseID, region, render.Label(want), timeout, resp.GetCase().GetState(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Wait polls until every planned case has ended on both sides or the
+// timeout passes, and returns the final destination cases, reporting
+// progress to out.
 func (nw *Network) Wait(ctx context.Context, plan []*Planned, timeout time.Duration, out io.Writer) (map[string]*jiexuv1.Case, error) {
 	deadline := time.Now().Add(timeout)
 	cases := map[string]*jiexuv1.Case{}
@@ -181,10 +357,8 @@ func (nw *Network) Wait(ctx context.Context, plan []*Planned, timeout time.Durat
 				return nil, err
 			}
 			cases[p.CaseID] = resp.GetCase()
-			if node.Terminal(resp.GetCase().GetState()) {
-				if nw.originDone(ctx, resp.GetCase()) {
-					done++
-				}
+			if transfer.Terminal(resp.GetCase().GetState()) && nw.originDone(ctx, resp.GetCase()) {
+				done++
 			}
 		}
 		if done != lastDone && out != nil {
@@ -213,12 +387,12 @@ func (nw *Network) originDone(ctx context.Context, dest *jiexuv1.Case) bool {
 		return true
 	}
 	resp, err := c.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: dest.GetCaseId()})
-	return err == nil && node.Terminal(resp.GetCase().GetState())
+	return err == nil && transfer.Terminal(resp.GetCase().GetState())
 }
 
-// Demo writes a network, runs it in this process, moves a batch of people,
-// prints a report, and fails unless every case reached its expected end and
-// the balances across the network are conserved.
+// Demo writes a network, runs it in this process, plays the stories,
+// prints a report, and fails unless every case reached its expected end on
+// both sides and the balances across the network are conserved.
 func Demo(ctx context.Context, opts DemoOptions) error {
 	out := opts.Out
 	if out == nil {
@@ -241,7 +415,7 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 		}
 	}
 	start := time.Now()
-	l, err := Init(Options{Dir: dir, Regions: opts.Regions, People: opts.PerPair + 5, Seed: uint64(start.UnixNano())})
+	l, err := Init(Options{Dir: dir, Regions: opts.Regions, People: opts.PerPair + 6, Seed: uint64(start.UnixNano())})
 	if err != nil {
 		return err
 	}
@@ -263,9 +437,15 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 		return err
 	}
 	plan := Plan(l, opts.PerPair, start)
-	fmt.Fprintf(out, "applying %d transfers at their destinations…\n", len(plan))
+	fmt.Fprintf(out, "suspending the people who left their origin (each gets a certificate), enrolling everyone at the destination, applying %d transfers…\n", len(plan))
 	applied := time.Now()
 	if err := nw.Apply(ctx, plan, start); err != nil {
+		return err
+	}
+	if err := showCertificateAtSuspension(ctx, out, nw, plan); err != nil {
+		return err
+	}
+	if err := nw.Act(ctx, plan, start, opts.Timeout); err != nil {
 		return err
 	}
 	cases, waitErr := nw.Wait(ctx, plan, opts.Timeout, out)
@@ -277,28 +457,36 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 	var moved int64
 	var failures []string
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nCASE\tFROM → TO\tSCHEMES\tSTATE\tCERTIFICATE\tBALANCE MOVED")
+	fmt.Fprintln(tw, "\nCASE\tFROM → TO\tSCHEMES\tDESTINATION\tORIGIN\tCERTIFICATE / REASON\tMOVED\tSTORY")
 	for _, p := range plan {
 		c := cases[p.CaseID]
-		cert := c.GetCertificateNumber()
-		if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
-			cert = "— " + render.Label(c.GetRejectReason())
+		oc := nw.caseAt(ctx, p.From, p.CaseID)
+		detail := c.GetCertificateNumber()
+		if c.GetRejectReason() != 0 {
+			detail = "— " + render.Label(c.GetRejectReason())
 		}
-		fmt.Fprintf(tw, "%s\t%s → %s\t%s → %s\t%s\t%s\t%s\n", p.CaseID, c.GetOriginRegion(), p.Destination,
+		if oc.GetReturnReason() != 0 {
+			detail += ", returned: " + render.Label(oc.GetReturnReason())
+		}
+		fmt.Fprintf(tw, "%s\t%s → %s\t%s → %s\t%s\t%s\t%s\t%s\t%s\n", p.CaseID, c.GetOriginRegion(), p.Destination,
 			render.Label(c.GetOriginScheme()), render.Label(c.GetDestinationScheme()),
-			strings.ToUpper(render.Label(c.GetState())), cert, rules.AmountFigures(c.GetAmountFen()))
-		moved += c.GetAmountFen()
-		if c.GetState() != p.Want {
-			failures = append(failures, fmt.Sprintf("case %s is %s, want %s", p.CaseID, c.GetState(), p.Want))
+			strings.ToUpper(render.Label(c.GetState())), strings.ToUpper(render.Label(oc.GetState())), detail,
+			rules.AmountFigures(c.GetAmountFen()), p.Story)
+		if c.GetFunded() {
+			moved += c.GetAmountFen()
+		}
+		if c.GetState() != p.Want || oc.GetState() != p.WantOrigin {
+			failures = append(failures, fmt.Sprintf("case %s (%s) ended %s/%s, want %s/%s", p.CaseID, p.Story,
+				render.Label(c.GetState()), render.Label(oc.GetState()), render.Label(p.Want), render.Label(p.WantOrigin)))
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "\nmoved %s between agencies in %s; balances across the network: before %s, after %s\n",
+	fmt.Fprintf(out, "\nmoved %s between agencies in %s; balances across the network (accounts and money held for people): before %s, after %s\n",
 		rules.AmountFigures(moved), took.Round(time.Millisecond), rules.AmountFigures(before), rules.AmountFigures(after))
 	if before != after {
 		failures = append(failures, fmt.Sprintf("balances not conserved: %d fen before, %d after", before, after))
 	}
-	if err := showOneCertificate(ctx, out, nw, plan, cases); err != nil {
+	if err := showOneCase(ctx, out, nw, plan); err != nil {
 		failures = append(failures, err.Error())
 	}
 	if waitErr != nil {
@@ -310,7 +498,7 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 	if len(failures) > 0 {
 		return fmt.Errorf("demo failed:\n  %s", strings.Join(failures, "\n  "))
 	}
-	fmt.Fprintf(out, "OK: %d cases reached their expected end.\n", len(plan))
+	fmt.Fprintf(out, "OK: %d cases reached their expected end on both sides.\n", len(plan))
 	if opts.Keep {
 		fmt.Fprintf(out, "\nThe network keeps running (Ctrl-C to stop). Try:\n")
 		first := l.Nodes[0]
@@ -322,36 +510,65 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 	return nil
 }
 
-// showOneCertificate prints the first NCMS certificate (or any) after
-// verifying it offline against the CA, as a destination would.
-func showOneCertificate(ctx context.Context, out io.Writer, nw *Network, plan []*Planned, cases map[string]*jiexuv1.Case) error {
-	var pick *Planned
+// caseAt returns a node's side of a case, or nil.
+func (nw *Network) caseAt(ctx context.Context, region, caseID string) *jiexuv1.Case {
+	c, ok := nw.Clients[region]
+	if !ok {
+		return nil
+	}
+	resp, err := c.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: caseID})
+	if err != nil {
+		return nil
+	}
+	return resp.GetCase()
+}
+
+// showCertificateAtSuspension prints the certificate one origin issued when
+// it suspended a person who left, verified offline against the CA.
+func showCertificateAtSuspension(ctx context.Context, out io.Writer, nw *Network, plan []*Planned) error {
 	for _, p := range plan {
-		c := cases[p.CaseID]
-		if c.GetCertificateNumber() == "" {
+		if p.Story != Moved || p.Person.GetScheme() != jiexuv1.Scheme_SCHEME_EMPLOYEE {
 			continue
 		}
-		if pick == nil || c.GetOriginScheme() == jiexuv1.Scheme_SCHEME_NCMS {
-			pick = p
+		resp, err := nw.Clients[p.From].GetEnrolment(ctx, &jiexuv1.GetEnrolmentRequest{IdNumber: p.Person.GetPerson().GetIdNumber()})
+		if err != nil {
+			return err
 		}
+		periods := resp.GetEnrolment().GetPeriods()
+		number := periods[len(periods)-1].GetCertificateNumber()
+		got, err := nw.Clients[p.From].GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: number})
+		if err != nil {
+			return fmt.Errorf("certificate %s at %s: %w", number, p.From, err)
+		}
+		ca, err := certs.LoadCertificate(filepath.Join(nw.Layout.CADir, certs.CACertFile))
+		if err != nil {
+			return err
+		}
+		cert, err := node.VerifyCertificate(got.GetCertificate(), ca, nil)
+		if err != nil {
+			return fmt.Errorf("certificate %s does not verify: %w", number, err)
+		}
+		fmt.Fprintf(out, "\n%s suspended %s on leaving and issued the certificate then (seal verified offline against the CA):\n%s\n",
+			p.From, rules.MaskID(p.Person.GetPerson().GetIdNumber()), render.RenderText(got.GetCertificate(), cert))
+		return nil
 	}
-	if pick == nil {
-		return errors.New("no certificate was delivered")
+	return errors.New("no employee was suspended with a certificate")
+}
+
+// showOneCase prints the destination's side of the case that waited at
+// the origin, with each step.
+func showOneCase(ctx context.Context, out io.Writer, nw *Network, plan []*Planned) error {
+	for _, p := range plan {
+		if p.Story != Waits {
+			continue
+		}
+		oc := nw.caseAt(ctx, p.From, p.CaseID)
+		if oc == nil {
+			return fmt.Errorf("case %s missing at %s", p.CaseID, p.From)
+		}
+		fmt.Fprintf(out, "\nthe case that waited at the origin for the suspension, as the origin %s saw it:\n", p.From)
+		render.FormatCase(out, oc)
+		return nil
 	}
-	c := cases[pick.CaseID]
-	resp, err := nw.Clients[pick.Destination].GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: c.GetCertificateNumber()})
-	if err != nil {
-		return fmt.Errorf("certificate %s at destination: %w", c.GetCertificateNumber(), err)
-	}
-	ca, err := certs.LoadCertificate(filepath.Join(nw.Layout.CADir, certs.CACertFile))
-	if err != nil {
-		return err
-	}
-	cert, err := node.VerifyCertificate(resp.GetCertificate(), ca, nil)
-	if err != nil {
-		return fmt.Errorf("certificate %s does not verify: %w", c.GetCertificateNumber(), err)
-	}
-	fmt.Fprintf(out, "\ncertificate %s, as the destination received it (seal verified offline against the CA):\n%s\n",
-		cert.GetNumber(), render.RenderText(resp.GetCertificate(), cert))
 	return nil
 }

@@ -27,7 +27,7 @@ type Options struct {
 	Dir     string
 	Regions []string
 	// NCMS lists the regions run by NCMS offices; by default every
-	// county-level region in Regions, or the last region when none is.
+	// county-level region in Regions.
 	NCMS []string
 	// People is how many synthetic people each node has enrolled.
 	People int
@@ -146,9 +146,6 @@ func Init(opts Options) (*Layout, error) {
 			if d, _ := t.Lookup(r); d.Level == registry.LevelCounty {
 				opts.NCMS = append(opts.NCMS, r)
 			}
-		}
-		if len(opts.NCMS) == 0 {
-			opts.NCMS = opts.Regions[len(opts.Regions)-1:]
 		}
 	}
 	dir, err := filepath.Abs(opts.Dir)
@@ -319,6 +316,7 @@ func SyntheticPeople(rng *rand.Rand, t *registry.Table, region, kind string, n i
 		}
 		if len(out)%5 == 4 {
 			rec.Scheme = jiexuv1.Scheme_SCHEME_RESIDENT
+			rec.BalanceFen = 0 // the resident scheme keeps no personal account
 		}
 		if kind == "ncms" {
 			rec.Scheme = jiexuv1.Scheme_SCHEME_NCMS

@@ -2,6 +2,7 @@ package devnet_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"math/big"
 	"math/rand/v2"
@@ -140,13 +141,69 @@ func (tn *testNet) waitState(region, id string, want jiexuv1.CaseState) *jiexuv1
 	return nil
 }
 
-func (tn *testNet) record(region, id string) *jiexuv1.Record {
+// period returns a person's last period at a node.
+func (tn *testNet) period(region, id string) *jiexuv1.Period {
 	tn.t.Helper()
-	resp, err := tn.Clients[region].GetRecord(context.Background(), &jiexuv1.GetRecordRequest{IdNumber: id})
+	ps := tn.enrolment(region, id).GetPeriods()
+	return ps[len(ps)-1]
+}
+
+func (tn *testNet) enrolment(region, id string) *jiexuv1.Enrolment {
+	tn.t.Helper()
+	resp, err := tn.Clients[region].GetEnrolment(context.Background(), &jiexuv1.GetEnrolmentRequest{IdNumber: id})
 	if err != nil {
-		tn.t.Fatalf("GetRecord at %s: %v", region, err)
+		tn.t.Fatalf("GetEnrolment at %s: %v", region, err)
 	}
-	return resp.GetRecord()
+	return resp.GetEnrolment()
+}
+
+// lastMonth is the month before now: the last month a person who leaves
+// today paid for.
+func lastMonth() *jiexuv1.YearMonth {
+	now := time.Now().In(rules.CST)
+	return rules.YearMonthOf(time.Date(now.Year(), now.Month(), 0, 0, 0, 0, 0, rules.CST))
+}
+
+// suspend suspends p's enrolment at region as the origin does when the
+// person leaves, and returns the certificate issued then.
+func (tn *testNet) suspend(region string, p *jiexuv1.Record) *jiexuv1.SuspendEnrolmentResponse {
+	tn.t.Helper()
+	last := lastMonth()
+	if rules.MonthIndex(last) < rules.MonthIndex(p.GetEnrolledFrom()) {
+		last = p.GetEnrolledFrom()
+	}
+	resp, err := tn.Clients[region].SuspendEnrolment(context.Background(), &jiexuv1.SuspendEnrolmentRequest{
+		IdNumber: p.GetPerson().GetIdNumber(), LastMonth: last})
+	if err != nil {
+		tn.t.Fatalf("SuspendEnrolment at %s: %v", region, render.DescribeError(err))
+	}
+	return resp
+}
+
+// move suspends p at the origin (unless the scheme is NCMS, which ends by
+// itself), enrols p at dest and applies there: a person who left.
+func (tn *testNet) move(p *jiexuv1.Record, origin, originDivision, dest string) *jiexuv1.Case {
+	tn.t.Helper()
+	if p.GetScheme() != jiexuv1.Scheme_SCHEME_NCMS {
+		tn.suspend(origin, p)
+	}
+	return tn.enrolAndApply(p, originDivision, dest)
+}
+
+// firstEmployee returns the first person at a region in the employee scheme
+// with a balance.
+func (tn *testNet) firstEmployee(region string, skip int) *jiexuv1.Record {
+	tn.t.Helper()
+	for _, p := range tn.people(region) {
+		if p.GetScheme() == jiexuv1.Scheme_SCHEME_EMPLOYEE && p.GetBalanceFen() > 0 {
+			if skip == 0 {
+				return p
+			}
+			skip--
+		}
+	}
+	tn.t.Fatalf("no employee with a balance at %s", region)
+	return nil
 }
 
 func TestTransferHappyPathAndNCMS(t *testing.T) {
@@ -156,9 +213,15 @@ func TestTransferHappyPathAndNCMS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Employee scheme to employee scheme; the applicant names a county of
-	// 呼和浩特, which longest-prefix routing sends to the 150100 node.
-	emp := tn.people(hohhot)[0]
+	// Employee scheme to employee scheme. The origin suspends the enrolment
+	// when the person leaves and issues the certificate then; the applicant
+	// names a county of 呼和浩特, which longest-prefix routing sends to 150100.
+	emp := tn.firstEmployee(hohhot, 0)
+	id := emp.GetPerson().GetIdNumber()
+	susp := tn.suspend(hohhot, emp)
+	if susp.GetCertificate() == nil || tn.period(hohhot, id).GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
+		t.Fatalf("suspension issued no certificate, or the period is %s", tn.period(hohhot, id).GetStatus())
+	}
 	c := tn.enrolAndApply(emp, "150102", hulunbuir)
 	if c.GetOriginRegion() != hohhot || c.GetState() != jiexuv1.CaseState_CASE_STATE_APPLIED {
 		t.Fatalf("new case = origin %s state %s, want origin %s APPLIED", c.GetOriginRegion(), c.GetState(), hohhot)
@@ -175,14 +238,25 @@ func TestTransferHappyPathAndNCMS(t *testing.T) {
 	if states[0] != jiexuv1.CaseState_CASE_STATE_APPLIED || states[len(states)-1] != jiexuv1.CaseState_CASE_STATE_COMPLETED {
 		t.Errorf("destination steps = %v", states)
 	}
-	if origin.GetCertificateNumber() != done.GetCertificateNumber() {
-		t.Errorf("certificate numbers differ: origin %s, destination %s", origin.GetCertificateNumber(), done.GetCertificateNumber())
+	cert := certOf(t, susp.GetCertificate())
+	if origin.GetCertificateNumber() != cert.GetNumber() || done.GetCertificateNumber() != cert.GetNumber() {
+		t.Errorf("certificate numbers: issued %s, origin case %s, destination case %s", cert.GetNumber(), origin.GetCertificateNumber(), done.GetCertificateNumber())
 	}
-	if got := tn.record(hulunbuir, emp.GetPerson().GetIdNumber()); got.GetBalanceFen() != emp.GetBalanceFen() || got.GetMonthsPaid() != emp.GetMonthsPaid() {
-		t.Errorf("destination record = %d fen, %d months; want %d, %d", got.GetBalanceFen(), got.GetMonthsPaid(), emp.GetBalanceFen(), emp.GetMonthsPaid())
+	// The finding: 参保止 was overwritten with the month of the transfer. It
+	// is the real last month, given at the suspension.
+	if !proto.Equal(cert.GetEnrolledTo(), lastMonth()) && !proto.Equal(cert.GetEnrolledTo(), emp.GetEnrolledFrom()) {
+		t.Errorf("certificate 参保止 = %v, want the last month %v", cert.GetEnrolledTo(), lastMonth())
 	}
-	if got := tn.record(hohhot, emp.GetPerson().GetIdNumber()); got.GetBalanceFen() != 0 || got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED || got.GetEnrolledTo() == nil {
-		t.Errorf("origin record after transfer = %d fen, %s, to %v; want 0, SUSPENDED, set", got.GetBalanceFen(), got.GetStatus(), got.GetEnrolledTo())
+	dp := tn.period(hulunbuir, id)
+	if dp.GetBalanceFen() != emp.GetBalanceFen() || dp.GetMonthsRecognised() != emp.GetMonthsPaid() || dp.GetMonthsPaid() != 0 {
+		t.Errorf("destination period = %d fen, %d paid here, %d recognised; want %d, 0, %d", dp.GetBalanceFen(), dp.GetMonthsPaid(),
+			dp.GetMonthsRecognised(), emp.GetBalanceFen(), emp.GetMonthsPaid())
+	}
+	op := tn.period(hohhot, id)
+	if op.GetBalanceFen() != 0 || op.GetHeldFen() != 0 || op.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT ||
+		op.GetCaseId() != c.GetCaseId() || op.GetMonthsPaid() != emp.GetMonthsPaid() {
+		t.Errorf("origin period after transfer = %d fen (+%d held), %s, case %q, %d months; want 0, TRANSFERRED_OUT, %s, the months kept for checks",
+			op.GetBalanceFen(), op.GetHeldFen(), op.GetStatus(), op.GetCaseId(), op.GetMonthsPaid(), c.GetCaseId())
 	}
 
 	// The certificate verifies offline at the destination and a tampered copy does not.
@@ -190,16 +264,13 @@ func TestTransferHappyPathAndNCMS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := certs.LoadCertificate(filepath.Join(tn.Layout.CADir, certs.CACertFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := node.VerifyCertificate(resp.GetCertificate(), ca, nil)
+	ca := tn.ca(t)
+	got, err := node.VerifyCertificate(resp.GetCertificate(), ca, nil)
 	if err != nil {
 		t.Fatalf("VerifyCertificate: %v", err)
 	}
-	if cert.GetPerson().GetIdNumber() != emp.GetPerson().GetIdNumber() || cert.GetOriginName() != "内蒙古自治区呼和浩特市" {
-		t.Errorf("certificate person %s origin %q", cert.GetPerson().GetIdNumber(), cert.GetOriginName())
+	if got.GetPerson().GetIdNumber() != id || got.GetOriginName() != "内蒙古自治区呼和浩特市" {
+		t.Errorf("certificate person %s origin %q", got.GetPerson().GetIdNumber(), got.GetOriginName())
 	}
 	tampered := proto.Clone(resp.GetCertificate()).(*jiexuv1.SealedCertificate)
 	var tc jiexuv1.Certificate
@@ -212,14 +283,19 @@ func TestTransferHappyPathAndNCMS(t *testing.T) {
 		t.Errorf("tampered certificate: err = %v, want ErrBadSeal", err)
 	}
 
-	// NCMS to urban: the NCMS participation ends and the certificate carries
-	// the household head and benefit period.
+	// NCMS to urban: the NCMS participation ends by itself on the notice,
+	// with a certificate carrying the household head and benefit period; no
+	// NCMS month becomes an employee-scheme month, and nothing is credited.
 	farmer := tn.people(manzhouli)[0]
 	c2 := tn.enrolAndApply(farmer, manzhouli, hohhot)
 	done2 := tn.waitState(hohhot, c2.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
 	tn.waitState(manzhouli, c2.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
-	if got := tn.record(manzhouli, farmer.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED {
-		t.Errorf("NCMS record status = %s, want ENDED", got.GetStatus())
+	fp := tn.period(manzhouli, farmer.GetPerson().GetIdNumber())
+	if fp.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT || fp.GetCertificateNumber() == "" || fp.GetEnrolledTo() == nil {
+		t.Errorf("NCMS period = %s certificate %q to %v, want TRANSFERRED_OUT with a certificate and a last month", fp.GetStatus(), fp.GetCertificateNumber(), fp.GetEnrolledTo())
+	}
+	if dp := tn.period(hohhot, farmer.GetPerson().GetIdNumber()); dp.GetMonthsRecognised() != 0 || dp.GetBalanceFen() != 0 {
+		t.Errorf("NCMS → resident: %d months recognised, %d fen credited; want none", dp.GetMonthsRecognised(), dp.GetBalanceFen())
 	}
 	resp, err = tn.Clients[hohhot].GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: done2.GetCertificateNumber()})
 	if err != nil {
@@ -245,57 +321,98 @@ func TestTransferHappyPathAndNCMS(t *testing.T) {
 	}
 }
 
-func TestRejections(t *testing.T) {
+func (tn *testNet) ca(t *testing.T) *x509.Certificate {
+	t.Helper()
+	ca, err := certs.LoadCertificate(filepath.Join(tn.Layout.CADir, certs.CACertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func certOf(t *testing.T, sc *jiexuv1.SealedCertificate) *jiexuv1.Certificate {
+	t.Helper()
+	var c jiexuv1.Certificate
+	if err := proto.Unmarshal(sc.GetCertificate(), &c); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
+func TestRefusals(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
 	ctx := context.Background()
-	// Not enrolled at the origin: someone the destination knows but 呼和浩特 never had.
-	stranger := tn.people(hulunbuir)[0]
-	c := tn.enrolAndApply(stranger, hohhot, hulunbuir)
-	got := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REJECTED)
-	if got.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED || got.GetRejectDetail() == "" {
-		t.Errorf("reject = %s %q, want NOT_ENROLLED with a detail", got.GetRejectReason(), got.GetRejectDetail())
+	refusedWith := func(c *jiexuv1.Case, want jiexuv1.RejectReason) {
+		t.Helper()
+		got := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REFUSED)
+		if got.GetRejectReason() != want || got.GetRejectDetail() == "" {
+			t.Errorf("refusal = %s %q, want %s with a sentence the applicant can act on", got.GetRejectReason(), got.GetRejectDetail(), want)
+		}
+		tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REFUSED)
 	}
-	// Identity mismatch: the right ID number with another name.
-	p := proto.Clone(tn.people(hohhot)[1]).(*jiexuv1.Record)
+	// 未参保: someone the destination knows but 呼和浩特 never had.
+	refusedWith(tn.enrolAndApply(tn.people(hulunbuir)[0], hohhot, hulunbuir), jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED)
+	// 信息不符: the right ID number with another name.
+	p := proto.Clone(tn.firstEmployee(hohhot, 0)).(*jiexuv1.Record)
+	tn.suspend(hohhot, p)
 	p.Person.Name = "假名字"
-	c = tn.enrolAndApply(p, hohhot, hulunbuir)
-	got = tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REJECTED)
-	if got.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH {
-		t.Errorf("reject = %s, want IDENTITY_MISMATCH", got.GetRejectReason())
-	}
-	// Already transferred: transfer once, then apply again from elsewhere.
-	q := tn.people(hohhot)[2]
-	c = tn.enrolAndApply(q, hohhot, hulunbuir)
+	refusedWith(tn.enrolAndApply(p, hohhot, hulunbuir), jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH)
+	// 已转出: transfer once, then apply again, here and from elsewhere.
+	q := tn.firstEmployee(hohhot, 1)
+	c := tn.move(q, hohhot, hohhot, hulunbuir)
 	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
-	c = tn.enrolAndApply(q, hohhot, hulunbuir)
-	got = tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REJECTED)
-	if got.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_ALREADY_TRANSFERRED {
-		t.Errorf("reject = %s, want ALREADY_TRANSFERRED", got.GetRejectReason())
+	tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
+	again, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: q.GetPerson().GetIdNumber(), Name: q.GetPerson().GetName(), OriginDivision: hohhot})
+	if err != nil {
+		t.Fatal(err)
 	}
+	refusedWith(again.GetCase(), jiexuv1.RejectReason_REJECT_REASON_ALREADY_TRANSFERRED)
+	// 未中止参保: still enrolled at the origin. The origin never suspends the
+	// person because another agency asked: the case waits there, visibly,
+	// and the origin's operator refuses it with that reason.
+	r := tn.firstEmployee(hohhot, 2)
+	c = tn.enrolAndApply(r, hohhot, hulunbuir)
+	w := tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
+	if w.GetNote() == "" || w.GetTransferOutDue() == nil {
+		t.Errorf("a waiting case says nothing: note %q, due %v", w.GetNote(), w.GetTransferOutDue())
+	}
+	if got := tn.period(hohhot, r.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE || got.GetBalanceFen() != r.GetBalanceFen() {
+		t.Fatalf("the notice changed the origin's enrolment: %s, %d fen", got.GetStatus(), got.GetBalanceFen())
+	}
+	if _, err := tn.Clients[hohhot].RefuseCase(ctx, &jiexuv1.RefuseCaseRequest{CaseId: c.GetCaseId(), Reason: jiexuv1.RejectReason_REJECT_REASON_OTHER}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("refusal 'other' without a sentence: %v, want InvalidArgument", err)
+	}
+	if _, err := tn.Clients[hohhot].RefuseCase(ctx, &jiexuv1.RefuseCaseRequest{CaseId: c.GetCaseId(), Reason: jiexuv1.RejectReason_REJECT_REASON_NOT_SUSPENDED}); err != nil {
+		t.Fatalf("RefuseCase: %v", render.DescribeError(err))
+	}
+	refusedWith(c, jiexuv1.RejectReason_REJECT_REASON_NOT_SUSPENDED)
+
 	// The destination refuses bad applications itself, with the right codes.
 	tests := []struct {
 		name string
 		req  *jiexuv1.ApplyTransferRequest
 		code codes.Code
+		says string
 	}{
-		{"bad id and unknown division", &jiexuv1.ApplyTransferRequest{IdNumber: "150102198503121235", Name: "x", OriginDivision: "159999"}, codes.InvalidArgument},
-		{"unserved division", &jiexuv1.ApplyTransferRequest{IdNumber: q.GetPerson().GetIdNumber(), Name: q.GetPerson().GetName(), OriginDivision: "440100"}, codes.NotFound},
-		{"self transfer", &jiexuv1.ApplyTransferRequest{IdNumber: q.GetPerson().GetIdNumber(), Name: q.GetPerson().GetName(), OriginDivision: hulunbuir}, codes.FailedPrecondition},
-		{"not enrolled here", &jiexuv1.ApplyTransferRequest{IdNumber: tn.people(hohhot)[5].GetPerson().GetIdNumber(), Name: tn.people(hohhot)[5].GetPerson().GetName(), OriginDivision: hohhot}, codes.FailedPrecondition},
+		{"bad id and unknown division", &jiexuv1.ApplyTransferRequest{IdNumber: "150102198503121235", Name: "x", OriginDivision: "159999"}, codes.InvalidArgument, "origin_division"},
+		{"unserved division", &jiexuv1.ApplyTransferRequest{IdNumber: q.GetPerson().GetIdNumber(), Name: q.GetPerson().GetName(), OriginDivision: "440100"}, codes.NotFound, "440100"},
+		// The finding: the error named the wrong side. 150702 is the origin here.
+		{"self transfer", &jiexuv1.ApplyTransferRequest{IdNumber: q.GetPerson().GetIdNumber(), Name: q.GetPerson().GetName(), OriginDivision: "150702"}, codes.FailedPrecondition, "the origin 150702"},
+		{"not enrolled here", &jiexuv1.ApplyTransferRequest{IdNumber: tn.people(hohhot)[5].GetPerson().GetIdNumber(), Name: tn.people(hohhot)[5].GetPerson().GetName(), OriginDivision: hohhot}, codes.FailedPrecondition, "enrol the person here first"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, tt.req)
-			if status.Code(err) != tt.code {
-				t.Fatalf("ApplyTransfer error = %v, want %s", err, tt.code)
+			if status.Code(err) != tt.code || !strings.Contains(status.Convert(err).Message(), tt.says) {
+				t.Fatalf("ApplyTransfer error = %v, want %s saying %q", err, tt.code, tt.says)
 			}
 		})
 	}
 	// One open case at a time.
-	r := tn.people(hohhot)[3]
+	s := tn.firstEmployee(hohhot, 3)
 	tn.StopNode(hohhot)
-	tn.enrolAndApply(r, hohhot, hulunbuir)
-	_, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: r.GetPerson().GetIdNumber(), Name: r.GetPerson().GetName(), OriginDivision: hohhot})
+	tn.enrolAndApply(s, hohhot, hulunbuir)
+	_, err = tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: s.GetPerson().GetIdNumber(), Name: s.GetPerson().GetName(), OriginDivision: hohhot})
 	if status.Code(err) != codes.AlreadyExists {
 		t.Errorf("second open case: err = %v, want AlreadyExists", err)
 	}
@@ -367,16 +484,21 @@ func (p *peer) seal(t *testing.T, m gateway.Message) {
 	}
 }
 
+// notice is a NotifyTransfer from a destination for a person who joined
+// its employee scheme this month.
+func notice(p *peer, to, caseID, msgID string, person *jiexuv1.Person) *jiexuv1.NotifyTransferRequest {
+	return &jiexuv1.NotifyTransferRequest{
+		Header: p.header(to, caseID, msgID), Person: person, DestinationScheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, OriginDivision: to,
+		EnrolledOn: rules.DateOf(time.Now()), DestinationFrom: rules.YearMonthOf(time.Now()),
+	}
+}
+
 func TestDuplicateNotificationAppliedOnce(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot)
 	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
-	person := tn.people(hohhot)[0]
-	req := &jiexuv1.NotifyTransferRequest{
-		Header:            bt.header(hohhot, "150200-20261123-000001", "dup-1"),
-		Person:            person.GetPerson(),
-		DestinationScheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
-		OriginDivision:    hohhot,
-	}
+	person := tn.firstEmployee(hohhot, 0)
+	tn.suspend(hohhot, person)
+	req := notice(bt, hohhot, "150200-20261123-000001", "dup-1", person.GetPerson())
 	bt.seal(t, req)
 	client := jiexuv1.NewTransferServiceClient(bt.conn)
 	ctx := context.Background()
@@ -402,8 +524,8 @@ func TestDuplicateNotificationAppliedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cases.GetCases()) != 1 || cases.GetCases()[0].GetState() != jiexuv1.CaseState_CASE_STATE_SUSPENDED {
-		t.Fatalf("origin cases = %v, want one SUSPENDED", cases.GetCases())
+	if len(cases.GetCases()) != 1 || cases.GetCases()[0].GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT {
+		t.Fatalf("origin cases = %v, want one CERTIFICATE_SENT", cases.GetCases())
 	}
 	out, err := tn.Clients[hohhot].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{PeerRegion: baotou})
 	if err != nil {
@@ -434,13 +556,17 @@ func TestOutOfOrderDeliveryAtDestination(t *testing.T) {
 	remit("r-1")
 	remit("r-1")
 	remit("r-2") // the same remittance under another id is not credited twice
-	if got := tn.getCase(hohhot, c.GetCaseId()); got.GetState() != jiexuv1.CaseState_CASE_STATE_NOTIFIED || !got.GetFunded() {
-		t.Fatalf("after remittance: %s funded=%v, want NOTIFIED funded", got.GetState(), got.GetFunded())
+	if got := tn.getCase(hohhot, c.GetCaseId()); got.GetState() != jiexuv1.CaseState_CASE_STATE_FUNDED || got.GetAmountFen() != 123456 {
+		t.Fatalf("after remittance: %s holding %d, want FUNDED holding 123456", got.GetState(), got.GetAmountFen())
+	}
+	if got := tn.period(hohhot, person.GetPerson().GetIdNumber()); got.GetBalanceFen() != 0 {
+		t.Fatalf("money before the certificate was credited: %d fen", got.GetBalanceFen())
 	}
 	cert := &jiexuv1.Certificate{
 		Number: "蒙包头2026第00007号", Year: 2026, Serial: 7, Person: person.GetPerson(), Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
 		OriginRegion: baotou, OriginName: "内蒙古自治区包头市", MonthsPaid: 40, BalanceFen: 123456, BalanceFigures: rules.AmountFigures(123456),
-		CaseId: c.GetCaseId(), DestinationRegion: hohhot, IssuedAt: timestamppb.Now(), GeneratedOn: &jiexuv1.Date{Year: 2026, Month: 11, Day: 23},
+		IssuedAt: timestamppb.Now(), GeneratedOn: rules.DateOf(time.Now()), SuspendedOn: rules.DateOf(time.Now()),
+		EnrolledFrom: &jiexuv1.YearMonth{Year: 2020, Month: 1}, EnrolledTo: lastMonth(),
 	}
 	cert.BalanceWords, _ = rules.AmountWords(123456)
 	sc, err := node.SealCertificate(bt.signer, cert)
@@ -456,9 +582,23 @@ func TestOutOfOrderDeliveryAtDestination(t *testing.T) {
 	if got.GetState() != jiexuv1.CaseState_CASE_STATE_COMPLETED {
 		t.Fatalf("case state %s, want COMPLETED", got.GetState())
 	}
-	rec := tn.record(hohhot, person.GetPerson().GetIdNumber())
-	if rec.GetBalanceFen() != 123456 || rec.GetMonthsPaid() != 40 {
-		t.Errorf("record = %d fen, %d months; want 123456, 40 (credited once)", rec.GetBalanceFen(), rec.GetMonthsPaid())
+	rec := tn.period(hohhot, person.GetPerson().GetIdNumber())
+	if rec.GetBalanceFen() != 123456 || rec.GetMonthsRecognised() != 40 {
+		t.Errorf("period = %d fen, %d months recognised; want 123456, 40 (credited once)", rec.GetBalanceFen(), rec.GetMonthsRecognised())
+	}
+	// The confirmation goes back to the origin, once.
+	out, err := tn.Clients[hohhot].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{PeerRegion: baotou})
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirms := 0
+	for _, m := range out.GetMessages() {
+		if strings.HasSuffix(m.GetMethod(), "/ConfirmRemittance") {
+			confirms++
+		}
+	}
+	if confirms != 1 {
+		t.Errorf("%d confirmations queued to the origin, want 1", confirms)
 	}
 }
 
@@ -471,8 +611,7 @@ func TestPeerRefusals(t *testing.T) {
 	}
 	person := tn.people(hohhot)[0]
 	notify := func(p *peer, mutate func(*jiexuv1.NotifyTransferRequest)) error {
-		req := &jiexuv1.NotifyTransferRequest{Header: p.header(hohhot, "150200-20261123-000009", gateway.NewMessageID()), Person: person.GetPerson(),
-			DestinationScheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, OriginDivision: hohhot}
+		req := notice(p, hohhot, p.region+"-20261123-000009", gateway.NewMessageID(), person.GetPerson())
 		p.seal(t, req)
 		if mutate != nil {
 			mutate(req)
@@ -502,7 +641,7 @@ func TestPeerRefusals(t *testing.T) {
 			return notify(bt, func(r *jiexuv1.NotifyTransferRequest) { r.Header.SenderRegion = hulunbuir })
 		}, codes.PermissionDenied},
 		{"addressed elsewhere", func() error {
-			req := &jiexuv1.NotifyTransferRequest{Header: bt.header(hulunbuir, "c", "m"), Person: person.GetPerson(), DestinationScheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, OriginDivision: hohhot}
+			req := notice(bt, hulunbuir, "150200-20261123-000009", "m", person.GetPerson())
 			bt.seal(t, req)
 			_, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, req)
 			return err
@@ -515,6 +654,13 @@ func TestPeerRefusals(t *testing.T) {
 			return notify(bt, func(r *jiexuv1.NotifyTransferRequest) { r.Person = &jiexuv1.Person{Name: "x", IdNumber: "123"} })
 		}, codes.InvalidArgument},
 		{"missing header", func() error { return notify(bt, func(r *jiexuv1.NotifyTransferRequest) { r.Header.MessageId = "" }) }, codes.InvalidArgument},
+		// Case ids are owned: a case is opened only by the region its id names.
+		{"another region's case id", func() error {
+			req := notice(bt, hohhot, "150700-20261123-000001", gateway.NewMessageID(), person.GetPerson())
+			bt.seal(t, req)
+			_, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, req)
+			return err
+		}, codes.PermissionDenied},
 		{"certificate from another CA", func() error {
 			p := dialAs(t, tn, baotou, foreign.Dir, hohhot)
 			return notify(p, nil)
@@ -554,6 +700,9 @@ func TestPeerRefusals(t *testing.T) {
 func TestPeerDownBacklogDrains(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
 	ctx := context.Background()
+	for _, p := range tn.people(hohhot)[:5] {
+		tn.suspend(hohhot, p)
+	}
 	tn.StopNode(hohhot)
 	var ids []string
 	for _, p := range tn.people(hohhot)[:5] {
@@ -602,6 +751,7 @@ func TestPeerDownBacklogDrains(t *testing.T) {
 func TestDeadLetterAndRedrive(t *testing.T) {
 	tn := startNet(t, devnet.Options{DeadAfter: 300 * time.Millisecond}, hohhot, hulunbuir)
 	ctx := context.Background()
+	tn.suspend(hohhot, tn.people(hohhot)[0])
 	tn.StopNode(hohhot)
 	c := tn.enrolAndApply(tn.people(hohhot)[0], hohhot, hulunbuir)
 	var dead *jiexuv1.ListOutboxResponse

@@ -32,7 +32,8 @@ import (
 func TestApplicationAtOrigin(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
 	ctx := context.Background()
-	p := tn.people(hohhot)[0]
+	p := tn.firstEmployee(hohhot, 0)
+	tn.suspend(hohhot, p)
 	// Enrolled at the destination: the destination confirms and the transfer runs.
 	if _, err := tn.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: devnet.DestinationRecord(p, layoutOf(t, tn.Layout, hulunbuir), time.Now())}); err != nil {
 		t.Fatal(err)
@@ -68,11 +69,11 @@ func TestApplicationAtOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rej := tn.waitState(hohhot, resp.GetCase().GetCaseId(), jiexuv1.CaseState_CASE_STATE_REJECTED)
+	rej := tn.waitState(hohhot, resp.GetCase().GetCaseId(), jiexuv1.CaseState_CASE_STATE_REFUSED)
 	if rej.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED_AT_DESTINATION {
 		t.Errorf("reject reason %s", rej.GetRejectReason())
 	}
-	if got := tn.record(hohhot, q.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE || got.GetBalanceFen() != q.GetBalanceFen() {
+	if got := tn.period(hohhot, q.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE || got.GetBalanceFen() != q.GetBalanceFen() {
 		t.Errorf("a refused request must leave the origin record alone: %s, %d fen", got.GetStatus(), got.GetBalanceFen())
 	}
 	// The person may apply again once the refusal is in.
@@ -81,9 +82,10 @@ func TestApplicationAtOrigin(t *testing.T) {
 	}
 }
 
-// certificateFor runs one transfer and returns the destination case.
+// certificateFor runs one transfer of a person who left the origin and
+// returns the destination case.
 func certificateFor(t *testing.T, tn *testNet, p *jiexuv1.Record, origin, dest string) *jiexuv1.Case {
-	c := tn.enrolAndApply(p, origin, dest)
+	c := tn.move(p, origin, origin, dest)
 	done := tn.waitState(dest, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
 	tn.waitState(origin, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
 	return done
@@ -92,7 +94,7 @@ func certificateFor(t *testing.T, tn *testNet, p *jiexuv1.Record, origin, dest s
 func TestReissueAndCheckCertificate(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
 	ctx := context.Background()
-	p := tn.people(hohhot)[0]
+	p := tn.firstEmployee(hohhot, 0)
 	c := certificateFor(t, tn, p, hohhot, hulunbuir)
 	id := p.GetPerson().GetIdNumber()
 	ca, err := certs.LoadCertificate(filepath.Join(tn.Layout.CADir, certs.CACertFile))
@@ -235,7 +237,7 @@ func TestBackupWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatalf("VerifyBackup: %v", err)
 	}
-	if sum.Records != len(tn.people(hohhot)) || sum.Cases != 1 || sum.Certificates != 1 || sum.RegistryVersion == 0 {
+	if sum.Enrolments != len(tn.people(hohhot)) || sum.Periods != len(tn.people(hohhot)) || sum.Cases != 1 || sum.Certificates != 1 || sum.RegistryVersion == 0 {
 		t.Errorf("backup summary = %+v", sum)
 	}
 	// A damaged file is refused.
@@ -281,12 +283,14 @@ func TestMetricsMoveWithCases(t *testing.T) {
 		t.Fatalf("completed before any transfer = %v", v)
 	}
 	var moved int64
-	for _, p := range tn.people(hohhot)[:3] {
+	for i := range 3 {
+		p := tn.firstEmployee(hohhot, i)
 		certificateFor(t, tn, p, hohhot, hulunbuir)
 		moved += p.GetBalanceFen()
 	}
+	tn.suspend(hohhot, tn.firstEmployee(hohhot, 3))
 	tn.StopNode(hohhot) // the next application queues up
-	tn.enrolAndApply(tn.people(hohhot)[3], hohhot, hulunbuir)
+	tn.enrolAndApply(tn.firstEmployee(hohhot, 3), hohhot, hulunbuir)
 	var dest, origin string
 	for i := 0; i < 100; i++ {
 		dest = scrape(t, tn, hulunbuir)
@@ -306,6 +310,8 @@ func TestMetricsMoveWithCases(t *testing.T) {
 		{dest, `jiexu_cases{side="destination",state="completed"}`, 3},
 		{dest, `jiexu_cases{side="destination",state="applied"}`, 1},
 		{dest, `jiexu_cases_completed_total{side="destination"}`, 3},
+		{dest, `jiexu_cases_ended_total{side="destination",state="completed"}`, 3},
+		{dest, `jiexu_cases_refused_total{side="destination"}`, 0},
 		{dest, `jiexu_received_fen_total`, float64(moved)},
 		{dest, `jiexu_outbox_pending{peer="150100"}`, 1},
 		{dest, `jiexu_registry_snapshot_version`, 1},
@@ -324,7 +330,10 @@ func TestMetricsMoveWithCases(t *testing.T) {
 		!strings.Contains(dest, "grpc_client_handled_total") || !strings.Contains(dest, "grpc_server_handling_seconds_bucket") {
 		t.Error("gRPC server/client metrics with handling-time histograms are missing")
 	}
-	for _, id := range []string{tn.people(hohhot)[0].GetPerson().GetIdNumber(), tn.people(hohhot)[0].GetPerson().GetIdNumber()[6:14]} {
+	if !strings.Contains(dest, `jiexu_cases_refused_total{side="destination"} 0`) {
+		t.Error("a counter does not exist before its first event")
+	}
+	for _, id := range []string{tn.firstEmployee(hohhot, 0).GetPerson().GetIdNumber(), tn.firstEmployee(hohhot, 0).GetPerson().GetIdNumber()[6:14]} {
 		if strings.Contains(dest, id) {
 			t.Errorf("metrics page contains personal data %q", id)
 		}
@@ -377,17 +386,16 @@ func TestHealth(t *testing.T) {
 func TestOverdueAndExpiredSnapshot(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot)
 	ctx := context.Background()
-	// 包头 (never running) notifies 呼和浩特: the origin suspends and issues,
-	// but its certificate can never be delivered.
+	// 包头 (never running) notifies 呼和浩特 of a person still enrolled there:
+	// the case waits for the suspension, and nobody suspends.
 	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
 	p := tn.people(hohhot)[0]
-	req := &jiexuv1.NotifyTransferRequest{Header: bt.header(hohhot, "150200-20261123-000001", "n-1"), Person: p.GetPerson(),
-		DestinationScheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, OriginDivision: hohhot}
+	req := notice(bt, hohhot, "150200-20261123-000001", "n-1", p.GetPerson())
 	bt.seal(t, req)
 	if _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	c := tn.waitState(hohhot, "150200-20261123-000001", jiexuv1.CaseState_CASE_STATE_SUSPENDED)
+	c := tn.waitState(hohhot, "150200-20261123-000001", jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
 	if c.GetOverdue() || c.GetTransferOutDue() == nil {
 		t.Fatalf("new case: overdue %v, due %v", c.GetOverdue(), c.GetTransferOutDue())
 	}

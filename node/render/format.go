@@ -83,30 +83,55 @@ func ts(t interface{ AsTime() time.Time }) string {
 	return t.AsTime().In(rules.CST).Format("2006-01-02 15:04:05")
 }
 
-// FormatCase writes one case in full: its parties, state and each step's time.
+// FormatCase writes one case in full: where it stands and why, its
+// parties, the certificate's figures, the registration window, gap and
+// waiting period, the deadlines, and each step with its time and event.
 func FormatCase(w io.Writer, c *jiexuv1.Case) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := c.GetPerson()
 	fmt.Fprintf(tw, "case\t%s (%s side)\n", c.GetCaseId(), Label(c.GetSide()))
-	fmt.Fprintf(tw, "state\t%s\n", strings.ToUpper(Label(c.GetState())))
-	fmt.Fprintf(tw, "person\t%s %s\n", p.GetName(), rules.MaskID(p.GetIdNumber()))
-	fmt.Fprintf(tw, "origin\t%s (applicant named %s)\n", c.GetOriginRegion(), c.GetOriginDivision())
-	fmt.Fprintf(tw, "destination\t%s\n", c.GetDestinationRegion())
-	fmt.Fprintf(tw, "schemes\t%s → %s\n", SchemeName(c.GetOriginScheme()), SchemeName(c.GetDestinationScheme()))
-	if c.GetCertificateNumber() != "" {
-		fmt.Fprintf(tw, "certificate\t%s\n", c.GetCertificateNumber())
-		fmt.Fprintf(tw, "months paid\t%d (added to the destination record)\n", c.GetMonthsPaid())
-		fmt.Fprintf(tw, "balance\t%s (certificate states %s)\n", rules.AmountFigures(c.GetAmountFen()), rules.AmountFigures(c.GetExpectedAmountFen()))
+	state := strings.ToUpper(Label(c.GetState()))
+	if c.GetOverdue() {
+		state += " — OVERDUE: a working-day deadline has passed"
 	}
+	fmt.Fprintf(tw, "state\t%s\n", state)
+	if c.GetNote() != "" {
+		fmt.Fprintf(tw, "note\t%s\n", c.GetNote())
+	}
+	if p.GetIdNumber() != "" {
+		fmt.Fprintf(tw, "person\t%s %s\n", p.GetName(), rules.MaskID(p.GetIdNumber()))
+	}
+	origin := c.GetOriginRegion()
+	if d := c.GetOriginDivision(); d != "" && d != origin {
+		origin += " (applicant named " + d + ")"
+	}
+	fmt.Fprintf(tw, "origin\t%s\n", origin)
+	fmt.Fprintf(tw, "destination\t%s\n", c.GetDestinationRegion())
 	if c.GetAppliedAtOrigin() {
 		fmt.Fprintf(tw, "applied at\tthe origin (2021 rule)\n")
+	}
+	if c.GetOriginScheme() != 0 || c.GetDestinationScheme() != 0 {
+		fmt.Fprintf(tw, "schemes\t%s → %s\n", SchemeName(c.GetOriginScheme()), SchemeName(c.GetDestinationScheme()))
+	}
+	if c.GetDestinationFrom() != nil {
+		fmt.Fprintf(tw, "enrolled here\tfrom %s, registered %s\n", FmtYM(c.GetDestinationFrom()), FmtDate(c.GetEnrolledOn()))
+	}
+	if c.GetCertificateNumber() != "" {
+		fmt.Fprintf(tw, "certificate\t%s\n", c.GetCertificateNumber())
+		fmt.Fprintf(tw, "months paid\t%d (累计实际缴费月数)\n", c.GetMonthsPaid())
+	}
+	if c.GetExpectedAmountFen() > 0 || c.GetAmountFen() > 0 {
+		fmt.Fprintf(tw, "balance\t%s moved (%s owed by the certificate)\n", rules.AmountFigures(c.GetAmountFen()), rules.AmountFigures(c.GetExpectedAmountFen()))
+	}
+	if c.GetReturnReason() != 0 {
+		fmt.Fprintf(tw, "returned\t%s: %s\n", rules.AmountFigures(c.GetReturnedFen()), Label(c.GetReturnReason()))
 	}
 	if c.GetRegisterBy() != nil {
 		inTime := "yes"
 		if !c.GetRegisteredInTime() {
-			inTime = "NO"
+			inTime = "NO — not in time"
 		}
-		fmt.Fprintf(tw, "register by\t%s (registered in time: %s)\n", FmtDate(c.GetRegisterBy()), inTime)
+		fmt.Fprintf(tw, "register by\t%s, 3 months after the suspension (in time: %s)\n", FmtDate(c.GetRegisterBy()), inTime)
 	}
 	if c.GetWaitingReason() != "" {
 		fmt.Fprintf(tw, "gap\t%d months\n", c.GetGapMonths())
@@ -117,22 +142,75 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		due  *jiexuv1.Date
 	}{{"transfer-out due", c.GetTransferOutDue()}, {"transfer-in due", c.GetTransferInDue()}, {"credit due", c.GetCreditDue()}} {
 		if d.due != nil {
-			fmt.Fprintf(tw, "%s\t%s\n", d.name, FmtDate(d.due))
+			fmt.Fprintf(tw, "%s\t%s (working days, 2021 rule)\n", d.name, FmtDate(d.due))
 		}
 	}
-	if c.GetOverdue() {
-		fmt.Fprintf(tw, "OVERDUE\ta working-day deadline has passed\n")
+	if c.GetDeadlineUncertain() {
+		fmt.Fprintf(tw, "deadlines\tuncertain: they run past this node's holiday calendar (load next year's with calendar_file)\n")
 	}
-	if c.GetState() == jiexuv1.CaseState_CASE_STATE_REJECTED {
-		fmt.Fprintf(tw, "rejected\t%s: %s\n", Label(c.GetRejectReason()), c.GetRejectDetail())
+	if c.GetRejectReason() != 0 {
+		fmt.Fprintf(tw, "refused\t%s: %s\n", Label(c.GetRejectReason()), c.GetRejectDetail())
+	}
+	if c.GetWithdrawDetail() != "" {
+		fmt.Fprintf(tw, "withdrawal\t%s\n", c.GetWithdrawDetail())
 	}
 	if c.GetLastError() != "" {
 		fmt.Fprintf(tw, "last error\t%s\n", c.GetLastError())
 	}
 	for _, s := range c.GetSteps() {
-		fmt.Fprintf(tw, "  %s\t%s\n", strings.ToUpper(Label(s.GetState())), ts(s.GetAt()))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(Label(s.GetState())), ts(s.GetAt()), s.GetEvent())
 	}
 	tw.Flush()
+}
+
+// FormatEnrolment writes a person's periods here, oldest first.
+func FormatEnrolment(w io.Writer, e *jiexuv1.Enrolment) {
+	p := e.GetPerson()
+	fmt.Fprintf(w, "%s %s", p.GetName(), rules.MaskID(p.GetIdNumber()))
+	if p.GetInsuranceNumber() != "" {
+		fmt.Fprintf(w, "  医疗保障编号 %s", p.GetInsuranceNumber())
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tSTATUS\tSCHEME\tDIVISION\tFROM\tTO\tPAID\tRECOGNISED\tBALANCE\tHELD\tCERTIFICATE")
+	for _, pd := range e.GetPeriods() {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", pd.GetNumber(), Label(pd.GetStatus()), Label(pd.GetScheme()),
+			pd.GetDivision(), ym(pd.GetEnrolledFrom()), ym(pd.GetEnrolledTo()), pd.GetMonthsPaid(), pd.GetMonthsRecognised(),
+			rules.AmountFigures(pd.GetBalanceFen()), rules.AmountFigures(pd.GetHeldFen()), OrDash(pd.GetCertificateNumber()))
+	}
+	tw.Flush()
+	for _, pd := range e.GetPeriods() {
+		if pd.GetNote() != "" {
+			fmt.Fprintf(w, "  period %d: %s\n", pd.GetNumber(), pd.GetNote())
+		}
+		if pd.GetSuspendedOn() != nil {
+			fmt.Fprintf(w, "  period %d: suspended on %s\n", pd.GetNumber(), FmtDate(pd.GetSuspendedOn()))
+		}
+	}
+}
+
+// FormatEnrolments writes one line per person: the last period.
+func FormatEnrolments(w io.Writer, es []*jiexuv1.Enrolment) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPERIODS\tSTATUS\tSCHEME\tFROM\tTO\tPAID\tBALANCE\tDIVISION")
+	for _, e := range es {
+		ps := e.GetPeriods()
+		if len(ps) == 0 {
+			continue
+		}
+		last := ps[len(ps)-1]
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", rules.MaskID(e.GetPerson().GetIdNumber()), e.GetPerson().GetName(),
+			len(ps), Label(last.GetStatus()), Label(last.GetScheme()), ym(last.GetEnrolledFrom()), ym(last.GetEnrolledTo()),
+			last.GetMonthsPaid()+last.GetMonthsRecognised(), rules.AmountFigures(last.GetBalanceFen()), last.GetDivision())
+	}
+	tw.Flush()
+}
+
+func ym(m *jiexuv1.YearMonth) string {
+	if m == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%04d-%02d", m.GetYear(), m.GetMonth())
 }
 
 // FormatCases writes a table of cases, one line each.
@@ -163,7 +241,7 @@ func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 		Human(s.GetRegistryExpiresAt().AsTime().Sub(now)), fetched)
 	fmt.Fprintf(tw, "certificate\texpires %s (in %s)\n", ts(s.GetCertificateExpiresAt()), Human(s.GetCertificateExpiresAt().AsTime().Sub(now)))
 	fmt.Fprintf(tw, "certificate serial\t%s\n", s.GetCertificateSerial())
-	fmt.Fprintf(tw, "records\t%d\n", s.GetRecords())
+	fmt.Fprintf(tw, "people enrolled\t%d\n", s.GetRecords())
 	fmt.Fprintf(tw, "overdue cases\t%d as destination, %d as origin\n", s.GetOverdueDestination(), s.GetOverdueOrigin())
 	tw.Flush()
 	fmt.Fprintln(w, "\nPEER    PENDING  OLDEST   DEAD  LAST ERROR")

@@ -44,6 +44,24 @@ func TestAddWorkdays(t *testing.T) {
 	}
 }
 
+func TestCalendarBeyondItsYears(t *testing.T) {
+	c := DefaultCalendar()
+	if c.Covers(day("2027-01-01")) || !c.Covers(day("2026-12-31")) {
+		t.Fatalf("Covers: the embedded calendar holds %v", c.Years())
+	}
+	// The finding: a deadline running into 2027 counted 元旦 as a working day.
+	if c.IsWorkday(day("2027-01-01")) {
+		t.Error("2027-01-01 (元旦, statutory) counted as a working day")
+	}
+	got, certain := c.AddWorkdaysCertain(day("2026-12-30"), 2)
+	if got.Format(time.DateOnly) != "2027-01-04" || certain {
+		t.Errorf("AddWorkdaysCertain(2026-12-30, 2) = %s certain=%v, want 2027-01-04 uncertain", got.Format(time.DateOnly), certain)
+	}
+	if _, certain := c.AddWorkdaysCertain(day("2026-11-25"), 10); !certain {
+		t.Error("a deadline inside 2026 is uncertain")
+	}
+}
+
 func TestParseCalendarRefuses(t *testing.T) {
 	for _, bad := range []string{"2026-13-01,holiday", "2026-10-01", "2026-10-01,vacation", "2026-11-23,workday,a Monday"} {
 		if _, err := ParseCalendar(strings.NewReader(bad)); err == nil {

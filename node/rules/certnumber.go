@@ -11,7 +11,10 @@ import (
 // ErrCertNumber is returned for a malformed certificate number.
 var ErrCertNumber = errors.New("certificate number must look like 蒙呼和浩特2025第00042号")
 
-// FormatCertNumber writes （省简称）（统筹区名）年份（第NNNNN号）.
+// FormatCertNumber writes （省简称）（统筹区名）年份（第NNNNN号）. The 2015
+// template's serial has five digits; from the 100,000th certificate of a
+// year it has six, as the 2009 template's （第 XXXXXX 号）, and more if ever
+// needed: a number is never refused for its serial.
 func FormatCertNumber(abbrev, region string, year int, serial uint32) string {
 	return fmt.Sprintf("%s%s%04d第%05d号", abbrev, region, year, serial)
 }
@@ -36,7 +39,7 @@ func ParseCertNumber(s string) (CertNumber, error) {
 	}
 	serial := body[i+len("第"):]
 	head := body[:i]
-	if len(serial) != 5 || len(head) < 4 {
+	if len(serial) < 5 || len(head) < 4 {
 		return n, ErrCertNumber
 	}
 	sv, err := strconv.ParseUint(serial, 10, 32)

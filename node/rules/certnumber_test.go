@@ -14,7 +14,13 @@ func TestCertNumber(t *testing.T) {
 	if err != nil || n != (CertNumber{Abbrev: "蒙", Region: "呼和浩特", Year: 2025, Serial: 42}) {
 		t.Fatalf("ParseCertNumber = %+v, %v", n, err)
 	}
-	for _, bad := range []string{"", "蒙呼和浩特2025第0042号", "蒙呼和浩特2025第00042", "蒙呼和浩特25第00042号", "蒙2025第00042号",
+	if got := FormatCertNumber("蒙", "呼和浩特", 2026, 100000); got != "蒙呼和浩特2026第100000号" {
+		t.Errorf("serial 100000: %q", got)
+	}
+	if n, err := ParseCertNumber("吉延边2026第123456号"); err != nil || n.Serial != 123456 {
+		t.Errorf("six digits: %+v, %v", n, err)
+	}
+	for _, bad := range []string{"", "蒙呼和浩特2025第0042号", "蒙呼和浩特2025第012345号", "蒙呼和浩特2025第00042", "蒙呼和浩特25第00042号", "蒙2025第00042号",
 		"蒙呼和浩特2025第00000号", "蒙呼和浩特2025第0004a号", "蒙呼和浩特1989第00001号", "蒙呼和浩特+202第00001号", "\xff呼和浩特2025第00001号"} {
 		if _, err := ParseCertNumber(bad); !errors.Is(err, ErrCertNumber) {
 			t.Errorf("ParseCertNumber(%q) = %v, want ErrCertNumber", bad, err)

@@ -24,23 +24,60 @@ type Waiting struct {
 	Reason string
 }
 
-// DecideWaiting applies the waiting-period rules: a gap of at most 3 months
-// that was back-paid (or no gap) means none (2015 §3, 2021); a switch
-// between the employee and resident schemes after at least 24 months of
-// contributions means none (2021); otherwise the region's configured period,
-// at most 6 months. The months paid stand in for continuous enrolment, which
-// the certificate does not itemise.
-func DecideWaiting(origin, dest jiexuv1.Scheme, monthsPaid, gap int, backPaid bool, configured int) Waiting {
-	configured = min(max(configured, 0), MaxWaitingMonths)
-	switch {
-	case gap <= 0:
-		return Waiting{0, "无缴费中断：不设待遇等待期 (no gap: no waiting period)"}
-	case gap <= RegisterWithinMonths && backPaid:
-		return Waiting{0, fmt.Sprintf("中断%d个月且已补缴：不设待遇等待期 (gap of %d months, back-paid: no waiting period)", gap, gap)}
-	case isUrbanSwitch(origin, dest) && monthsPaid >= 24:
-		return Waiting{0, "职工医保与居民医保间转换且连续参保满2年：不设待遇等待期 (scheme switch after 2 years: no waiting period)"}
+// ContinuousMonths is the length of an enrolment period from its first to
+// its last month, both counted: a period is continuous enrolment by
+// construction (an interruption starts a new period).
+func ContinuousMonths(from, to *jiexuv1.YearMonth) int {
+	if from == nil || to == nil {
+		return 0
 	}
-	return Waiting{configured, fmt.Sprintf("中断%d个月：按本统筹地区规定设待遇等待期%d个月 (gap of %d months: the region's waiting period of %d months)", gap, configured, gap, configured)}
+	return max(MonthIndex(to)-MonthIndex(from)+1, 0)
+}
+
+// DecideWaiting applies the waiting-period rules to a transfer:
+//   - a gap of at most 3 months between the origin's 参保止 and the
+//     destination's 参保起, with the gap back-paid (no gap needs none), means
+//     no waiting period (2015 §3; 2021);
+//   - for a switch between the employee and resident schemes that holds only
+//     after at least 2 years (24 months) of continuous enrolment (2021);
+//   - otherwise the region's configured waiting period, at most 6 months.
+//
+// continuous is the months of continuous enrolment at the origin up to its
+// 参保止 (ContinuousMonths of the certificate's period).
+func DecideWaiting(origin, dest jiexuv1.Scheme, continuous, gap int, backPaid bool, configured int) Waiting {
+	configured = min(max(configured, 0), MaxWaitingMonths)
+	bridged := gap <= 0 || gap <= RegisterWithinMonths && backPaid
+	switch {
+	case bridged && isUrbanSwitch(origin, dest) && continuous >= 24:
+		return Waiting{0, fmt.Sprintf("职工医保与居民医保间转换，连续参保%d个月（满2年），%s：不设待遇等待期 (scheme switch after %d months of continuous enrolment, %s: no waiting period)",
+			continuous, gapWords(gap), continuous, gapEnglish(gap))}
+	case isUrbanSwitch(origin, dest):
+		why := fmt.Sprintf("连续参保%d个月，不满2年", continuous)
+		en := fmt.Sprintf("only %d months of continuous enrolment", continuous)
+		if continuous >= 24 {
+			why, en = gapWords(gap), gapEnglish(gap)
+		}
+		return Waiting{configured, fmt.Sprintf("职工医保与居民医保间转换，%s：按本统筹地区规定设待遇等待期%d个月 (scheme switch, %s: the region's waiting period of %d months)",
+			why, configured, en, configured)}
+	case bridged:
+		return Waiting{0, fmt.Sprintf("%s：不设待遇等待期 (%s: no waiting period)", gapWords(gap), gapEnglish(gap))}
+	}
+	return Waiting{configured, fmt.Sprintf("%s：按本统筹地区规定设待遇等待期%d个月 (%s: the region's waiting period of %d months)",
+		gapWords(gap), configured, gapEnglish(gap), configured)}
+}
+
+func gapWords(gap int) string {
+	if gap <= 0 {
+		return "无缴费中断"
+	}
+	return fmt.Sprintf("缴费中断%d个月", gap)
+}
+
+func gapEnglish(gap int) string {
+	if gap <= 0 {
+		return "no gap"
+	}
+	return fmt.Sprintf("a gap of %d months", gap)
 }
 
 func isUrbanSwitch(a, b jiexuv1.Scheme) bool {
@@ -83,3 +120,8 @@ func YearMonthOf(t time.Time) *jiexuv1.YearMonth {
 
 // MonthIndex counts months since year 0, for comparisons.
 func MonthIndex(ym *jiexuv1.YearMonth) int { return int(ym.GetYear())*12 + int(ym.GetMonth()) - 1 }
+
+// HasPersonalAccount reports whether a scheme keeps a personal account
+// (个人账户). Only the employee scheme does: NCMS and most resident schemes
+// have none (DOMAIN.md rule 6), so nothing is credited there.
+func HasPersonalAccount(s jiexuv1.Scheme) bool { return s == jiexuv1.Scheme_SCHEME_EMPLOYEE }

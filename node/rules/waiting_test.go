@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
@@ -11,25 +13,34 @@ func TestDecideWaiting(t *testing.T) {
 	tests := []struct {
 		name         string
 		origin, dest jiexuv1.Scheme
-		paid, gap    int
+		continuous   int
+		gap          int
 		backPaid     bool
 		configured   int
 		want         int
+		reason       string
 	}{
-		{"continuous", emp, emp, 10, 0, false, 6, 0},
-		{"gap 3 back-paid", emp, emp, 10, 3, true, 6, 0},
-		{"gap 3 not back-paid", emp, emp, 10, 3, false, 6, 6},
-		{"gap 4 back-paid", emp, emp, 10, 4, true, 6, 6},
-		{"employee to resident after 24 months", emp, res, 24, 8, false, 6, 0},
-		{"resident to employee after 23 months", res, emp, 23, 8, false, 4, 4},
-		{"ncms to resident is not a switch", ncms, res, 60, 8, false, 3, 3},
-		{"configured over the cap", emp, emp, 10, 5, false, 9, 6},
+		{"no gap", emp, emp, 10, 0, false, 6, 0, "无缴费中断"},
+		{"gap 3 back-paid", emp, emp, 10, 3, true, 6, 0, "缴费中断3个月"},
+		{"gap 3 not back-paid", emp, emp, 10, 3, false, 6, 6, "待遇等待期6个月"},
+		{"gap 4 back-paid", emp, emp, 10, 4, true, 6, 6, "缴费中断4个月"},
+		{"ncms to employee, gap 2 back-paid (2015 §3)", ncms, emp, 60, 2, true, 3, 0, "不设待遇等待期"},
+		{"ncms to resident, gap 5", ncms, res, 60, 5, true, 3, 3, "缴费中断5个月"},
+		// The finding: any gap was waived on a scheme switch. An 8-month gap is
+		// not bridged, whatever the years of enrolment.
+		{"employee to resident after 24 months, gap 8", emp, res, 24, 8, false, 6, 6, "缴费中断8个月"},
+		{"employee to resident after 24 months, gap 8 back-paid", emp, res, 24, 8, true, 4, 4, "缴费中断8个月"},
+		{"employee to resident after 24 months, gap 2 back-paid", emp, res, 24, 2, true, 6, 0, "连续参保24个月"},
+		{"employee to resident after 24 months, no gap", emp, res, 24, 0, false, 6, 0, "连续参保24个月"},
+		{"resident to employee after 23 months, no gap", res, emp, 23, 0, false, 4, 4, "不满2年"},
+		{"configured over the cap", emp, emp, 10, 5, false, 9, 6, "待遇等待期6个月"},
+		{"configured below zero", emp, emp, 10, 5, false, -1, 0, "待遇等待期0个月"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := DecideWaiting(tt.origin, tt.dest, tt.paid, tt.gap, tt.backPaid, tt.configured)
-			if got.Months != tt.want || got.Reason == "" {
-				t.Errorf("DecideWaiting = %+v, want %d months with a reason", got, tt.want)
+			got := DecideWaiting(tt.origin, tt.dest, tt.continuous, tt.gap, tt.backPaid, tt.configured)
+			if got.Months != tt.want || !strings.Contains(got.Reason, tt.reason) {
+				t.Errorf("DecideWaiting = %+v, want %d months with a reason containing %q", got, tt.want, tt.reason)
 			}
 		})
 	}
@@ -40,9 +51,44 @@ func TestGapMonths(t *testing.T) {
 	for _, tt := range []struct {
 		to, from *jiexuv1.YearMonth
 		want     int
-	}{{ym(2026, 3), ym(2026, 4), 0}, {ym(2026, 3), ym(2026, 3), 0}, {ym(2025, 11), ym(2026, 3), 3}, {ym(2026, 5), ym(2026, 1), 0}} {
+	}{{ym(2026, 3), ym(2026, 4), 0}, {ym(2026, 3), ym(2026, 3), 0}, {ym(2025, 11), ym(2026, 3), 3}, {ym(2026, 5), ym(2026, 1), 0},
+		{ym(2026, 5), ym(2026, 11), 5}} {
 		if got := GapMonths(tt.to, tt.from); got != tt.want {
 			t.Errorf("GapMonths(%v, %v) = %d, want %d", tt.to, tt.from, got, tt.want)
 		}
+	}
+	if got := ContinuousMonths(ym(2024, 7), ym(2026, 6)); got != 24 {
+		t.Errorf("ContinuousMonths(2024-07, 2026-06) = %d, want 24", got)
+	}
+}
+
+func TestAddMonthsAndRegisterBy(t *testing.T) {
+	c := DefaultCalendar()
+	tests := []struct {
+		name, suspended, plus3, registerBy string
+		certain                            bool
+	}{
+		// 民法典 §202: no corresponding day, so the month's last day. It is a
+		// make-up working Saturday (春节调休), so it stays.
+		{"month end", "2025-11-30", "2026-02-28", "2026-02-28", true},
+		{"plain", "2026-03-16", "2026-06-16", "2026-06-16", true},
+		{"last day a sunday", "2026-05-10", "2026-08-10", "2026-08-10", true},
+		{"sunday moves to monday", "2026-05-09", "2026-08-09", "2026-08-10", true},
+		// §203: a last day in the National Day holiday moves past it.
+		{"national day", "2026-07-02", "2026-10-02", "2026-10-08", true},
+		{"leap day", "2023-11-29", "2024-02-29", "2024-02-29", false},
+		{"into a year without a calendar", "2026-10-01", "2027-01-01", "2027-01-04", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := day(tt.suspended)
+			if got := AddMonths(s, 3).Format(time.DateOnly); got != tt.plus3 {
+				t.Errorf("AddMonths(%s, 3) = %s, want %s", tt.suspended, got, tt.plus3)
+			}
+			got, certain := c.RegisterBy(s)
+			if got.Format(time.DateOnly) != tt.registerBy || certain != tt.certain {
+				t.Errorf("RegisterBy(%s) = %s certain=%v, want %s certain=%v", tt.suspended, got.Format(time.DateOnly), certain, tt.registerBy, tt.certain)
+			}
+		})
 	}
 }

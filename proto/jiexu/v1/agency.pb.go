@@ -22,17 +22,23 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// EnrolmentStatus is the state of an enrolment record.
+// EnrolmentStatus is the state of an enrolment period.
 type EnrolmentStatus int32
 
 const (
 	EnrolmentStatus_ENROLMENT_STATUS_UNSPECIFIED EnrolmentStatus = 0
 	// ENROLMENT_STATUS_ACTIVE: enrolled and contributing here.
 	EnrolmentStatus_ENROLMENT_STATUS_ACTIVE EnrolmentStatus = 1
-	// ENROLMENT_STATUS_SUSPENDED: suspended for a transfer out (中止).
+	// ENROLMENT_STATUS_SUSPENDED: suspended (中止参保) with a last month and a
+	// certificate; the records stay here and may be transferred out.
 	EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED EnrolmentStatus = 2
-	// ENROLMENT_STATUS_ENDED: NCMS participation ended on joining an urban scheme.
+	// ENROLMENT_STATUS_ENDED: ended here without a transfer (superseded by a
+	// later period here).
 	EnrolmentStatus_ENROLMENT_STATUS_ENDED EnrolmentStatus = 3
+	// ENROLMENT_STATUS_TRANSFERRED_OUT: transferred to another region (or an
+	// NCMS participation ended on joining an urban scheme). Final: it never
+	// becomes active again; a person who returns gets a new period.
+	EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT EnrolmentStatus = 4
 )
 
 // Enum value maps for EnrolmentStatus.
@@ -42,12 +48,14 @@ var (
 		1: "ENROLMENT_STATUS_ACTIVE",
 		2: "ENROLMENT_STATUS_SUSPENDED",
 		3: "ENROLMENT_STATUS_ENDED",
+		4: "ENROLMENT_STATUS_TRANSFERRED_OUT",
 	}
 	EnrolmentStatus_value = map[string]int32{
-		"ENROLMENT_STATUS_UNSPECIFIED": 0,
-		"ENROLMENT_STATUS_ACTIVE":      1,
-		"ENROLMENT_STATUS_SUSPENDED":   2,
-		"ENROLMENT_STATUS_ENDED":       3,
+		"ENROLMENT_STATUS_UNSPECIFIED":     0,
+		"ENROLMENT_STATUS_ACTIVE":          1,
+		"ENROLMENT_STATUS_SUSPENDED":       2,
+		"ENROLMENT_STATUS_ENDED":           3,
+		"ENROLMENT_STATUS_TRANSFERRED_OUT": 4,
 	}
 )
 
@@ -128,27 +136,51 @@ func (CaseSide) EnumDescriptor() ([]byte, []int) {
 	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{1}
 }
 
-// CaseState is a transfer case's state. Destination: APPLIED → NOTIFIED →
-// CERTIFIED → FUNDED → COMPLETED, or REJECTED. Origin: RECEIVED → SUSPENDED →
-// CERTIFICATE_SENT → REMITTED → CLOSED, or REJECTED.
+// CaseState is a transfer case's state; the tables of node/transfer say
+// which event moves which state. Destination: APPLIED → NOTIFIED → CERTIFIED
+// (or FUNDED, when the money arrives first) → COMPLETED, or REFUSED, or
+// WITHDRAWN. Origin: (REQUESTED →) RECEIVED → WAITING_SUSPENSION →
+// CERTIFICATE_SENT → REMITTED → CLOSED, or REFUSED, WITHDRAWN, RETURNED.
 type CaseState int32
 
 const (
-	CaseState_CASE_STATE_UNSPECIFIED      CaseState = 0
-	CaseState_CASE_STATE_APPLIED          CaseState = 1
-	CaseState_CASE_STATE_NOTIFIED         CaseState = 2
-	CaseState_CASE_STATE_CERTIFIED        CaseState = 3
-	CaseState_CASE_STATE_FUNDED           CaseState = 4
-	CaseState_CASE_STATE_COMPLETED        CaseState = 5
-	CaseState_CASE_STATE_REJECTED         CaseState = 6
-	CaseState_CASE_STATE_RECEIVED         CaseState = 7
-	CaseState_CASE_STATE_SUSPENDED        CaseState = 8
+	CaseState_CASE_STATE_UNSPECIFIED CaseState = 0
+	// CASE_STATE_APPLIED: opened at the destination; the notice is on its way.
+	CaseState_CASE_STATE_APPLIED CaseState = 1
+	// CASE_STATE_NOTIFIED: the origin has the notice.
+	CaseState_CASE_STATE_NOTIFIED CaseState = 2
+	// CASE_STATE_CERTIFIED: the certificate arrived and verified; the balance it
+	// states is on its way.
+	CaseState_CASE_STATE_CERTIFIED CaseState = 3
+	// CASE_STATE_FUNDED: the balance arrived before the certificate and is held
+	// until the certificate confirms it.
+	CaseState_CASE_STATE_FUNDED CaseState = 4
+	// CASE_STATE_COMPLETED: transferred in (destination, terminal).
+	CaseState_CASE_STATE_COMPLETED CaseState = 5
+	// CASE_STATE_REFUSED: refused with a reason (either side, terminal).
+	CaseState_CASE_STATE_REFUSED CaseState = 6
+	// CASE_STATE_RECEIVED: the origin received the notice (a step, not a resting state).
+	CaseState_CASE_STATE_RECEIVED CaseState = 7
+	// CASE_STATE_WAITING_SUSPENSION: the person is still enrolled at the origin;
+	// the case waits, visibly and with its deadline running, for the local
+	// suspension or an operator's refusal.
+	CaseState_CASE_STATE_WAITING_SUSPENSION CaseState = 8
+	// CASE_STATE_CERTIFICATE_SENT: the origin transferred the period out and
+	// sent the certificate (and the balance, if one is owed).
 	CaseState_CASE_STATE_CERTIFICATE_SENT CaseState = 9
-	CaseState_CASE_STATE_REMITTED         CaseState = 10
-	CaseState_CASE_STATE_CLOSED           CaseState = 11
+	// CASE_STATE_REMITTED: the balance was delivered; waiting for confirmation.
+	CaseState_CASE_STATE_REMITTED CaseState = 10
+	// CASE_STATE_CLOSED: transferred out and confirmed (origin, terminal).
+	CaseState_CASE_STATE_CLOSED CaseState = 11
 	// CASE_STATE_REQUESTED: applied at the origin, waiting for the destination
-	// to confirm the enrolment (origin side, before RECEIVED).
+	// to confirm the enrolment.
 	CaseState_CASE_STATE_REQUESTED CaseState = 12
+	// CASE_STATE_WITHDRAWN: the applicant withdrew before the origin acted
+	// (either side, terminal).
+	CaseState_CASE_STATE_WITHDRAWN CaseState = 13
+	// CASE_STATE_RETURNED: the destination sent the balance back, or declined a
+	// withdrawn transfer (origin, terminal); the case says where the money is.
+	CaseState_CASE_STATE_RETURNED CaseState = 14
 )
 
 // Enum value maps for CaseState.
@@ -160,28 +192,32 @@ var (
 		3:  "CASE_STATE_CERTIFIED",
 		4:  "CASE_STATE_FUNDED",
 		5:  "CASE_STATE_COMPLETED",
-		6:  "CASE_STATE_REJECTED",
+		6:  "CASE_STATE_REFUSED",
 		7:  "CASE_STATE_RECEIVED",
-		8:  "CASE_STATE_SUSPENDED",
+		8:  "CASE_STATE_WAITING_SUSPENSION",
 		9:  "CASE_STATE_CERTIFICATE_SENT",
 		10: "CASE_STATE_REMITTED",
 		11: "CASE_STATE_CLOSED",
 		12: "CASE_STATE_REQUESTED",
+		13: "CASE_STATE_WITHDRAWN",
+		14: "CASE_STATE_RETURNED",
 	}
 	CaseState_value = map[string]int32{
-		"CASE_STATE_UNSPECIFIED":      0,
-		"CASE_STATE_APPLIED":          1,
-		"CASE_STATE_NOTIFIED":         2,
-		"CASE_STATE_CERTIFIED":        3,
-		"CASE_STATE_FUNDED":           4,
-		"CASE_STATE_COMPLETED":        5,
-		"CASE_STATE_REJECTED":         6,
-		"CASE_STATE_RECEIVED":         7,
-		"CASE_STATE_SUSPENDED":        8,
-		"CASE_STATE_CERTIFICATE_SENT": 9,
-		"CASE_STATE_REMITTED":         10,
-		"CASE_STATE_CLOSED":           11,
-		"CASE_STATE_REQUESTED":        12,
+		"CASE_STATE_UNSPECIFIED":        0,
+		"CASE_STATE_APPLIED":            1,
+		"CASE_STATE_NOTIFIED":           2,
+		"CASE_STATE_CERTIFIED":          3,
+		"CASE_STATE_FUNDED":             4,
+		"CASE_STATE_COMPLETED":          5,
+		"CASE_STATE_REFUSED":            6,
+		"CASE_STATE_RECEIVED":           7,
+		"CASE_STATE_WAITING_SUSPENSION": 8,
+		"CASE_STATE_CERTIFICATE_SENT":   9,
+		"CASE_STATE_REMITTED":           10,
+		"CASE_STATE_CLOSED":             11,
+		"CASE_STATE_REQUESTED":          12,
+		"CASE_STATE_WITHDRAWN":          13,
+		"CASE_STATE_RETURNED":           14,
 	}
 )
 
@@ -212,22 +248,31 @@ func (CaseState) EnumDescriptor() ([]byte, []int) {
 	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{2}
 }
 
-// Record is a person's enrolment at this node.
+// Record is one enrolment period of a person as a bureau's system supplies
+// it: the row of an import, or one enrolment put by an operator.
 type Record struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Person *Person                `protobuf:"bytes,1,opt,name=person,proto3" json:"person,omitempty"`
 	Scheme Scheme                 `protobuf:"varint,2,opt,name=scheme,proto3,enum=jiexu.v1.Scheme" json:"scheme,omitempty"`
 	// division is the division code where the person is enrolled.
-	Division     string                 `protobuf:"bytes,3,opt,name=division,proto3" json:"division,omitempty"`
-	EnrolledFrom *YearMonth             `protobuf:"bytes,4,opt,name=enrolled_from,json=enrolledFrom,proto3" json:"enrolled_from,omitempty"`
-	EnrolledTo   *YearMonth             `protobuf:"bytes,5,opt,name=enrolled_to,json=enrolledTo,proto3" json:"enrolled_to,omitempty"`
-	MonthsPaid   int32                  `protobuf:"varint,6,opt,name=months_paid,json=monthsPaid,proto3" json:"months_paid,omitempty"`
-	BalanceFen   int64                  `protobuf:"varint,7,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
-	Status       EnrolmentStatus        `protobuf:"varint,8,opt,name=status,proto3,enum=jiexu.v1.EnrolmentStatus" json:"status,omitempty"`
-	UpdatedAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Division     string     `protobuf:"bytes,3,opt,name=division,proto3" json:"division,omitempty"`
+	EnrolledFrom *YearMonth `protobuf:"bytes,4,opt,name=enrolled_from,json=enrolledFrom,proto3" json:"enrolled_from,omitempty"`
+	// enrolled_to is the last month (参保止) of a suspended period.
+	EnrolledTo *YearMonth `protobuf:"bytes,5,opt,name=enrolled_to,json=enrolledTo,proto3" json:"enrolled_to,omitempty"`
+	// months_paid is 累计实际缴费月数 within this period.
+	MonthsPaid int32 `protobuf:"varint,6,opt,name=months_paid,json=monthsPaid,proto3" json:"months_paid,omitempty"`
+	BalanceFen int64 `protobuf:"varint,7,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
+	// status is ACTIVE (the default) or SUSPENDED (with enrolled_to).
+	Status    EnrolmentStatus        `protobuf:"varint,8,opt,name=status,proto3,enum=jiexu.v1.EnrolmentStatus" json:"status,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// gap_back_paid says contributions for any gap before enrolled_from were
 	// back-paid, which waives the waiting period for gaps of up to 3 months.
-	GapBackPaid   bool `protobuf:"varint,10,opt,name=gap_back_paid,json=gapBackPaid,proto3" json:"gap_back_paid,omitempty"`
+	GapBackPaid bool `protobuf:"varint,10,opt,name=gap_back_paid,json=gapBackPaid,proto3" json:"gap_back_paid,omitempty"`
+	// registered_on is the day the person registered here (default: the first
+	// day of enrolled_from for imports, today for an operator's PutRecord).
+	RegisteredOn *Date `protobuf:"bytes,11,opt,name=registered_on,json=registeredOn,proto3" json:"registered_on,omitempty"`
+	// suspended_on is the day of suspension, for a SUSPENDED row (default today).
+	SuspendedOn   *Date `protobuf:"bytes,12,opt,name=suspended_on,json=suspendedOn,proto3" json:"suspended_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -332,18 +377,273 @@ func (x *Record) GetGapBackPaid() bool {
 	return false
 }
 
-// CaseStep records when a case entered a state.
-type CaseStep struct {
+func (x *Record) GetRegisteredOn() *Date {
+	if x != nil {
+		return x.RegisteredOn
+	}
+	return nil
+}
+
+func (x *Record) GetSuspendedOn() *Date {
+	if x != nil {
+		return x.SuspendedOn
+	}
+	return nil
+}
+
+// Period is one enrolment period of a person at this node.
+type Period struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// number counts the person's periods here from 1.
+	Number       uint32     `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Scheme       Scheme     `protobuf:"varint,2,opt,name=scheme,proto3,enum=jiexu.v1.Scheme" json:"scheme,omitempty"`
+	Division     string     `protobuf:"bytes,3,opt,name=division,proto3" json:"division,omitempty"`
+	EnrolledFrom *YearMonth `protobuf:"bytes,4,opt,name=enrolled_from,json=enrolledFrom,proto3" json:"enrolled_from,omitempty"`
+	// enrolled_to is the last month (参保止), set once the period is no longer active.
+	EnrolledTo *YearMonth `protobuf:"bytes,5,opt,name=enrolled_to,json=enrolledTo,proto3" json:"enrolled_to,omitempty"`
+	// months_paid is 累计实际缴费月数 here; months_recognised the employee-scheme
+	// months recognised from transfers in (2015 §3), kept apart so that each
+	// stays checkable against its own source.
+	MonthsPaid       int32 `protobuf:"varint,6,opt,name=months_paid,json=monthsPaid,proto3" json:"months_paid,omitempty"`
+	MonthsRecognised int32 `protobuf:"varint,7,opt,name=months_recognised,json=monthsRecognised,proto3" json:"months_recognised,omitempty"`
+	// balance_fen is the personal account (employee scheme only).
+	BalanceFen int64 `protobuf:"varint,8,opt,name=balance_fen,json=balanceFen,proto3" json:"balance_fen,omitempty"`
+	// held_fen is money held here for the person that no transfer can move:
+	// a balance that stayed when the destination has no personal account, or
+	// that a destination returned after the relationship moved.
+	HeldFen      int64           `protobuf:"varint,9,opt,name=held_fen,json=heldFen,proto3" json:"held_fen,omitempty"`
+	Status       EnrolmentStatus `protobuf:"varint,10,opt,name=status,proto3,enum=jiexu.v1.EnrolmentStatus" json:"status,omitempty"`
+	GapBackPaid  bool            `protobuf:"varint,11,opt,name=gap_back_paid,json=gapBackPaid,proto3" json:"gap_back_paid,omitempty"`
+	RegisteredOn *Date           `protobuf:"bytes,12,opt,name=registered_on,json=registeredOn,proto3" json:"registered_on,omitempty"`
+	SuspendedOn  *Date           `protobuf:"bytes,13,opt,name=suspended_on,json=suspendedOn,proto3" json:"suspended_on,omitempty"`
+	// certificate_number is the certificate issued at the suspension.
+	CertificateNumber string `protobuf:"bytes,14,opt,name=certificate_number,json=certificateNumber,proto3" json:"certificate_number,omitempty"`
+	// case_id is the transfer that moved this period out, or brought a
+	// transfer in; note says in words what happened to the period last.
+	CaseId        string                 `protobuf:"bytes,15,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Note          string                 `protobuf:"bytes,16,opt,name=note,proto3" json:"note,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Period) Reset() {
+	*x = Period{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Period) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Period) ProtoMessage() {}
+
+func (x *Period) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Period.ProtoReflect.Descriptor instead.
+func (*Period) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Period) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *Period) GetScheme() Scheme {
+	if x != nil {
+		return x.Scheme
+	}
+	return Scheme_SCHEME_UNSPECIFIED
+}
+
+func (x *Period) GetDivision() string {
+	if x != nil {
+		return x.Division
+	}
+	return ""
+}
+
+func (x *Period) GetEnrolledFrom() *YearMonth {
+	if x != nil {
+		return x.EnrolledFrom
+	}
+	return nil
+}
+
+func (x *Period) GetEnrolledTo() *YearMonth {
+	if x != nil {
+		return x.EnrolledTo
+	}
+	return nil
+}
+
+func (x *Period) GetMonthsPaid() int32 {
+	if x != nil {
+		return x.MonthsPaid
+	}
+	return 0
+}
+
+func (x *Period) GetMonthsRecognised() int32 {
+	if x != nil {
+		return x.MonthsRecognised
+	}
+	return 0
+}
+
+func (x *Period) GetBalanceFen() int64 {
+	if x != nil {
+		return x.BalanceFen
+	}
+	return 0
+}
+
+func (x *Period) GetHeldFen() int64 {
+	if x != nil {
+		return x.HeldFen
+	}
+	return 0
+}
+
+func (x *Period) GetStatus() EnrolmentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return EnrolmentStatus_ENROLMENT_STATUS_UNSPECIFIED
+}
+
+func (x *Period) GetGapBackPaid() bool {
+	if x != nil {
+		return x.GapBackPaid
+	}
+	return false
+}
+
+func (x *Period) GetRegisteredOn() *Date {
+	if x != nil {
+		return x.RegisteredOn
+	}
+	return nil
+}
+
+func (x *Period) GetSuspendedOn() *Date {
+	if x != nil {
+		return x.SuspendedOn
+	}
+	return nil
+}
+
+func (x *Period) GetCertificateNumber() string {
+	if x != nil {
+		return x.CertificateNumber
+	}
+	return ""
+}
+
+func (x *Period) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *Period) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Period) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+// Enrolment is a person's history at this node: the periods, oldest first.
+// Only the last may be active or suspended.
+type Enrolment struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	State         CaseState              `protobuf:"varint,1,opt,name=state,proto3,enum=jiexu.v1.CaseState" json:"state,omitempty"`
-	At            *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	Person        *Person                `protobuf:"bytes,1,opt,name=person,proto3" json:"person,omitempty"`
+	Periods       []*Period              `protobuf:"bytes,2,rep,name=periods,proto3" json:"periods,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Enrolment) Reset() {
+	*x = Enrolment{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Enrolment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Enrolment) ProtoMessage() {}
+
+func (x *Enrolment) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Enrolment.ProtoReflect.Descriptor instead.
+func (*Enrolment) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Enrolment) GetPerson() *Person {
+	if x != nil {
+		return x.Person
+	}
+	return nil
+}
+
+func (x *Enrolment) GetPeriods() []*Period {
+	if x != nil {
+		return x.Periods
+	}
+	return nil
+}
+
+// CaseStep records when a case entered a state, and why.
+type CaseStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	State CaseState              `protobuf:"varint,1,opt,name=state,proto3,enum=jiexu.v1.CaseState" json:"state,omitempty"`
+	At    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// event names what moved the case (e.g. "certificate", "withdraw").
+	Event         string `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CaseStep) Reset() {
 	*x = CaseStep{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[1]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -355,7 +655,7 @@ func (x *CaseStep) String() string {
 func (*CaseStep) ProtoMessage() {}
 
 func (x *CaseStep) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[1]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -368,7 +668,7 @@ func (x *CaseStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseStep.ProtoReflect.Descriptor instead.
 func (*CaseStep) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{1}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CaseStep) GetState() CaseState {
@@ -383,6 +683,13 @@ func (x *CaseStep) GetAt() *timestamppb.Timestamp {
 		return x.At
 	}
 	return nil
+}
+
+func (x *CaseStep) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
 }
 
 // Case is a transfer case as one side sees it.
@@ -400,7 +707,8 @@ type Case struct {
 	DestinationScheme Scheme `protobuf:"varint,9,opt,name=destination_scheme,json=destinationScheme,proto3,enum=jiexu.v1.Scheme" json:"destination_scheme,omitempty"`
 	CertificateNumber string `protobuf:"bytes,10,opt,name=certificate_number,json=certificateNumber,proto3" json:"certificate_number,omitempty"`
 	MonthsPaid        int32  `protobuf:"varint,11,opt,name=months_paid,json=monthsPaid,proto3" json:"months_paid,omitempty"`
-	AmountFen         int64  `protobuf:"varint,12,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	// amount_fen is the balance that moved (or is held, in FUNDED).
+	AmountFen int64 `protobuf:"varint,12,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
 	// certified, funded and confirmed say which messages have arrived, in any order.
 	Certified    bool                   `protobuf:"varint,13,opt,name=certified,proto3" json:"certified,omitempty"`
 	Funded       bool                   `protobuf:"varint,14,opt,name=funded,proto3" json:"funded,omitempty"`
@@ -416,13 +724,13 @@ type Case struct {
 	// applied_at_origin marks a case lodged at the origin (2021 rule).
 	AppliedAtOrigin bool `protobuf:"varint,23,opt,name=applied_at_origin,json=appliedAtOrigin,proto3" json:"applied_at_origin,omitempty"`
 	// register_by is the last day to register at the destination (3 months
-	// after suspension); registered_in_time says whether the destination's
-	// enrolment began by then.
+	// after the suspension); registered_in_time says whether the destination's
+	// registration came by then.
 	RegisterBy       *Date `protobuf:"bytes,24,opt,name=register_by,json=registerBy,proto3" json:"register_by,omitempty"`
 	RegisteredInTime bool  `protobuf:"varint,25,opt,name=registered_in_time,json=registeredInTime,proto3" json:"registered_in_time,omitempty"`
-	// gap_months is the contribution gap between the two enrolments;
-	// waiting_months the waiting period before benefits (0..6) and
-	// waiting_reason the rule that decided it.
+	// gap_months is the contribution gap between the origin's 参保止 and the
+	// destination's 参保起; waiting_months the waiting period before benefits
+	// (0..6) and waiting_reason the rule that decided it.
 	GapMonths     int32  `protobuf:"varint,26,opt,name=gap_months,json=gapMonths,proto3" json:"gap_months,omitempty"`
 	WaitingMonths int32  `protobuf:"varint,27,opt,name=waiting_months,json=waitingMonths,proto3" json:"waiting_months,omitempty"`
 	WaitingReason string `protobuf:"bytes,28,opt,name=waiting_reason,json=waitingReason,proto3" json:"waiting_reason,omitempty"`
@@ -432,14 +740,34 @@ type Case struct {
 	TransferInDue  *Date `protobuf:"bytes,30,opt,name=transfer_in_due,json=transferInDue,proto3" json:"transfer_in_due,omitempty"`
 	CreditDue      *Date `protobuf:"bytes,31,opt,name=credit_due,json=creditDue,proto3" json:"credit_due,omitempty"`
 	// overdue is computed when the case is read: a deadline passed with its step not done.
-	Overdue       bool `protobuf:"varint,32,opt,name=overdue,proto3" json:"overdue,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Overdue bool `protobuf:"varint,32,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// deadline_uncertain says a deadline runs past the working-day calendar
+	// this node holds (load next year's with calendar_file).
+	DeadlineUncertain bool `protobuf:"varint,33,opt,name=deadline_uncertain,json=deadlineUncertain,proto3" json:"deadline_uncertain,omitempty"`
+	// acted says the origin transferred the period out (certificate sent).
+	Acted bool `protobuf:"varint,34,opt,name=acted,proto3" json:"acted,omitempty"`
+	// certificate_acked says the certificate was delivered (origin side).
+	CertificateAcked bool `protobuf:"varint,35,opt,name=certificate_acked,json=certificateAcked,proto3" json:"certificate_acked,omitempty"`
+	// declined says the destination declined the certificate of a withdrawn
+	// application (origin side), or declined it here (destination side).
+	Declined bool `protobuf:"varint,36,opt,name=declined,proto3" json:"declined,omitempty"`
+	// returned_fen and return_reason describe a balance sent back (退回).
+	ReturnedFen  int64        `protobuf:"varint,37,opt,name=returned_fen,json=returnedFen,proto3" json:"returned_fen,omitempty"`
+	ReturnReason ReturnReason `protobuf:"varint,38,opt,name=return_reason,json=returnReason,proto3,enum=jiexu.v1.ReturnReason" json:"return_reason,omitempty"`
+	// note is a sentence on where things stand, for the operator and the applicant.
+	Note string `protobuf:"bytes,39,opt,name=note,proto3" json:"note,omitempty"`
+	// withdraw_detail is the reason given for a withdrawal.
+	WithdrawDetail string `protobuf:"bytes,40,opt,name=withdraw_detail,json=withdrawDetail,proto3" json:"withdraw_detail,omitempty"`
+	// destination_from and enrolled_on describe the enrolment at the destination.
+	DestinationFrom *YearMonth `protobuf:"bytes,41,opt,name=destination_from,json=destinationFrom,proto3" json:"destination_from,omitempty"`
+	EnrolledOn      *Date      `protobuf:"bytes,42,opt,name=enrolled_on,json=enrolledOn,proto3" json:"enrolled_on,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
 	*x = Case{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[2]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +779,7 @@ func (x *Case) String() string {
 func (*Case) ProtoMessage() {}
 
 func (x *Case) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[2]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +792,7 @@ func (x *Case) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Case.ProtoReflect.Descriptor instead.
 func (*Case) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{2}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Case) GetCaseId() string {
@@ -691,6 +1019,76 @@ func (x *Case) GetOverdue() bool {
 	return false
 }
 
+func (x *Case) GetDeadlineUncertain() bool {
+	if x != nil {
+		return x.DeadlineUncertain
+	}
+	return false
+}
+
+func (x *Case) GetActed() bool {
+	if x != nil {
+		return x.Acted
+	}
+	return false
+}
+
+func (x *Case) GetCertificateAcked() bool {
+	if x != nil {
+		return x.CertificateAcked
+	}
+	return false
+}
+
+func (x *Case) GetDeclined() bool {
+	if x != nil {
+		return x.Declined
+	}
+	return false
+}
+
+func (x *Case) GetReturnedFen() int64 {
+	if x != nil {
+		return x.ReturnedFen
+	}
+	return 0
+}
+
+func (x *Case) GetReturnReason() ReturnReason {
+	if x != nil {
+		return x.ReturnReason
+	}
+	return ReturnReason_RETURN_REASON_UNSPECIFIED
+}
+
+func (x *Case) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Case) GetWithdrawDetail() string {
+	if x != nil {
+		return x.WithdrawDetail
+	}
+	return ""
+}
+
+func (x *Case) GetDestinationFrom() *YearMonth {
+	if x != nil {
+		return x.DestinationFrom
+	}
+	return nil
+}
+
+func (x *Case) GetEnrolledOn() *Date {
+	if x != nil {
+		return x.EnrolledOn
+	}
+	return nil
+}
+
 // ApplyTransferRequest opens a case at the destination.
 type ApplyTransferRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -705,7 +1103,7 @@ type ApplyTransferRequest struct {
 
 func (x *ApplyTransferRequest) Reset() {
 	*x = ApplyTransferRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[3]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +1115,7 @@ func (x *ApplyTransferRequest) String() string {
 func (*ApplyTransferRequest) ProtoMessage() {}
 
 func (x *ApplyTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[3]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +1128,7 @@ func (x *ApplyTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyTransferRequest.ProtoReflect.Descriptor instead.
 func (*ApplyTransferRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{3}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ApplyTransferRequest) GetIdNumber() string {
@@ -764,7 +1162,7 @@ type ApplyTransferResponse struct {
 
 func (x *ApplyTransferResponse) Reset() {
 	*x = ApplyTransferResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[4]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +1174,7 @@ func (x *ApplyTransferResponse) String() string {
 func (*ApplyTransferResponse) ProtoMessage() {}
 
 func (x *ApplyTransferResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[4]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +1187,7 @@ func (x *ApplyTransferResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyTransferResponse.ProtoReflect.Descriptor instead.
 func (*ApplyTransferResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{4}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ApplyTransferResponse) GetCase() *Case {
@@ -812,7 +1210,7 @@ type ApplyTransferOutRequest struct {
 
 func (x *ApplyTransferOutRequest) Reset() {
 	*x = ApplyTransferOutRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[5]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +1222,7 @@ func (x *ApplyTransferOutRequest) String() string {
 func (*ApplyTransferOutRequest) ProtoMessage() {}
 
 func (x *ApplyTransferOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[5]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +1235,7 @@ func (x *ApplyTransferOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyTransferOutRequest.ProtoReflect.Descriptor instead.
 func (*ApplyTransferOutRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{5}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ApplyTransferOutRequest) GetIdNumber() string {
@@ -871,7 +1269,7 @@ type ApplyTransferOutResponse struct {
 
 func (x *ApplyTransferOutResponse) Reset() {
 	*x = ApplyTransferOutResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[6]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +1281,7 @@ func (x *ApplyTransferOutResponse) String() string {
 func (*ApplyTransferOutResponse) ProtoMessage() {}
 
 func (x *ApplyTransferOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[6]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,12 +1294,590 @@ func (x *ApplyTransferOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyTransferOutResponse.ProtoReflect.Descriptor instead.
 func (*ApplyTransferOutResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{6}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ApplyTransferOutResponse) GetCase() *Case {
 	if x != nil {
 		return x.Case
+	}
+	return nil
+}
+
+// WithdrawCaseRequest names the case to withdraw.
+type WithdrawCaseRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// detail is the applicant's reason, if given.
+	Detail        string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawCaseRequest) Reset() {
+	*x = WithdrawCaseRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawCaseRequest) ProtoMessage() {}
+
+func (x *WithdrawCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawCaseRequest.ProtoReflect.Descriptor instead.
+func (*WithdrawCaseRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *WithdrawCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *WithdrawCaseRequest) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// WithdrawCaseResponse returns the case.
+type WithdrawCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *Case                  `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawCaseResponse) Reset() {
+	*x = WithdrawCaseResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawCaseResponse) ProtoMessage() {}
+
+func (x *WithdrawCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawCaseResponse.ProtoReflect.Descriptor instead.
+func (*WithdrawCaseResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *WithdrawCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// RefuseCaseRequest refuses a case waiting at the origin.
+type RefuseCaseRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// reason is NOT_SUSPENDED, NOT_ENROLLED, IDENTITY_MISMATCH,
+	// ALREADY_TRANSFERRED or OTHER.
+	Reason RejectReason `protobuf:"varint,2,opt,name=reason,proto3,enum=jiexu.v1.RejectReason" json:"reason,omitempty"`
+	// detail is a sentence for the applicant; required for OTHER.
+	Detail        string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefuseCaseRequest) Reset() {
+	*x = RefuseCaseRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefuseCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefuseCaseRequest) ProtoMessage() {}
+
+func (x *RefuseCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefuseCaseRequest.ProtoReflect.Descriptor instead.
+func (*RefuseCaseRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RefuseCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *RefuseCaseRequest) GetReason() RejectReason {
+	if x != nil {
+		return x.Reason
+	}
+	return RejectReason_REJECT_REASON_UNSPECIFIED
+}
+
+func (x *RefuseCaseRequest) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// RefuseCaseResponse returns the case.
+type RefuseCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *Case                  `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefuseCaseResponse) Reset() {
+	*x = RefuseCaseResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefuseCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefuseCaseResponse) ProtoMessage() {}
+
+func (x *RefuseCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefuseCaseResponse.ProtoReflect.Descriptor instead.
+func (*RefuseCaseResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RefuseCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+// SuspendEnrolmentRequest suspends a person's active period.
+type SuspendEnrolmentRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	IdNumber string                 `protobuf:"bytes,1,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	// last_month is 参保止, the last month of the enrolment (default: the
+	// month before suspended_on).
+	LastMonth *YearMonth `protobuf:"bytes,2,opt,name=last_month,json=lastMonth,proto3" json:"last_month,omitempty"`
+	// suspended_on is the day of suspension (default today); the 3-month
+	// window to register elsewhere runs from it.
+	SuspendedOn   *Date `protobuf:"bytes,3,opt,name=suspended_on,json=suspendedOn,proto3" json:"suspended_on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendEnrolmentRequest) Reset() {
+	*x = SuspendEnrolmentRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendEnrolmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendEnrolmentRequest) ProtoMessage() {}
+
+func (x *SuspendEnrolmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendEnrolmentRequest.ProtoReflect.Descriptor instead.
+func (*SuspendEnrolmentRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SuspendEnrolmentRequest) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *SuspendEnrolmentRequest) GetLastMonth() *YearMonth {
+	if x != nil {
+		return x.LastMonth
+	}
+	return nil
+}
+
+func (x *SuspendEnrolmentRequest) GetSuspendedOn() *Date {
+	if x != nil {
+		return x.SuspendedOn
+	}
+	return nil
+}
+
+// SuspendEnrolmentResponse returns the enrolment, the certificate issued,
+// and the cases that were waiting for this suspension.
+type SuspendEnrolmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrolment     *Enrolment             `protobuf:"bytes,1,opt,name=enrolment,proto3" json:"enrolment,omitempty"`
+	Certificate   *SealedCertificate     `protobuf:"bytes,2,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	Cases         []*Case                `protobuf:"bytes,3,rep,name=cases,proto3" json:"cases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendEnrolmentResponse) Reset() {
+	*x = SuspendEnrolmentResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendEnrolmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendEnrolmentResponse) ProtoMessage() {}
+
+func (x *SuspendEnrolmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendEnrolmentResponse.ProtoReflect.Descriptor instead.
+func (*SuspendEnrolmentResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SuspendEnrolmentResponse) GetEnrolment() *Enrolment {
+	if x != nil {
+		return x.Enrolment
+	}
+	return nil
+}
+
+func (x *SuspendEnrolmentResponse) GetCertificate() *SealedCertificate {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *SuspendEnrolmentResponse) GetCases() []*Case {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+// ResumeEnrolmentRequest names the person whose suspension is cancelled.
+type ResumeEnrolmentRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	IdNumber string                 `protobuf:"bytes,1,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	// reason is recorded on the voided certificate.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeEnrolmentRequest) Reset() {
+	*x = ResumeEnrolmentRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeEnrolmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeEnrolmentRequest) ProtoMessage() {}
+
+func (x *ResumeEnrolmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeEnrolmentRequest.ProtoReflect.Descriptor instead.
+func (*ResumeEnrolmentRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ResumeEnrolmentRequest) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *ResumeEnrolmentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ResumeEnrolmentResponse returns the enrolment.
+type ResumeEnrolmentResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Enrolment *Enrolment             `protobuf:"bytes,1,opt,name=enrolment,proto3" json:"enrolment,omitempty"`
+	// voided_certificate is the number of the certificate now void.
+	VoidedCertificate string `protobuf:"bytes,2,opt,name=voided_certificate,json=voidedCertificate,proto3" json:"voided_certificate,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ResumeEnrolmentResponse) Reset() {
+	*x = ResumeEnrolmentResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeEnrolmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeEnrolmentResponse) ProtoMessage() {}
+
+func (x *ResumeEnrolmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeEnrolmentResponse.ProtoReflect.Descriptor instead.
+func (*ResumeEnrolmentResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ResumeEnrolmentResponse) GetEnrolment() *Enrolment {
+	if x != nil {
+		return x.Enrolment
+	}
+	return nil
+}
+
+func (x *ResumeEnrolmentResponse) GetVoidedCertificate() string {
+	if x != nil {
+		return x.VoidedCertificate
+	}
+	return ""
+}
+
+// RegisterCertificateRequest names a paper certificate.
+type RegisterCertificateRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Number   string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	IdNumber string                 `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	// verification_code is the 核验码 printed on the paper copy.
+	VerificationCode string `protobuf:"bytes,3,opt,name=verification_code,json=verificationCode,proto3" json:"verification_code,omitempty"`
+	// issuer_division optionally names the issuing region.
+	IssuerDivision string `protobuf:"bytes,4,opt,name=issuer_division,json=issuerDivision,proto3" json:"issuer_division,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RegisterCertificateRequest) Reset() {
+	*x = RegisterCertificateRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterCertificateRequest) ProtoMessage() {}
+
+func (x *RegisterCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterCertificateRequest.ProtoReflect.Descriptor instead.
+func (*RegisterCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RegisterCertificateRequest) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
+func (x *RegisterCertificateRequest) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *RegisterCertificateRequest) GetVerificationCode() string {
+	if x != nil {
+		return x.VerificationCode
+	}
+	return ""
+}
+
+func (x *RegisterCertificateRequest) GetIssuerDivision() string {
+	if x != nil {
+		return x.IssuerDivision
+	}
+	return ""
+}
+
+// RegisterCertificateResponse returns the verified certificate and what the
+// destination computes from it for the person enrolled here.
+type RegisterCertificateResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Certificate  *SealedCertificate     `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	IssuerRegion string                 `protobuf:"bytes,2,opt,name=issuer_region,json=issuerRegion,proto3" json:"issuer_region,omitempty"`
+	// assessment holds register_by/in time, gap and waiting period against the
+	// person's enrolment here (in a Case message, with no case id).
+	Assessment    *Case `protobuf:"bytes,3,opt,name=assessment,proto3" json:"assessment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterCertificateResponse) Reset() {
+	*x = RegisterCertificateResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterCertificateResponse) ProtoMessage() {}
+
+func (x *RegisterCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterCertificateResponse.ProtoReflect.Descriptor instead.
+func (*RegisterCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RegisterCertificateResponse) GetCertificate() *SealedCertificate {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *RegisterCertificateResponse) GetIssuerRegion() string {
+	if x != nil {
+		return x.IssuerRegion
+	}
+	return ""
+}
+
+func (x *RegisterCertificateResponse) GetAssessment() *Case {
+	if x != nil {
+		return x.Assessment
 	}
 	return nil
 }
@@ -918,7 +1894,7 @@ type ReissueCertificateRequest struct {
 
 func (x *ReissueCertificateRequest) Reset() {
 	*x = ReissueCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[7]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1906,7 @@ func (x *ReissueCertificateRequest) String() string {
 func (*ReissueCertificateRequest) ProtoMessage() {}
 
 func (x *ReissueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[7]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1919,7 @@ func (x *ReissueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReissueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*ReissueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{7}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReissueCertificateRequest) GetNumber() string {
@@ -970,7 +1946,7 @@ type ReissueCertificateResponse struct {
 
 func (x *ReissueCertificateResponse) Reset() {
 	*x = ReissueCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[8]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1958,7 @@ func (x *ReissueCertificateResponse) String() string {
 func (*ReissueCertificateResponse) ProtoMessage() {}
 
 func (x *ReissueCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[8]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1971,7 @@ func (x *ReissueCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReissueCertificateResponse.ProtoReflect.Descriptor instead.
 func (*ReissueCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{8}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReissueCertificateResponse) GetCertificate() *SealedCertificate {
@@ -1019,7 +1995,7 @@ type CheckCertificateRequest struct {
 
 func (x *CheckCertificateRequest) Reset() {
 	*x = CheckCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[9]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +2007,7 @@ func (x *CheckCertificateRequest) String() string {
 func (*CheckCertificateRequest) ProtoMessage() {}
 
 func (x *CheckCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[9]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +2020,7 @@ func (x *CheckCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCertificateRequest.ProtoReflect.Descriptor instead.
 func (*CheckCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{9}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckCertificateRequest) GetNumber() string {
@@ -1070,16 +2046,19 @@ func (x *CheckCertificateRequest) GetIssuerDivision() string {
 
 // CheckCertificateResponse is the issuer's verified record.
 type CheckCertificateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Certificate   *SealedCertificate     `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
-	IssuerRegion  string                 `protobuf:"bytes,2,opt,name=issuer_region,json=issuerRegion,proto3" json:"issuer_region,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Certificate  *SealedCertificate     `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	IssuerRegion string                 `protobuf:"bytes,2,opt,name=issuer_region,json=issuerRegion,proto3" json:"issuer_region,omitempty"`
+	// voided_on and void_reason are set when the issuer voided the certificate.
+	VoidedOn      *Date  `protobuf:"bytes,3,opt,name=voided_on,json=voidedOn,proto3" json:"voided_on,omitempty"`
+	VoidReason    string `protobuf:"bytes,4,opt,name=void_reason,json=voidReason,proto3" json:"void_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CheckCertificateResponse) Reset() {
 	*x = CheckCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[10]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +2070,7 @@ func (x *CheckCertificateResponse) String() string {
 func (*CheckCertificateResponse) ProtoMessage() {}
 
 func (x *CheckCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[10]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +2083,7 @@ func (x *CheckCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCertificateResponse.ProtoReflect.Descriptor instead.
 func (*CheckCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{10}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CheckCertificateResponse) GetCertificate() *SealedCertificate {
@@ -1121,6 +2100,20 @@ func (x *CheckCertificateResponse) GetIssuerRegion() string {
 	return ""
 }
 
+func (x *CheckCertificateResponse) GetVoidedOn() *Date {
+	if x != nil {
+		return x.VoidedOn
+	}
+	return nil
+}
+
+func (x *CheckCertificateResponse) GetVoidReason() string {
+	if x != nil {
+		return x.VoidReason
+	}
+	return ""
+}
+
 // BackupRequest asks for a copy of the store.
 type BackupRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1130,7 +2123,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +2135,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +2148,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{11}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{23}
 }
 
 // BackupResponse is one chunk of the store file.
@@ -1168,7 +2161,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +2173,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +2186,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{12}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -1213,7 +2206,7 @@ type GetCaseRequest struct {
 
 func (x *GetCaseRequest) Reset() {
 	*x = GetCaseRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +2218,7 @@ func (x *GetCaseRequest) String() string {
 func (*GetCaseRequest) ProtoMessage() {}
 
 func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +2231,7 @@ func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
 func (*GetCaseRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{13}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetCaseRequest) GetCaseId() string {
@@ -1258,7 +2251,7 @@ type GetCaseResponse struct {
 
 func (x *GetCaseResponse) Reset() {
 	*x = GetCaseResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +2263,7 @@ func (x *GetCaseResponse) String() string {
 func (*GetCaseResponse) ProtoMessage() {}
 
 func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +2276,7 @@ func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
 func (*GetCaseResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{14}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetCaseResponse) GetCase() *Case {
@@ -1293,19 +2286,23 @@ func (x *GetCaseResponse) GetCase() *Case {
 	return nil
 }
 
-// ListCasesRequest filters cases.
+// ListCasesRequest filters cases, a page at a time, newest first.
 type ListCasesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Side          CaseSide               `protobuf:"varint,1,opt,name=side,proto3,enum=jiexu.v1.CaseSide" json:"side,omitempty"`
-	State         CaseState              `protobuf:"varint,2,opt,name=state,proto3,enum=jiexu.v1.CaseState" json:"state,omitempty"`
-	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Side  CaseSide               `protobuf:"varint,1,opt,name=side,proto3,enum=jiexu.v1.CaseSide" json:"side,omitempty"`
+	State CaseState              `protobuf:"varint,2,opt,name=state,proto3,enum=jiexu.v1.CaseState" json:"state,omitempty"`
+	// page_size is at most 1000 (default 100); page_token continues a listing.
+	PageSize  int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// open_only lists only cases not yet ended.
+	OpenOnly      bool `protobuf:"varint,5,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListCasesRequest) Reset() {
 	*x = ListCasesRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +2314,7 @@ func (x *ListCasesRequest) String() string {
 func (*ListCasesRequest) ProtoMessage() {}
 
 func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +2327,7 @@ func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListCasesRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{15}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListCasesRequest) GetSide() CaseSide {
@@ -1347,24 +2344,40 @@ func (x *ListCasesRequest) GetState() CaseState {
 	return CaseState_CASE_STATE_UNSPECIFIED
 }
 
-func (x *ListCasesRequest) GetLimit() int32 {
+func (x *ListCasesRequest) GetPageSize() int32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
 
-// ListCasesResponse lists cases.
+func (x *ListCasesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCasesRequest) GetOpenOnly() bool {
+	if x != nil {
+		return x.OpenOnly
+	}
+	return false
+}
+
+// ListCasesResponse is one page of cases.
 type ListCasesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cases         []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cases []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	// next_page_token is empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +2389,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +2402,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{16}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -1397,6 +2410,13 @@ func (x *ListCasesResponse) GetCases() []*Case {
 		return x.Cases
 	}
 	return nil
+}
+
+func (x *ListCasesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // PutRecordRequest stores a record.
@@ -1409,7 +2429,7 @@ type PutRecordRequest struct {
 
 func (x *PutRecordRequest) Reset() {
 	*x = PutRecordRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +2441,7 @@ func (x *PutRecordRequest) String() string {
 func (*PutRecordRequest) ProtoMessage() {}
 
 func (x *PutRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +2454,7 @@ func (x *PutRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRecordRequest.ProtoReflect.Descriptor instead.
 func (*PutRecordRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{17}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PutRecordRequest) GetRecord() *Record {
@@ -1444,17 +2464,17 @@ func (x *PutRecordRequest) GetRecord() *Record {
 	return nil
 }
 
-// PutRecordResponse returns the stored record.
+// PutRecordResponse returns the person's enrolment after the change.
 type PutRecordResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Record        *Record                `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	Enrolment     *Enrolment             `protobuf:"bytes,1,opt,name=enrolment,proto3" json:"enrolment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PutRecordResponse) Reset() {
 	*x = PutRecordResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +2486,7 @@ func (x *PutRecordResponse) String() string {
 func (*PutRecordResponse) ProtoMessage() {}
 
 func (x *PutRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,39 +2499,39 @@ func (x *PutRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRecordResponse.ProtoReflect.Descriptor instead.
 func (*PutRecordResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{18}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{30}
 }
 
-func (x *PutRecordResponse) GetRecord() *Record {
+func (x *PutRecordResponse) GetEnrolment() *Enrolment {
 	if x != nil {
-		return x.Record
+		return x.Enrolment
 	}
 	return nil
 }
 
-// GetRecordRequest names a record by ID number.
-type GetRecordRequest struct {
+// GetEnrolmentRequest names a person by ID number.
+type GetEnrolmentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	IdNumber      string                 `protobuf:"bytes,1,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *GetRecordRequest) Reset() {
-	*x = GetRecordRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+func (x *GetEnrolmentRequest) Reset() {
+	*x = GetEnrolmentRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *GetRecordRequest) String() string {
+func (x *GetEnrolmentRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*GetRecordRequest) ProtoMessage() {}
+func (*GetEnrolmentRequest) ProtoMessage() {}
 
-func (x *GetRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+func (x *GetEnrolmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,41 +2542,41 @@ func (x *GetRecordRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use GetRecordRequest.ProtoReflect.Descriptor instead.
-func (*GetRecordRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{19}
+// Deprecated: Use GetEnrolmentRequest.ProtoReflect.Descriptor instead.
+func (*GetEnrolmentRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{31}
 }
 
-func (x *GetRecordRequest) GetIdNumber() string {
+func (x *GetEnrolmentRequest) GetIdNumber() string {
 	if x != nil {
 		return x.IdNumber
 	}
 	return ""
 }
 
-// GetRecordResponse returns a record.
-type GetRecordResponse struct {
+// GetEnrolmentResponse returns the person's enrolment history here.
+type GetEnrolmentResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Record        *Record                `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	Enrolment     *Enrolment             `protobuf:"bytes,1,opt,name=enrolment,proto3" json:"enrolment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *GetRecordResponse) Reset() {
-	*x = GetRecordResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+func (x *GetEnrolmentResponse) Reset() {
+	*x = GetEnrolmentResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *GetRecordResponse) String() string {
+func (x *GetEnrolmentResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*GetRecordResponse) ProtoMessage() {}
+func (*GetEnrolmentResponse) ProtoMessage() {}
 
-func (x *GetRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+func (x *GetEnrolmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,41 +2587,43 @@ func (x *GetRecordResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use GetRecordResponse.ProtoReflect.Descriptor instead.
-func (*GetRecordResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{20}
+// Deprecated: Use GetEnrolmentResponse.ProtoReflect.Descriptor instead.
+func (*GetEnrolmentResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{32}
 }
 
-func (x *GetRecordResponse) GetRecord() *Record {
+func (x *GetEnrolmentResponse) GetEnrolment() *Enrolment {
 	if x != nil {
-		return x.Record
+		return x.Enrolment
 	}
 	return nil
 }
 
-// ListRecordsRequest limits a listing.
-type ListRecordsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+// ListEnrolmentsRequest asks for a page of enrolments, in ID-number order.
+type ListEnrolmentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size is at most 1000 (default 100); page_token continues a listing.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ListRecordsRequest) Reset() {
-	*x = ListRecordsRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
+func (x *ListEnrolmentsRequest) Reset() {
+	*x = ListEnrolmentsRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ListRecordsRequest) String() string {
+func (x *ListEnrolmentsRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ListRecordsRequest) ProtoMessage() {}
+func (*ListEnrolmentsRequest) ProtoMessage() {}
 
-func (x *ListRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
+func (x *ListEnrolmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,41 +2634,50 @@ func (x *ListRecordsRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ListRecordsRequest.ProtoReflect.Descriptor instead.
-func (*ListRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{21}
+// Deprecated: Use ListEnrolmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListEnrolmentsRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{33}
 }
 
-func (x *ListRecordsRequest) GetLimit() int32 {
+func (x *ListEnrolmentsRequest) GetPageSize() int32 {
 	if x != nil {
-		return x.Limit
+		return x.PageSize
 	}
 	return 0
 }
 
-// ListRecordsResponse lists records.
-type ListRecordsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Records       []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+func (x *ListEnrolmentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListEnrolmentsResponse is one page of enrolments.
+type ListEnrolmentsResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Enrolments []*Enrolment           `protobuf:"bytes,1,rep,name=enrolments,proto3" json:"enrolments,omitempty"`
+	// next_page_token is empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ListRecordsResponse) Reset() {
-	*x = ListRecordsResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
+func (x *ListEnrolmentsResponse) Reset() {
+	*x = ListEnrolmentsResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ListRecordsResponse) String() string {
+func (x *ListEnrolmentsResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ListRecordsResponse) ProtoMessage() {}
+func (*ListEnrolmentsResponse) ProtoMessage() {}
 
-func (x *ListRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
+func (x *ListEnrolmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,16 +2688,23 @@ func (x *ListRecordsResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ListRecordsResponse.ProtoReflect.Descriptor instead.
-func (*ListRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{22}
+// Deprecated: Use ListEnrolmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListEnrolmentsResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{34}
 }
 
-func (x *ListRecordsResponse) GetRecords() []*Record {
+func (x *ListEnrolmentsResponse) GetEnrolments() []*Enrolment {
 	if x != nil {
-		return x.Records
+		return x.Enrolments
 	}
 	return nil
+}
+
+func (x *ListEnrolmentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // ImportRecordsRequest stores many records.
@@ -1679,7 +2717,7 @@ type ImportRecordsRequest struct {
 
 func (x *ImportRecordsRequest) Reset() {
 	*x = ImportRecordsRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +2729,7 @@ func (x *ImportRecordsRequest) String() string {
 func (*ImportRecordsRequest) ProtoMessage() {}
 
 func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +2742,7 @@ func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ImportRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{23}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ImportRecordsRequest) GetRecords() []*Record {
@@ -1714,17 +2752,24 @@ func (x *ImportRecordsRequest) GetRecords() []*Record {
 	return nil
 }
 
-// ImportRecordsResponse counts the stored records.
+// ImportRecordsResponse counts what the import did.
 type ImportRecordsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Imported      int32                  `protobuf:"varint,1,opt,name=imported,proto3" json:"imported,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// imported is the number of rows stored; created counts new periods,
+	// updated active periods changed, unchanged rows identical to what is
+	// held, suspended periods suspended by the import (each with a certificate).
+	Imported      int32 `protobuf:"varint,1,opt,name=imported,proto3" json:"imported,omitempty"`
+	Created       int32 `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	Updated       int32 `protobuf:"varint,3,opt,name=updated,proto3" json:"updated,omitempty"`
+	Unchanged     int32 `protobuf:"varint,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Suspended     int32 `protobuf:"varint,5,opt,name=suspended,proto3" json:"suspended,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportRecordsResponse) Reset() {
 	*x = ImportRecordsResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +2781,7 @@ func (x *ImportRecordsResponse) String() string {
 func (*ImportRecordsResponse) ProtoMessage() {}
 
 func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,12 +2794,40 @@ func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ImportRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{24}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ImportRecordsResponse) GetImported() int32 {
 	if x != nil {
 		return x.Imported
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetCreated() int32 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetUpdated() int32 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetUnchanged() int32 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *ImportRecordsResponse) GetSuspended() int32 {
+	if x != nil {
+		return x.Suspended
 	}
 	return 0
 }
@@ -1769,7 +2842,7 @@ type GetCertificateRequest struct {
 
 func (x *GetCertificateRequest) Reset() {
 	*x = GetCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +2854,7 @@ func (x *GetCertificateRequest) String() string {
 func (*GetCertificateRequest) ProtoMessage() {}
 
 func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +2867,7 @@ func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{25}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetCertificateRequest) GetNumber() string {
@@ -1806,15 +2879,18 @@ func (x *GetCertificateRequest) GetNumber() string {
 
 // GetCertificateResponse returns a sealed certificate.
 type GetCertificateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Certificate   *SealedCertificate     `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Certificate *SealedCertificate     `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// voided_on and void_reason are set when this node voided it (恢复参保).
+	VoidedOn      *Date  `protobuf:"bytes,2,opt,name=voided_on,json=voidedOn,proto3" json:"voided_on,omitempty"`
+	VoidReason    string `protobuf:"bytes,3,opt,name=void_reason,json=voidReason,proto3" json:"void_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetCertificateResponse) Reset() {
 	*x = GetCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +2902,7 @@ func (x *GetCertificateResponse) String() string {
 func (*GetCertificateResponse) ProtoMessage() {}
 
 func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +2915,7 @@ func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{26}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetCertificateResponse) GetCertificate() *SealedCertificate {
@@ -1847,6 +2923,20 @@ func (x *GetCertificateResponse) GetCertificate() *SealedCertificate {
 		return x.Certificate
 	}
 	return nil
+}
+
+func (x *GetCertificateResponse) GetVoidedOn() *Date {
+	if x != nil {
+		return x.VoidedOn
+	}
+	return nil
+}
+
+func (x *GetCertificateResponse) GetVoidReason() string {
+	if x != nil {
+		return x.VoidReason
+	}
+	return ""
 }
 
 // OutboxMessage is a message waiting for delivery, or a dead letter.
@@ -1871,7 +2961,7 @@ type OutboxMessage struct {
 
 func (x *OutboxMessage) Reset() {
 	*x = OutboxMessage{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2973,7 @@ func (x *OutboxMessage) String() string {
 func (*OutboxMessage) ProtoMessage() {}
 
 func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2986,7 @@ func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxMessage.ProtoReflect.Descriptor instead.
 func (*OutboxMessage) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{27}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *OutboxMessage) GetSequence() uint64 {
@@ -1988,7 +3078,7 @@ type ListOutboxRequest struct {
 
 func (x *ListOutboxRequest) Reset() {
 	*x = ListOutboxRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +3090,7 @@ func (x *ListOutboxRequest) String() string {
 func (*ListOutboxRequest) ProtoMessage() {}
 
 func (x *ListOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +3103,7 @@ func (x *ListOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutboxRequest.ProtoReflect.Descriptor instead.
 func (*ListOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{28}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListOutboxRequest) GetDead() bool {
@@ -2047,7 +3137,7 @@ type ListOutboxResponse struct {
 
 func (x *ListOutboxResponse) Reset() {
 	*x = ListOutboxResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2059,7 +3149,7 @@ func (x *ListOutboxResponse) String() string {
 func (*ListOutboxResponse) ProtoMessage() {}
 
 func (x *ListOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2072,7 +3162,7 @@ func (x *ListOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutboxResponse.ProtoReflect.Descriptor instead.
 func (*ListOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{29}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListOutboxResponse) GetMessages() []*OutboxMessage {
@@ -2092,7 +3182,7 @@ type RedriveOutboxRequest struct {
 
 func (x *RedriveOutboxRequest) Reset() {
 	*x = RedriveOutboxRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +3194,7 @@ func (x *RedriveOutboxRequest) String() string {
 func (*RedriveOutboxRequest) ProtoMessage() {}
 
 func (x *RedriveOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +3207,7 @@ func (x *RedriveOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RedriveOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{30}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RedriveOutboxRequest) GetSequences() []uint64 {
@@ -2137,7 +3227,7 @@ type RedriveOutboxResponse struct {
 
 func (x *RedriveOutboxResponse) Reset() {
 	*x = RedriveOutboxResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2149,7 +3239,7 @@ func (x *RedriveOutboxResponse) String() string {
 func (*RedriveOutboxResponse) ProtoMessage() {}
 
 func (x *RedriveOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2162,7 +3252,7 @@ func (x *RedriveOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RedriveOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{31}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RedriveOutboxResponse) GetRedriven() int32 {
@@ -2181,7 +3271,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +3283,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +3296,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{32}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{44}
 }
 
 // PeerStatus is the delivery state towards one peer.
@@ -2223,7 +3313,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2235,7 +3325,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2248,7 +3338,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{33}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PeerStatus) GetRegion() string {
@@ -2298,7 +3388,7 @@ type CaseCount struct {
 
 func (x *CaseCount) Reset() {
 	*x = CaseCount{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +3400,7 @@ func (x *CaseCount) String() string {
 func (*CaseCount) ProtoMessage() {}
 
 func (x *CaseCount) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +3413,7 @@ func (x *CaseCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseCount.ProtoReflect.Descriptor instead.
 func (*CaseCount) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{34}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CaseCount) GetSide() CaseSide {
@@ -2372,7 +3462,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +3474,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +3487,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{35}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -2495,7 +3585,7 @@ var File_jiexu_v1_agency_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\xbc\x03\n" +
+	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\xa4\x04\n" +
 	"\x06Record\x12(\n" +
 	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12(\n" +
 	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\x1a\n" +
@@ -2511,11 +3601,39 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\"\n" +
 	"\rgap_back_paid\x18\n" +
-	" \x01(\bR\vgapBackPaid\"a\n" +
+	" \x01(\bR\vgapBackPaid\x123\n" +
+	"\rregistered_on\x18\v \x01(\v2\x0e.jiexu.v1.DateR\fregisteredOn\x121\n" +
+	"\fsuspended_on\x18\f \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\"\xb6\x05\n" +
+	"\x06Period\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12(\n" +
+	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\x1a\n" +
+	"\bdivision\x18\x03 \x01(\tR\bdivision\x128\n" +
+	"\renrolled_from\x18\x04 \x01(\v2\x13.jiexu.v1.YearMonthR\fenrolledFrom\x124\n" +
+	"\venrolled_to\x18\x05 \x01(\v2\x13.jiexu.v1.YearMonthR\n" +
+	"enrolledTo\x12\x1f\n" +
+	"\vmonths_paid\x18\x06 \x01(\x05R\n" +
+	"monthsPaid\x12+\n" +
+	"\x11months_recognised\x18\a \x01(\x05R\x10monthsRecognised\x12\x1f\n" +
+	"\vbalance_fen\x18\b \x01(\x03R\n" +
+	"balanceFen\x12\x19\n" +
+	"\bheld_fen\x18\t \x01(\x03R\aheldFen\x121\n" +
+	"\x06status\x18\n" +
+	" \x01(\x0e2\x19.jiexu.v1.EnrolmentStatusR\x06status\x12\"\n" +
+	"\rgap_back_paid\x18\v \x01(\bR\vgapBackPaid\x123\n" +
+	"\rregistered_on\x18\f \x01(\v2\x0e.jiexu.v1.DateR\fregisteredOn\x121\n" +
+	"\fsuspended_on\x18\r \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x12-\n" +
+	"\x12certificate_number\x18\x0e \x01(\tR\x11certificateNumber\x12\x17\n" +
+	"\acase_id\x18\x0f \x01(\tR\x06caseId\x12\x12\n" +
+	"\x04note\x18\x10 \x01(\tR\x04note\x129\n" +
+	"\n" +
+	"updated_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"a\n" +
+	"\tEnrolment\x12(\n" +
+	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12*\n" +
+	"\aperiods\x18\x02 \x03(\v2\x10.jiexu.v1.PeriodR\aperiods\"w\n" +
 	"\bCaseStep\x12)\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12*\n" +
-	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xd6\n" +
-	"\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
+	"\x05event\x18\x03 \x01(\tR\x05event\"\xf2\r\n" +
 	"\x04Case\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12&\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
@@ -2556,7 +3674,18 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x0ftransfer_in_due\x18\x1e \x01(\v2\x0e.jiexu.v1.DateR\rtransferInDue\x12-\n" +
 	"\n" +
 	"credit_due\x18\x1f \x01(\v2\x0e.jiexu.v1.DateR\tcreditDue\x12\x18\n" +
-	"\aoverdue\x18  \x01(\bR\aoverdue\"p\n" +
+	"\aoverdue\x18  \x01(\bR\aoverdue\x12-\n" +
+	"\x12deadline_uncertain\x18! \x01(\bR\x11deadlineUncertain\x12\x14\n" +
+	"\x05acted\x18\" \x01(\bR\x05acted\x12+\n" +
+	"\x11certificate_acked\x18# \x01(\bR\x10certificateAcked\x12\x1a\n" +
+	"\bdeclined\x18$ \x01(\bR\bdeclined\x12!\n" +
+	"\freturned_fen\x18% \x01(\x03R\vreturnedFen\x12;\n" +
+	"\rreturn_reason\x18& \x01(\x0e2\x16.jiexu.v1.ReturnReasonR\freturnReason\x12\x12\n" +
+	"\x04note\x18' \x01(\tR\x04note\x12'\n" +
+	"\x0fwithdraw_detail\x18( \x01(\tR\x0ewithdrawDetail\x12>\n" +
+	"\x10destination_from\x18) \x01(\v2\x13.jiexu.v1.YearMonthR\x0fdestinationFrom\x12/\n" +
+	"\venrolled_on\x18* \x01(\v2\x0e.jiexu.v1.DateR\n" +
+	"enrolledOn\"p\n" +
 	"\x14ApplyTransferRequest\x12\x1b\n" +
 	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12'\n" +
 	"\x0forigin_division\x18\x02 \x01(\tR\x0eoriginDivision\x12\x12\n" +
@@ -2568,7 +3697,44 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x121\n" +
 	"\x14destination_division\x18\x03 \x01(\tR\x13destinationDivision\">\n" +
 	"\x18ApplyTransferOutResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"P\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"F\n" +
+	"\x13WithdrawCaseRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\":\n" +
+	"\x14WithdrawCaseResponse\x12\"\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"t\n" +
+	"\x11RefuseCaseRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12.\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x16.jiexu.v1.RejectReasonR\x06reason\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"8\n" +
+	"\x12RefuseCaseResponse\x12\"\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\x9d\x01\n" +
+	"\x17SuspendEnrolmentRequest\x12\x1b\n" +
+	"\tid_number\x18\x01 \x01(\tR\bidNumber\x122\n" +
+	"\n" +
+	"last_month\x18\x02 \x01(\v2\x13.jiexu.v1.YearMonthR\tlastMonth\x121\n" +
+	"\fsuspended_on\x18\x03 \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\"\xb2\x01\n" +
+	"\x18SuspendEnrolmentResponse\x121\n" +
+	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12=\n" +
+	"\vcertificate\x18\x02 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12$\n" +
+	"\x05cases\x18\x03 \x03(\v2\x0e.jiexu.v1.CaseR\x05cases\"M\n" +
+	"\x16ResumeEnrolmentRequest\x12\x1b\n" +
+	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"{\n" +
+	"\x17ResumeEnrolmentResponse\x121\n" +
+	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12-\n" +
+	"\x12voided_certificate\x18\x02 \x01(\tR\x11voidedCertificate\"\xa7\x01\n" +
+	"\x1aRegisterCertificateRequest\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
+	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12+\n" +
+	"\x11verification_code\x18\x03 \x01(\tR\x10verificationCode\x12'\n" +
+	"\x0fissuer_division\x18\x04 \x01(\tR\x0eissuerDivision\"\xb1\x01\n" +
+	"\x1bRegisterCertificateResponse\x12=\n" +
+	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12#\n" +
+	"\rissuer_region\x18\x02 \x01(\tR\fissuerRegion\x12.\n" +
+	"\n" +
+	"assessment\x18\x03 \x01(\v2\x0e.jiexu.v1.CaseR\n" +
+	"assessment\"P\n" +
 	"\x19ReissueCertificateRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\"[\n" +
@@ -2577,43 +3743,62 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x17CheckCertificateRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12'\n" +
-	"\x0fissuer_division\x18\x03 \x01(\tR\x0eissuerDivision\"~\n" +
+	"\x0fissuer_division\x18\x03 \x01(\tR\x0eissuerDivision\"\xcc\x01\n" +
 	"\x18CheckCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12#\n" +
-	"\rissuer_region\x18\x02 \x01(\tR\fissuerRegion\"\x0f\n" +
+	"\rissuer_region\x18\x02 \x01(\tR\fissuerRegion\x12+\n" +
+	"\tvoided_on\x18\x03 \x01(\v2\x0e.jiexu.v1.DateR\bvoidedOn\x12\x1f\n" +
+	"\vvoid_reason\x18\x04 \x01(\tR\n" +
+	"voidReason\"\x0f\n" +
 	"\rBackupRequest\"&\n" +
 	"\x0eBackupResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\")\n" +
 	"\x0eGetCaseRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\"5\n" +
 	"\x0fGetCaseResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"{\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\xbe\x01\n" +
 	"\x10ListCasesRequest\x12&\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"9\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12\x1b\n" +
+	"\topen_only\x18\x05 \x01(\bR\bopenOnly\"a\n" +
 	"\x11ListCasesResponse\x12$\n" +
-	"\x05cases\x18\x01 \x03(\v2\x0e.jiexu.v1.CaseR\x05cases\"<\n" +
+	"\x05cases\x18\x01 \x03(\v2\x0e.jiexu.v1.CaseR\x05cases\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"<\n" +
 	"\x10PutRecordRequest\x12(\n" +
-	"\x06record\x18\x01 \x01(\v2\x10.jiexu.v1.RecordR\x06record\"=\n" +
-	"\x11PutRecordResponse\x12(\n" +
-	"\x06record\x18\x01 \x01(\v2\x10.jiexu.v1.RecordR\x06record\"/\n" +
-	"\x10GetRecordRequest\x12\x1b\n" +
-	"\tid_number\x18\x01 \x01(\tR\bidNumber\"=\n" +
-	"\x11GetRecordResponse\x12(\n" +
-	"\x06record\x18\x01 \x01(\v2\x10.jiexu.v1.RecordR\x06record\"*\n" +
-	"\x12ListRecordsRequest\x12\x14\n" +
-	"\x05limit\x18\x01 \x01(\x05R\x05limit\"A\n" +
-	"\x13ListRecordsResponse\x12*\n" +
-	"\arecords\x18\x01 \x03(\v2\x10.jiexu.v1.RecordR\arecords\"B\n" +
+	"\x06record\x18\x01 \x01(\v2\x10.jiexu.v1.RecordR\x06record\"F\n" +
+	"\x11PutRecordResponse\x121\n" +
+	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\"2\n" +
+	"\x13GetEnrolmentRequest\x12\x1b\n" +
+	"\tid_number\x18\x01 \x01(\tR\bidNumber\"I\n" +
+	"\x14GetEnrolmentResponse\x121\n" +
+	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\"S\n" +
+	"\x15ListEnrolmentsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"u\n" +
+	"\x16ListEnrolmentsResponse\x123\n" +
+	"\n" +
+	"enrolments\x18\x01 \x03(\v2\x13.jiexu.v1.EnrolmentR\n" +
+	"enrolments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"B\n" +
 	"\x14ImportRecordsRequest\x12*\n" +
-	"\arecords\x18\x01 \x03(\v2\x10.jiexu.v1.RecordR\arecords\"3\n" +
+	"\arecords\x18\x01 \x03(\v2\x10.jiexu.v1.RecordR\arecords\"\xa3\x01\n" +
 	"\x15ImportRecordsResponse\x12\x1a\n" +
-	"\bimported\x18\x01 \x01(\x05R\bimported\"/\n" +
+	"\bimported\x18\x01 \x01(\x05R\bimported\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\x05R\acreated\x12\x18\n" +
+	"\aupdated\x18\x03 \x01(\x05R\aupdated\x12\x1c\n" +
+	"\tunchanged\x18\x04 \x01(\x05R\tunchanged\x12\x1c\n" +
+	"\tsuspended\x18\x05 \x01(\x05R\tsuspended\"/\n" +
 	"\x15GetCertificateRequest\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\"W\n" +
+	"\x06number\x18\x01 \x01(\tR\x06number\"\xa5\x01\n" +
 	"\x16GetCertificateResponse\x12=\n" +
-	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\"\x84\x03\n" +
+	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12+\n" +
+	"\tvoided_on\x18\x02 \x01(\v2\x0e.jiexu.v1.DateR\bvoidedOn\x12\x1f\n" +
+	"\vvoid_reason\x18\x03 \x01(\tR\n" +
+	"voidReason\"\x84\x03\n" +
 	"\rOutboxMessage\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x1d\n" +
 	"\n" +
@@ -2670,40 +3855,49 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	" \x01(\tR\x11certificateSerial\x12/\n" +
 	"\x13overdue_destination\x18\v \x01(\x05R\x12overdueDestination\x12%\n" +
 	"\x0eoverdue_origin\x18\f \x01(\x05R\roverdueOrigin\x12J\n" +
-	"\x13registry_fetched_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x11registryFetchedAt*\x8c\x01\n" +
+	"\x13registry_fetched_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x11registryFetchedAt*\xb2\x01\n" +
 	"\x0fEnrolmentStatus\x12 \n" +
 	"\x1cENROLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ENROLMENT_STATUS_ACTIVE\x10\x01\x12\x1e\n" +
 	"\x1aENROLMENT_STATUS_SUSPENDED\x10\x02\x12\x1a\n" +
-	"\x16ENROLMENT_STATUS_ENDED\x10\x03*V\n" +
+	"\x16ENROLMENT_STATUS_ENDED\x10\x03\x12$\n" +
+	" ENROLMENT_STATUS_TRANSFERRED_OUT\x10\x04*V\n" +
 	"\bCaseSide\x12\x19\n" +
 	"\x15CASE_SIDE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CASE_SIDE_DESTINATION\x10\x01\x12\x14\n" +
-	"\x10CASE_SIDE_ORIGIN\x10\x02*\xda\x02\n" +
+	"\x10CASE_SIDE_ORIGIN\x10\x02*\x95\x03\n" +
 	"\tCaseState\x12\x1a\n" +
 	"\x16CASE_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CASE_STATE_APPLIED\x10\x01\x12\x17\n" +
 	"\x13CASE_STATE_NOTIFIED\x10\x02\x12\x18\n" +
 	"\x14CASE_STATE_CERTIFIED\x10\x03\x12\x15\n" +
 	"\x11CASE_STATE_FUNDED\x10\x04\x12\x18\n" +
-	"\x14CASE_STATE_COMPLETED\x10\x05\x12\x17\n" +
-	"\x13CASE_STATE_REJECTED\x10\x06\x12\x17\n" +
-	"\x13CASE_STATE_RECEIVED\x10\a\x12\x18\n" +
-	"\x14CASE_STATE_SUSPENDED\x10\b\x12\x1f\n" +
+	"\x14CASE_STATE_COMPLETED\x10\x05\x12\x16\n" +
+	"\x12CASE_STATE_REFUSED\x10\x06\x12\x17\n" +
+	"\x13CASE_STATE_RECEIVED\x10\a\x12!\n" +
+	"\x1dCASE_STATE_WAITING_SUSPENSION\x10\b\x12\x1f\n" +
 	"\x1bCASE_STATE_CERTIFICATE_SENT\x10\t\x12\x17\n" +
 	"\x13CASE_STATE_REMITTED\x10\n" +
 	"\x12\x15\n" +
 	"\x11CASE_STATE_CLOSED\x10\v\x12\x18\n" +
-	"\x14CASE_STATE_REQUESTED\x10\f2\x9d\t\n" +
+	"\x14CASE_STATE_REQUESTED\x10\f\x12\x18\n" +
+	"\x14CASE_STATE_WITHDRAWN\x10\r\x12\x17\n" +
+	"\x13CASE_STATE_RETURNED\x10\x0e2\xde\f\n" +
 	"\rAgencyService\x12P\n" +
 	"\rApplyTransfer\x12\x1e.jiexu.v1.ApplyTransferRequest\x1a\x1f.jiexu.v1.ApplyTransferResponse\x12Y\n" +
 	"\x10ApplyTransferOut\x12!.jiexu.v1.ApplyTransferOutRequest\x1a\".jiexu.v1.ApplyTransferOutResponse\x12>\n" +
 	"\aGetCase\x12\x18.jiexu.v1.GetCaseRequest\x1a\x19.jiexu.v1.GetCaseResponse\x12D\n" +
-	"\tListCases\x12\x1a.jiexu.v1.ListCasesRequest\x1a\x1b.jiexu.v1.ListCasesResponse\x12D\n" +
-	"\tPutRecord\x12\x1a.jiexu.v1.PutRecordRequest\x1a\x1b.jiexu.v1.PutRecordResponse\x12D\n" +
-	"\tGetRecord\x12\x1a.jiexu.v1.GetRecordRequest\x1a\x1b.jiexu.v1.GetRecordResponse\x12J\n" +
-	"\vListRecords\x12\x1c.jiexu.v1.ListRecordsRequest\x1a\x1d.jiexu.v1.ListRecordsResponse\x12P\n" +
-	"\rImportRecords\x12\x1e.jiexu.v1.ImportRecordsRequest\x1a\x1f.jiexu.v1.ImportRecordsResponse\x12S\n" +
+	"\tListCases\x12\x1a.jiexu.v1.ListCasesRequest\x1a\x1b.jiexu.v1.ListCasesResponse\x12M\n" +
+	"\fWithdrawCase\x12\x1d.jiexu.v1.WithdrawCaseRequest\x1a\x1e.jiexu.v1.WithdrawCaseResponse\x12G\n" +
+	"\n" +
+	"RefuseCase\x12\x1b.jiexu.v1.RefuseCaseRequest\x1a\x1c.jiexu.v1.RefuseCaseResponse\x12D\n" +
+	"\tPutRecord\x12\x1a.jiexu.v1.PutRecordRequest\x1a\x1b.jiexu.v1.PutRecordResponse\x12M\n" +
+	"\fGetEnrolment\x12\x1d.jiexu.v1.GetEnrolmentRequest\x1a\x1e.jiexu.v1.GetEnrolmentResponse\x12S\n" +
+	"\x0eListEnrolments\x12\x1f.jiexu.v1.ListEnrolmentsRequest\x1a .jiexu.v1.ListEnrolmentsResponse\x12P\n" +
+	"\rImportRecords\x12\x1e.jiexu.v1.ImportRecordsRequest\x1a\x1f.jiexu.v1.ImportRecordsResponse\x12Y\n" +
+	"\x10SuspendEnrolment\x12!.jiexu.v1.SuspendEnrolmentRequest\x1a\".jiexu.v1.SuspendEnrolmentResponse\x12V\n" +
+	"\x0fResumeEnrolment\x12 .jiexu.v1.ResumeEnrolmentRequest\x1a!.jiexu.v1.ResumeEnrolmentResponse\x12b\n" +
+	"\x13RegisterCertificate\x12$.jiexu.v1.RegisterCertificateRequest\x1a%.jiexu.v1.RegisterCertificateResponse\x12S\n" +
 	"\x0eGetCertificate\x12\x1f.jiexu.v1.GetCertificateRequest\x1a .jiexu.v1.GetCertificateResponse\x12_\n" +
 	"\x12ReissueCertificate\x12#.jiexu.v1.ReissueCertificateRequest\x1a$.jiexu.v1.ReissueCertificateResponse\x12Y\n" +
 	"\x10CheckCertificate\x12!.jiexu.v1.CheckCertificateRequest\x1a\".jiexu.v1.CheckCertificateResponse\x12=\n" +
@@ -2727,137 +3921,187 @@ func file_jiexu_v1_agency_proto_rawDescGZIP() []byte {
 }
 
 var file_jiexu_v1_agency_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_jiexu_v1_agency_proto_goTypes = []any{
-	(EnrolmentStatus)(0),               // 0: jiexu.v1.EnrolmentStatus
-	(CaseSide)(0),                      // 1: jiexu.v1.CaseSide
-	(CaseState)(0),                     // 2: jiexu.v1.CaseState
-	(*Record)(nil),                     // 3: jiexu.v1.Record
-	(*CaseStep)(nil),                   // 4: jiexu.v1.CaseStep
-	(*Case)(nil),                       // 5: jiexu.v1.Case
-	(*ApplyTransferRequest)(nil),       // 6: jiexu.v1.ApplyTransferRequest
-	(*ApplyTransferResponse)(nil),      // 7: jiexu.v1.ApplyTransferResponse
-	(*ApplyTransferOutRequest)(nil),    // 8: jiexu.v1.ApplyTransferOutRequest
-	(*ApplyTransferOutResponse)(nil),   // 9: jiexu.v1.ApplyTransferOutResponse
-	(*ReissueCertificateRequest)(nil),  // 10: jiexu.v1.ReissueCertificateRequest
-	(*ReissueCertificateResponse)(nil), // 11: jiexu.v1.ReissueCertificateResponse
-	(*CheckCertificateRequest)(nil),    // 12: jiexu.v1.CheckCertificateRequest
-	(*CheckCertificateResponse)(nil),   // 13: jiexu.v1.CheckCertificateResponse
-	(*BackupRequest)(nil),              // 14: jiexu.v1.BackupRequest
-	(*BackupResponse)(nil),             // 15: jiexu.v1.BackupResponse
-	(*GetCaseRequest)(nil),             // 16: jiexu.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),            // 17: jiexu.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),           // 18: jiexu.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),          // 19: jiexu.v1.ListCasesResponse
-	(*PutRecordRequest)(nil),           // 20: jiexu.v1.PutRecordRequest
-	(*PutRecordResponse)(nil),          // 21: jiexu.v1.PutRecordResponse
-	(*GetRecordRequest)(nil),           // 22: jiexu.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),          // 23: jiexu.v1.GetRecordResponse
-	(*ListRecordsRequest)(nil),         // 24: jiexu.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),        // 25: jiexu.v1.ListRecordsResponse
-	(*ImportRecordsRequest)(nil),       // 26: jiexu.v1.ImportRecordsRequest
-	(*ImportRecordsResponse)(nil),      // 27: jiexu.v1.ImportRecordsResponse
-	(*GetCertificateRequest)(nil),      // 28: jiexu.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil),     // 29: jiexu.v1.GetCertificateResponse
-	(*OutboxMessage)(nil),              // 30: jiexu.v1.OutboxMessage
-	(*ListOutboxRequest)(nil),          // 31: jiexu.v1.ListOutboxRequest
-	(*ListOutboxResponse)(nil),         // 32: jiexu.v1.ListOutboxResponse
-	(*RedriveOutboxRequest)(nil),       // 33: jiexu.v1.RedriveOutboxRequest
-	(*RedriveOutboxResponse)(nil),      // 34: jiexu.v1.RedriveOutboxResponse
-	(*GetStatusRequest)(nil),           // 35: jiexu.v1.GetStatusRequest
-	(*PeerStatus)(nil),                 // 36: jiexu.v1.PeerStatus
-	(*CaseCount)(nil),                  // 37: jiexu.v1.CaseCount
-	(*GetStatusResponse)(nil),          // 38: jiexu.v1.GetStatusResponse
-	(*Person)(nil),                     // 39: jiexu.v1.Person
-	(Scheme)(0),                        // 40: jiexu.v1.Scheme
-	(*YearMonth)(nil),                  // 41: jiexu.v1.YearMonth
-	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
-	(RejectReason)(0),                  // 43: jiexu.v1.RejectReason
-	(*Date)(nil),                       // 44: jiexu.v1.Date
-	(*SealedCertificate)(nil),          // 45: jiexu.v1.SealedCertificate
+	(EnrolmentStatus)(0),                // 0: jiexu.v1.EnrolmentStatus
+	(CaseSide)(0),                       // 1: jiexu.v1.CaseSide
+	(CaseState)(0),                      // 2: jiexu.v1.CaseState
+	(*Record)(nil),                      // 3: jiexu.v1.Record
+	(*Period)(nil),                      // 4: jiexu.v1.Period
+	(*Enrolment)(nil),                   // 5: jiexu.v1.Enrolment
+	(*CaseStep)(nil),                    // 6: jiexu.v1.CaseStep
+	(*Case)(nil),                        // 7: jiexu.v1.Case
+	(*ApplyTransferRequest)(nil),        // 8: jiexu.v1.ApplyTransferRequest
+	(*ApplyTransferResponse)(nil),       // 9: jiexu.v1.ApplyTransferResponse
+	(*ApplyTransferOutRequest)(nil),     // 10: jiexu.v1.ApplyTransferOutRequest
+	(*ApplyTransferOutResponse)(nil),    // 11: jiexu.v1.ApplyTransferOutResponse
+	(*WithdrawCaseRequest)(nil),         // 12: jiexu.v1.WithdrawCaseRequest
+	(*WithdrawCaseResponse)(nil),        // 13: jiexu.v1.WithdrawCaseResponse
+	(*RefuseCaseRequest)(nil),           // 14: jiexu.v1.RefuseCaseRequest
+	(*RefuseCaseResponse)(nil),          // 15: jiexu.v1.RefuseCaseResponse
+	(*SuspendEnrolmentRequest)(nil),     // 16: jiexu.v1.SuspendEnrolmentRequest
+	(*SuspendEnrolmentResponse)(nil),    // 17: jiexu.v1.SuspendEnrolmentResponse
+	(*ResumeEnrolmentRequest)(nil),      // 18: jiexu.v1.ResumeEnrolmentRequest
+	(*ResumeEnrolmentResponse)(nil),     // 19: jiexu.v1.ResumeEnrolmentResponse
+	(*RegisterCertificateRequest)(nil),  // 20: jiexu.v1.RegisterCertificateRequest
+	(*RegisterCertificateResponse)(nil), // 21: jiexu.v1.RegisterCertificateResponse
+	(*ReissueCertificateRequest)(nil),   // 22: jiexu.v1.ReissueCertificateRequest
+	(*ReissueCertificateResponse)(nil),  // 23: jiexu.v1.ReissueCertificateResponse
+	(*CheckCertificateRequest)(nil),     // 24: jiexu.v1.CheckCertificateRequest
+	(*CheckCertificateResponse)(nil),    // 25: jiexu.v1.CheckCertificateResponse
+	(*BackupRequest)(nil),               // 26: jiexu.v1.BackupRequest
+	(*BackupResponse)(nil),              // 27: jiexu.v1.BackupResponse
+	(*GetCaseRequest)(nil),              // 28: jiexu.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),             // 29: jiexu.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),            // 30: jiexu.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),           // 31: jiexu.v1.ListCasesResponse
+	(*PutRecordRequest)(nil),            // 32: jiexu.v1.PutRecordRequest
+	(*PutRecordResponse)(nil),           // 33: jiexu.v1.PutRecordResponse
+	(*GetEnrolmentRequest)(nil),         // 34: jiexu.v1.GetEnrolmentRequest
+	(*GetEnrolmentResponse)(nil),        // 35: jiexu.v1.GetEnrolmentResponse
+	(*ListEnrolmentsRequest)(nil),       // 36: jiexu.v1.ListEnrolmentsRequest
+	(*ListEnrolmentsResponse)(nil),      // 37: jiexu.v1.ListEnrolmentsResponse
+	(*ImportRecordsRequest)(nil),        // 38: jiexu.v1.ImportRecordsRequest
+	(*ImportRecordsResponse)(nil),       // 39: jiexu.v1.ImportRecordsResponse
+	(*GetCertificateRequest)(nil),       // 40: jiexu.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),      // 41: jiexu.v1.GetCertificateResponse
+	(*OutboxMessage)(nil),               // 42: jiexu.v1.OutboxMessage
+	(*ListOutboxRequest)(nil),           // 43: jiexu.v1.ListOutboxRequest
+	(*ListOutboxResponse)(nil),          // 44: jiexu.v1.ListOutboxResponse
+	(*RedriveOutboxRequest)(nil),        // 45: jiexu.v1.RedriveOutboxRequest
+	(*RedriveOutboxResponse)(nil),       // 46: jiexu.v1.RedriveOutboxResponse
+	(*GetStatusRequest)(nil),            // 47: jiexu.v1.GetStatusRequest
+	(*PeerStatus)(nil),                  // 48: jiexu.v1.PeerStatus
+	(*CaseCount)(nil),                   // 49: jiexu.v1.CaseCount
+	(*GetStatusResponse)(nil),           // 50: jiexu.v1.GetStatusResponse
+	(*Person)(nil),                      // 51: jiexu.v1.Person
+	(Scheme)(0),                         // 52: jiexu.v1.Scheme
+	(*YearMonth)(nil),                   // 53: jiexu.v1.YearMonth
+	(*timestamppb.Timestamp)(nil),       // 54: google.protobuf.Timestamp
+	(*Date)(nil),                        // 55: jiexu.v1.Date
+	(RejectReason)(0),                   // 56: jiexu.v1.RejectReason
+	(ReturnReason)(0),                   // 57: jiexu.v1.ReturnReason
+	(*SealedCertificate)(nil),           // 58: jiexu.v1.SealedCertificate
 }
 var file_jiexu_v1_agency_proto_depIdxs = []int32{
-	39, // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
-	40, // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
-	41, // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
-	41, // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
+	51, // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
+	52, // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
+	53, // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
+	53, // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
 	0,  // 4: jiexu.v1.Record.status:type_name -> jiexu.v1.EnrolmentStatus
-	42, // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
-	2,  // 6: jiexu.v1.CaseStep.state:type_name -> jiexu.v1.CaseState
-	42, // 7: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
-	1,  // 8: jiexu.v1.Case.side:type_name -> jiexu.v1.CaseSide
-	2,  // 9: jiexu.v1.Case.state:type_name -> jiexu.v1.CaseState
-	39, // 10: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
-	40, // 11: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
-	40, // 12: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
-	43, // 13: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
-	4,  // 14: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
-	42, // 15: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
-	42, // 16: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
-	44, // 17: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
-	44, // 18: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
-	44, // 19: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
-	44, // 20: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
-	5,  // 21: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
-	5,  // 22: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
-	45, // 23: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	45, // 24: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	5,  // 25: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
-	1,  // 26: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
-	2,  // 27: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
-	5,  // 28: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
-	3,  // 29: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
-	3,  // 30: jiexu.v1.PutRecordResponse.record:type_name -> jiexu.v1.Record
-	3,  // 31: jiexu.v1.GetRecordResponse.record:type_name -> jiexu.v1.Record
-	3,  // 32: jiexu.v1.ListRecordsResponse.records:type_name -> jiexu.v1.Record
-	3,  // 33: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
-	45, // 34: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	42, // 35: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
-	42, // 36: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
-	30, // 37: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
-	42, // 38: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
-	1,  // 39: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
-	2,  // 40: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
-	42, // 41: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
-	42, // 42: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
-	36, // 43: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
-	37, // 44: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
-	42, // 45: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
-	6,  // 46: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
-	8,  // 47: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
-	16, // 48: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
-	18, // 49: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
-	20, // 50: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
-	22, // 51: jiexu.v1.AgencyService.GetRecord:input_type -> jiexu.v1.GetRecordRequest
-	24, // 52: jiexu.v1.AgencyService.ListRecords:input_type -> jiexu.v1.ListRecordsRequest
-	26, // 53: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
-	28, // 54: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
-	10, // 55: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
-	12, // 56: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
-	14, // 57: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
-	31, // 58: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
-	33, // 59: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
-	35, // 60: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
-	7,  // 61: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
-	9,  // 62: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
-	17, // 63: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
-	19, // 64: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
-	21, // 65: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
-	23, // 66: jiexu.v1.AgencyService.GetRecord:output_type -> jiexu.v1.GetRecordResponse
-	25, // 67: jiexu.v1.AgencyService.ListRecords:output_type -> jiexu.v1.ListRecordsResponse
-	27, // 68: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
-	29, // 69: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
-	11, // 70: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
-	13, // 71: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
-	15, // 72: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
-	32, // 73: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
-	34, // 74: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
-	38, // 75: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
-	61, // [61:76] is the sub-list for method output_type
-	46, // [46:61] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	54, // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	55, // 6: jiexu.v1.Record.registered_on:type_name -> jiexu.v1.Date
+	55, // 7: jiexu.v1.Record.suspended_on:type_name -> jiexu.v1.Date
+	52, // 8: jiexu.v1.Period.scheme:type_name -> jiexu.v1.Scheme
+	53, // 9: jiexu.v1.Period.enrolled_from:type_name -> jiexu.v1.YearMonth
+	53, // 10: jiexu.v1.Period.enrolled_to:type_name -> jiexu.v1.YearMonth
+	0,  // 11: jiexu.v1.Period.status:type_name -> jiexu.v1.EnrolmentStatus
+	55, // 12: jiexu.v1.Period.registered_on:type_name -> jiexu.v1.Date
+	55, // 13: jiexu.v1.Period.suspended_on:type_name -> jiexu.v1.Date
+	54, // 14: jiexu.v1.Period.updated_at:type_name -> google.protobuf.Timestamp
+	51, // 15: jiexu.v1.Enrolment.person:type_name -> jiexu.v1.Person
+	4,  // 16: jiexu.v1.Enrolment.periods:type_name -> jiexu.v1.Period
+	2,  // 17: jiexu.v1.CaseStep.state:type_name -> jiexu.v1.CaseState
+	54, // 18: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
+	1,  // 19: jiexu.v1.Case.side:type_name -> jiexu.v1.CaseSide
+	2,  // 20: jiexu.v1.Case.state:type_name -> jiexu.v1.CaseState
+	51, // 21: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
+	52, // 22: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
+	52, // 23: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
+	56, // 24: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
+	6,  // 25: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
+	54, // 26: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
+	54, // 27: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	55, // 28: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
+	55, // 29: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
+	55, // 30: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
+	55, // 31: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
+	57, // 32: jiexu.v1.Case.return_reason:type_name -> jiexu.v1.ReturnReason
+	53, // 33: jiexu.v1.Case.destination_from:type_name -> jiexu.v1.YearMonth
+	55, // 34: jiexu.v1.Case.enrolled_on:type_name -> jiexu.v1.Date
+	7,  // 35: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
+	7,  // 36: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
+	7,  // 37: jiexu.v1.WithdrawCaseResponse.case:type_name -> jiexu.v1.Case
+	56, // 38: jiexu.v1.RefuseCaseRequest.reason:type_name -> jiexu.v1.RejectReason
+	7,  // 39: jiexu.v1.RefuseCaseResponse.case:type_name -> jiexu.v1.Case
+	53, // 40: jiexu.v1.SuspendEnrolmentRequest.last_month:type_name -> jiexu.v1.YearMonth
+	55, // 41: jiexu.v1.SuspendEnrolmentRequest.suspended_on:type_name -> jiexu.v1.Date
+	5,  // 42: jiexu.v1.SuspendEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	58, // 43: jiexu.v1.SuspendEnrolmentResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	7,  // 44: jiexu.v1.SuspendEnrolmentResponse.cases:type_name -> jiexu.v1.Case
+	5,  // 45: jiexu.v1.ResumeEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	58, // 46: jiexu.v1.RegisterCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	7,  // 47: jiexu.v1.RegisterCertificateResponse.assessment:type_name -> jiexu.v1.Case
+	58, // 48: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	58, // 49: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	55, // 50: jiexu.v1.CheckCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	7,  // 51: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
+	1,  // 52: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
+	2,  // 53: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
+	7,  // 54: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
+	3,  // 55: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
+	5,  // 56: jiexu.v1.PutRecordResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	5,  // 57: jiexu.v1.GetEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	5,  // 58: jiexu.v1.ListEnrolmentsResponse.enrolments:type_name -> jiexu.v1.Enrolment
+	3,  // 59: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
+	58, // 60: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	55, // 61: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	54, // 62: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
+	54, // 63: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
+	42, // 64: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
+	54, // 65: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
+	1,  // 66: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
+	2,  // 67: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
+	54, // 68: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
+	54, // 69: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
+	48, // 70: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
+	49, // 71: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
+	54, // 72: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
+	8,  // 73: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
+	10, // 74: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
+	28, // 75: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
+	30, // 76: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
+	12, // 77: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
+	14, // 78: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
+	32, // 79: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
+	34, // 80: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
+	36, // 81: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
+	38, // 82: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
+	16, // 83: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
+	18, // 84: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
+	20, // 85: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
+	40, // 86: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
+	22, // 87: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
+	24, // 88: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
+	26, // 89: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
+	43, // 90: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
+	45, // 91: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
+	47, // 92: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
+	9,  // 93: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
+	11, // 94: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
+	29, // 95: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
+	31, // 96: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
+	13, // 97: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
+	15, // 98: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
+	33, // 99: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
+	35, // 100: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
+	37, // 101: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
+	39, // 102: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
+	17, // 103: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
+	19, // 104: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
+	21, // 105: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
+	41, // 106: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
+	23, // 107: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
+	25, // 108: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
+	27, // 109: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
+	44, // 110: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
+	46, // 111: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
+	50, // 112: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
+	93, // [93:113] is the sub-list for method output_type
+	73, // [73:93] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_agency_proto_init() }
@@ -2874,7 +4118,7 @@ func file_jiexu_v1_agency_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_agency_proto_rawDesc), len(file_jiexu_v1_agency_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   36,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

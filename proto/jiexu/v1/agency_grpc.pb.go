@@ -19,21 +19,26 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgencyService_ApplyTransfer_FullMethodName      = "/jiexu.v1.AgencyService/ApplyTransfer"
-	AgencyService_ApplyTransferOut_FullMethodName   = "/jiexu.v1.AgencyService/ApplyTransferOut"
-	AgencyService_GetCase_FullMethodName            = "/jiexu.v1.AgencyService/GetCase"
-	AgencyService_ListCases_FullMethodName          = "/jiexu.v1.AgencyService/ListCases"
-	AgencyService_PutRecord_FullMethodName          = "/jiexu.v1.AgencyService/PutRecord"
-	AgencyService_GetRecord_FullMethodName          = "/jiexu.v1.AgencyService/GetRecord"
-	AgencyService_ListRecords_FullMethodName        = "/jiexu.v1.AgencyService/ListRecords"
-	AgencyService_ImportRecords_FullMethodName      = "/jiexu.v1.AgencyService/ImportRecords"
-	AgencyService_GetCertificate_FullMethodName     = "/jiexu.v1.AgencyService/GetCertificate"
-	AgencyService_ReissueCertificate_FullMethodName = "/jiexu.v1.AgencyService/ReissueCertificate"
-	AgencyService_CheckCertificate_FullMethodName   = "/jiexu.v1.AgencyService/CheckCertificate"
-	AgencyService_Backup_FullMethodName             = "/jiexu.v1.AgencyService/Backup"
-	AgencyService_ListOutbox_FullMethodName         = "/jiexu.v1.AgencyService/ListOutbox"
-	AgencyService_RedriveOutbox_FullMethodName      = "/jiexu.v1.AgencyService/RedriveOutbox"
-	AgencyService_GetStatus_FullMethodName          = "/jiexu.v1.AgencyService/GetStatus"
+	AgencyService_ApplyTransfer_FullMethodName       = "/jiexu.v1.AgencyService/ApplyTransfer"
+	AgencyService_ApplyTransferOut_FullMethodName    = "/jiexu.v1.AgencyService/ApplyTransferOut"
+	AgencyService_GetCase_FullMethodName             = "/jiexu.v1.AgencyService/GetCase"
+	AgencyService_ListCases_FullMethodName           = "/jiexu.v1.AgencyService/ListCases"
+	AgencyService_WithdrawCase_FullMethodName        = "/jiexu.v1.AgencyService/WithdrawCase"
+	AgencyService_RefuseCase_FullMethodName          = "/jiexu.v1.AgencyService/RefuseCase"
+	AgencyService_PutRecord_FullMethodName           = "/jiexu.v1.AgencyService/PutRecord"
+	AgencyService_GetEnrolment_FullMethodName        = "/jiexu.v1.AgencyService/GetEnrolment"
+	AgencyService_ListEnrolments_FullMethodName      = "/jiexu.v1.AgencyService/ListEnrolments"
+	AgencyService_ImportRecords_FullMethodName       = "/jiexu.v1.AgencyService/ImportRecords"
+	AgencyService_SuspendEnrolment_FullMethodName    = "/jiexu.v1.AgencyService/SuspendEnrolment"
+	AgencyService_ResumeEnrolment_FullMethodName     = "/jiexu.v1.AgencyService/ResumeEnrolment"
+	AgencyService_RegisterCertificate_FullMethodName = "/jiexu.v1.AgencyService/RegisterCertificate"
+	AgencyService_GetCertificate_FullMethodName      = "/jiexu.v1.AgencyService/GetCertificate"
+	AgencyService_ReissueCertificate_FullMethodName  = "/jiexu.v1.AgencyService/ReissueCertificate"
+	AgencyService_CheckCertificate_FullMethodName    = "/jiexu.v1.AgencyService/CheckCertificate"
+	AgencyService_Backup_FullMethodName              = "/jiexu.v1.AgencyService/Backup"
+	AgencyService_ListOutbox_FullMethodName          = "/jiexu.v1.AgencyService/ListOutbox"
+	AgencyService_RedriveOutbox_FullMethodName       = "/jiexu.v1.AgencyService/RedriveOutbox"
+	AgencyService_GetStatus_FullMethodName           = "/jiexu.v1.AgencyService/GetStatus"
 )
 
 // AgencyServiceClient is the client API for AgencyService service.
@@ -51,16 +56,38 @@ type AgencyServiceClient interface {
 	ApplyTransferOut(ctx context.Context, in *ApplyTransferOutRequest, opts ...grpc.CallOption) (*ApplyTransferOutResponse, error)
 	// GetCase returns one case.
 	GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*GetCaseResponse, error)
-	// ListCases lists cases, newest first.
+	// ListCases lists cases, newest first, a page at a time.
 	ListCases(ctx context.Context, in *ListCasesRequest, opts ...grpc.CallOption) (*ListCasesResponse, error)
-	// PutRecord creates or replaces an enrolment record.
+	// WithdrawCase withdraws an application (撤销) the origin has not
+	// acted on: at the destination it ends the case at once and tells the
+	// origin; at the origin it ends a case still waiting and tells the
+	// destination.
+	WithdrawCase(ctx context.Context, in *WithdrawCaseRequest, opts ...grpc.CallOption) (*WithdrawCaseResponse, error)
+	// RefuseCase is the origin operator's refusal of a case that waits
+	// here, with a reason the applicant can act on.
+	RefuseCase(ctx context.Context, in *RefuseCaseRequest, opts ...grpc.CallOption) (*RefuseCaseResponse, error)
+	// PutRecord enrols a person here (a new period) or updates the active
+	// period. A suspended, ended or transferred-out period is never changed by
+	// it: those rows are refused with the reason.
 	PutRecord(ctx context.Context, in *PutRecordRequest, opts ...grpc.CallOption) (*PutRecordResponse, error)
-	// GetRecord returns the enrolment record of an ID number.
-	GetRecord(ctx context.Context, in *GetRecordRequest, opts ...grpc.CallOption) (*GetRecordResponse, error)
-	// ListRecords lists enrolment records.
-	ListRecords(ctx context.Context, in *ListRecordsRequest, opts ...grpc.CallOption) (*ListRecordsResponse, error)
-	// ImportRecords stores many records in one transaction: all or none.
+	// GetEnrolment returns a person's enrolment history here.
+	GetEnrolment(ctx context.Context, in *GetEnrolmentRequest, opts ...grpc.CallOption) (*GetEnrolmentResponse, error)
+	// ListEnrolments lists enrolments, a page at a time.
+	ListEnrolments(ctx context.Context, in *ListEnrolmentsRequest, opts ...grpc.CallOption) (*ListEnrolmentsResponse, error)
+	// ImportRecords stores many records in one transaction: all or none, with
+	// every refusal reported.
 	ImportRecords(ctx context.Context, in *ImportRecordsRequest, opts ...grpc.CallOption) (*ImportRecordsResponse, error)
+	// SuspendEnrolment suspends (中止参保) a person's active period with its
+	// real last month and issues the certificate at that moment; a case
+	// waiting here for the suspension then proceeds.
+	SuspendEnrolment(ctx context.Context, in *SuspendEnrolmentRequest, opts ...grpc.CallOption) (*SuspendEnrolmentResponse, error)
+	// ResumeEnrolment cancels a suspension that no transfer has used
+	// (恢复参保): the period is active again and its certificate is void.
+	ResumeEnrolment(ctx context.Context, in *ResumeEnrolmentRequest, opts ...grpc.CallOption) (*ResumeEnrolmentResponse, error)
+	// RegisterCertificate records at the destination a certificate the person
+	// brought on paper: it is fetched from the issuer by number and ID number
+	// and must match the verification code printed on the paper.
+	RegisterCertificate(ctx context.Context, in *RegisterCertificateRequest, opts ...grpc.CallOption) (*RegisterCertificateResponse, error)
 	// GetCertificate returns a certificate this node issued or received.
 	GetCertificate(ctx context.Context, in *GetCertificateRequest, opts ...grpc.CallOption) (*GetCertificateResponse, error)
 	// ReissueCertificate re-issues a lost certificate (补办) at the issuing node.
@@ -126,6 +153,26 @@ func (c *agencyServiceClient) ListCases(ctx context.Context, in *ListCasesReques
 	return out, nil
 }
 
+func (c *agencyServiceClient) WithdrawCase(ctx context.Context, in *WithdrawCaseRequest, opts ...grpc.CallOption) (*WithdrawCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WithdrawCaseResponse)
+	err := c.cc.Invoke(ctx, AgencyService_WithdrawCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agencyServiceClient) RefuseCase(ctx context.Context, in *RefuseCaseRequest, opts ...grpc.CallOption) (*RefuseCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RefuseCaseResponse)
+	err := c.cc.Invoke(ctx, AgencyService_RefuseCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *agencyServiceClient) PutRecord(ctx context.Context, in *PutRecordRequest, opts ...grpc.CallOption) (*PutRecordResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PutRecordResponse)
@@ -136,20 +183,20 @@ func (c *agencyServiceClient) PutRecord(ctx context.Context, in *PutRecordReques
 	return out, nil
 }
 
-func (c *agencyServiceClient) GetRecord(ctx context.Context, in *GetRecordRequest, opts ...grpc.CallOption) (*GetRecordResponse, error) {
+func (c *agencyServiceClient) GetEnrolment(ctx context.Context, in *GetEnrolmentRequest, opts ...grpc.CallOption) (*GetEnrolmentResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetRecordResponse)
-	err := c.cc.Invoke(ctx, AgencyService_GetRecord_FullMethodName, in, out, cOpts...)
+	out := new(GetEnrolmentResponse)
+	err := c.cc.Invoke(ctx, AgencyService_GetEnrolment_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *agencyServiceClient) ListRecords(ctx context.Context, in *ListRecordsRequest, opts ...grpc.CallOption) (*ListRecordsResponse, error) {
+func (c *agencyServiceClient) ListEnrolments(ctx context.Context, in *ListEnrolmentsRequest, opts ...grpc.CallOption) (*ListEnrolmentsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListRecordsResponse)
-	err := c.cc.Invoke(ctx, AgencyService_ListRecords_FullMethodName, in, out, cOpts...)
+	out := new(ListEnrolmentsResponse)
+	err := c.cc.Invoke(ctx, AgencyService_ListEnrolments_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +207,36 @@ func (c *agencyServiceClient) ImportRecords(ctx context.Context, in *ImportRecor
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ImportRecordsResponse)
 	err := c.cc.Invoke(ctx, AgencyService_ImportRecords_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agencyServiceClient) SuspendEnrolment(ctx context.Context, in *SuspendEnrolmentRequest, opts ...grpc.CallOption) (*SuspendEnrolmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SuspendEnrolmentResponse)
+	err := c.cc.Invoke(ctx, AgencyService_SuspendEnrolment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agencyServiceClient) ResumeEnrolment(ctx context.Context, in *ResumeEnrolmentRequest, opts ...grpc.CallOption) (*ResumeEnrolmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeEnrolmentResponse)
+	err := c.cc.Invoke(ctx, AgencyService_ResumeEnrolment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agencyServiceClient) RegisterCertificate(ctx context.Context, in *RegisterCertificateRequest, opts ...grpc.CallOption) (*RegisterCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisterCertificateResponse)
+	err := c.cc.Invoke(ctx, AgencyService_RegisterCertificate_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -260,16 +337,38 @@ type AgencyServiceServer interface {
 	ApplyTransferOut(context.Context, *ApplyTransferOutRequest) (*ApplyTransferOutResponse, error)
 	// GetCase returns one case.
 	GetCase(context.Context, *GetCaseRequest) (*GetCaseResponse, error)
-	// ListCases lists cases, newest first.
+	// ListCases lists cases, newest first, a page at a time.
 	ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error)
-	// PutRecord creates or replaces an enrolment record.
+	// WithdrawCase withdraws an application (撤销) the origin has not
+	// acted on: at the destination it ends the case at once and tells the
+	// origin; at the origin it ends a case still waiting and tells the
+	// destination.
+	WithdrawCase(context.Context, *WithdrawCaseRequest) (*WithdrawCaseResponse, error)
+	// RefuseCase is the origin operator's refusal of a case that waits
+	// here, with a reason the applicant can act on.
+	RefuseCase(context.Context, *RefuseCaseRequest) (*RefuseCaseResponse, error)
+	// PutRecord enrols a person here (a new period) or updates the active
+	// period. A suspended, ended or transferred-out period is never changed by
+	// it: those rows are refused with the reason.
 	PutRecord(context.Context, *PutRecordRequest) (*PutRecordResponse, error)
-	// GetRecord returns the enrolment record of an ID number.
-	GetRecord(context.Context, *GetRecordRequest) (*GetRecordResponse, error)
-	// ListRecords lists enrolment records.
-	ListRecords(context.Context, *ListRecordsRequest) (*ListRecordsResponse, error)
-	// ImportRecords stores many records in one transaction: all or none.
+	// GetEnrolment returns a person's enrolment history here.
+	GetEnrolment(context.Context, *GetEnrolmentRequest) (*GetEnrolmentResponse, error)
+	// ListEnrolments lists enrolments, a page at a time.
+	ListEnrolments(context.Context, *ListEnrolmentsRequest) (*ListEnrolmentsResponse, error)
+	// ImportRecords stores many records in one transaction: all or none, with
+	// every refusal reported.
 	ImportRecords(context.Context, *ImportRecordsRequest) (*ImportRecordsResponse, error)
+	// SuspendEnrolment suspends (中止参保) a person's active period with its
+	// real last month and issues the certificate at that moment; a case
+	// waiting here for the suspension then proceeds.
+	SuspendEnrolment(context.Context, *SuspendEnrolmentRequest) (*SuspendEnrolmentResponse, error)
+	// ResumeEnrolment cancels a suspension that no transfer has used
+	// (恢复参保): the period is active again and its certificate is void.
+	ResumeEnrolment(context.Context, *ResumeEnrolmentRequest) (*ResumeEnrolmentResponse, error)
+	// RegisterCertificate records at the destination a certificate the person
+	// brought on paper: it is fetched from the issuer by number and ID number
+	// and must match the verification code printed on the paper.
+	RegisterCertificate(context.Context, *RegisterCertificateRequest) (*RegisterCertificateResponse, error)
 	// GetCertificate returns a certificate this node issued or received.
 	GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error)
 	// ReissueCertificate re-issues a lost certificate (补办) at the issuing node.
@@ -307,17 +406,32 @@ func (UnimplementedAgencyServiceServer) GetCase(context.Context, *GetCaseRequest
 func (UnimplementedAgencyServiceServer) ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCases not implemented")
 }
+func (UnimplementedAgencyServiceServer) WithdrawCase(context.Context, *WithdrawCaseRequest) (*WithdrawCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WithdrawCase not implemented")
+}
+func (UnimplementedAgencyServiceServer) RefuseCase(context.Context, *RefuseCaseRequest) (*RefuseCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RefuseCase not implemented")
+}
 func (UnimplementedAgencyServiceServer) PutRecord(context.Context, *PutRecordRequest) (*PutRecordResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PutRecord not implemented")
 }
-func (UnimplementedAgencyServiceServer) GetRecord(context.Context, *GetRecordRequest) (*GetRecordResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method GetRecord not implemented")
+func (UnimplementedAgencyServiceServer) GetEnrolment(context.Context, *GetEnrolmentRequest) (*GetEnrolmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEnrolment not implemented")
 }
-func (UnimplementedAgencyServiceServer) ListRecords(context.Context, *ListRecordsRequest) (*ListRecordsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListRecords not implemented")
+func (UnimplementedAgencyServiceServer) ListEnrolments(context.Context, *ListEnrolmentsRequest) (*ListEnrolmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEnrolments not implemented")
 }
 func (UnimplementedAgencyServiceServer) ImportRecords(context.Context, *ImportRecordsRequest) (*ImportRecordsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ImportRecords not implemented")
+}
+func (UnimplementedAgencyServiceServer) SuspendEnrolment(context.Context, *SuspendEnrolmentRequest) (*SuspendEnrolmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SuspendEnrolment not implemented")
+}
+func (UnimplementedAgencyServiceServer) ResumeEnrolment(context.Context, *ResumeEnrolmentRequest) (*ResumeEnrolmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeEnrolment not implemented")
+}
+func (UnimplementedAgencyServiceServer) RegisterCertificate(context.Context, *RegisterCertificateRequest) (*RegisterCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RegisterCertificate not implemented")
 }
 func (UnimplementedAgencyServiceServer) GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCertificate not implemented")
@@ -433,6 +547,42 @@ func _AgencyService_ListCases_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgencyService_WithdrawCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WithdrawCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).WithdrawCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_WithdrawCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).WithdrawCase(ctx, req.(*WithdrawCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgencyService_RefuseCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RefuseCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).RefuseCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_RefuseCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).RefuseCase(ctx, req.(*RefuseCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AgencyService_PutRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PutRecordRequest)
 	if err := dec(in); err != nil {
@@ -451,38 +601,38 @@ func _AgencyService_PutRecord_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
-func _AgencyService_GetRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(GetRecordRequest)
+func _AgencyService_GetEnrolment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEnrolmentRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(AgencyServiceServer).GetRecord(ctx, in)
+		return srv.(AgencyServiceServer).GetEnrolment(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: AgencyService_GetRecord_FullMethodName,
+		FullMethod: AgencyService_GetEnrolment_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AgencyServiceServer).GetRecord(ctx, req.(*GetRecordRequest))
+		return srv.(AgencyServiceServer).GetEnrolment(ctx, req.(*GetEnrolmentRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _AgencyService_ListRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListRecordsRequest)
+func _AgencyService_ListEnrolments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEnrolmentsRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(AgencyServiceServer).ListRecords(ctx, in)
+		return srv.(AgencyServiceServer).ListEnrolments(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: AgencyService_ListRecords_FullMethodName,
+		FullMethod: AgencyService_ListEnrolments_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AgencyServiceServer).ListRecords(ctx, req.(*ListRecordsRequest))
+		return srv.(AgencyServiceServer).ListEnrolments(ctx, req.(*ListEnrolmentsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -501,6 +651,60 @@ func _AgencyService_ImportRecords_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AgencyServiceServer).ImportRecords(ctx, req.(*ImportRecordsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgencyService_SuspendEnrolment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SuspendEnrolmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).SuspendEnrolment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_SuspendEnrolment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).SuspendEnrolment(ctx, req.(*SuspendEnrolmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgencyService_ResumeEnrolment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeEnrolmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).ResumeEnrolment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_ResumeEnrolment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).ResumeEnrolment(ctx, req.(*ResumeEnrolmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgencyService_RegisterCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegisterCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).RegisterCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_RegisterCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).RegisterCertificate(ctx, req.(*RegisterCertificateRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -648,20 +852,40 @@ var AgencyService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AgencyService_ListCases_Handler,
 		},
 		{
+			MethodName: "WithdrawCase",
+			Handler:    _AgencyService_WithdrawCase_Handler,
+		},
+		{
+			MethodName: "RefuseCase",
+			Handler:    _AgencyService_RefuseCase_Handler,
+		},
+		{
 			MethodName: "PutRecord",
 			Handler:    _AgencyService_PutRecord_Handler,
 		},
 		{
-			MethodName: "GetRecord",
-			Handler:    _AgencyService_GetRecord_Handler,
+			MethodName: "GetEnrolment",
+			Handler:    _AgencyService_GetEnrolment_Handler,
 		},
 		{
-			MethodName: "ListRecords",
-			Handler:    _AgencyService_ListRecords_Handler,
+			MethodName: "ListEnrolments",
+			Handler:    _AgencyService_ListEnrolments_Handler,
 		},
 		{
 			MethodName: "ImportRecords",
 			Handler:    _AgencyService_ImportRecords_Handler,
+		},
+		{
+			MethodName: "SuspendEnrolment",
+			Handler:    _AgencyService_SuspendEnrolment_Handler,
+		},
+		{
+			MethodName: "ResumeEnrolment",
+			Handler:    _AgencyService_ResumeEnrolment_Handler,
+		},
+		{
+			MethodName: "RegisterCertificate",
+			Handler:    _AgencyService_RegisterCertificate_Handler,
 		},
 		{
 			MethodName: "GetCertificate",

@@ -23,8 +23,9 @@ const (
 )
 
 // Certificate is the 参保(合)凭证: the record of a person's rights, issued by
-// the origin agency when it suspends the enrolment. Fields follow the 2015
-// template, with the 2009 template's household head and benefit period.
+// the origin agency at the moment it suspends the enrolment (2009 §8, 2015
+// §2), before any destination is known. Fields follow the 2015 template, with
+// the 2009 template's household head and benefit period.
 type Certificate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// number is e.g. 蒙呼和浩特2025第00042号.
@@ -53,18 +54,25 @@ type Certificate struct {
 	// benefit_from and benefit_to are 待遇享受起止时间 (2009 template).
 	BenefitFrom *Date `protobuf:"bytes,18,opt,name=benefit_from,json=benefitFrom,proto3" json:"benefit_from,omitempty"`
 	BenefitTo   *Date `protobuf:"bytes,19,opt,name=benefit_to,json=benefitTo,proto3" json:"benefit_to,omitempty"`
-	// case_id and destination_region tie the certificate to the transfer.
-	CaseId            string `protobuf:"bytes,20,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	DestinationRegion string `protobuf:"bytes,21,opt,name=destination_region,json=destinationRegion,proto3" json:"destination_region,omitempty"`
 	// reissue marks a 补办 copy; reissued_on is its date.
 	Reissue      bool   `protobuf:"varint,22,opt,name=reissue,proto3" json:"reissue,omitempty"`
 	ReissuedOn   *Date  `protobuf:"bytes,23,opt,name=reissued_on,json=reissuedOn,proto3" json:"reissued_on,omitempty"`
 	ReissueCount uint32 `protobuf:"varint,24,opt,name=reissue_count,json=reissueCount,proto3" json:"reissue_count,omitempty"`
-	// register_by is the last day to register at the new place (3 months after suspension).
-	RegisterBy    *Date                  `protobuf:"bytes,25,opt,name=register_by,json=registerBy,proto3" json:"register_by,omitempty"`
-	IssuedAt      *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// register_by is the last day to register at the new place: 3 months after
+	// suspended_on, by the civil code's month-end and holiday rules.
+	RegisterBy *Date                  `protobuf:"bytes,25,opt,name=register_by,json=registerBy,proto3" json:"register_by,omitempty"`
+	IssuedAt   *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
+	// suspended_on is the day the enrolment was suspended (中止参保); enrolled_to
+	// is its last month (参保止).
+	SuspendedOn *Date `protobuf:"bytes,27,opt,name=suspended_on,json=suspendedOn,proto3" json:"suspended_on,omitempty"`
+	// origin_division is the division where the person was enrolled (参保地),
+	// which the issuing node serves.
+	OriginDivision string `protobuf:"bytes,28,opt,name=origin_division,json=originDivision,proto3" json:"origin_division,omitempty"`
+	// register_by_uncertain says register_by runs past the working-day calendar
+	// the issuer holds, so a holiday there may move it later.
+	RegisterByUncertain bool `protobuf:"varint,29,opt,name=register_by_uncertain,json=registerByUncertain,proto3" json:"register_by_uncertain,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Certificate) Reset() {
@@ -230,20 +238,6 @@ func (x *Certificate) GetBenefitTo() *Date {
 	return nil
 }
 
-func (x *Certificate) GetCaseId() string {
-	if x != nil {
-		return x.CaseId
-	}
-	return ""
-}
-
-func (x *Certificate) GetDestinationRegion() string {
-	if x != nil {
-		return x.DestinationRegion
-	}
-	return ""
-}
-
 func (x *Certificate) GetReissue() bool {
 	if x != nil {
 		return x.Reissue
@@ -277,6 +271,27 @@ func (x *Certificate) GetIssuedAt() *timestamppb.Timestamp {
 		return x.IssuedAt
 	}
 	return nil
+}
+
+func (x *Certificate) GetSuspendedOn() *Date {
+	if x != nil {
+		return x.SuspendedOn
+	}
+	return nil
+}
+
+func (x *Certificate) GetOriginDivision() string {
+	if x != nil {
+		return x.OriginDivision
+	}
+	return ""
+}
+
+func (x *Certificate) GetRegisterByUncertain() bool {
+	if x != nil {
+		return x.RegisterByUncertain
+	}
+	return false
 }
 
 // SealedCertificate is a certificate as issued: its exact bytes and the
@@ -338,7 +353,7 @@ var File_jiexu_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_certificate_proto_rawDesc = "" +
 	"\n" +
-	"\x1ajiexu/v1/certificate.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xb4\b\n" +
+	"\x1ajiexu/v1/certificate.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xa5\t\n" +
 	"\vCertificate\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x12\n" +
 	"\x04year\x18\x02 \x01(\x05R\x04year\x12\x16\n" +
@@ -366,16 +381,17 @@ const file_jiexu_v1_certificate_proto_rawDesc = "" +
 	"\x0eagency_contact\x18\x11 \x01(\v2\x11.jiexu.v1.ContactR\ragencyContact\x121\n" +
 	"\fbenefit_from\x18\x12 \x01(\v2\x0e.jiexu.v1.DateR\vbenefitFrom\x12-\n" +
 	"\n" +
-	"benefit_to\x18\x13 \x01(\v2\x0e.jiexu.v1.DateR\tbenefitTo\x12\x17\n" +
-	"\acase_id\x18\x14 \x01(\tR\x06caseId\x12-\n" +
-	"\x12destination_region\x18\x15 \x01(\tR\x11destinationRegion\x12\x18\n" +
+	"benefit_to\x18\x13 \x01(\v2\x0e.jiexu.v1.DateR\tbenefitTo\x12\x18\n" +
 	"\areissue\x18\x16 \x01(\bR\areissue\x12/\n" +
 	"\vreissued_on\x18\x17 \x01(\v2\x0e.jiexu.v1.DateR\n" +
 	"reissuedOn\x12#\n" +
 	"\rreissue_count\x18\x18 \x01(\rR\freissueCount\x12/\n" +
 	"\vregister_by\x18\x19 \x01(\v2\x0e.jiexu.v1.DateR\n" +
 	"registerBy\x127\n" +
-	"\tissued_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\"Y\n" +
+	"\tissued_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x121\n" +
+	"\fsuspended_on\x18\x1b \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x12'\n" +
+	"\x0forigin_division\x18\x1c \x01(\tR\x0eoriginDivision\x122\n" +
+	"\x15register_by_uncertain\x18\x1d \x01(\bR\x13registerByUncertainJ\x04\b\x14\x10\x15J\x04\b\x15\x10\x16R\acase_idR\x12destination_region\"Y\n" +
 	"\x11SealedCertificate\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\"\n" +
 	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04sealB\x7f\n" +
@@ -419,12 +435,13 @@ var file_jiexu_v1_certificate_proto_depIdxs = []int32{
 	2,  // 9: jiexu.v1.Certificate.reissued_on:type_name -> jiexu.v1.Date
 	2,  // 10: jiexu.v1.Certificate.register_by:type_name -> jiexu.v1.Date
 	8,  // 11: jiexu.v1.Certificate.issued_at:type_name -> google.protobuf.Timestamp
-	9,  // 12: jiexu.v1.SealedCertificate.seal:type_name -> jiexu.v1.Seal
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	2,  // 12: jiexu.v1.Certificate.suspended_on:type_name -> jiexu.v1.Date
+	9,  // 13: jiexu.v1.SealedCertificate.seal:type_name -> jiexu.v1.Seal
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_certificate_proto_init() }

@@ -21,22 +21,33 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// RejectReason says why the origin refused a transfer.
+// RejectReason says why a transfer cannot proceed. Each has a sentence the
+// applicant can act on (see the node's refusal texts).
 type RejectReason int32
 
 const (
 	RejectReason_REJECT_REASON_UNSPECIFIED RejectReason = 0
-	// REJECT_REASON_NOT_ENROLLED: the origin has no enrolment for the ID number.
+	// REJECT_REASON_NOT_ENROLLED (未参保): the origin has no enrolment for the ID number.
 	RejectReason_REJECT_REASON_NOT_ENROLLED RejectReason = 1
-	// REJECT_REASON_IDENTITY_MISMATCH: the name does not match the origin's record.
+	// REJECT_REASON_IDENTITY_MISMATCH (信息不符): the name does not match the origin's record.
 	RejectReason_REJECT_REASON_IDENTITY_MISMATCH RejectReason = 2
-	// REJECT_REASON_ALREADY_TRANSFERRED: the enrolment is already suspended or ended.
+	// REJECT_REASON_ALREADY_TRANSFERRED (已转出): the enrolment was already transferred out or ended.
 	RejectReason_REJECT_REASON_ALREADY_TRANSFERRED RejectReason = 3
 	// REJECT_REASON_CASE_OPEN: another transfer for the person is in progress.
 	RejectReason_REJECT_REASON_CASE_OPEN RejectReason = 4
 	// REJECT_REASON_NOT_ENROLLED_AT_DESTINATION: an application lodged at the
 	// origin names a destination where the person is not enrolled.
 	RejectReason_REJECT_REASON_NOT_ENROLLED_AT_DESTINATION RejectReason = 5
+	// REJECT_REASON_NOT_SUSPENDED (未中止参保): the person is still enrolled and
+	// contributing at the origin; the enrolment must be suspended first.
+	RejectReason_REJECT_REASON_NOT_SUSPENDED RejectReason = 6
+	// REJECT_REASON_OTHER: an operator's refusal; the detail says why.
+	RejectReason_REJECT_REASON_OTHER RejectReason = 7
+	// REJECT_REASON_WITHDRAWN: the applicant withdrew the application (撤销).
+	// From the origin it ends a case it has not acted on; from the destination,
+	// after the origin acted, it declines the certificate so the origin
+	// restores the suspended enrolment.
+	RejectReason_REJECT_REASON_WITHDRAWN RejectReason = 8
 )
 
 // Enum value maps for RejectReason.
@@ -48,6 +59,9 @@ var (
 		3: "REJECT_REASON_ALREADY_TRANSFERRED",
 		4: "REJECT_REASON_CASE_OPEN",
 		5: "REJECT_REASON_NOT_ENROLLED_AT_DESTINATION",
+		6: "REJECT_REASON_NOT_SUSPENDED",
+		7: "REJECT_REASON_OTHER",
+		8: "REJECT_REASON_WITHDRAWN",
 	}
 	RejectReason_value = map[string]int32{
 		"REJECT_REASON_UNSPECIFIED":                 0,
@@ -56,6 +70,9 @@ var (
 		"REJECT_REASON_ALREADY_TRANSFERRED":         3,
 		"REJECT_REASON_CASE_OPEN":                   4,
 		"REJECT_REASON_NOT_ENROLLED_AT_DESTINATION": 5,
+		"REJECT_REASON_NOT_SUSPENDED":               6,
+		"REJECT_REASON_OTHER":                       7,
+		"REJECT_REASON_WITHDRAWN":                   8,
 	}
 )
 
@@ -84,6 +101,68 @@ func (x RejectReason) Number() protoreflect.EnumNumber {
 // Deprecated: Use RejectReason.Descriptor instead.
 func (RejectReason) EnumDescriptor() ([]byte, []int) {
 	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{0}
+}
+
+// ReturnReason says why the destination returned a remittance.
+type ReturnReason int32
+
+const (
+	ReturnReason_RETURN_REASON_UNSPECIFIED ReturnReason = 0
+	// RETURN_REASON_WITHDRAWN: the application was withdrawn; the transfer did
+	// not happen and the origin restores the suspended enrolment.
+	ReturnReason_RETURN_REASON_WITHDRAWN ReturnReason = 1
+	// RETURN_REASON_NO_ACCOUNT: the person's enrolment at the destination has
+	// no personal account (or no longer exists) to credit.
+	ReturnReason_RETURN_REASON_NO_ACCOUNT ReturnReason = 2
+	// RETURN_REASON_AMOUNT_MISMATCH: the amount differs from the certificate's balance.
+	ReturnReason_RETURN_REASON_AMOUNT_MISMATCH ReturnReason = 3
+	// RETURN_REASON_NOT_OWED: the case owed nothing, or was refused.
+	ReturnReason_RETURN_REASON_NOT_OWED ReturnReason = 4
+)
+
+// Enum value maps for ReturnReason.
+var (
+	ReturnReason_name = map[int32]string{
+		0: "RETURN_REASON_UNSPECIFIED",
+		1: "RETURN_REASON_WITHDRAWN",
+		2: "RETURN_REASON_NO_ACCOUNT",
+		3: "RETURN_REASON_AMOUNT_MISMATCH",
+		4: "RETURN_REASON_NOT_OWED",
+	}
+	ReturnReason_value = map[string]int32{
+		"RETURN_REASON_UNSPECIFIED":     0,
+		"RETURN_REASON_WITHDRAWN":       1,
+		"RETURN_REASON_NO_ACCOUNT":      2,
+		"RETURN_REASON_AMOUNT_MISMATCH": 3,
+		"RETURN_REASON_NOT_OWED":        4,
+	}
+)
+
+func (x ReturnReason) Enum() *ReturnReason {
+	p := new(ReturnReason)
+	*p = x
+	return p
+}
+
+func (x ReturnReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReturnReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_jiexu_v1_transfer_proto_enumTypes[1].Descriptor()
+}
+
+func (ReturnReason) Type() protoreflect.EnumType {
+	return &file_jiexu_v1_transfer_proto_enumTypes[1]
+}
+
+func (x ReturnReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReturnReason.Descriptor instead.
+func (ReturnReason) EnumDescriptor() ([]byte, []int) {
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{1}
 }
 
 // RequestTransferRequest is an application lodged at the origin.
@@ -211,10 +290,15 @@ type NotifyTransferRequest struct {
 	// origin_division is the division code the applicant named; the origin node
 	// may serve it through a prefecture or province.
 	OriginDivision string `protobuf:"bytes,4,opt,name=origin_division,json=originDivision,proto3" json:"origin_division,omitempty"`
-	EnrolledOn     *Date  `protobuf:"bytes,5,opt,name=enrolled_on,json=enrolledOn,proto3" json:"enrolled_on,omitempty"`
-	Seal           *Seal  `protobuf:"bytes,15,opt,name=seal,proto3" json:"seal,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// enrolled_on is the day the person registered at the destination.
+	EnrolledOn *Date `protobuf:"bytes,5,opt,name=enrolled_on,json=enrolledOn,proto3" json:"enrolled_on,omitempty"`
+	// destination_from is the first month of the destination's enrolment
+	// (参保起); an NCMS participation that ends on joining an urban scheme ends
+	// the month before.
+	DestinationFrom *YearMonth `protobuf:"bytes,6,opt,name=destination_from,json=destinationFrom,proto3" json:"destination_from,omitempty"`
+	Seal            *Seal      `protobuf:"bytes,15,opt,name=seal,proto3" json:"seal,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *NotifyTransferRequest) Reset() {
@@ -278,6 +362,13 @@ func (x *NotifyTransferRequest) GetOriginDivision() string {
 func (x *NotifyTransferRequest) GetEnrolledOn() *Date {
 	if x != nil {
 		return x.EnrolledOn
+	}
+	return nil
+}
+
+func (x *NotifyTransferRequest) GetDestinationFrom() *YearMonth {
+	if x != nil {
+		return x.DestinationFrom
 	}
 	return nil
 }
@@ -449,6 +540,113 @@ func (x *RejectTransferResponse) GetReceipt() *Receipt {
 	return nil
 }
 
+// WithdrawTransferRequest carries the applicant's withdrawal.
+type WithdrawTransferRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Header *MessageHeader         `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// detail is the applicant's or operator's reason, if given.
+	Detail        string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	Seal          *Seal  `protobuf:"bytes,15,opt,name=seal,proto3" json:"seal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawTransferRequest) Reset() {
+	*x = WithdrawTransferRequest{}
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawTransferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawTransferRequest) ProtoMessage() {}
+
+func (x *WithdrawTransferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawTransferRequest.ProtoReflect.Descriptor instead.
+func (*WithdrawTransferRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WithdrawTransferRequest) GetHeader() *MessageHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *WithdrawTransferRequest) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *WithdrawTransferRequest) GetSeal() *Seal {
+	if x != nil {
+		return x.Seal
+	}
+	return nil
+}
+
+// WithdrawTransferResponse acknowledges a withdrawal.
+type WithdrawTransferResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawTransferResponse) Reset() {
+	*x = WithdrawTransferResponse{}
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawTransferResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawTransferResponse) ProtoMessage() {}
+
+func (x *WithdrawTransferResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawTransferResponse.ProtoReflect.Descriptor instead.
+func (*WithdrawTransferResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *WithdrawTransferResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
 // DeliverCertificateRequest carries a sealed certificate.
 type DeliverCertificateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -461,7 +659,7 @@ type DeliverCertificateRequest struct {
 
 func (x *DeliverCertificateRequest) Reset() {
 	*x = DeliverCertificateRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[6]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +671,7 @@ func (x *DeliverCertificateRequest) String() string {
 func (*DeliverCertificateRequest) ProtoMessage() {}
 
 func (x *DeliverCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[6]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +684,7 @@ func (x *DeliverCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverCertificateRequest.ProtoReflect.Descriptor instead.
 func (*DeliverCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{6}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeliverCertificateRequest) GetHeader() *MessageHeader {
@@ -520,7 +718,7 @@ type DeliverCertificateResponse struct {
 
 func (x *DeliverCertificateResponse) Reset() {
 	*x = DeliverCertificateResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[7]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -532,7 +730,7 @@ func (x *DeliverCertificateResponse) String() string {
 func (*DeliverCertificateResponse) ProtoMessage() {}
 
 func (x *DeliverCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[7]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -545,7 +743,7 @@ func (x *DeliverCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverCertificateResponse.ProtoReflect.Descriptor instead.
 func (*DeliverCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{7}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeliverCertificateResponse) GetReceipt() *Receipt {
@@ -566,7 +764,7 @@ type LookupCertificateRequest struct {
 
 func (x *LookupCertificateRequest) Reset() {
 	*x = LookupCertificateRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[8]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +776,7 @@ func (x *LookupCertificateRequest) String() string {
 func (*LookupCertificateRequest) ProtoMessage() {}
 
 func (x *LookupCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[8]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +789,7 @@ func (x *LookupCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupCertificateRequest.ProtoReflect.Descriptor instead.
 func (*LookupCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{8}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LookupCertificateRequest) GetNumber() string {
@@ -608,17 +806,22 @@ func (x *LookupCertificateRequest) GetIdNumber() string {
 	return ""
 }
 
-// LookupCertificateResponse is the issuer's sealed certificate.
+// LookupCertificateResponse is the issuer's sealed certificate and what
+// the issuer says of it now.
 type LookupCertificateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Certificate   *SealedCertificate     `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Certificate *SealedCertificate     `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	// voided_on is set when the issuer cancelled the suspension (恢复参保):
+	// the certificate no longer supports a transfer.
+	VoidedOn      *Date  `protobuf:"bytes,2,opt,name=voided_on,json=voidedOn,proto3" json:"voided_on,omitempty"`
+	VoidReason    string `protobuf:"bytes,3,opt,name=void_reason,json=voidReason,proto3" json:"void_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LookupCertificateResponse) Reset() {
 	*x = LookupCertificateResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[9]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +833,7 @@ func (x *LookupCertificateResponse) String() string {
 func (*LookupCertificateResponse) ProtoMessage() {}
 
 func (x *LookupCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[9]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +846,7 @@ func (x *LookupCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupCertificateResponse.ProtoReflect.Descriptor instead.
 func (*LookupCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{9}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LookupCertificateResponse) GetCertificate() *SealedCertificate {
@@ -651,6 +854,20 @@ func (x *LookupCertificateResponse) GetCertificate() *SealedCertificate {
 		return x.Certificate
 	}
 	return nil
+}
+
+func (x *LookupCertificateResponse) GetVoidedOn() *Date {
+	if x != nil {
+		return x.VoidedOn
+	}
+	return nil
+}
+
+func (x *LookupCertificateResponse) GetVoidReason() string {
+	if x != nil {
+		return x.VoidReason
+	}
+	return ""
 }
 
 // RemitRequest carries a balance in fen.
@@ -667,7 +884,7 @@ type RemitRequest struct {
 
 func (x *RemitRequest) Reset() {
 	*x = RemitRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[10]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +896,7 @@ func (x *RemitRequest) String() string {
 func (*RemitRequest) ProtoMessage() {}
 
 func (x *RemitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[10]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +909,7 @@ func (x *RemitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemitRequest.ProtoReflect.Descriptor instead.
 func (*RemitRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{10}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RemitRequest) GetHeader() *MessageHeader {
@@ -740,7 +957,7 @@ type RemitResponse struct {
 
 func (x *RemitResponse) Reset() {
 	*x = RemitResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[11]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +969,7 @@ func (x *RemitResponse) String() string {
 func (*RemitResponse) ProtoMessage() {}
 
 func (x *RemitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[11]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +982,7 @@ func (x *RemitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemitResponse.ProtoReflect.Descriptor instead.
 func (*RemitResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{11}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RemitResponse) GetReceipt() *Receipt {
@@ -787,7 +1004,7 @@ type ConfirmRemittanceRequest struct {
 
 func (x *ConfirmRemittanceRequest) Reset() {
 	*x = ConfirmRemittanceRequest{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[12]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +1016,7 @@ func (x *ConfirmRemittanceRequest) String() string {
 func (*ConfirmRemittanceRequest) ProtoMessage() {}
 
 func (x *ConfirmRemittanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[12]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +1029,7 @@ func (x *ConfirmRemittanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmRemittanceRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmRemittanceRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{12}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConfirmRemittanceRequest) GetHeader() *MessageHeader {
@@ -846,7 +1063,7 @@ type ConfirmRemittanceResponse struct {
 
 func (x *ConfirmRemittanceResponse) Reset() {
 	*x = ConfirmRemittanceResponse{}
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[13]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1075,7 @@ func (x *ConfirmRemittanceResponse) String() string {
 func (*ConfirmRemittanceResponse) ProtoMessage() {}
 
 func (x *ConfirmRemittanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_transfer_proto_msgTypes[13]
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,10 +1088,133 @@ func (x *ConfirmRemittanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmRemittanceResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmRemittanceResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{13}
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConfirmRemittanceResponse) GetReceipt() *Receipt {
+	if x != nil {
+		return x.Receipt
+	}
+	return nil
+}
+
+// ReturnRemittanceRequest sends a balance back.
+type ReturnRemittanceRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Header    *MessageHeader         `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	AmountFen int64                  `protobuf:"varint,2,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	Reason    ReturnReason           `protobuf:"varint,3,opt,name=reason,proto3,enum=jiexu.v1.ReturnReason" json:"reason,omitempty"`
+	// detail is a sentence for the origin's operator.
+	Detail        string `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
+	Seal          *Seal  `protobuf:"bytes,15,opt,name=seal,proto3" json:"seal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnRemittanceRequest) Reset() {
+	*x = ReturnRemittanceRequest{}
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnRemittanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnRemittanceRequest) ProtoMessage() {}
+
+func (x *ReturnRemittanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnRemittanceRequest.ProtoReflect.Descriptor instead.
+func (*ReturnRemittanceRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReturnRemittanceRequest) GetHeader() *MessageHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *ReturnRemittanceRequest) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *ReturnRemittanceRequest) GetReason() ReturnReason {
+	if x != nil {
+		return x.Reason
+	}
+	return ReturnReason_RETURN_REASON_UNSPECIFIED
+}
+
+func (x *ReturnRemittanceRequest) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *ReturnRemittanceRequest) GetSeal() *Seal {
+	if x != nil {
+		return x.Seal
+	}
+	return nil
+}
+
+// ReturnRemittanceResponse acknowledges a return.
+type ReturnRemittanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Receipt       *Receipt               `protobuf:"bytes,1,opt,name=receipt,proto3" json:"receipt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnRemittanceResponse) Reset() {
+	*x = ReturnRemittanceResponse{}
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnRemittanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnRemittanceResponse) ProtoMessage() {}
+
+func (x *ReturnRemittanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_transfer_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnRemittanceResponse.ProtoReflect.Descriptor instead.
+func (*ReturnRemittanceResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_transfer_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReturnRemittanceResponse) GetReceipt() *Receipt {
 	if x != nil {
 		return x.Receipt
 	}
@@ -892,14 +1232,15 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"\x14destination_division\x18\x03 \x01(\tR\x13destinationDivision\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"F\n" +
 	"\x17RequestTransferResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xb1\x02\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xf1\x02\n" +
 	"\x15NotifyTransferRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12(\n" +
 	"\x06person\x18\x02 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12?\n" +
 	"\x12destination_scheme\x18\x03 \x01(\x0e2\x10.jiexu.v1.SchemeR\x11destinationScheme\x12'\n" +
 	"\x0forigin_division\x18\x04 \x01(\tR\x0eoriginDivision\x12/\n" +
 	"\venrolled_on\x18\x05 \x01(\v2\x0e.jiexu.v1.DateR\n" +
-	"enrolledOn\x12\"\n" +
+	"enrolledOn\x12>\n" +
+	"\x10destination_from\x18\x06 \x01(\v2\x13.jiexu.v1.YearMonthR\x0fdestinationFrom\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"E\n" +
 	"\x16NotifyTransferResponse\x12+\n" +
 	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xb4\x01\n" +
@@ -909,6 +1250,12 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"\x06detail\x18\x03 \x01(\tR\x06detail\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"E\n" +
 	"\x16RejectTransferResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\x86\x01\n" +
+	"\x17WithdrawTransferRequest\x12/\n" +
+	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\"\n" +
+	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"G\n" +
+	"\x18WithdrawTransferResponse\x12+\n" +
 	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xaf\x01\n" +
 	"\x19DeliverCertificateRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12=\n" +
@@ -918,9 +1265,12 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"O\n" +
 	"\x18LookupCertificateRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
-	"\tid_number\x18\x02 \x01(\tR\bidNumber\"Z\n" +
+	"\tid_number\x18\x02 \x01(\tR\bidNumber\"\xa8\x01\n" +
 	"\x19LookupCertificateResponse\x12=\n" +
-	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\"\xce\x01\n" +
+	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12+\n" +
+	"\tvoided_on\x18\x02 \x01(\v2\x0e.jiexu.v1.DateR\bvoidedOn\x12\x1f\n" +
+	"\vvoid_reason\x18\x03 \x01(\tR\n" +
+	"voidReason\"\xce\x01\n" +
 	"\fRemitRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12\x1d\n" +
@@ -936,24 +1286,44 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"H\n" +
 	"\x19ConfirmRemittanceResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt*\xe5\x01\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xd5\x01\n" +
+	"\x17ReturnRemittanceRequest\x12/\n" +
+	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12.\n" +
+	"\x06reason\x18\x03 \x01(\x0e2\x16.jiexu.v1.ReturnReasonR\x06reason\x12\x16\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\x12\"\n" +
+	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"G\n" +
+	"\x18ReturnRemittanceResponse\x12+\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt*\xbc\x02\n" +
 	"\fRejectReason\x12\x1d\n" +
 	"\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aREJECT_REASON_NOT_ENROLLED\x10\x01\x12#\n" +
 	"\x1fREJECT_REASON_IDENTITY_MISMATCH\x10\x02\x12%\n" +
 	"!REJECT_REASON_ALREADY_TRANSFERRED\x10\x03\x12\x1b\n" +
 	"\x17REJECT_REASON_CASE_OPEN\x10\x04\x12-\n" +
-	")REJECT_REASON_NOT_ENROLLED_AT_DESTINATION\x10\x052\x93\x02\n" +
+	")REJECT_REASON_NOT_ENROLLED_AT_DESTINATION\x10\x05\x12\x1f\n" +
+	"\x1bREJECT_REASON_NOT_SUSPENDED\x10\x06\x12\x17\n" +
+	"\x13REJECT_REASON_OTHER\x10\a\x12\x1b\n" +
+	"\x17REJECT_REASON_WITHDRAWN\x10\b*\xa7\x01\n" +
+	"\fReturnReason\x12\x1d\n" +
+	"\x19RETURN_REASON_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17RETURN_REASON_WITHDRAWN\x10\x01\x12\x1c\n" +
+	"\x18RETURN_REASON_NO_ACCOUNT\x10\x02\x12!\n" +
+	"\x1dRETURN_REASON_AMOUNT_MISMATCH\x10\x03\x12\x1a\n" +
+	"\x16RETURN_REASON_NOT_OWED\x10\x042\xee\x02\n" +
 	"\x0fTransferService\x12S\n" +
 	"\x0eNotifyTransfer\x12\x1f.jiexu.v1.NotifyTransferRequest\x1a .jiexu.v1.NotifyTransferResponse\x12S\n" +
 	"\x0eRejectTransfer\x12\x1f.jiexu.v1.RejectTransferRequest\x1a .jiexu.v1.RejectTransferResponse\x12V\n" +
-	"\x0fRequestTransfer\x12 .jiexu.v1.RequestTransferRequest\x1a!.jiexu.v1.RequestTransferResponse2\xd3\x01\n" +
+	"\x0fRequestTransfer\x12 .jiexu.v1.RequestTransferRequest\x1a!.jiexu.v1.RequestTransferResponse\x12Y\n" +
+	"\x10WithdrawTransfer\x12!.jiexu.v1.WithdrawTransferRequest\x1a\".jiexu.v1.WithdrawTransferResponse2\xd3\x01\n" +
 	"\x12CertificateService\x12_\n" +
 	"\x12DeliverCertificate\x12#.jiexu.v1.DeliverCertificateRequest\x1a$.jiexu.v1.DeliverCertificateResponse\x12\\\n" +
-	"\x11LookupCertificate\x12\".jiexu.v1.LookupCertificateRequest\x1a#.jiexu.v1.LookupCertificateResponse2\xab\x01\n" +
+	"\x11LookupCertificate\x12\".jiexu.v1.LookupCertificateRequest\x1a#.jiexu.v1.LookupCertificateResponse2\x86\x02\n" +
 	"\x11RemittanceService\x128\n" +
 	"\x05Remit\x12\x16.jiexu.v1.RemitRequest\x1a\x17.jiexu.v1.RemitResponse\x12\\\n" +
-	"\x11ConfirmRemittance\x12\".jiexu.v1.ConfirmRemittanceRequest\x1a#.jiexu.v1.ConfirmRemittanceResponseB|\n" +
+	"\x11ConfirmRemittance\x12\".jiexu.v1.ConfirmRemittanceRequest\x1a#.jiexu.v1.ConfirmRemittanceResponse\x12Y\n" +
+	"\x10ReturnRemittance\x12!.jiexu.v1.ReturnRemittanceRequest\x1a\".jiexu.v1.ReturnRemittanceResponseB|\n" +
 	"\fcom.jiexu.v1B\rTransferProtoP\x01Z\x1cjiexu/proto/jiexu/v1;jiexuv1\xa2\x02\x03JXX\xaa\x02\bJiexu.V1\xca\x02\bJiexu\\V1\xe2\x02\x14Jiexu\\V1\\GPBMetadata\xea\x02\tJiexu::V1b\x06proto3"
 
 var (
@@ -968,77 +1338,96 @@ func file_jiexu_v1_transfer_proto_rawDescGZIP() []byte {
 	return file_jiexu_v1_transfer_proto_rawDescData
 }
 
-var file_jiexu_v1_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jiexu_v1_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_jiexu_v1_transfer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_jiexu_v1_transfer_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_jiexu_v1_transfer_proto_goTypes = []any{
 	(RejectReason)(0),                  // 0: jiexu.v1.RejectReason
-	(*RequestTransferRequest)(nil),     // 1: jiexu.v1.RequestTransferRequest
-	(*RequestTransferResponse)(nil),    // 2: jiexu.v1.RequestTransferResponse
-	(*NotifyTransferRequest)(nil),      // 3: jiexu.v1.NotifyTransferRequest
-	(*NotifyTransferResponse)(nil),     // 4: jiexu.v1.NotifyTransferResponse
-	(*RejectTransferRequest)(nil),      // 5: jiexu.v1.RejectTransferRequest
-	(*RejectTransferResponse)(nil),     // 6: jiexu.v1.RejectTransferResponse
-	(*DeliverCertificateRequest)(nil),  // 7: jiexu.v1.DeliverCertificateRequest
-	(*DeliverCertificateResponse)(nil), // 8: jiexu.v1.DeliverCertificateResponse
-	(*LookupCertificateRequest)(nil),   // 9: jiexu.v1.LookupCertificateRequest
-	(*LookupCertificateResponse)(nil),  // 10: jiexu.v1.LookupCertificateResponse
-	(*RemitRequest)(nil),               // 11: jiexu.v1.RemitRequest
-	(*RemitResponse)(nil),              // 12: jiexu.v1.RemitResponse
-	(*ConfirmRemittanceRequest)(nil),   // 13: jiexu.v1.ConfirmRemittanceRequest
-	(*ConfirmRemittanceResponse)(nil),  // 14: jiexu.v1.ConfirmRemittanceResponse
-	(*MessageHeader)(nil),              // 15: jiexu.v1.MessageHeader
-	(*Person)(nil),                     // 16: jiexu.v1.Person
-	(*Seal)(nil),                       // 17: jiexu.v1.Seal
-	(*Receipt)(nil),                    // 18: jiexu.v1.Receipt
-	(Scheme)(0),                        // 19: jiexu.v1.Scheme
-	(*Date)(nil),                       // 20: jiexu.v1.Date
-	(*SealedCertificate)(nil),          // 21: jiexu.v1.SealedCertificate
+	(ReturnReason)(0),                  // 1: jiexu.v1.ReturnReason
+	(*RequestTransferRequest)(nil),     // 2: jiexu.v1.RequestTransferRequest
+	(*RequestTransferResponse)(nil),    // 3: jiexu.v1.RequestTransferResponse
+	(*NotifyTransferRequest)(nil),      // 4: jiexu.v1.NotifyTransferRequest
+	(*NotifyTransferResponse)(nil),     // 5: jiexu.v1.NotifyTransferResponse
+	(*RejectTransferRequest)(nil),      // 6: jiexu.v1.RejectTransferRequest
+	(*RejectTransferResponse)(nil),     // 7: jiexu.v1.RejectTransferResponse
+	(*WithdrawTransferRequest)(nil),    // 8: jiexu.v1.WithdrawTransferRequest
+	(*WithdrawTransferResponse)(nil),   // 9: jiexu.v1.WithdrawTransferResponse
+	(*DeliverCertificateRequest)(nil),  // 10: jiexu.v1.DeliverCertificateRequest
+	(*DeliverCertificateResponse)(nil), // 11: jiexu.v1.DeliverCertificateResponse
+	(*LookupCertificateRequest)(nil),   // 12: jiexu.v1.LookupCertificateRequest
+	(*LookupCertificateResponse)(nil),  // 13: jiexu.v1.LookupCertificateResponse
+	(*RemitRequest)(nil),               // 14: jiexu.v1.RemitRequest
+	(*RemitResponse)(nil),              // 15: jiexu.v1.RemitResponse
+	(*ConfirmRemittanceRequest)(nil),   // 16: jiexu.v1.ConfirmRemittanceRequest
+	(*ConfirmRemittanceResponse)(nil),  // 17: jiexu.v1.ConfirmRemittanceResponse
+	(*ReturnRemittanceRequest)(nil),    // 18: jiexu.v1.ReturnRemittanceRequest
+	(*ReturnRemittanceResponse)(nil),   // 19: jiexu.v1.ReturnRemittanceResponse
+	(*MessageHeader)(nil),              // 20: jiexu.v1.MessageHeader
+	(*Person)(nil),                     // 21: jiexu.v1.Person
+	(*Seal)(nil),                       // 22: jiexu.v1.Seal
+	(*Receipt)(nil),                    // 23: jiexu.v1.Receipt
+	(Scheme)(0),                        // 24: jiexu.v1.Scheme
+	(*Date)(nil),                       // 25: jiexu.v1.Date
+	(*YearMonth)(nil),                  // 26: jiexu.v1.YearMonth
+	(*SealedCertificate)(nil),          // 27: jiexu.v1.SealedCertificate
 }
 var file_jiexu_v1_transfer_proto_depIdxs = []int32{
-	15, // 0: jiexu.v1.RequestTransferRequest.header:type_name -> jiexu.v1.MessageHeader
-	16, // 1: jiexu.v1.RequestTransferRequest.person:type_name -> jiexu.v1.Person
-	17, // 2: jiexu.v1.RequestTransferRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 3: jiexu.v1.RequestTransferResponse.receipt:type_name -> jiexu.v1.Receipt
-	15, // 4: jiexu.v1.NotifyTransferRequest.header:type_name -> jiexu.v1.MessageHeader
-	16, // 5: jiexu.v1.NotifyTransferRequest.person:type_name -> jiexu.v1.Person
-	19, // 6: jiexu.v1.NotifyTransferRequest.destination_scheme:type_name -> jiexu.v1.Scheme
-	20, // 7: jiexu.v1.NotifyTransferRequest.enrolled_on:type_name -> jiexu.v1.Date
-	17, // 8: jiexu.v1.NotifyTransferRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 9: jiexu.v1.NotifyTransferResponse.receipt:type_name -> jiexu.v1.Receipt
-	15, // 10: jiexu.v1.RejectTransferRequest.header:type_name -> jiexu.v1.MessageHeader
-	0,  // 11: jiexu.v1.RejectTransferRequest.reason:type_name -> jiexu.v1.RejectReason
-	17, // 12: jiexu.v1.RejectTransferRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 13: jiexu.v1.RejectTransferResponse.receipt:type_name -> jiexu.v1.Receipt
-	15, // 14: jiexu.v1.DeliverCertificateRequest.header:type_name -> jiexu.v1.MessageHeader
-	21, // 15: jiexu.v1.DeliverCertificateRequest.certificate:type_name -> jiexu.v1.SealedCertificate
-	17, // 16: jiexu.v1.DeliverCertificateRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 17: jiexu.v1.DeliverCertificateResponse.receipt:type_name -> jiexu.v1.Receipt
-	21, // 18: jiexu.v1.LookupCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	15, // 19: jiexu.v1.RemitRequest.header:type_name -> jiexu.v1.MessageHeader
-	17, // 20: jiexu.v1.RemitRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 21: jiexu.v1.RemitResponse.receipt:type_name -> jiexu.v1.Receipt
-	15, // 22: jiexu.v1.ConfirmRemittanceRequest.header:type_name -> jiexu.v1.MessageHeader
-	17, // 23: jiexu.v1.ConfirmRemittanceRequest.seal:type_name -> jiexu.v1.Seal
-	18, // 24: jiexu.v1.ConfirmRemittanceResponse.receipt:type_name -> jiexu.v1.Receipt
-	3,  // 25: jiexu.v1.TransferService.NotifyTransfer:input_type -> jiexu.v1.NotifyTransferRequest
-	5,  // 26: jiexu.v1.TransferService.RejectTransfer:input_type -> jiexu.v1.RejectTransferRequest
-	1,  // 27: jiexu.v1.TransferService.RequestTransfer:input_type -> jiexu.v1.RequestTransferRequest
-	7,  // 28: jiexu.v1.CertificateService.DeliverCertificate:input_type -> jiexu.v1.DeliverCertificateRequest
-	9,  // 29: jiexu.v1.CertificateService.LookupCertificate:input_type -> jiexu.v1.LookupCertificateRequest
-	11, // 30: jiexu.v1.RemittanceService.Remit:input_type -> jiexu.v1.RemitRequest
-	13, // 31: jiexu.v1.RemittanceService.ConfirmRemittance:input_type -> jiexu.v1.ConfirmRemittanceRequest
-	4,  // 32: jiexu.v1.TransferService.NotifyTransfer:output_type -> jiexu.v1.NotifyTransferResponse
-	6,  // 33: jiexu.v1.TransferService.RejectTransfer:output_type -> jiexu.v1.RejectTransferResponse
-	2,  // 34: jiexu.v1.TransferService.RequestTransfer:output_type -> jiexu.v1.RequestTransferResponse
-	8,  // 35: jiexu.v1.CertificateService.DeliverCertificate:output_type -> jiexu.v1.DeliverCertificateResponse
-	10, // 36: jiexu.v1.CertificateService.LookupCertificate:output_type -> jiexu.v1.LookupCertificateResponse
-	12, // 37: jiexu.v1.RemittanceService.Remit:output_type -> jiexu.v1.RemitResponse
-	14, // 38: jiexu.v1.RemittanceService.ConfirmRemittance:output_type -> jiexu.v1.ConfirmRemittanceResponse
-	32, // [32:39] is the sub-list for method output_type
-	25, // [25:32] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	20, // 0: jiexu.v1.RequestTransferRequest.header:type_name -> jiexu.v1.MessageHeader
+	21, // 1: jiexu.v1.RequestTransferRequest.person:type_name -> jiexu.v1.Person
+	22, // 2: jiexu.v1.RequestTransferRequest.seal:type_name -> jiexu.v1.Seal
+	23, // 3: jiexu.v1.RequestTransferResponse.receipt:type_name -> jiexu.v1.Receipt
+	20, // 4: jiexu.v1.NotifyTransferRequest.header:type_name -> jiexu.v1.MessageHeader
+	21, // 5: jiexu.v1.NotifyTransferRequest.person:type_name -> jiexu.v1.Person
+	24, // 6: jiexu.v1.NotifyTransferRequest.destination_scheme:type_name -> jiexu.v1.Scheme
+	25, // 7: jiexu.v1.NotifyTransferRequest.enrolled_on:type_name -> jiexu.v1.Date
+	26, // 8: jiexu.v1.NotifyTransferRequest.destination_from:type_name -> jiexu.v1.YearMonth
+	22, // 9: jiexu.v1.NotifyTransferRequest.seal:type_name -> jiexu.v1.Seal
+	23, // 10: jiexu.v1.NotifyTransferResponse.receipt:type_name -> jiexu.v1.Receipt
+	20, // 11: jiexu.v1.RejectTransferRequest.header:type_name -> jiexu.v1.MessageHeader
+	0,  // 12: jiexu.v1.RejectTransferRequest.reason:type_name -> jiexu.v1.RejectReason
+	22, // 13: jiexu.v1.RejectTransferRequest.seal:type_name -> jiexu.v1.Seal
+	23, // 14: jiexu.v1.RejectTransferResponse.receipt:type_name -> jiexu.v1.Receipt
+	20, // 15: jiexu.v1.WithdrawTransferRequest.header:type_name -> jiexu.v1.MessageHeader
+	22, // 16: jiexu.v1.WithdrawTransferRequest.seal:type_name -> jiexu.v1.Seal
+	23, // 17: jiexu.v1.WithdrawTransferResponse.receipt:type_name -> jiexu.v1.Receipt
+	20, // 18: jiexu.v1.DeliverCertificateRequest.header:type_name -> jiexu.v1.MessageHeader
+	27, // 19: jiexu.v1.DeliverCertificateRequest.certificate:type_name -> jiexu.v1.SealedCertificate
+	22, // 20: jiexu.v1.DeliverCertificateRequest.seal:type_name -> jiexu.v1.Seal
+	23, // 21: jiexu.v1.DeliverCertificateResponse.receipt:type_name -> jiexu.v1.Receipt
+	27, // 22: jiexu.v1.LookupCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	25, // 23: jiexu.v1.LookupCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	20, // 24: jiexu.v1.RemitRequest.header:type_name -> jiexu.v1.MessageHeader
+	22, // 25: jiexu.v1.RemitRequest.seal:type_name -> jiexu.v1.Seal
+	23, // 26: jiexu.v1.RemitResponse.receipt:type_name -> jiexu.v1.Receipt
+	20, // 27: jiexu.v1.ConfirmRemittanceRequest.header:type_name -> jiexu.v1.MessageHeader
+	22, // 28: jiexu.v1.ConfirmRemittanceRequest.seal:type_name -> jiexu.v1.Seal
+	23, // 29: jiexu.v1.ConfirmRemittanceResponse.receipt:type_name -> jiexu.v1.Receipt
+	20, // 30: jiexu.v1.ReturnRemittanceRequest.header:type_name -> jiexu.v1.MessageHeader
+	1,  // 31: jiexu.v1.ReturnRemittanceRequest.reason:type_name -> jiexu.v1.ReturnReason
+	22, // 32: jiexu.v1.ReturnRemittanceRequest.seal:type_name -> jiexu.v1.Seal
+	23, // 33: jiexu.v1.ReturnRemittanceResponse.receipt:type_name -> jiexu.v1.Receipt
+	4,  // 34: jiexu.v1.TransferService.NotifyTransfer:input_type -> jiexu.v1.NotifyTransferRequest
+	6,  // 35: jiexu.v1.TransferService.RejectTransfer:input_type -> jiexu.v1.RejectTransferRequest
+	2,  // 36: jiexu.v1.TransferService.RequestTransfer:input_type -> jiexu.v1.RequestTransferRequest
+	8,  // 37: jiexu.v1.TransferService.WithdrawTransfer:input_type -> jiexu.v1.WithdrawTransferRequest
+	10, // 38: jiexu.v1.CertificateService.DeliverCertificate:input_type -> jiexu.v1.DeliverCertificateRequest
+	12, // 39: jiexu.v1.CertificateService.LookupCertificate:input_type -> jiexu.v1.LookupCertificateRequest
+	14, // 40: jiexu.v1.RemittanceService.Remit:input_type -> jiexu.v1.RemitRequest
+	16, // 41: jiexu.v1.RemittanceService.ConfirmRemittance:input_type -> jiexu.v1.ConfirmRemittanceRequest
+	18, // 42: jiexu.v1.RemittanceService.ReturnRemittance:input_type -> jiexu.v1.ReturnRemittanceRequest
+	5,  // 43: jiexu.v1.TransferService.NotifyTransfer:output_type -> jiexu.v1.NotifyTransferResponse
+	7,  // 44: jiexu.v1.TransferService.RejectTransfer:output_type -> jiexu.v1.RejectTransferResponse
+	3,  // 45: jiexu.v1.TransferService.RequestTransfer:output_type -> jiexu.v1.RequestTransferResponse
+	9,  // 46: jiexu.v1.TransferService.WithdrawTransfer:output_type -> jiexu.v1.WithdrawTransferResponse
+	11, // 47: jiexu.v1.CertificateService.DeliverCertificate:output_type -> jiexu.v1.DeliverCertificateResponse
+	13, // 48: jiexu.v1.CertificateService.LookupCertificate:output_type -> jiexu.v1.LookupCertificateResponse
+	15, // 49: jiexu.v1.RemittanceService.Remit:output_type -> jiexu.v1.RemitResponse
+	17, // 50: jiexu.v1.RemittanceService.ConfirmRemittance:output_type -> jiexu.v1.ConfirmRemittanceResponse
+	19, // 51: jiexu.v1.RemittanceService.ReturnRemittance:output_type -> jiexu.v1.ReturnRemittanceResponse
+	43, // [43:52] is the sub-list for method output_type
+	34, // [34:43] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_transfer_proto_init() }
@@ -1053,8 +1442,8 @@ func file_jiexu_v1_transfer_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_transfer_proto_rawDesc), len(file_jiexu_v1_transfer_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   14,
+			NumEnums:      2,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

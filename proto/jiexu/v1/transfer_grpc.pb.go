@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TransferService_NotifyTransfer_FullMethodName  = "/jiexu.v1.TransferService/NotifyTransfer"
-	TransferService_RejectTransfer_FullMethodName  = "/jiexu.v1.TransferService/RejectTransfer"
-	TransferService_RequestTransfer_FullMethodName = "/jiexu.v1.TransferService/RequestTransfer"
+	TransferService_NotifyTransfer_FullMethodName   = "/jiexu.v1.TransferService/NotifyTransfer"
+	TransferService_RejectTransfer_FullMethodName   = "/jiexu.v1.TransferService/RejectTransfer"
+	TransferService_RequestTransfer_FullMethodName  = "/jiexu.v1.TransferService/RequestTransfer"
+	TransferService_WithdrawTransfer_FullMethodName = "/jiexu.v1.TransferService/WithdrawTransfer"
 )
 
 // TransferServiceClient is the client API for TransferService service.
@@ -42,6 +43,11 @@ type TransferServiceClient interface {
 	// the destination confirms the person is enrolled there and then notifies
 	// the origin as usual, or refuses (origin → destination).
 	RequestTransfer(ctx context.Context, in *RequestTransferRequest, opts ...grpc.CallOption) (*RequestTransferResponse, error)
+	// WithdrawTransfer tells the origin that the applicant withdrew the
+	// application (撤销) at the destination (destination → origin). An origin
+	// that has not acted ends its side; one that has already sent the
+	// certificate goes on, and the destination declines what arrives.
+	WithdrawTransfer(ctx context.Context, in *WithdrawTransferRequest, opts ...grpc.CallOption) (*WithdrawTransferResponse, error)
 }
 
 type transferServiceClient struct {
@@ -82,6 +88,16 @@ func (c *transferServiceClient) RequestTransfer(ctx context.Context, in *Request
 	return out, nil
 }
 
+func (c *transferServiceClient) WithdrawTransfer(ctx context.Context, in *WithdrawTransferRequest, opts ...grpc.CallOption) (*WithdrawTransferResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WithdrawTransferResponse)
+	err := c.cc.Invoke(ctx, TransferService_WithdrawTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TransferServiceServer is the server API for TransferService service.
 // All implementations must embed UnimplementedTransferServiceServer
 // for forward compatibility.
@@ -100,6 +116,11 @@ type TransferServiceServer interface {
 	// the destination confirms the person is enrolled there and then notifies
 	// the origin as usual, or refuses (origin → destination).
 	RequestTransfer(context.Context, *RequestTransferRequest) (*RequestTransferResponse, error)
+	// WithdrawTransfer tells the origin that the applicant withdrew the
+	// application (撤销) at the destination (destination → origin). An origin
+	// that has not acted ends its side; one that has already sent the
+	// certificate goes on, and the destination declines what arrives.
+	WithdrawTransfer(context.Context, *WithdrawTransferRequest) (*WithdrawTransferResponse, error)
 	mustEmbedUnimplementedTransferServiceServer()
 }
 
@@ -118,6 +139,9 @@ func (UnimplementedTransferServiceServer) RejectTransfer(context.Context, *Rejec
 }
 func (UnimplementedTransferServiceServer) RequestTransfer(context.Context, *RequestTransferRequest) (*RequestTransferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RequestTransfer not implemented")
+}
+func (UnimplementedTransferServiceServer) WithdrawTransfer(context.Context, *WithdrawTransferRequest) (*WithdrawTransferResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WithdrawTransfer not implemented")
 }
 func (UnimplementedTransferServiceServer) mustEmbedUnimplementedTransferServiceServer() {}
 func (UnimplementedTransferServiceServer) testEmbeddedByValue()                         {}
@@ -194,6 +218,24 @@ func _TransferService_RequestTransfer_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TransferService_WithdrawTransfer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WithdrawTransferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TransferServiceServer).WithdrawTransfer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TransferService_WithdrawTransfer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TransferServiceServer).WithdrawTransfer(ctx, req.(*WithdrawTransferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TransferService_ServiceDesc is the grpc.ServiceDesc for TransferService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -212,6 +254,10 @@ var TransferService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RequestTransfer",
 			Handler:    _TransferService_RequestTransfer_Handler,
+		},
+		{
+			MethodName: "WithdrawTransfer",
+			Handler:    _TransferService_WithdrawTransfer_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -371,6 +417,7 @@ var CertificateService_ServiceDesc = grpc.ServiceDesc{
 const (
 	RemittanceService_Remit_FullMethodName             = "/jiexu.v1.RemittanceService/Remit"
 	RemittanceService_ConfirmRemittance_FullMethodName = "/jiexu.v1.RemittanceService/ConfirmRemittance"
+	RemittanceService_ReturnRemittance_FullMethodName  = "/jiexu.v1.RemittanceService/ReturnRemittance"
 )
 
 // RemittanceServiceClient is the client API for RemittanceService service.
@@ -383,6 +430,9 @@ type RemittanceServiceClient interface {
 	Remit(ctx context.Context, in *RemitRequest, opts ...grpc.CallOption) (*RemitResponse, error)
 	// ConfirmRemittance confirms the balance was credited (destination → origin).
 	ConfirmRemittance(ctx context.Context, in *ConfirmRemittanceRequest, opts ...grpc.CallOption) (*ConfirmRemittanceResponse, error)
+	// ReturnRemittance sends back (退回) a balance the destination cannot
+	// credit (destination → origin).
+	ReturnRemittance(ctx context.Context, in *ReturnRemittanceRequest, opts ...grpc.CallOption) (*ReturnRemittanceResponse, error)
 }
 
 type remittanceServiceClient struct {
@@ -413,6 +463,16 @@ func (c *remittanceServiceClient) ConfirmRemittance(ctx context.Context, in *Con
 	return out, nil
 }
 
+func (c *remittanceServiceClient) ReturnRemittance(ctx context.Context, in *ReturnRemittanceRequest, opts ...grpc.CallOption) (*ReturnRemittanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReturnRemittanceResponse)
+	err := c.cc.Invoke(ctx, RemittanceService_ReturnRemittance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RemittanceServiceServer is the server API for RemittanceService service.
 // All implementations must embed UnimplementedRemittanceServiceServer
 // for forward compatibility.
@@ -423,6 +483,9 @@ type RemittanceServiceServer interface {
 	Remit(context.Context, *RemitRequest) (*RemitResponse, error)
 	// ConfirmRemittance confirms the balance was credited (destination → origin).
 	ConfirmRemittance(context.Context, *ConfirmRemittanceRequest) (*ConfirmRemittanceResponse, error)
+	// ReturnRemittance sends back (退回) a balance the destination cannot
+	// credit (destination → origin).
+	ReturnRemittance(context.Context, *ReturnRemittanceRequest) (*ReturnRemittanceResponse, error)
 	mustEmbedUnimplementedRemittanceServiceServer()
 }
 
@@ -438,6 +501,9 @@ func (UnimplementedRemittanceServiceServer) Remit(context.Context, *RemitRequest
 }
 func (UnimplementedRemittanceServiceServer) ConfirmRemittance(context.Context, *ConfirmRemittanceRequest) (*ConfirmRemittanceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ConfirmRemittance not implemented")
+}
+func (UnimplementedRemittanceServiceServer) ReturnRemittance(context.Context, *ReturnRemittanceRequest) (*ReturnRemittanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReturnRemittance not implemented")
 }
 func (UnimplementedRemittanceServiceServer) mustEmbedUnimplementedRemittanceServiceServer() {}
 func (UnimplementedRemittanceServiceServer) testEmbeddedByValue()                           {}
@@ -496,6 +562,24 @@ func _RemittanceService_ConfirmRemittance_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RemittanceService_ReturnRemittance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReturnRemittanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RemittanceServiceServer).ReturnRemittance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RemittanceService_ReturnRemittance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RemittanceServiceServer).ReturnRemittance(ctx, req.(*ReturnRemittanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RemittanceService_ServiceDesc is the grpc.ServiceDesc for RemittanceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -510,6 +594,10 @@ var RemittanceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ConfirmRemittance",
 			Handler:    _RemittanceService_ConfirmRemittance_Handler,
+		},
+		{
+			MethodName: "ReturnRemittance",
+			Handler:    _RemittanceService_ReturnRemittance_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

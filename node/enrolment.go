@@ -1,0 +1,411 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"jiexu/node/render"
+	"jiexu/node/rules"
+	"jiexu/node/transfer"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+)
+
+const (
+	statusActive      = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE
+	statusSuspended   = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED
+	statusEnded       = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ENDED
+	statusTransferred = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT
+)
+
+// latest returns a person's last period, or nil.
+func latest(e *jiexuv1.Enrolment) *jiexuv1.Period {
+	if ps := e.GetPeriods(); len(ps) > 0 {
+		return ps[len(ps)-1]
+	}
+	return nil
+}
+
+// periodOfCase returns the period a case moved out, or nil.
+func periodOfCase(e *jiexuv1.Enrolment, caseID string) *jiexuv1.Period {
+	for _, p := range e.GetPeriods() {
+		if p.GetCaseId() == caseID {
+			return p
+		}
+	}
+	return nil
+}
+
+// standing says what this node holds for a person, for the transfer's
+// guards: name is the name an application or notice gives, other the id of
+// an open case here other than the one at hand.
+func standing(e *jiexuv1.Enrolment, name, other string) transfer.Standing {
+	p := latest(e)
+	switch {
+	case p == nil:
+		return transfer.NotEnrolled
+	case name != "" && e.GetPerson().GetName() != name:
+		return transfer.NameMismatch
+	case other != "":
+		return transfer.OtherCase
+	}
+	switch p.GetStatus() {
+	case statusActive:
+		return transfer.Active
+	case statusSuspended:
+		return transfer.Suspended
+	}
+	return transfer.Gone
+}
+
+// periodOf makes a period from a record.
+func periodOf(r *jiexuv1.Record, number uint32) *jiexuv1.Period {
+	return &jiexuv1.Period{
+		Number:       number,
+		Scheme:       r.GetScheme(),
+		Division:     r.GetDivision(),
+		EnrolledFrom: r.GetEnrolledFrom(),
+		MonthsPaid:   r.GetMonthsPaid(),
+		BalanceFen:   r.GetBalanceFen(),
+		Status:       statusActive,
+		GapBackPaid:  r.GetGapBackPaid(),
+		RegisteredOn: r.GetRegisteredOn(),
+	}
+}
+
+// recordChange is what storing one record did.
+type recordChange int
+
+const (
+	recordUnchanged recordChange = iota
+	recordCreated
+	recordUpdated
+)
+
+// errRefused is the sentinel of a record the node will not store; the
+// message says why and what to do.
+var errRefused = errors.New("refused")
+
+func refuse(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errRefused}, args...)...)
+}
+
+// putRecord stores one record in tx: a new person, a new period for a
+// person whose last period ended here, or a change to the active period. A
+// SUSPENDED record suspends the period it describes (issuing the
+// certificate). A period that was suspended, transferred out or ended is
+// never changed: such a record is refused with the reason.
+func (n *Node) putRecord(tx *bolt.Tx, r *jiexuv1.Record, now time.Time) (recordChange, *jiexuv1.SealedCertificate, error) {
+	id := r.GetPerson().GetIdNumber()
+	e, err := getEnrolment(tx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	suspend := r.GetStatus() == statusSuspended
+	if e == nil {
+		e = &jiexuv1.Enrolment{Person: r.GetPerson(), Periods: []*jiexuv1.Period{periodOf(r, 1)}}
+		return n.finishRecord(tx, e, r, recordCreated, suspend, now)
+	}
+	last := latest(e)
+	from := rules.MonthIndex(r.GetEnrolledFrom())
+	if ps := e.GetPeriods(); len(ps) > 1 && last.GetStatus() == statusActive {
+		if prev := ps[len(ps)-2]; from <= rules.MonthIndex(prev.GetEnrolledTo()) {
+			return 0, nil, refuse("enrolled_from %s falls within period %d (%s to %s), which is %s; the active period starts after %s",
+				ym(r.GetEnrolledFrom()), prev.GetNumber(), ym(prev.GetEnrolledFrom()), ym(prev.GetEnrolledTo()),
+				render.Label(prev.GetStatus()), ym(prev.GetEnrolledTo()))
+		}
+	}
+	switch last.GetStatus() {
+	case statusActive:
+		if c := openCase(tx, id); c != "" && (from != rules.MonthIndex(last.GetEnrolledFrom()) || r.GetScheme() != last.GetScheme() && suspend) {
+			return 0, nil, refuse("the person has open transfer case %s: while it runs, the active period may change its figures but not its first month; wait for the case to end (jiexu transfer status %s)", c, c)
+		}
+		p := periodOf(r, last.GetNumber())
+		p.MonthsRecognised, p.HeldFen = last.GetMonthsRecognised(), last.GetHeldFen()
+		if p.RegisteredOn == nil {
+			p.RegisteredOn = last.GetRegisteredOn()
+		}
+		if !suspend && proto.Equal(e.GetPerson(), r.GetPerson()) && samePeriod(p, last) {
+			return recordUnchanged, nil, nil
+		}
+		e.Person = r.GetPerson()
+		e.Periods[len(e.Periods)-1] = p
+		return n.finishRecord(tx, e, r, recordUpdated, suspend, now)
+	case statusSuspended:
+		if from == rules.MonthIndex(last.GetEnrolledFrom()) {
+			if suspend && proto.Equal(r.GetEnrolledTo(), last.GetEnrolledTo()) && r.GetMonthsPaid() == last.GetMonthsPaid() &&
+				r.GetBalanceFen() == last.GetBalanceFen() {
+				return recordUnchanged, nil, nil
+			}
+			return 0, nil, refuse("period %d (from %s) was suspended on %s with certificate %s; its figures no longer change. To cancel the suspension: jiexu records resume --id %s",
+				last.GetNumber(), ym(last.GetEnrolledFrom()), render.FmtDate(last.GetSuspendedOn()), last.GetCertificateNumber(), rules.MaskID(id))
+		}
+		if from <= rules.MonthIndex(last.GetEnrolledTo()) {
+			return 0, nil, refuse("enrolled_from %s falls within period %d (%s to %s), which is suspended; a new period starts after %s",
+				ym(r.GetEnrolledFrom()), last.GetNumber(), ym(last.GetEnrolledFrom()), ym(last.GetEnrolledTo()), ym(last.GetEnrolledTo()))
+		}
+		// The person came back before any transfer: the suspended period is
+		// superseded, its certificate void, its balance carried by the
+		// bureau's own system into the new period this record describes.
+		if err := n.voidCertificate(tx, last.GetCertificateNumber(), "re-enrolled here from "+ym(r.GetEnrolledFrom()), now); err != nil {
+			return 0, nil, err
+		}
+		last.Status = statusEnded
+		last.Note = fmt.Sprintf("superseded by period %d (re-enrolled here from %s); certificate %s void; balance %s carried into the new period",
+			last.GetNumber()+1, ym(r.GetEnrolledFrom()), last.GetCertificateNumber(), rules.AmountFigures(last.GetBalanceFen()))
+		last.BalanceFen = 0
+		last.UpdatedAt = timestamppb.New(now)
+	default: // transferred out or ended: final
+		if from <= rules.MonthIndex(last.GetEnrolledTo()) {
+			what := fmt.Sprintf("was transferred out (case %s)", last.GetCaseId())
+			if last.GetStatus() == statusEnded {
+				what = "ended"
+			}
+			return 0, nil, refuse("period %d (%s to %s) %s: its months and balance are no longer here, and it never becomes active again. A person who comes back is enrolled in a new period from a month after %s",
+				last.GetNumber(), ym(last.GetEnrolledFrom()), ym(last.GetEnrolledTo()), what, ym(last.GetEnrolledTo()))
+		}
+	}
+	if c := openCase(tx, id); c != "" {
+		return 0, nil, refuse("the person has open transfer case %s; a new period starts after it ends (jiexu transfer status %s)", c, c)
+	}
+	e.Person = r.GetPerson()
+	e.Periods = append(e.Periods, periodOf(r, last.GetNumber()+1))
+	return n.finishRecord(tx, e, r, recordCreated, suspend, now)
+}
+
+// samePeriod compares the figures a record sets.
+func samePeriod(a, b *jiexuv1.Period) bool {
+	a, b = proto.Clone(a).(*jiexuv1.Period), proto.Clone(b).(*jiexuv1.Period)
+	a.UpdatedAt, b.UpdatedAt = nil, nil
+	return proto.Equal(a, b)
+}
+
+// finishRecord stores the enrolment, suspending the last period first when
+// the record says so.
+func (n *Node) finishRecord(tx *bolt.Tx, e *jiexuv1.Enrolment, r *jiexuv1.Record, change recordChange, suspend bool, now time.Time) (recordChange, *jiexuv1.SealedCertificate, error) {
+	p := latest(e)
+	p.UpdatedAt = timestamppb.New(now)
+	if p.RegisteredOn == nil {
+		from := r.GetEnrolledFrom()
+		p.RegisteredOn = &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1}
+	}
+	var sc *jiexuv1.SealedCertificate
+	if suspend {
+		on := r.GetSuspendedOn()
+		if on == nil {
+			on = rules.DateOf(now)
+		}
+		var err error
+		if sc, err = n.suspendPeriod(tx, e, r.GetEnrolledTo(), on, "", now); err != nil {
+			return 0, nil, err
+		}
+	}
+	if err := putEnrolment(tx, e); err != nil {
+		return 0, nil, err
+	}
+	if suspend {
+		if _, err := n.releaseWaiting(tx, e, now); err != nil {
+			return 0, nil, err
+		}
+	}
+	return change, sc, nil
+}
+
+// releaseWaiting steps the person's open origin case, if one waits here for
+// the suspension that just happened, in the same transaction.
+func (n *Node) releaseWaiting(tx *bolt.Tx, e *jiexuv1.Enrolment, now time.Time) (*jiexuv1.Case, error) {
+	cid := openCase(tx, e.GetPerson().GetIdNumber())
+	if cid == "" {
+		return nil, nil
+	}
+	c, err := getCase(tx, cid)
+	if err != nil || c == nil || c.GetSide() != jiexuv1.CaseSide_CASE_SIDE_ORIGIN {
+		return nil, err
+	}
+	if err := n.step(tx, c, n.facts(e, transfer.Input{Event: transfer.Suspension}, "", ""), now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// suspendPeriod suspends the last period (中止参保) with its last month and
+// the day of suspension, and issues the certificate at that moment (2009
+// §8, 2015 §2). The caller stores the enrolment.
+func (n *Node) suspendPeriod(tx *bolt.Tx, e *jiexuv1.Enrolment, last *jiexuv1.YearMonth, on *jiexuv1.Date, note string, now time.Time) (*jiexuv1.SealedCertificate, error) {
+	p := latest(e)
+	p.Status, p.EnrolledTo, p.SuspendedOn = statusSuspended, last, on
+	p.Note = note
+	p.UpdatedAt = timestamppb.New(now)
+	sc, cert, err := n.issueCertificate(tx, e, p, now)
+	if err != nil {
+		return nil, err
+	}
+	p.CertificateNumber = cert.GetNumber()
+	return sc, nil
+}
+
+// suspend is the operator's suspension of a person's active period. A case
+// waiting here for it then proceeds, in the same transaction.
+func (n *Node) suspend(req *jiexuv1.SuspendEnrolmentRequest) (*jiexuv1.SuspendEnrolmentResponse, error) {
+	id := rules.NormalizeID(req.GetIdNumber())
+	now := n.now()
+	on := req.GetSuspendedOn()
+	if on == nil {
+		on = rules.DateOf(now)
+	}
+	var vs violations
+	n.v.checkID(&vs, "id_number", id)
+	lastOK := n.v.checkYearMonth(&vs, "last_month", req.GetLastMonth(), true)
+	onOK := n.v.checkDate(&vs, "suspended_on", on)
+	if lastOK && onOK && rules.MonthIndex(req.GetLastMonth()) > int(on.GetYear())*12+int(on.GetMonth())-1 {
+		vs.add("last_month", "%s is after the month of suspended_on %s", ym(req.GetLastMonth()), render.FmtDate(on))
+	}
+	if err := vs.err(); err != nil {
+		return nil, err
+	}
+	resp := &jiexuv1.SuspendEnrolmentResponse{}
+	err := n.db.Update(func(tx *bolt.Tx) error {
+		e, err := getEnrolment(tx, id)
+		if err != nil {
+			return err
+		}
+		p := latest(e)
+		switch {
+		case p == nil:
+			return fmt.Errorf("%w: no enrolment for %s here", ErrNotFound, rules.MaskID(id))
+		case p.GetStatus() == statusSuspended:
+			return refuse("period %d was already suspended on %s with certificate %s (jiexu cert show %s)",
+				p.GetNumber(), render.FmtDate(p.GetSuspendedOn()), p.GetCertificateNumber(), p.GetCertificateNumber())
+		case p.GetStatus() != statusActive:
+			return refuse("period %d is %s: only an active enrolment is suspended", p.GetNumber(), render.Label(p.GetStatus()))
+		case rules.MonthIndex(req.GetLastMonth()) < rules.MonthIndex(p.GetEnrolledFrom()):
+			var vs violations
+			vs.add("last_month", "%s is before the period's first month %s", ym(req.GetLastMonth()), ym(p.GetEnrolledFrom()))
+			return vs.err()
+		case span(p.GetEnrolledFrom(), req.GetLastMonth()) < int(p.GetMonthsPaid()):
+			var vs violations
+			vs.add("last_month", "the period from %s to %s has %d months, fewer than the %d months paid on record; update the record first",
+				ym(p.GetEnrolledFrom()), ym(req.GetLastMonth()), span(p.GetEnrolledFrom(), req.GetLastMonth()), p.GetMonthsPaid())
+			return vs.err()
+		}
+		sc, err := n.suspendPeriod(tx, e, req.GetLastMonth(), on, "", now)
+		if err != nil {
+			return err
+		}
+		if err := putEnrolment(tx, e); err != nil {
+			return err
+		}
+		resp.Enrolment, resp.Certificate = e, sc
+		// A case that waited for this suspension proceeds now.
+		c, err := n.releaseWaiting(tx, e, now)
+		if c != nil {
+			resp.Cases = append(resp.Cases, c)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.log.Info("enrolment suspended", "id", rules.MaskID(id), "last_month", ym(req.GetLastMonth()),
+		"certificate", latest(resp.GetEnrolment()).GetCertificateNumber(), "cases_proceeding", len(resp.GetCases()))
+	return resp, nil
+}
+
+// resume cancels a suspension no transfer has used (恢复参保): the period is
+// active again and its certificate void.
+func (n *Node) resume(req *jiexuv1.ResumeEnrolmentRequest) (*jiexuv1.ResumeEnrolmentResponse, error) {
+	id := rules.NormalizeID(req.GetIdNumber())
+	var vs violations
+	n.v.checkID(&vs, "id_number", id)
+	checkText(&vs, "reason", req.GetReason(), 200)
+	if err := vs.err(); err != nil {
+		return nil, err
+	}
+	now := n.now()
+	resp := &jiexuv1.ResumeEnrolmentResponse{}
+	err := n.db.Update(func(tx *bolt.Tx) error {
+		if c := openCase(tx, id); c != "" {
+			return refuse("the person has open transfer case %s; withdraw or refuse it first", c)
+		}
+		e, err := getEnrolment(tx, id)
+		if err != nil {
+			return err
+		}
+		p := latest(e)
+		switch {
+		case p == nil:
+			return fmt.Errorf("%w: no enrolment for %s here", ErrNotFound, rules.MaskID(id))
+		case p.GetStatus() != statusSuspended:
+			return refuse("period %d is %s: only a suspended period that no transfer has used can be resumed", p.GetNumber(), render.Label(p.GetStatus()))
+		}
+		reason := req.GetReason()
+		if reason == "" {
+			reason = "suspension cancelled (恢复参保)"
+		}
+		if err := n.voidCertificate(tx, p.GetCertificateNumber(), reason, now); err != nil {
+			return err
+		}
+		resp.VoidedCertificate = p.GetCertificateNumber()
+		p.Status, p.EnrolledTo, p.SuspendedOn = statusActive, nil, nil
+		p.Note = fmt.Sprintf("resumed on %s; certificate %s void: %s", render.FmtDate(rules.DateOf(now)), p.GetCertificateNumber(), reason)
+		p.CertificateNumber = ""
+		p.UpdatedAt = timestamppb.New(now)
+		resp.Enrolment = e
+		return putEnrolment(tx, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.log.Info("enrolment resumed", "id", rules.MaskID(id), "voided_certificate", resp.GetVoidedCertificate())
+	return resp, nil
+}
+
+// certificateVoid is what the issuer records of a certificate it voided.
+type certificateVoid struct {
+	On     string `json:"on"` // YYYY-MM-DD
+	Reason string `json:"reason"`
+}
+
+func (n *Node) voidCertificate(tx *bolt.Tx, number, reason string, now time.Time) error {
+	if number == "" {
+		return nil
+	}
+	data, err := json.Marshal(certificateVoid{On: now.In(rules.CST).Format(time.DateOnly), Reason: reason})
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketCertificateVoids).Put([]byte(number), data)
+}
+
+// certificateVoided returns when and why a certificate issued here was
+// voided, or nil.
+func certificateVoided(tx *bolt.Tx, number string) (*jiexuv1.Date, string) {
+	v := tx.Bucket(bucketCertificateVoids).Get([]byte(number))
+	if v == nil {
+		return nil, ""
+	}
+	var cv certificateVoid
+	if json.Unmarshal(v, &cv) != nil {
+		return nil, ""
+	}
+	d, err := time.ParseInLocation(time.DateOnly, cv.On, rules.CST)
+	if err != nil {
+		return nil, cv.Reason
+	}
+	return rules.DateOf(d), cv.Reason
+}
+
+// span counts the months from one month to another, both included.
+func span(from, to *jiexuv1.YearMonth) int { return rules.ContinuousMonths(from, to) }
+
+func ym(m *jiexuv1.YearMonth) string {
+	if m == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%04d-%02d", m.GetYear(), m.GetMonth())
+}
