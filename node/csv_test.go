@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -75,4 +76,41 @@ func TestParseRecordsCSVReportsEveryBadRow(t *testing.T) {
 func makeID(addr, birth, seq string) string {
 	s := addr + birth + seq
 	return s + string(rules.IDCheckChar(s))
+}
+
+// The optional columns carry a suspension: status, the last month and the
+// day; a file without them still reads, and their values are checked.
+func TestParseRecordsCSVSuspensions(t *testing.T) {
+	header := strings.Join(append(append([]string{}, CSVHeader...), CSVOptional...), ",")
+	good := makeID("150102", "19850312", "123")
+	other := makeID("150102", "19850312", "125")
+	third := makeID("150102", "19850312", "127")
+	now := func() time.Time { return time.Date(2026, 11, 25, 0, 0, 0, 0, rules.CST) }
+	file := header + "\n" +
+		"王伟," + good + ",,非农业,,,,employee,150102,2015-03,100,10.5,suspended,2026-06,2026-07-03,,no\n" +
+		"李娜," + other + ",,非农业,,,,employee,150102,2015-03,100,10.5,paused,2026-06,2026-13-03,,maybe\n" +
+		"张敏," + third + ",,非农业,,,,employee,150102,2015-03,200,10.5,suspended,2026-06,,,\n"
+	res, err := ParseRecordsCSV(strings.NewReader(file), registry.DefaultTable(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != 1 || res.Records[0].GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED ||
+		res.Records[0].GetSuspendedOn().GetDay() != 3 || res.Records[0].GetEnrolledTo().GetMonth() != 6 {
+		t.Fatalf("good suspended row: %+v", res.Records)
+	}
+	fields := map[string]bool{}
+	for _, e := range res.Errors {
+		fields[fmt.Sprintf("%d:%s", e.Line, e.Field)] = true
+	}
+	for _, want := range []string{"3:status", "3:suspended_on", "3:gap_back_paid", "4:months_paid"} {
+		if !fields[want] {
+			t.Errorf("no error at %s; got %v", want, res.Errors)
+		}
+	}
+	// A file of the previous layout, without the optional columns, reads as before.
+	old := strings.Join(CSVHeader, ",") + "\n王伟," + good + ",,非农业,,,,employee,150102,2015-03,100,10.5\n"
+	res, err = ParseRecordsCSV(strings.NewReader(old), registry.DefaultTable(), now)
+	if err != nil || len(res.Records) != 1 || res.Records[0].GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE || len(res.Errors) != 0 {
+		t.Fatalf("previous layout: %+v %v %v", res.Records, res.Errors, err)
+	}
 }

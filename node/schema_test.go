@@ -73,6 +73,68 @@ func TestCaseCountsKeptAndRebuilt(t *testing.T) {
 	check("rebuilt")
 }
 
+// A store written by the previous version holds one record per person and
+// origin cases in its SUSPENDED state (now WAITING_SUSPENSION): opening it
+// turns the records into periods — a suspended or ended one into a
+// transferred-out period, which no import makes active again — and the
+// cases into this version's states.
+func TestMigrateAStoreOfThePreviousVersion(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "n.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	active := &jiexuv1.Record{Person: &jiexuv1.Person{IdNumber: "150102198503121234", Name: "甲"}, Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
+		EnrolledFrom: &jiexuv1.YearMonth{Year: 2015, Month: 1}, MonthsPaid: 20, BalanceFen: 500, Status: jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE}
+	gone := &jiexuv1.Record{Person: &jiexuv1.Person{IdNumber: "150102198503125678", Name: "乙"}, Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
+		EnrolledFrom: &jiexuv1.YearMonth{Year: 2015, Month: 1}, EnrolledTo: &jiexuv1.YearMonth{Year: 2026, Month: 11}, Status: jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketLegacyRecords, bucketCases} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		for _, r := range []*jiexuv1.Record{active, gone} {
+			if err := putProto(tx, bucketLegacyRecords, []byte(r.GetPerson().GetIdNumber()), r); err != nil {
+				return err
+			}
+		}
+		old := &jiexuv1.Case{CaseId: "150700-20261124-000001", Side: jiexuv1.CaseSide_CASE_SIDE_ORIGIN, State: jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION}
+		return putProto(tx, bucketCases, []byte(old.GetCaseId()), old)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(createBuckets); err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketLegacyRecords) != nil {
+			t.Error("the old records bucket is still there")
+		}
+		for _, tt := range []struct {
+			r    *jiexuv1.Record
+			want jiexuv1.EnrolmentStatus
+		}{{active, statusActive}, {gone, statusTransferred}} {
+			e, err := getEnrolment(tx, tt.r.GetPerson().GetIdNumber())
+			if err != nil || e == nil {
+				t.Fatalf("enrolment of %s: %v", tt.r.GetPerson().GetName(), err)
+			}
+			if p := latest(e); p.GetStatus() != tt.want || p.GetBalanceFen() != tt.r.GetBalanceFen() || p.GetNumber() != 1 {
+				t.Errorf("%s migrated to %s, %d fen, period %d; want %s", tt.r.GetPerson().GetName(), render.Label(p.GetStatus()), p.GetBalanceFen(), p.GetNumber(), render.Label(tt.want))
+			}
+		}
+		c, err := getCase(tx, "150700-20261124-000001")
+		if err != nil || c.GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT || !c.GetActed() {
+			t.Errorf("old origin case migrated to %s acted=%v (%v); want CERTIFICATE_SENT, acted", c.GetState(), c.GetActed(), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // BenchmarkCaseCounts is what a /metrics scrape and GetStatus read: the
 // kept counts plus the open cases (10 of 20,010 here).
 func BenchmarkCaseCounts(b *testing.B) {

@@ -2,6 +2,7 @@ package devnet_test
 
 import (
 	"context"
+	"fmt"
 	"crypto/x509"
 	"errors"
 	"math/big"
@@ -547,7 +548,7 @@ func TestOutOfOrderDeliveryAtDestination(t *testing.T) {
 
 	// The remittance arrives before the certificate, and twice.
 	remit := func(id string) {
-		req := &jiexuv1.RemitRequest{Header: bt.header(hohhot, c.GetCaseId(), id), IdNumber: person.GetPerson().GetIdNumber(), AmountFen: 123456, CertificateNumber: "蒙包头2026第00007号"}
+		req := &jiexuv1.RemitRequest{Header: bt.header(hohhot, c.GetCaseId(), id), IdNumber: person.GetPerson().GetIdNumber(), AmountFen: 123456, CertificateNumber: certNumberBaotou}
 		bt.seal(t, req)
 		if _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).Remit(ctx, req); err != nil {
 			t.Fatalf("Remit: %v", err)
@@ -562,17 +563,7 @@ func TestOutOfOrderDeliveryAtDestination(t *testing.T) {
 	if got := tn.period(hohhot, person.GetPerson().GetIdNumber()); got.GetBalanceFen() != 0 {
 		t.Fatalf("money before the certificate was credited: %d fen", got.GetBalanceFen())
 	}
-	cert := &jiexuv1.Certificate{
-		Number: "蒙包头2026第00007号", Year: 2026, Serial: 7, Person: person.GetPerson(), Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
-		OriginRegion: baotou, OriginName: "内蒙古自治区包头市", MonthsPaid: 40, BalanceFen: 123456, BalanceFigures: rules.AmountFigures(123456),
-		IssuedAt: timestamppb.Now(), GeneratedOn: rules.DateOf(time.Now()), SuspendedOn: rules.DateOf(time.Now()),
-		EnrolledFrom: &jiexuv1.YearMonth{Year: 2020, Month: 1}, EnrolledTo: lastMonth(),
-	}
-	cert.BalanceWords, _ = rules.AmountWords(123456)
-	sc, err := node.SealCertificate(bt.signer, cert)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc := sealedCertificate(t, bt, person, 123456)
 	deliver := &jiexuv1.DeliverCertificateRequest{Header: bt.header(hohhot, c.GetCaseId(), "c-1"), Certificate: sc}
 	bt.seal(t, deliver)
 	if _, err := jiexuv1.NewCertificateServiceClient(bt.conn).DeliverCertificate(ctx, deliver); err != nil {
@@ -782,4 +773,25 @@ func TestDeadLetterAndRedrive(t *testing.T) {
 	if _, err := tn.Clients[hulunbuir].RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{Sequences: []uint64{999}}); status.Code(err) != codes.NotFound {
 		t.Errorf("redrive of an unknown sequence: %v, want NotFound", err)
 	}
+}
+
+// certNumberBaotou is the number of the certificate 包头 issues in the tests.
+var certNumberBaotou = fmt.Sprintf("蒙包头%d第00007号", time.Now().In(rules.CST).Year())
+
+// sealedCertificate is a certificate 包头 issued to person at the
+// suspension, sealed with 包头's own key.
+func sealedCertificate(t *testing.T, p *peer, person *jiexuv1.Record, balance int64) *jiexuv1.SealedCertificate {
+	t.Helper()
+	cert := &jiexuv1.Certificate{
+		Number: certNumberBaotou, Year: int32(time.Now().In(rules.CST).Year()), Serial: 7, Person: person.GetPerson(), Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
+		OriginRegion: baotou, OriginName: "内蒙古自治区包头市", MonthsPaid: 40, BalanceFen: balance, BalanceFigures: rules.AmountFigures(balance),
+		IssuedAt: timestamppb.Now(), GeneratedOn: rules.DateOf(time.Now()), SuspendedOn: rules.DateOf(time.Now()),
+		EnrolledFrom: &jiexuv1.YearMonth{Year: 2020, Month: 1}, EnrolledTo: lastMonth(),
+	}
+	cert.BalanceWords, _ = rules.AmountWords(balance)
+	sc, err := node.SealCertificate(p.signer, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
 }

@@ -149,7 +149,7 @@ func RenderText(sc *jiexuv1.SealedCertificate, c *jiexuv1.Certificate) string {
 		{"待遇享受起止时间", "起：" + v.BenefitFrom + "　止：" + v.BenefitTo},
 		{"个人账户余额", "(大写) " + c.GetBalanceWords() + "　(小写) " + c.GetBalanceFigures()},
 	})
-	section("转出地社会医疗保险信息（盖章）", [][2]string{
+	section("转出地社会医疗保险信息 (盖章)", [][2]string{
 		{"机构名称", c.GetAgencyName()},
 		{"地址", OrDash(ct.GetAddress())},
 		{"邮政编码", OrDash(ct.GetPostcode())},

@@ -1,0 +1,562 @@
+package devnet_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"jiexu/node"
+	"jiexu/node/devnet"
+	"jiexu/node/render"
+	"jiexu/node/rules"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// The tests in this file each reproduce a finding of the transfer issue on
+// real nodes; each failed on the previous case model.
+
+// The origin suspended an employee whose employer still paid because
+// another agency asked. Now the case waits, visibly, and the enrolment is
+// untouched until the origin itself suspends it.
+func TestOriginWaitsForItsOwnSuspension(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	p := tn.firstEmployee(hohhot, 0)
+	id := p.GetPerson().GetIdNumber()
+	c := tn.enrolAndApply(p, hohhot, hulunbuir)
+	w := tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
+	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_NOTIFIED)
+	if got := tn.period(hohhot, id); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE || got.GetBalanceFen() != p.GetBalanceFen() ||
+		got.GetEnrolledTo() != nil {
+		t.Fatalf("after the notice the origin's period is %s, %d fen, to %v; want untouched", got.GetStatus(), got.GetBalanceFen(), got.GetEnrolledTo())
+	}
+	if !strings.Contains(w.GetNote(), "waiting") {
+		t.Errorf("waiting case note %q does not say what it waits for", w.GetNote())
+	}
+	// The origin suspends, with the real last month: the case proceeds in
+	// the same transaction.
+	resp := tn.suspend(hohhot, p)
+	if len(resp.GetCases()) != 1 || resp.GetCases()[0].GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT {
+		t.Fatalf("SuspendEnrolment moved cases %v, want this one to CERTIFICATE_SENT", resp.GetCases())
+	}
+	done := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
+	if done.GetAmountFen() != p.GetBalanceFen() || done.GetCertificateNumber() != certOf(t, resp.GetCertificate()).GetNumber() {
+		t.Errorf("completed with %d fen and certificate %s; want %d and the one issued at the suspension", done.GetAmountFen(), done.GetCertificateNumber(), p.GetBalanceFen())
+	}
+}
+
+// The window was counted from the issue date, so it was always "in time";
+// the gap was always 0 and no waiting period ever applied. Now the window
+// runs from the suspension and the gap from the origin's real 参保止.
+func TestWindowGapAndWaitingPeriod(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	p := tn.firstEmployee(hohhot, 0)
+	now := time.Now().In(rules.CST)
+	last := rules.YearMonthOf(time.Date(now.Year(), now.Month()-6, 1, 0, 0, 0, 0, rules.CST)) // 参保止 six months ago
+	suspendedOn := rules.DateOf(time.Date(now.Year(), now.Month()-5, 3, 0, 0, 0, 0, rules.CST))
+	if rules.MonthIndex(last) < rules.MonthIndex(p.GetEnrolledFrom()) {
+		t.Skip("synthetic person enrolled too recently for this test")
+	}
+	if _, err := tn.Clients[hohhot].SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{
+		IdNumber: p.GetPerson().GetIdNumber(), LastMonth: last, SuspendedOn: suspendedOn}); err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	c := tn.enrolAndApply(p, hohhot, hulunbuir) // enrolled here this month, registered today
+	done := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	wantBy := rules.DateOf(rules.AddMonths(rules.DateTime(suspendedOn), 3))
+	if done.GetRegisteredInTime() || done.GetRegisterBy().GetYear() != wantBy.GetYear() || done.GetRegisterBy().GetMonth() != wantBy.GetMonth() {
+		t.Errorf("register by %v in time %v; want about %v and not in time", done.GetRegisterBy(), done.GetRegisteredInTime(), wantBy)
+	}
+	if done.GetGapMonths() != 5 || done.GetWaitingMonths() != 3 || !strings.Contains(done.GetWaitingReason(), "缴费中断5个月") {
+		t.Errorf("gap %d, waiting %d (%q); want 5 and the region's 3", done.GetGapMonths(), done.GetWaitingMonths(), done.GetWaitingReason())
+	}
+	// Someone who leaves and registers at once: in time, no gap, no waiting.
+	q := tn.firstEmployee(hohhot, 1)
+	c = tn.move(q, hohhot, hohhot, hulunbuir)
+	done = tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	if !done.GetRegisteredInTime() || done.GetGapMonths() != 0 || done.GetWaitingMonths() != 0 {
+		t.Errorf("immediate move: in time %v, gap %d, waiting %d; want true, 0, 0", done.GetRegisteredInTime(), done.GetGapMonths(), done.GetWaitingMonths())
+	}
+}
+
+// A transferred-out person was made active again by import or put, and a
+// second transfer moved the balance again. Now the row is refused with the
+// reason, and every path to a second transfer is closed.
+func TestMoneyCannotMoveTwice(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir, baotou)
+	ctx := context.Background()
+	before, err := tn.TotalBalance(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tn.firstEmployee(hohhot, 0)
+	id := p.GetPerson().GetIdNumber()
+	c := tn.move(p, hohhot, hohhot, hulunbuir)
+	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
+
+	// Re-import the person's original row, and put it: refused, saying why.
+	_, err = tn.Clients[hohhot].ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: []*jiexuv1.Record{p}})
+	if status.Code(err) != codes.FailedPrecondition && status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "transferred out") {
+		t.Fatalf("re-import of a transferred-out person: %v, want a refusal naming the transfer", err)
+	}
+	if _, err := tn.Clients[hohhot].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: p}); err == nil {
+		t.Fatal("PutRecord reactivated a transferred-out period")
+	}
+	// Nor can it be suspended again, resumed, or transferred again, here or from elsewhere.
+	if _, err := tn.Clients[hohhot].SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{IdNumber: id, LastMonth: lastMonth()}); err == nil {
+		t.Error("a transferred-out period was suspended again")
+	}
+	if _, err := tn.Clients[hohhot].ResumeEnrolment(ctx, &jiexuv1.ResumeEnrolmentRequest{IdNumber: id}); err == nil {
+		t.Error("a transferred-out period was resumed")
+	}
+	again := tn.enrolAndApply(p, hohhot, baotou)
+	got := tn.waitState(baotou, again.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REFUSED)
+	if got.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_ALREADY_TRANSFERRED {
+		t.Errorf("second transfer refused with %s, want ALREADY_TRANSFERRED", got.GetRejectReason())
+	}
+	// The balance arrived once, and the network still holds the same money
+	// (baotou's new enrolment adds none).
+	if bal := tn.period(hulunbuir, id).GetBalanceFen(); bal != p.GetBalanceFen() {
+		t.Errorf("destination balance %d, want %d (once)", bal, p.GetBalanceFen())
+	}
+	after, err := tn.TotalBalance(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("balances: %d fen before, %d after", before, after)
+	}
+	// A person who comes back later is enrolled in a new period.
+	back := proto.Clone(p).(*jiexuv1.Record)
+	back.EnrolledFrom, back.MonthsPaid, back.BalanceFen = rules.YearMonthOf(time.Now()), 0, 0
+	resp, err := tn.Clients[hohhot].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: back})
+	if err != nil {
+		t.Fatalf("a returning person: %v", render.DescribeError(err))
+	}
+	if ps := resp.GetEnrolment().GetPeriods(); len(ps) != 2 || ps[0].GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT ||
+		ps[1].GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
+		t.Errorf("returning person's periods = %v", ps)
+	}
+}
+
+// NCMS months were added to employee months and a balance was credited
+// into an NCMS record; the resulting records then failed the node's own
+// validation on re-import. Now only employee years cross, money goes only
+// account to account, and what a destination holds re-imports cleanly.
+func TestSchemesAcrossATransfer(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	// Employee → resident: the resident scheme has no personal account. The
+	// balance stays at the origin, held for the person; no months cross.
+	p := tn.firstEmployee(hohhot, 0)
+	tn.suspend(hohhot, p)
+	rec := devnet.DestinationRecord(p, layoutOf(t, tn.Layout, hulunbuir), time.Now())
+	rec.Scheme = jiexuv1.Scheme_SCHEME_RESIDENT
+	if _, err := tn.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), OriginDivision: hohhot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := tn.waitState(hulunbuir, resp.GetCase().GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	tn.waitState(hohhot, resp.GetCase().GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
+	dp, op := tn.period(hulunbuir, p.GetPerson().GetIdNumber()), tn.period(hohhot, p.GetPerson().GetIdNumber())
+	if dp.GetBalanceFen() != 0 || dp.GetMonthsRecognised() != 0 || done.GetAmountFen() != 0 {
+		t.Errorf("employee → resident credited %d fen and %d months", dp.GetBalanceFen(), dp.GetMonthsRecognised())
+	}
+	if op.GetHeldFen() != p.GetBalanceFen() || op.GetBalanceFen() != 0 {
+		t.Errorf("origin holds %d (balance %d), want the %d fen held for the person", op.GetHeldFen(), op.GetBalanceFen(), p.GetBalanceFen())
+	}
+	// Employee → employee: the months are recognised in their own field, so
+	// months paid here stay checkable against the period.
+	q := tn.firstEmployee(hohhot, 1)
+	c := tn.move(q, hohhot, hohhot, hulunbuir)
+	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	// Whatever the destination now holds re-imports without a violation:
+	// its own rows, as its system would export them.
+	list, err := tn.Clients[hulunbuir].ListEnrolments(ctx, &jiexuv1.ListEnrolmentsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []*jiexuv1.Record
+	for _, e := range list.GetEnrolments() {
+		last := e.GetPeriods()[len(e.GetPeriods())-1]
+		rows = append(rows, &jiexuv1.Record{Person: e.GetPerson(), Scheme: last.GetScheme(), Division: last.GetDivision(),
+			EnrolledFrom: last.GetEnrolledFrom(), MonthsPaid: last.GetMonthsPaid(), BalanceFen: last.GetBalanceFen(), RegisteredOn: last.GetRegisteredOn()})
+	}
+	if _, err := tn.Clients[hulunbuir].ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: rows}); err != nil {
+		t.Errorf("the destination's own records fail re-import: %v", render.DescribeError(err))
+	}
+}
+
+// Withdrawal (撤销): before the origin acts the case ends on both sides and
+// the person may apply again; the enrolment at the origin is untouched.
+func TestWithdrawBeforeTheOriginActs(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	p := tn.firstEmployee(hohhot, 0)
+	c := tn.enrolAndApply(p, hohhot, hulunbuir)
+	tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
+	if _, err := tn.Clients[hulunbuir].WithdrawCase(ctx, &jiexuv1.WithdrawCaseRequest{CaseId: c.GetCaseId(), Detail: "changed my mind"}); err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WITHDRAWN)
+	oc := tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WITHDRAWN)
+	if oc.GetWithdrawDetail() != "changed my mind" {
+		t.Errorf("origin case withdrawal detail %q", oc.GetWithdrawDetail())
+	}
+	if got := tn.period(hohhot, p.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
+		t.Errorf("origin period %s after a withdrawal", got.GetStatus())
+	}
+	// Withdrawing again, or a finished case, is refused with the reason.
+	if _, err := tn.Clients[hulunbuir].WithdrawCase(ctx, &jiexuv1.WithdrawCaseRequest{CaseId: c.GetCaseId()}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("second withdrawal: %v, want FailedPrecondition", err)
+	}
+	// The person is free to apply again.
+	if _, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), OriginDivision: hohhot}); err != nil {
+		t.Errorf("applying again after a withdrawal: %v", err)
+	}
+}
+
+// Withdrawal after the origin acted, seen from the destination: the
+// certificate and the money that arrive for the withdrawn case are
+// declined and returned (退回), never credited. The origin is played by
+// 包头 with its own certificate, so that its messages arrive after the
+// withdrawal.
+func TestWithdrawnCaseDeclinesAndReturns(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	ctx := context.Background()
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	person := devnet.SyntheticPeople(rng, registry.DefaultTable(), baotou, "insurance", 1, time.Now())[0]
+	c := tn.enrolAndApply(person, baotou, hohhot)
+	if _, err := tn.Clients[hohhot].WithdrawCase(ctx, &jiexuv1.WithdrawCaseRequest{CaseId: c.GetCaseId()}); err != nil {
+		t.Fatal(err)
+	}
+	sc := sealedCertificate(t, bt, person, 123456)
+	deliver := &jiexuv1.DeliverCertificateRequest{Header: bt.header(hohhot, c.GetCaseId(), "c-1"), Certificate: sc}
+	bt.seal(t, deliver)
+	if _, err := jiexuv1.NewCertificateServiceClient(bt.conn).DeliverCertificate(ctx, deliver); err != nil {
+		t.Fatal(err)
+	}
+	remit := &jiexuv1.RemitRequest{Header: bt.header(hohhot, c.GetCaseId(), "r-1"), IdNumber: person.GetPerson().GetIdNumber(), AmountFen: 123456,
+		CertificateNumber: certOf(t, sc).GetNumber()}
+	bt.seal(t, remit)
+	if _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).Remit(ctx, remit); err != nil {
+		t.Fatal(err)
+	}
+	if got := tn.getCase(hohhot, c.GetCaseId()); got.GetState() != jiexuv1.CaseState_CASE_STATE_WITHDRAWN || !got.GetDeclined() ||
+		got.GetReturnedFen() != 123456 {
+		t.Fatalf("withdrawn case after the late messages: %s declined=%v returned=%d", got.GetState(), got.GetDeclined(), got.GetReturnedFen())
+	}
+	if bal := tn.period(hohhot, person.GetPerson().GetIdNumber()).GetBalanceFen(); bal != 0 {
+		t.Errorf("a withdrawn case credited %d fen", bal)
+	}
+	out, err := tn.Clients[hohhot].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{PeerRegion: baotou})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var methods []string
+	for _, m := range out.GetMessages() {
+		methods = append(methods, m.GetMethod()[strings.LastIndex(m.GetMethod(), "/")+1:])
+	}
+	if got := strings.Join(methods, ","); got != "NotifyTransfer,WithdrawTransfer,RejectTransfer,ReturnRemittance" {
+		t.Errorf("queued to the origin: %s; want the notice, the withdrawal, the decline and the returned money", got)
+	}
+}
+
+// Withdrawal after the origin acted, seen from the origin: when the
+// destination declines and returns the money, the origin restores the
+// suspended enrolment with its balance, and the person can transfer
+// elsewhere. The destination is played by 包头.
+func TestOriginRestoresADeclinedTransfer(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	p := tn.firstEmployee(hohhot, 0)
+	id := p.GetPerson().GetIdNumber()
+	cert := certOf(t, tn.suspend(hohhot, p).GetCertificate())
+	caseID := "150200-20261125-000001"
+	send := func(msgID string, m interface {
+		proto.Message
+		GetHeader() *jiexuv1.MessageHeader
+		GetSeal() *jiexuv1.Seal
+	}, call func() error) {
+		t.Helper()
+		bt.seal(t, m)
+		if err := call(); err != nil {
+			t.Fatalf("%s: %v", msgID, err)
+		}
+	}
+	n := notice(bt, hohhot, caseID, "n-1", p.GetPerson())
+	send("notice", n, func() error { _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, n); return err })
+	if got := tn.getCase(hohhot, caseID); got.GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT {
+		t.Fatalf("origin case %s, want CERTIFICATE_SENT", got.GetState())
+	}
+	decline := &jiexuv1.RejectTransferRequest{Header: bt.header(hohhot, caseID, "d-1"), Reason: jiexuv1.RejectReason_REJECT_REASON_WITHDRAWN}
+	send("decline", decline, func() error { _, err := jiexuv1.NewTransferServiceClient(bt.conn).RejectTransfer(ctx, decline); return err })
+	if got := tn.getCase(hohhot, caseID); got.GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT || !got.GetDeclined() {
+		t.Fatalf("after the decline: %s declined=%v; want waiting for the money", got.GetState(), got.GetDeclined())
+	}
+	ret := &jiexuv1.ReturnRemittanceRequest{Header: bt.header(hohhot, caseID, "r-1"), AmountFen: p.GetBalanceFen(),
+		Reason: jiexuv1.ReturnReason_RETURN_REASON_WITHDRAWN, Detail: "申请已撤销"}
+	send("return", ret, func() error { _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).ReturnRemittance(ctx, ret); return err })
+	if got := tn.getCase(hohhot, caseID); got.GetState() != jiexuv1.CaseState_CASE_STATE_RETURNED {
+		t.Fatalf("origin case %s, want RETURNED", got.GetState())
+	}
+	op := tn.period(hohhot, id)
+	if op.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED || op.GetBalanceFen() != p.GetBalanceFen() ||
+		op.GetCertificateNumber() != cert.GetNumber() || op.GetCaseId() != "" {
+		t.Fatalf("restored period = %s, %d fen, certificate %s, case %q; want SUSPENDED with %d fen and %s",
+			op.GetStatus(), op.GetBalanceFen(), op.GetCertificateNumber(), op.GetCaseId(), p.GetBalanceFen(), cert.GetNumber())
+	}
+	// The person transfers elsewhere with the same certificate.
+	c := tn.enrolAndApply(p, hohhot, hulunbuir)
+	done := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	if done.GetAmountFen() != p.GetBalanceFen() || done.GetCertificateNumber() != cert.GetNumber() {
+		t.Errorf("the transfer after the restore moved %d fen with %s", done.GetAmountFen(), done.GetCertificateNumber())
+	}
+}
+
+// A remittance the destination cannot credit was dead-lettered; now it goes
+// back (退回) and the origin holds it for the person.
+func TestReturnedRemittance(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	p := tn.firstEmployee(hohhot, 0)
+	c := tn.enrolAndApply(p, hohhot, hulunbuir) // still enrolled at the origin: the case waits
+	tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
+	// The new job ends: the person now pays into the resident scheme, which
+	// has no personal account, before the origin acts.
+	rec := devnet.DestinationRecord(p, layoutOf(t, tn.Layout, hulunbuir), time.Now())
+	rec.Scheme = jiexuv1.Scheme_SCHEME_RESIDENT
+	if _, err := tn.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	tn.suspend(hohhot, p)
+	dest := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	origin := tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_RETURNED)
+	if dest.GetReturnReason() != jiexuv1.ReturnReason_RETURN_REASON_NO_ACCOUNT || dest.GetReturnedFen() != p.GetBalanceFen() {
+		t.Errorf("destination returned %d fen (%s), want %d for no account", dest.GetReturnedFen(), dest.GetReturnReason(), p.GetBalanceFen())
+	}
+	if origin.GetReturnedFen() != p.GetBalanceFen() || origin.GetNote() == "" {
+		t.Errorf("origin case: returned %d, note %q", origin.GetReturnedFen(), origin.GetNote())
+	}
+	if op := tn.period(hohhot, p.GetPerson().GetIdNumber()); op.GetHeldFen() != p.GetBalanceFen() || op.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT {
+		t.Errorf("origin period %s holding %d fen, want TRANSFERRED_OUT holding %d", op.GetStatus(), op.GetHeldFen(), p.GetBalanceFen())
+	}
+	if dp := tn.period(hulunbuir, p.GetPerson().GetIdNumber()); dp.GetBalanceFen() != 0 || dp.GetMonthsRecognised() != 0 {
+		t.Errorf("resident period credited %d fen, %d months", dp.GetBalanceFen(), dp.GetMonthsRecognised())
+	}
+}
+
+// A peer chose header.case_id freely: it could take another region's case
+// id, and a message for an existing case from another region or about
+// another person was applied. Now cases are owned.
+func TestCasesAreOwned(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	p := tn.firstEmployee(hohhot, 0)
+	tn.suspend(hohhot, p)
+	// 包头 takes 呼伦贝尔's next case id for a real person: refused, and the
+	// person's enrolment is untouched.
+	stolen := notice(bt, hohhot, "150700-"+time.Now().In(rules.CST).Format("20060102")+"-000001", "s-1", p.GetPerson())
+	bt.seal(t, stolen)
+	if _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, stolen); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a case opened under another region's id: %v, want PermissionDenied", err)
+	}
+	if got := tn.period(hohhot, p.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
+		t.Fatalf("the stolen id changed the enrolment: %s", got.GetStatus())
+	}
+	// The genuine notice from 呼伦贝尔, under that very id, goes through.
+	c := tn.enrolAndApply(p, hohhot, hulunbuir)
+	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	// 包头 confirms, or renotifies, a case it does not share: refused.
+	confirm := &jiexuv1.ConfirmRemittanceRequest{Header: bt.header(hohhot, c.GetCaseId(), "x-1"), AmountFen: 1}
+	bt.seal(t, confirm)
+	if _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).ConfirmRemittance(ctx, confirm); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a message about a case shared with another region: %v, want PermissionDenied", err)
+	}
+	// A second notice of 包头's own case, about another person: refused;
+	// the case is never overwritten.
+	own := "150200-20261125-000007"
+	first := notice(bt, hohhot, own, "o-1", tn.people(hohhot)[4].GetPerson())
+	bt.seal(t, first)
+	if _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	other := notice(bt, hohhot, own, "o-2", tn.people(hohhot)[5].GetPerson())
+	bt.seal(t, other)
+	if _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, other); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("a notice of an existing case about another person: %v, want FailedPrecondition", err)
+	}
+	if got := tn.getCase(hohhot, own); got.GetPerson().GetIdNumber() != tn.people(hohhot)[4].GetPerson().GetIdNumber() {
+		t.Errorf("case %s now names %s", own, rules.MaskID(got.GetPerson().GetIdNumber()))
+	}
+}
+
+// An application lodged at the origin (REQUESTED) accepted the
+// destination's notice about any person. Now the person must be the case's.
+func TestRequestedCaseChecksThePerson(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	ctx := context.Background()
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	p, q := tn.firstEmployee(hohhot, 0), tn.firstEmployee(hohhot, 1)
+	tn.suspend(hohhot, p)
+	tn.suspend(hohhot, q)
+	resp, err := tn.Clients[hohhot].ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), DestinationDivision: baotou})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := notice(bt, hohhot, resp.GetCase().GetCaseId(), "w-1", q.GetPerson())
+	bt.seal(t, wrong)
+	if _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, wrong); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("confirming a requested case with another person: %v, want FailedPrecondition", err)
+	}
+	if got := tn.period(hohhot, q.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
+		t.Errorf("the other person's period is %s", got.GetStatus())
+	}
+}
+
+// The paper path: a person brings the printed certificate; the destination
+// registers it by number, ID number and the verification code on the paper,
+// and sees the window, gap and waiting period before anyone applies.
+func TestPaperCertificateRegistration(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	p := tn.firstEmployee(hohhot, 0)
+	sc := tn.suspend(hohhot, p).GetCertificate()
+	cert := certOf(t, sc)
+	if _, err := tn.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: devnet.DestinationRecord(p, layoutOf(t, tn.Layout, hulunbuir), time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	req := &jiexuv1.RegisterCertificateRequest{Number: cert.GetNumber(), IdNumber: p.GetPerson().GetIdNumber(), VerificationCode: rules.VerificationCode(sc)}
+	resp, err := tn.Clients[hulunbuir].RegisterCertificate(ctx, req)
+	if err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	a := resp.GetAssessment()
+	if resp.GetIssuerRegion() != hohhot || !a.GetRegisteredInTime() || a.GetWaitingReason() == "" || a.GetExpectedAmountFen() != p.GetBalanceFen() {
+		t.Errorf("registration: issuer %s, in time %v, waiting %q, balance %d", resp.GetIssuerRegion(), a.GetRegisteredInTime(), a.GetWaitingReason(), a.GetExpectedAmountFen())
+	}
+	bad := proto.Clone(req).(*jiexuv1.RegisterCertificateRequest)
+	bad.VerificationCode = "0000-0000-0000"
+	if _, err := tn.Clients[hulunbuir].RegisterCertificate(ctx, bad); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("a wrong verification code: %v, want FailedPrecondition", err)
+	}
+	// A voided certificate (the suspension was cancelled) is refused.
+	if _, err := tn.Clients[hohhot].ResumeEnrolment(ctx, &jiexuv1.ResumeEnrolmentRequest{IdNumber: p.GetPerson().GetIdNumber(), Reason: "employer's report was wrong"}); err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	if _, err := tn.Clients[hulunbuir].RegisterCertificate(ctx, req); status.Code(err) != codes.FailedPrecondition ||
+		!strings.Contains(status.Convert(err).Message(), "voided") {
+		t.Errorf("a voided certificate: %v, want FailedPrecondition naming the void", err)
+	}
+}
+
+// ResumeEnrolment cancels a suspension no transfer used: active again, the
+// certificate void, and an application then waits for a new suspension.
+func TestResumeVoidsTheCertificate(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	p := tn.firstEmployee(hohhot, 0)
+	cert := certOf(t, tn.suspend(hohhot, p).GetCertificate())
+	resp, err := tn.Clients[hohhot].ResumeEnrolment(ctx, &jiexuv1.ResumeEnrolmentRequest{IdNumber: p.GetPerson().GetIdNumber()})
+	if err != nil || resp.GetVoidedCertificate() != cert.GetNumber() {
+		t.Fatalf("ResumeEnrolment = %v, %v", resp, err)
+	}
+	got, err := tn.Clients[hohhot].GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: cert.GetNumber()})
+	if err != nil || got.GetVoidedOn() == nil {
+		t.Fatalf("voided certificate shows voided_on %v (%v)", got.GetVoidedOn(), err)
+	}
+	if _, err := tn.Clients[hohhot].ReissueCertificate(ctx, &jiexuv1.ReissueCertificateRequest{Number: cert.GetNumber(), IdNumber: p.GetPerson().GetIdNumber()}); err == nil {
+		t.Error("a void certificate was re-issued")
+	}
+	c := tn.enrolAndApply(p, hohhot, hulunbuir)
+	tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
+	// The new suspension issues a new certificate, which the transfer carries.
+	second := certOf(t, tn.suspend(hohhot, p).GetCertificate())
+	done := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	if second.GetNumber() == cert.GetNumber() || done.GetCertificateNumber() != second.GetNumber() {
+		t.Errorf("transfer carried %s; first %s, second %s", done.GetCertificateNumber(), cert.GetNumber(), second.GetNumber())
+	}
+}
+
+// The serial stopped dead at 99,999 (the message dead-lettered); the
+// template allows six digits, as the 2009 one has.
+func TestSerialBeyond99999(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	year := time.Now().In(rules.CST).Year()
+	tn.StopNode(hohhot)
+	db, err := bolt.Open(filepath.Join(layoutOf(t, tn.Layout, hohhot).Dir, "data", node.DBFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("node.counters")).Put([]byte(fmt.Sprintf("cert/%d", year)), []byte{0, 0, 0, 0, 0, 1, 0x86, 0x9f}) // 99,999
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.StartNode(hohhot); err != nil {
+		t.Fatal(err)
+	}
+	cert := certOf(t, tn.suspend(hohhot, tn.firstEmployee(hohhot, 0)).GetCertificate())
+	want := fmt.Sprintf("蒙呼和浩特%d第100000号", year)
+	if cert.GetNumber() != want || cert.GetSerial() != 100000 {
+		t.Fatalf("certificate %s serial %d, want %s", cert.GetNumber(), cert.GetSerial(), want)
+	}
+	if _, err := rules.ParseCertNumber(cert.GetNumber()); err != nil {
+		t.Errorf("the six-digit number does not parse: %v", err)
+	}
+}
+
+// An import's suspended rows are suspensions: each gets its certificate,
+// and the same file imported again changes nothing.
+func TestImportSuspendsAndIsIdempotent(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	ctx := context.Background()
+	var rows []*jiexuv1.Record
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, r := range devnet.SyntheticPeople(rng, registry.DefaultTable(), hohhot, "insurance", 4, time.Now()) {
+		r.Status, r.EnrolledTo = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED, r.GetEnrolledFrom()
+		r.MonthsPaid = 1
+		rows = append(rows, r)
+	}
+	first, err := tn.Clients[hohhot].ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: rows})
+	if err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	if first.GetCreated() != 4 || first.GetSuspended() != 4 {
+		t.Fatalf("first import = %+v, want 4 created and suspended", first)
+	}
+	for _, r := range rows {
+		if p := tn.period(hohhot, r.GetPerson().GetIdNumber()); p.GetCertificateNumber() == "" || p.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
+			t.Errorf("imported suspension: %s, certificate %q", p.GetStatus(), p.GetCertificateNumber())
+		}
+	}
+	again, err := tn.Clients[hohhot].ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: rows})
+	if err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	if again.GetUnchanged() != 4 || again.GetSuspended() != 0 {
+		t.Errorf("second import = %+v, want 4 unchanged and no new certificate", again)
+	}
+}
