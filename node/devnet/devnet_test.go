@@ -2,9 +2,9 @@ package devnet_test
 
 import (
 	"context"
-	"fmt"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"path/filepath"

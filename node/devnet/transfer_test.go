@@ -307,13 +307,19 @@ func TestOriginRestoresADeclinedTransfer(t *testing.T) {
 		t.Fatalf("origin case %s, want CERTIFICATE_SENT", got.GetState())
 	}
 	decline := &jiexuv1.RejectTransferRequest{Header: bt.header(hohhot, caseID, "d-1"), Reason: jiexuv1.RejectReason_REJECT_REASON_WITHDRAWN}
-	send("decline", decline, func() error { _, err := jiexuv1.NewTransferServiceClient(bt.conn).RejectTransfer(ctx, decline); return err })
+	send("decline", decline, func() error {
+		_, err := jiexuv1.NewTransferServiceClient(bt.conn).RejectTransfer(ctx, decline)
+		return err
+	})
 	if got := tn.getCase(hohhot, caseID); got.GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT || !got.GetDeclined() {
 		t.Fatalf("after the decline: %s declined=%v; want waiting for the money", got.GetState(), got.GetDeclined())
 	}
 	ret := &jiexuv1.ReturnRemittanceRequest{Header: bt.header(hohhot, caseID, "r-1"), AmountFen: p.GetBalanceFen(),
 		Reason: jiexuv1.ReturnReason_RETURN_REASON_WITHDRAWN, Detail: "申请已撤销"}
-	send("return", ret, func() error { _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).ReturnRemittance(ctx, ret); return err })
+	send("return", ret, func() error {
+		_, err := jiexuv1.NewRemittanceServiceClient(bt.conn).ReturnRemittance(ctx, ret)
+		return err
+	})
 	if got := tn.getCase(hohhot, caseID); got.GetState() != jiexuv1.CaseState_CASE_STATE_RETURNED {
 		t.Fatalf("origin case %s, want RETURNED", got.GetState())
 	}
