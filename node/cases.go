@@ -133,8 +133,11 @@ func (n *Node) setDeadlines(c *jiexuv1.Case, from jiexuv1.CaseState, ev transfer
 	switch {
 	case ev == transfer.Notice && (from == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED || from == jiexuv1.CaseState_CASE_STATE_REQUESTED):
 		c.TransferOutDue = due(rules.TransferOutDays) // the origin's 10 days start with the notice
-	case ev == transfer.NoticeAcked && c.GetTransferOutDue() == nil:
-		c.TransferOutDue = due(rules.TransferOutDays) // the origin's clock, as the destination sees it
+	case (ev == transfer.Apply || ev == transfer.Request) && from == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED,
+		ev == transfer.NoticeAcked && from == jiexuv1.CaseState_CASE_STATE_APPLIED:
+		// The origin's clock as the destination sees it: from the application,
+		// then from the origin's receipt of the notice.
+		c.TransferOutDue = due(rules.TransferOutDays)
 	case ev == transfer.Certificate && c.GetCertified() && c.GetTransferInDue() == nil:
 		c.TransferInDue = due(rules.TransferInDays)
 	case ev == transfer.Funds && c.GetFunded() && c.GetCreditDue() == nil:

@@ -566,3 +566,38 @@ func TestImportSuspendsAndIsIdempotent(t *testing.T) {
 		t.Errorf("second import = %+v, want 4 unchanged and no new certificate", again)
 	}
 }
+
+// An origin that never answers makes the case overdue and visible, and the
+// person is never locked: the destination withdraws on its own and the
+// person may apply elsewhere.
+func TestOriginThatNeverAnswers(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	p := tn.firstEmployee(hohhot, 0)
+	tn.StopNode(hohhot) // gone for good
+	c := tn.enrolAndApply(p, hohhot, hulunbuir)
+	// Seen 20 days later, the case is overdue on the destination's side.
+	tn.StopNode(hulunbuir)
+	if err := tn.StartNode(hulunbuir, node.WithClock(func() time.Time { return time.Now().Add(20 * 24 * time.Hour) })); err != nil {
+		t.Fatal(err)
+	}
+	var got *jiexuv1.Case
+	for i := 0; i < 200; i++ { // the restarted node's first delivery attempt fails soon
+		if got = tn.getCase(hulunbuir, c.GetCaseId()); got.GetLastError() != "" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !got.GetOverdue() || got.GetTransferOutDue() == nil || !strings.Contains(got.GetLastError(), "NotifyTransfer to 150100") {
+		t.Errorf("case of an unanswered origin: overdue %v, due %v, last error %q", got.GetOverdue(), got.GetTransferOutDue(), got.GetLastError())
+	}
+	if _, err := tn.Clients[hulunbuir].WithdrawCase(ctx, &jiexuv1.WithdrawCaseRequest{CaseId: c.GetCaseId(), Detail: "the origin never answered"}); err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	if got := tn.getCase(hulunbuir, c.GetCaseId()); got.GetState() != jiexuv1.CaseState_CASE_STATE_WITHDRAWN || got.GetOverdue() {
+		t.Errorf("after the withdrawal: %s overdue %v", got.GetState(), got.GetOverdue())
+	}
+	if _, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), OriginDivision: hohhot}); err != nil {
+		t.Errorf("the person is locked after withdrawing: %v", err)
+	}
+}
