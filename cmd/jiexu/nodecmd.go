@@ -181,14 +181,17 @@ func runRecordsImport(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d bad row(s) in %s; nothing imported. Fix them, or pass --skip-bad to import the %d good row(s)", res.BadRows, pos[0], len(res.Records))
 	}
 	fmt.Fprintf(os.Stderr, "  %d row(s) valid; importing them in one transaction…\n", len(res.Records))
+	var done *jiexuv1.ImportRecordsResponse
 	err = dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		_, err := c.ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: res.Records}, grpc.MaxCallSendMsgSize(node.MaxAgencyMessage))
+		var err error
+		done, err = c.ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: res.Records}, grpc.MaxCallSendMsgSize(node.MaxAgencyMessage))
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%w; nothing imported", err)
 	}
-	fmt.Printf("imported %d record(s)", len(res.Records))
+	fmt.Printf("imported %d record(s): %d new period(s), %d updated, %d unchanged, %d suspended with a certificate",
+		len(res.Records), done.GetCreated(), done.GetUpdated(), done.GetUnchanged(), done.GetSuspended())
 	if res.BadRows > 0 {
 		fmt.Printf(", skipped %d bad row(s)", res.BadRows)
 	}
@@ -303,7 +306,7 @@ func runTransferList(ctx context.Context, args []string) error {
 	if *state != "" {
 		v, ok := jiexuv1.CaseState_value["CASE_STATE_"+strings.ToUpper(*state)]
 		if !ok {
-			return fmt.Errorf("--state %q is not a case state (applied, notified, certified, funded, completed, rejected, received, suspended, certificate_sent, remitted, closed)", *state)
+			return fmt.Errorf("--state %q is not a case state (applied, notified, certified, funded, completed, refused, withdrawn, requested, waiting_suspension, certificate_sent, remitted, closed, returned)", *state)
 		}
 		req.State = jiexuv1.CaseState(v)
 	}
@@ -339,6 +342,9 @@ func runCertShow(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Print(render.RenderText(resp.GetCertificate(), cert))
+		if v := resp.GetVoidedOn(); v != nil {
+			fmt.Printf("VOID since %s: %s\n", render.FmtDate(v), resp.GetVoidReason())
+		}
 		if *out != "" {
 			data, err := proto.Marshal(resp.GetCertificate())
 			if err != nil {
@@ -637,6 +643,7 @@ func runRecordsPut(ctx context.Context, args []string) error {
 	headName := fs.String("head-name", "", "NCMS household head's name")
 	headID := fs.String("head-id", "", "NCMS household head's ID number")
 	backPaid := fs.Bool("gap-back-paid", false, "contributions for a gap before --from were back-paid")
+	registered := fs.String("registered-on", "", "the day the person registered here, YYYY-MM-DD (default today when --from is this month, else the first day of --from)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -666,10 +673,14 @@ func runRecordsPut(ctx context.Context, args []string) error {
 		}
 		*division = cfg.Region
 	}
+	regOn, err := parseDate("registered-on", *registered)
+	if err != nil {
+		return err
+	}
 	rec := &jiexuv1.Record{
 		Person: &jiexuv1.Person{Name: *name, IdNumber: *id, InsuranceNumber: *insurance, HouseholdType: ht, HouseholdPlace: *place,
 			HouseholdHeadName: *headName, HouseholdHeadIdNumber: *headID},
-		Scheme: sc, Division: *division, EnrolledFrom: ym, MonthsPaid: int32(*months), BalanceFen: fen, GapBackPaid: *backPaid,
+		Scheme: sc, Division: *division, EnrolledFrom: ym, MonthsPaid: int32(*months), BalanceFen: fen, GapBackPaid: *backPaid, RegisteredOn: regOn,
 	}
 	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
 		resp, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec})

@@ -114,7 +114,7 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		fmt.Fprintf(tw, "schemes\t%s → %s\n", SchemeName(c.GetOriginScheme()), SchemeName(c.GetDestinationScheme()))
 	}
 	if c.GetDestinationFrom() != nil {
-		fmt.Fprintf(tw, "enrolled here\tfrom %s, registered %s\n", FmtYM(c.GetDestinationFrom()), FmtDate(c.GetEnrolledOn()))
+		fmt.Fprintf(tw, "at the destination\tenrolled from %s, registered %s\n", FmtYM(c.GetDestinationFrom()), FmtDate(c.GetEnrolledOn()))
 	}
 	if c.GetCertificateNumber() != "" {
 		fmt.Fprintf(tw, "certificate\t%s\n", c.GetCertificateNumber())
