@@ -17,7 +17,8 @@ type agencyServer struct {
 
 func (s *agencyServer) ApplyTransfer(_ context.Context, req *jiexuv1.ApplyTransferRequest) (*jiexuv1.ApplyTransferResponse, error) {
 	c, err := s.n.apply(application{id: req.GetIdNumber(), name: req.GetName(), division: req.GetOriginDivision(),
-		divisionField: "origin_division", side: sideDestination})
+		divisionField: "origin_division", side: sideDestination,
+		certificate: req.GetCertificateNumber(), code: req.GetVerificationCode(), card: req.GetOriginInsuranceNumber()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -39,6 +40,14 @@ func (s *agencyServer) WithdrawCase(_ context.Context, req *jiexuv1.WithdrawCase
 		return nil, toStatus(err)
 	}
 	return &jiexuv1.WithdrawCaseResponse{Case: c}, nil
+}
+
+func (s *agencyServer) ConfirmCase(_ context.Context, req *jiexuv1.ConfirmCaseRequest) (*jiexuv1.ConfirmCaseResponse, error) {
+	c, err := s.n.confirmCase(req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &jiexuv1.ConfirmCaseResponse{Case: c}, nil
 }
 
 func (s *agencyServer) RefuseCase(_ context.Context, req *jiexuv1.RefuseCaseRequest) (*jiexuv1.RefuseCaseResponse, error) {

@@ -22,6 +22,9 @@ type application struct {
 	division      string // the other party's division code, as the applicant named it
 	divisionField string // its field name in the request, for errors
 	side          jiexuv1.CaseSide
+	// certificate, code and card are the applicant's proof presented at the
+	// destination (see NotifyTransferRequest).
+	certificate, code, card string
 }
 
 // apply opens a case for an application lodged here. The other party is
@@ -34,6 +37,7 @@ func (n *Node) apply(a application) (*jiexuv1.Case, error) {
 	n.v.checkID(&vs, "id_number", id)
 	n.v.checkDivision(&vs, a.divisionField, a.division)
 	checkName(&vs, "name", a.name, true)
+	checkProof(&vs, a.certificate, a.code, a.card)
 	if err := vs.err(); err != nil {
 		return nil, err
 	}
@@ -73,6 +77,7 @@ func (n *Node) apply(a application) (*jiexuv1.Case, error) {
 		if a.side == sideDestination {
 			c.OriginDivision, c.OriginRegion, c.DestinationRegion = a.division, other.GetRegion(), n.cfg.Region
 			c.DestinationScheme, c.DestinationFrom, c.EnrolledOn = p.GetScheme(), p.GetEnrolledFrom(), p.GetRegisteredOn()
+			c.PresentedCertificate, c.PresentedCode, c.PresentedInsuranceNumber = a.certificate, a.code, a.card
 		} else {
 			in.Event = transfer.ApplyOut
 			c.OriginDivision, c.OriginRegion, c.DestinationRegion = p.GetDivision(), n.cfg.Region, other.GetRegion()
@@ -102,6 +107,17 @@ func (n *Node) withdraw(req *jiexuv1.WithdrawCaseRequest) (*jiexuv1.Case, error)
 		return nil, err
 	}
 	return n.onCase(req.GetCaseId(), transfer.Input{Event: transfer.Withdraw, Detail: req.GetDetail()})
+}
+
+// confirmCase is the origin operator's confirmation of a case that waits
+// for it.
+func (n *Node) confirmCase(req *jiexuv1.ConfirmCaseRequest) (*jiexuv1.Case, error) {
+	var vs violations
+	checkCaseID(&vs, req.GetCaseId())
+	if err := vs.err(); err != nil {
+		return nil, err
+	}
+	return n.onCase(req.GetCaseId(), transfer.Input{Event: transfer.Confirm})
 }
 
 // refusable are the reasons an origin's operator may give.
@@ -142,6 +158,13 @@ func (n *Node) onCase(caseID string, in transfer.Input) (*jiexuv1.Case, error) {
 		}
 		if c == nil {
 			return fmt.Errorf("%w: case %s", ErrNotFound, caseID)
+		}
+		if in.Event == transfer.Confirm {
+			e, err := getEnrolment(tx, c.GetPerson().GetIdNumber())
+			if err != nil {
+				return err
+			}
+			in = n.facts(e, in, "", "")
 		}
 		return n.step(tx, c, in, n.now())
 	})

@@ -177,6 +177,8 @@ func (s *stepper) carry(e transfer.Effect) error {
 		return s.send(c.GetOriginRegion(), methodNotify, &jiexuv1.NotifyTransferRequest{
 			Person: enr.GetPerson(), DestinationScheme: p.GetScheme(), OriginDivision: c.GetOriginDivision(),
 			EnrolledOn: p.GetRegisteredOn(), DestinationFrom: p.GetEnrolledFrom(),
+			CertificateNumber: c.GetPresentedCertificate(), VerificationCode: c.GetPresentedCode(),
+			OriginInsuranceNumber: c.GetPresentedInsuranceNumber(),
 		})
 	case transfer.SendRequest:
 		return s.send(c.GetDestinationRegion(), methodRequest, &jiexuv1.RequestTransferRequest{

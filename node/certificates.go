@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/node/rules"
+	"jiexu/node/transfer"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -215,6 +216,21 @@ func (n *Node) registerCertificate(ctx context.Context, req *jiexuv1.RegisterCer
 			a := resp.Assessment
 			a.DestinationScheme, a.DestinationFrom, a.EnrolledOn = p.GetScheme(), p.GetEnrolledFrom(), p.GetRegisteredOn()
 			n.assessCase(a, got.cert, p.GetGapBackPaid())
+		}
+		// An application already open for the person from this issuer gets
+		// the proof: the notice goes again, with it.
+		if cid := openCase(tx, id); cid != "" {
+			c, err := getCase(tx, cid)
+			if err != nil {
+				return err
+			}
+			if c.GetSide() == sideDestination && c.GetOriginRegion() == got.issuer && !transfer.Terminal(c.GetState()) && !c.GetCertified() {
+				c.PresentedCertificate, c.PresentedCode = req.GetNumber(), rules.VerificationCode(got.sealed)
+				if err := n.step(tx, c, transfer.Input{Event: transfer.Present}, n.now()); err != nil {
+					return err
+				}
+				resp.Assessment.CaseId = c.GetCaseId()
+			}
 		}
 		return nil
 	})

@@ -209,7 +209,7 @@ func (n *Node) finishRecord(tx *bolt.Tx, e *jiexuv1.Enrolment, r *jiexuv1.Record
 		return 0, nil, err
 	}
 	if suspend {
-		if _, err := n.releaseWaiting(tx, e, now); err != nil {
+		if _, err := n.releaseWaiting(tx, e, false, now); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -217,8 +217,9 @@ func (n *Node) finishRecord(tx *bolt.Tx, e *jiexuv1.Enrolment, r *jiexuv1.Record
 }
 
 // releaseWaiting steps the person's open origin case, if one waits here for
-// the suspension that just happened, in the same transaction.
-func (n *Node) releaseWaiting(tx *bolt.Tx, e *jiexuv1.Enrolment, now time.Time) (*jiexuv1.Case, error) {
+// the suspension that just happened, in the same transaction; confirmed
+// says the operator vouches for it.
+func (n *Node) releaseWaiting(tx *bolt.Tx, e *jiexuv1.Enrolment, confirmed bool, now time.Time) (*jiexuv1.Case, error) {
 	cid := openCase(tx, e.GetPerson().GetIdNumber())
 	if cid == "" {
 		return nil, nil
@@ -227,7 +228,7 @@ func (n *Node) releaseWaiting(tx *bolt.Tx, e *jiexuv1.Enrolment, now time.Time) 
 	if err != nil || c == nil || c.GetSide() != jiexuv1.CaseSide_CASE_SIDE_ORIGIN {
 		return nil, err
 	}
-	if err := n.step(tx, c, n.facts(e, transfer.Input{Event: transfer.Suspension}, "", ""), now); err != nil {
+	if err := n.step(tx, c, n.facts(e, transfer.Input{Event: transfer.Suspension, Confirmed: confirmed}, "", ""), now); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -301,8 +302,9 @@ func (n *Node) suspend(req *jiexuv1.SuspendEnrolmentRequest) (*jiexuv1.SuspendEn
 			return err
 		}
 		resp.Enrolment, resp.Certificate = e, sc
-		// A case that waited for this suspension proceeds now.
-		c, err := n.releaseWaiting(tx, e, now)
+		// A case that waited for this suspension proceeds now: at once when
+		// the operator confirms it, else once the applicant's proof arrives.
+		c, err := n.releaseWaiting(tx, e, req.GetConfirmWaiting(), now)
 		if c != nil {
 			resp.Cases = append(resp.Cases, c)
 		}

@@ -82,6 +82,8 @@ func toStatus(err error) error {
 		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, transfer.ErrCaseOpen):
 		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, transfer.ErrRetry):
+		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, ErrSelfTransfer), errors.Is(err, ErrMismatch), errors.Is(err, errRefused),
 		errors.Is(err, transfer.ErrNotEnrolledHere), errors.Is(err, transfer.ErrNameMismatch),
 		errors.Is(err, transfer.ErrTooLate), errors.Is(err, transfer.ErrUnexpected), errors.Is(err, transfer.ErrWrongSide):

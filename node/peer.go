@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -41,6 +42,7 @@ func (s *peerServer) NotifyTransfer(ctx context.Context, req *jiexuv1.NotifyTran
 	checkPeerDivision(&vs, "origin_division", req.GetOriginDivision())
 	s.n.v.checkDate(&vs, "enrolled_on", req.GetEnrolledOn())
 	s.n.v.checkYearMonth(&vs, "destination_from", req.GetDestinationFrom(), true)
+	checkProof(&vs, req.GetCertificateNumber(), req.GetVerificationCode(), req.GetOriginInsuranceNumber())
 	r, err := s.receive(ctx, req, &vs, func(tx *bolt.Tx, now time.Time) error { return s.n.onNotice(tx, req, now) })
 	if err != nil {
 		return nil, err
@@ -74,7 +76,49 @@ func (n *Node) onNotice(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now tim
 	if other == c.GetCaseId() {
 		other = ""
 	}
-	return n.step(tx, c, n.facts(e, transfer.Input{Event: transfer.Notice}, req.GetPerson().GetName(), other), now)
+	in := n.facts(e, transfer.Input{Event: transfer.Notice}, req.GetPerson().GetName(), other)
+	if in.Proof, err = n.proofOf(tx, e, req); err != nil {
+		return err
+	}
+	return n.step(tx, c, in, now)
+}
+
+// proofOf checks the applicant's proof a notice carries against what this
+// node issued: for a suspended enrolment, the certificate of the suspension
+// (its number and the verification code of its current, unvoided version);
+// for an active NCMS participation, the member's card number.
+func (n *Node) proofOf(tx *bolt.Tx, e *jiexuv1.Enrolment, req *jiexuv1.NotifyTransferRequest) (transfer.Proof, error) {
+	p := latest(e)
+	switch {
+	case p == nil:
+		return transfer.NoProof, nil
+	case req.GetCertificateNumber() != "" || req.GetVerificationCode() != "":
+		if p.GetStatus() != statusSuspended || req.GetCertificateNumber() != p.GetCertificateNumber() {
+			return transfer.ProofWrong, nil
+		}
+		sc, err := getCertificate(tx, p.GetCertificateNumber())
+		if err != nil || sc == nil {
+			return transfer.ProofWrong, err
+		}
+		if on, _ := certificateVoided(tx, p.GetCertificateNumber()); on != nil || !sameCode(req.GetVerificationCode(), rules.VerificationCode(sc)) {
+			return transfer.ProofWrong, nil
+		}
+		return transfer.ProofMatches, nil
+	case req.GetOriginInsuranceNumber() != "":
+		if p.GetStatus() == statusActive && p.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS && e.GetPerson().GetInsuranceNumber() != "" &&
+			req.GetOriginInsuranceNumber() == e.GetPerson().GetInsuranceNumber() {
+			return transfer.ProofMatches, nil
+		}
+		return transfer.ProofWrong, nil
+	}
+	return transfer.NoProof, nil
+}
+
+// sameCode compares verification codes as people type them: case and
+// dashes do not matter.
+func sameCode(a, b string) bool {
+	norm := func(s string) string { return strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), "-", "")) }
+	return a != "" && norm(a) == norm(b)
 }
 
 func (s *peerServer) RequestTransfer(ctx context.Context, req *jiexuv1.RequestTransferRequest) (*jiexuv1.RequestTransferResponse, error) {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -240,4 +241,18 @@ func checkPeerDivision(vs *violations, field, code string) {
 	if err := registry.CheckCodeSyntax(code); err != nil {
 		vs.add(field, "%q: %v", code, err)
 	}
+}
+
+// checkProof validates the applicant's proof a notice or an application
+// carries: a certificate number with its verification code, or a card number.
+func checkProof(vs *violations, number, code, card string) {
+	if number != "" || code != "" {
+		if _, err := rules.ParseCertNumber(number); err != nil {
+			vs.add("certificate_number", "%v", err)
+		}
+		if len(strings.ReplaceAll(code, "-", "")) != 12 {
+			vs.add("verification_code", "the 核验码 on the certificate: 12 letters and digits, as XXXX-XXXX-XXXX")
+		}
+	}
+	checkText(vs, "origin_insurance_number", card, 32)
 }

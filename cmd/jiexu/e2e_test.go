@@ -18,6 +18,8 @@ import (
 	"jiexu/node/devnet"
 	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
+
+	"google.golang.org/protobuf/proto"
 )
 
 var binary string
@@ -159,17 +161,21 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	var proofs map[string]devnet.Proof
 	suspend := func(id string) {
 		t.Helper()
 		last := rules.YearMonthOf(time.Now().AddDate(0, -1, 0))
 		if rules.MonthIndex(last) < rules.MonthIndex(people[id].GetEnrolledFrom()) {
 			last = people[id].GetEnrolledFrom()
 		}
-		if _, err := oc.SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{IdNumber: id, LastMonth: last}); err != nil {
+		resp, err := oc.SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{IdNumber: id, LastMonth: last, ConfirmWaiting: true})
+		if err != nil {
 			t.Fatalf("suspend at origin: %v", err)
 		}
+		proofs[id] = devnet.Proof{Certificate: certNumber(t, resp.GetCertificate()), Code: rules.VerificationCode(resp.GetCertificate())}
 	}
 	names := map[string]string{}
+	proofs = map[string]devnet.Proof{}
 	enrol := func(id string) {
 		t.Helper()
 		names[id] = enrolments[id].GetPerson().GetName()
@@ -190,7 +196,8 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 
 	// The first transfer is applied from the CLI, as an operator would.
 	enrol(ids[0])
-	out = jiexu(t, "transfer", "apply", "--config", destCfg, "--id", ids[0], "--name", names[ids[0]], "--origin", origin)
+	out = jiexu(t, "transfer", "apply", "--config", destCfg, "--id", ids[0], "--name", names[ids[0]], "--origin", origin,
+		"--certificate", proofs[ids[0]].Certificate, "--code", proofs[ids[0]].Code)
 	m := regexp.MustCompile(`case\s+(\S+) \(destination side\)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("transfer apply printed no case id:\n%s", out)
@@ -202,7 +209,9 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 	// second half after its restart.
 	for i, id := range ids[1:] {
 		enrol(id)
-		resp, err := dc.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: names[id], OriginDivision: origin})
+		pr := proofs[id] // the second half apply before their suspension, without a certificate
+		resp, err := dc.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: names[id], OriginDivision: origin,
+			CertificateNumber: pr.Certificate, VerificationCode: pr.Code})
 		if err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
@@ -381,4 +390,13 @@ func devnetPeople(t *testing.T, ctx context.Context, c jiexuv1.AgencyServiceClie
 		out[e.GetPerson().GetIdNumber()] = e
 	}
 	return out
+}
+
+func certNumber(t *testing.T, sc *jiexuv1.SealedCertificate) string {
+	t.Helper()
+	var c jiexuv1.Certificate
+	if err := proto.Unmarshal(sc.GetCertificate(), &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.GetNumber()
 }

@@ -50,6 +50,7 @@ func runRecordsSuspend(ctx context.Context, args []string) error {
 	id := fs.String("id", "", "the person's ID number")
 	last := fs.String("last-month", "", "参保止: the last month of the enrolment, YYYY-MM")
 	on := fs.String("on", "", "the day of suspension, YYYY-MM-DD (default today); the 3-month window runs from it")
+	confirm := fs.Bool("confirm-waiting", false, "confirm at once a transfer case that waits here for this suspension (you know the applicant)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -65,7 +66,7 @@ func runRecordsSuspend(ctx context.Context, args []string) error {
 		return err
 	}
 	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{IdNumber: *id, LastMonth: ym, SuspendedOn: day})
+		resp, err := c.SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{IdNumber: *id, LastMonth: ym, SuspendedOn: day, ConfirmWaiting: *confirm})
 		if err != nil {
 			return err
 		}
@@ -73,7 +74,10 @@ func runRecordsSuspend(ctx context.Context, args []string) error {
 			return err
 		}
 		for _, cs := range resp.GetCases() {
-			fmt.Printf("\ncase %s waited for this suspension and is now %s\n", cs.GetCaseId(), strings.ToUpper(render.Label(cs.GetState())))
+			fmt.Printf("\ncase %s (to %s) waited for this suspension and is now %s\n", cs.GetCaseId(), cs.GetDestinationRegion(), strings.ToUpper(render.Label(cs.GetState())))
+			if cs.GetState() == jiexuv1.CaseState_CASE_STATE_WAITING_CONFIRMATION {
+				fmt.Printf("  it goes on when the applicant presents this certificate at %s, or when you confirm it: jiexu transfer confirm %s\n", cs.GetDestinationRegion(), cs.GetCaseId())
+			}
 		}
 		return nil
 	})
@@ -180,6 +184,26 @@ func runCertRegister(ctx context.Context, args []string) error {
 			fmt.Println("\nfor the person's enrolment here:")
 			render.FormatCase(os.Stdout, a)
 		}
+		return nil
+	})
+}
+
+func runTransferConfirm(ctx context.Context, args []string) error {
+	fs := flagSet("transfer confirm")
+	dial := agency(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := positional(fs, pos, 1, "one case id (see 'jiexu transfer list --side origin --state waiting_confirmation')"); err != nil {
+		return err
+	}
+	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		resp, err := c.ConfirmCase(ctx, &jiexuv1.ConfirmCaseRequest{CaseId: pos[0]})
+		if err != nil {
+			return err
+		}
+		render.FormatCase(os.Stdout, resp.GetCase())
 		return nil
 	})
 }

@@ -225,10 +225,16 @@ func runRecordsList(ctx context.Context, args []string) error {
 
 // runTransferApply opens a case at this node as the destination.
 func runTransferApply(ctx context.Context, args []string) error {
+	var certificate, code, card *string
 	return applyCommand(ctx, args, "transfer apply", "origin", "division code of the origin (county, prefecture or province)",
 		func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error) {
-			resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: name, OriginDivision: other})
+			resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: name, OriginDivision: other,
+				CertificateNumber: *certificate, VerificationCode: *code, OriginInsuranceNumber: *card})
 			return resp.GetCase(), err
+		}, func(fs *flag.FlagSet) {
+			certificate = fs.String("certificate", "", "the number of the certificate the applicant presents (参保凭证号), so the origin acts at once")
+			code = fs.String("code", "", "the certificate's verification code (核验码), XXXX-XXXX-XXXX")
+			card = fs.String("card", "", "for an NCMS member: the NCMS card number the origin gave (新农合卡证号)")
 		})
 }
 
@@ -238,18 +244,21 @@ func runTransferApplyOut(ctx context.Context, args []string) error {
 		func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error) {
 			resp, err := c.ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: id, Name: name, DestinationDivision: other})
 			return resp.GetCase(), err
-		})
+		}, nil)
 }
 
 // applyCommand parses an application's flags (--id, --name and the other
 // party's division) and prints the case it opened.
 func applyCommand(ctx context.Context, args []string, name, otherFlag, otherUsage string,
-	apply func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error)) error {
+	apply func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error), more func(*flag.FlagSet)) error {
 	fs := flagSet(name)
 	dial := agency(fs)
 	id := fs.String("id", "", "the person's 18-character ID number")
 	person := fs.String("name", "", "the person's name, as on this node's record")
 	other := fs.String(otherFlag, "", otherUsage)
+	if more != nil {
+		more(fs)
+	}
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func BenchmarkTransfer(b *testing.B) {
 	// their certificates, as the bureau's system reports the suspensions.
 	people := l.Nodes[0].People
 	for _, p := range people {
-		p.Status, p.EnrolledTo = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED, lastMonth()
+		p.Status, p.EnrolledTo, p.SuspendedOn = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED, lastMonth(), rules.DateOf(time.Now())
 		if rules.MonthIndex(p.GetEnrolledTo()) < rules.MonthIndex(p.GetEnrolledFrom()) {
 			p.EnrolledTo = p.GetEnrolledFrom()
 		}
@@ -41,15 +41,20 @@ func BenchmarkTransfer(b *testing.B) {
 	if _, err := nw.Clients[hohhot].ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: people}); err != nil {
 		b.Fatal(err)
 	}
-	for _, p := range people {
+	proofs := make([]devnet.Proof, len(people))
+	for i, p := range people {
 		rec := devnet.DestinationRecord(p, l.Nodes[1], time.Now())
 		if _, err := nw.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
 			b.Fatal(err)
 		}
+		if proofs[i], err = devnet.ProofOf(ctx, nw.Clients[hohhot], p); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ResetTimer()
-	for _, p := range people[:b.N] {
-		if _, err := nw.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), OriginDivision: hohhot}); err != nil {
+	for i, p := range people[:b.N] {
+		if _, err := nw.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(),
+			OriginDivision: hohhot, CertificateNumber: proofs[i].Certificate, VerificationCode: proofs[i].Code}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -237,6 +237,35 @@ func DestinationRecord(p *jiexuv1.Record, dest NodeLayout, now time.Time) *jiexu
 	return rec
 }
 
+// Proof is what a person who left presents at the destination: the number
+// and verification code of the certificate the origin issued at the
+// suspension, read here from the origin's own record as the person would
+// read them off the paper; or, for an NCMS member, the card number.
+type Proof struct {
+	Certificate, Code, Card string
+}
+
+// ProofOf reads a person's proof from the origin.
+func ProofOf(ctx context.Context, origin jiexuv1.AgencyServiceClient, p *jiexuv1.Record) (Proof, error) {
+	if p.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
+		return Proof{Card: p.GetPerson().GetInsuranceNumber()}, nil
+	}
+	resp, err := origin.GetEnrolment(ctx, &jiexuv1.GetEnrolmentRequest{IdNumber: p.GetPerson().GetIdNumber()})
+	if err != nil {
+		return Proof{}, err
+	}
+	ps := resp.GetEnrolment().GetPeriods()
+	number := ps[len(ps)-1].GetCertificateNumber()
+	if number == "" {
+		return Proof{}, nil
+	}
+	got, err := origin.GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: number})
+	if err != nil {
+		return Proof{}, err
+	}
+	return Proof{Certificate: number, Code: rules.VerificationCode(got.GetCertificate())}, nil
+}
+
 // SuspendAtOrigin suspends a person's enrolment at the origin, as it does
 // when the person leaves: the last month is the month before now, and the
 // certificate is issued at that moment. NCMS participations are not
@@ -250,7 +279,8 @@ func (nw *Network) SuspendAtOrigin(ctx context.Context, p *Planned, now time.Tim
 		last = p.Person.GetEnrolledFrom()
 	}
 	resp, err := nw.Clients[p.From].SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{
-		IdNumber: p.Person.GetPerson().GetIdNumber(), LastMonth: last, SuspendedOn: rules.DateOf(now)})
+		IdNumber: p.Person.GetPerson().GetIdNumber(), LastMonth: last, SuspendedOn: rules.DateOf(now),
+		ConfirmWaiting: true}) // the operator who suspends knows the person and the waiting application
 	if err != nil {
 		return nil, fmt.Errorf("suspend at %s: %w", p.From, err)
 	}
@@ -273,7 +303,17 @@ func (nw *Network) Apply(ctx context.Context, plan []*Planned, now time.Time) er
 		if _, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: DestinationRecord(p.Person, nw.layoutMust(p.Destination), now)}); err != nil {
 			return fmt.Errorf("enrol at %s: %w", p.Destination, err)
 		}
-		resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.Person.GetPerson().GetIdNumber(), Name: p.Person.GetPerson().GetName(), OriginDivision: p.Origin})
+		// The person presents the certificate (or the NCMS card) at the
+		// destination: the origin acts on it at once.
+		var proof Proof
+		if p.Story == Moved {
+			var err error
+			if proof, err = ProofOf(ctx, nw.Clients[p.From], p.Person); err != nil {
+				return err
+			}
+		}
+		resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.Person.GetPerson().GetIdNumber(), Name: p.Person.GetPerson().GetName(),
+			OriginDivision: p.Origin, CertificateNumber: proof.Certificate, VerificationCode: proof.Code, OriginInsuranceNumber: proof.Card})
 		if err != nil {
 			return fmt.Errorf("apply at %s: %w", p.Destination, err)
 		}

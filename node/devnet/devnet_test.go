@@ -100,19 +100,38 @@ func (tn *testNet) people(region string) []*jiexuv1.Record {
 	return layoutOf(tn.t, tn.Layout, region).People
 }
 
-// enrolAndApply enrols p at dest (a new employee record) and applies there.
+// enrolAndApply enrols p at dest (a new employee record) and applies there,
+// without any proof of the applicant.
 func (tn *testNet) enrolAndApply(p *jiexuv1.Record, origin, dest string) *jiexuv1.Case {
+	tn.t.Helper()
+	return tn.enrolAndApplyWith(p, origin, dest, devnet.Proof{})
+}
+
+// enrolAndApplyWith enrols p at dest and applies there, presenting proof.
+func (tn *testNet) enrolAndApplyWith(p *jiexuv1.Record, origin, dest string, proof devnet.Proof) *jiexuv1.Case {
 	tn.t.Helper()
 	ctx := context.Background()
 	rec := devnet.DestinationRecord(p, layoutOf(tn.t, tn.Layout, dest), time.Now())
 	if _, err := tn.Clients[dest].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
 		tn.t.Fatalf("PutRecord at %s: %v", dest, render.DescribeError(err))
 	}
-	resp, err := tn.Clients[dest].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), OriginDivision: origin})
+	resp, err := tn.Clients[dest].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(),
+		OriginDivision: origin, CertificateNumber: proof.Certificate, VerificationCode: proof.Code, OriginInsuranceNumber: proof.Card})
 	if err != nil {
 		tn.t.Fatalf("ApplyTransfer at %s: %v", dest, render.DescribeError(err))
 	}
 	return resp.GetCase()
+}
+
+// proof is what p presents at a destination: the certificate the origin
+// issued at the suspension, or the NCMS card.
+func (tn *testNet) proof(origin string, p *jiexuv1.Record) devnet.Proof {
+	tn.t.Helper()
+	pr, err := devnet.ProofOf(context.Background(), tn.Clients[origin], p)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	return pr
 }
 
 func (tn *testNet) getCase(region, id string) *jiexuv1.Case {
@@ -174,7 +193,7 @@ func (tn *testNet) suspend(region string, p *jiexuv1.Record) *jiexuv1.SuspendEnr
 		last = p.GetEnrolledFrom()
 	}
 	resp, err := tn.Clients[region].SuspendEnrolment(context.Background(), &jiexuv1.SuspendEnrolmentRequest{
-		IdNumber: p.GetPerson().GetIdNumber(), LastMonth: last})
+		IdNumber: p.GetPerson().GetIdNumber(), LastMonth: last, ConfirmWaiting: true})
 	if err != nil {
 		tn.t.Fatalf("SuspendEnrolment at %s: %v", region, render.DescribeError(err))
 	}
@@ -182,13 +201,14 @@ func (tn *testNet) suspend(region string, p *jiexuv1.Record) *jiexuv1.SuspendEnr
 }
 
 // move suspends p at the origin (unless the scheme is NCMS, which ends by
-// itself), enrols p at dest and applies there: a person who left.
+// itself), enrols p at dest and applies there presenting the certificate
+// (or the NCMS card): a person who left.
 func (tn *testNet) move(p *jiexuv1.Record, origin, originDivision, dest string) *jiexuv1.Case {
 	tn.t.Helper()
 	if p.GetScheme() != jiexuv1.Scheme_SCHEME_NCMS {
 		tn.suspend(origin, p)
 	}
-	return tn.enrolAndApply(p, originDivision, dest)
+	return tn.enrolAndApplyWith(p, originDivision, dest, tn.proof(origin, p))
 }
 
 // firstEmployee returns the first person at a region in the employee scheme
@@ -223,7 +243,7 @@ func TestTransferHappyPathAndNCMS(t *testing.T) {
 	if susp.GetCertificate() == nil || tn.period(hohhot, id).GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
 		t.Fatalf("suspension issued no certificate, or the period is %s", tn.period(hohhot, id).GetStatus())
 	}
-	c := tn.enrolAndApply(emp, "150102", hulunbuir)
+	c := tn.enrolAndApplyWith(emp, "150102", hulunbuir, tn.proof(hohhot, emp))
 	if c.GetOriginRegion() != hohhot || c.GetState() != jiexuv1.CaseState_CASE_STATE_APPLIED {
 		t.Fatalf("new case = origin %s state %s, want origin %s APPLIED", c.GetOriginRegion(), c.GetState(), hohhot)
 	}
@@ -288,7 +308,7 @@ func TestTransferHappyPathAndNCMS(t *testing.T) {
 	// with a certificate carrying the household head and benefit period; no
 	// NCMS month becomes an employee-scheme month, and nothing is credited.
 	farmer := tn.people(manzhouli)[0]
-	c2 := tn.enrolAndApply(farmer, manzhouli, hohhot)
+	c2 := tn.enrolAndApplyWith(farmer, manzhouli, hohhot, tn.proof(manzhouli, farmer))
 	done2 := tn.waitState(hohhot, c2.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
 	tn.waitState(manzhouli, c2.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
 	fp := tn.period(manzhouli, farmer.GetPerson().GetIdNumber())
@@ -485,6 +505,11 @@ func (p *peer) seal(t *testing.T, m gateway.Message) {
 	}
 }
 
+// withProof adds the applicant's proof to a notice.
+func withProof(n *jiexuv1.NotifyTransferRequest, p devnet.Proof) {
+	n.CertificateNumber, n.VerificationCode, n.OriginInsuranceNumber = p.Certificate, p.Code, p.Card
+}
+
 // notice is a NotifyTransfer from a destination for a person who joined
 // its employee scheme this month.
 func notice(p *peer, to, caseID, msgID string, person *jiexuv1.Person) *jiexuv1.NotifyTransferRequest {
@@ -500,6 +525,7 @@ func TestDuplicateNotificationAppliedOnce(t *testing.T) {
 	person := tn.firstEmployee(hohhot, 0)
 	tn.suspend(hohhot, person)
 	req := notice(bt, hohhot, "150200-20261123-000001", "dup-1", person.GetPerson())
+	withProof(req, tn.proof(hohhot, person))
 	bt.seal(t, req)
 	client := jiexuv1.NewTransferServiceClient(bt.conn)
 	ctx := context.Background()
@@ -694,10 +720,14 @@ func TestPeerDownBacklogDrains(t *testing.T) {
 	for _, p := range tn.people(hohhot)[:5] {
 		tn.suspend(hohhot, p)
 	}
+	proofs := map[string]devnet.Proof{}
+	for _, p := range tn.people(hohhot)[:5] {
+		proofs[p.GetPerson().GetIdNumber()] = tn.proof(hohhot, p)
+	}
 	tn.StopNode(hohhot)
 	var ids []string
 	for _, p := range tn.people(hohhot)[:5] {
-		ids = append(ids, tn.enrolAndApply(p, hohhot, hulunbuir).GetCaseId())
+		ids = append(ids, tn.enrolAndApplyWith(p, hohhot, hulunbuir, proofs[p.GetPerson().GetIdNumber()]).GetCaseId())
 	}
 	out, err := tn.Clients[hulunbuir].ListOutbox(ctx, &jiexuv1.ListOutboxRequest{PeerRegion: hohhot})
 	if err != nil {
@@ -743,8 +773,9 @@ func TestDeadLetterAndRedrive(t *testing.T) {
 	tn := startNet(t, devnet.Options{DeadAfter: 300 * time.Millisecond}, hohhot, hulunbuir)
 	ctx := context.Background()
 	tn.suspend(hohhot, tn.people(hohhot)[0])
+	proof := tn.proof(hohhot, tn.people(hohhot)[0])
 	tn.StopNode(hohhot)
-	c := tn.enrolAndApply(tn.people(hohhot)[0], hohhot, hulunbuir)
+	c := tn.enrolAndApplyWith(tn.people(hohhot)[0], hohhot, hulunbuir, proof)
 	var dead *jiexuv1.ListOutboxResponse
 	for i := 0; i < 200; i++ {
 		var err error

@@ -289,8 +289,9 @@ func TestMetricsMoveWithCases(t *testing.T) {
 		moved += p.GetBalanceFen()
 	}
 	tn.suspend(hohhot, tn.firstEmployee(hohhot, 3))
+	proof := tn.proof(hohhot, tn.firstEmployee(hohhot, 3))
 	tn.StopNode(hohhot) // the next application queues up
-	tn.enrolAndApply(tn.firstEmployee(hohhot, 3), hohhot, hulunbuir)
+	tn.enrolAndApplyWith(tn.firstEmployee(hohhot, 3), hohhot, hulunbuir, proof)
 	var dest, origin string
 	for i := 0; i < 100; i++ {
 		dest = scrape(t, tn, hulunbuir)

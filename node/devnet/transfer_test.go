@@ -4,16 +4,23 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"jiexu/certs"
 	"jiexu/node"
 	"jiexu/node/devnet"
 	"jiexu/node/render"
@@ -55,6 +62,68 @@ func TestOriginWaitsForItsOwnSuspension(t *testing.T) {
 	}
 }
 
+// A registered peer could take over a person knowing only the name and the
+// ID number: the origin sent the certificate and the balance to whichever
+// region asked. Now a suspended enrolment leaves only on the applicant's
+// proof (the certificate's number and verification code, presented at the
+// destination) or on the origin operator's own confirmation.
+func TestOriginActsOnProofOrConfirmation(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	suspendUnconfirmed := func(p *jiexuv1.Record) {
+		t.Helper()
+		if _, err := tn.Clients[hohhot].SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{IdNumber: p.GetPerson().GetIdNumber(), LastMonth: lastMonth()}); err != nil {
+			t.Fatal(render.DescribeError(err))
+		}
+	}
+	// Suspended, applied without the certificate: the case waits for it.
+	p := tn.firstEmployee(hohhot, 0)
+	suspendUnconfirmed(p)
+	c := tn.enrolAndApply(p, hohhot, hulunbuir)
+	w := tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WAITING_CONFIRMATION)
+	if got := tn.period(hohhot, p.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED || w.GetNote() == "" {
+		t.Fatalf("without proof the origin moved: period %s, note %q", got.GetStatus(), w.GetNote())
+	}
+	// The person brings the certificate to the destination, which registers
+	// it: the notice goes again with the proof, and the origin acts.
+	proof := tn.proof(hohhot, p)
+	reg, err := tn.Clients[hulunbuir].RegisterCertificate(ctx, &jiexuv1.RegisterCertificateRequest{Number: proof.Certificate, IdNumber: p.GetPerson().GetIdNumber(), VerificationCode: proof.Code})
+	if err != nil || reg.GetAssessment().GetCaseId() != c.GetCaseId() {
+		t.Fatalf("RegisterCertificate: %v, attached to case %q", err, reg.GetAssessment().GetCaseId())
+	}
+	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
+
+	// Still enrolled when applying, suspended later without confirming: the
+	// origin's operator confirms with ConfirmCase.
+	q := tn.firstEmployee(hohhot, 1)
+	c = tn.enrolAndApply(q, hohhot, hulunbuir)
+	tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
+	if _, err := tn.Clients[hohhot].ConfirmCase(ctx, &jiexuv1.ConfirmCaseRequest{CaseId: c.GetCaseId()}); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("confirming before the suspension: %v, want FailedPrecondition", err)
+	}
+	suspendUnconfirmed(q)
+	tn.waitState(hohhot, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_WAITING_CONFIRMATION)
+	if _, err := tn.Clients[hohhot].ConfirmCase(ctx, &jiexuv1.ConfirmCaseRequest{CaseId: c.GetCaseId()}); err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+
+	// A wrong code is refused: 信息不符.
+	r := tn.firstEmployee(hohhot, 2)
+	suspendUnconfirmed(r)
+	wrong := tn.proof(hohhot, r)
+	wrong.Code = "0000-0000-0000"
+	c = tn.enrolAndApplyWith(r, hohhot, hulunbuir, wrong)
+	got := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_REFUSED)
+	if got.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH {
+		t.Errorf("wrong code refused with %s", got.GetRejectReason())
+	}
+	if got := tn.period(hohhot, r.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
+		t.Errorf("a wrong code moved the enrolment: %s", got.GetStatus())
+	}
+}
+
 // The window was counted from the issue date, so it was always "in time";
 // the gap was always 0 and no waiting period ever applied. Now the window
 // runs from the suspension and the gap from the origin's real 参保止.
@@ -72,7 +141,7 @@ func TestWindowGapAndWaitingPeriod(t *testing.T) {
 		IdNumber: p.GetPerson().GetIdNumber(), LastMonth: last, SuspendedOn: suspendedOn}); err != nil {
 		t.Fatal(render.DescribeError(err))
 	}
-	c := tn.enrolAndApply(p, hohhot, hulunbuir) // enrolled here this month, registered today
+	c := tn.enrolAndApplyWith(p, hohhot, hulunbuir, tn.proof(hohhot, p)) // enrolled here this month, registered today
 	done := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
 	wantBy := rules.DateOf(rules.AddMonths(rules.DateTime(suspendedOn), 3))
 	if done.GetRegisteredInTime() || done.GetRegisterBy().GetYear() != wantBy.GetYear() || done.GetRegisterBy().GetMonth() != wantBy.GetMonth() {
@@ -167,7 +236,9 @@ func TestSchemesAcrossATransfer(t *testing.T) {
 	if _, err := tn.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(), OriginDivision: hohhot})
+	proof := tn.proof(hohhot, p)
+	resp, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(),
+		OriginDivision: hohhot, CertificateNumber: proof.Certificate, VerificationCode: proof.Code})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +352,8 @@ func TestWithdrawnCaseDeclinesAndReturns(t *testing.T) {
 // Withdrawal after the origin acted, seen from the origin: when the
 // destination declines and returns the money, the origin restores the
 // suspended enrolment with its balance, and the person can transfer
-// elsewhere. The destination is played by 包头.
+// elsewhere. The destination is played by 包头, which receives the origin's
+// messages at its registered address and answers them.
 func TestOriginRestoresADeclinedTransfer(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
 	ctx := context.Background()
@@ -302,17 +374,40 @@ func TestOriginRestoresADeclinedTransfer(t *testing.T) {
 		}
 	}
 	n := notice(bt, hohhot, caseID, "n-1", p.GetPerson())
+	withProof(n, tn.proof(hohhot, p))
 	send("notice", n, func() error { _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, n); return err })
 	if got := tn.getCase(hohhot, caseID); got.GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT {
 		t.Fatalf("origin case %s, want CERTIFICATE_SENT", got.GetState())
+	}
+	// A return before the remittance reached 包头 is refused for now: the
+	// money is still here, and returning it would count it twice.
+	early := &jiexuv1.ReturnRemittanceRequest{Header: bt.header(hohhot, caseID, "r-0"), AmountFen: p.GetBalanceFen(),
+		Reason: jiexuv1.ReturnReason_RETURN_REASON_WITHDRAWN}
+	bt.seal(t, early)
+	if _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).ReturnRemittance(ctx, early); status.Code(err) != codes.Aborted {
+		t.Fatalf("a return before the remittance was acknowledged: %v, want Aborted (retry)", err)
+	}
+	// Now 包头 answers at its address: the certificate and the money arrive.
+	received := servePeer(t, tn, baotou)
+	tn.Node(hohhot).Gateway().WakeAll()
+	tn.waitState(hohhot, caseID, jiexuv1.CaseState_CASE_STATE_REMITTED)
+	if got := received("Remit"); got != 1 {
+		t.Fatalf("包头 received %d remittances, want 1", got)
 	}
 	decline := &jiexuv1.RejectTransferRequest{Header: bt.header(hohhot, caseID, "d-1"), Reason: jiexuv1.RejectReason_REJECT_REASON_WITHDRAWN}
 	send("decline", decline, func() error {
 		_, err := jiexuv1.NewTransferServiceClient(bt.conn).RejectTransfer(ctx, decline)
 		return err
 	})
-	if got := tn.getCase(hohhot, caseID); got.GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT || !got.GetDeclined() {
-		t.Fatalf("after the decline: %s declined=%v; want waiting for the money", got.GetState(), got.GetDeclined())
+	if got := tn.getCase(hohhot, caseID); got.GetState() != jiexuv1.CaseState_CASE_STATE_REMITTED || !got.GetDeclined() {
+		t.Fatalf("after the decline: %s declined=%v; want REMITTED, waiting for the money", got.GetState(), got.GetDeclined())
+	}
+	// A return of more than was remitted is refused: money is never made.
+	more := &jiexuv1.ReturnRemittanceRequest{Header: bt.header(hohhot, caseID, "r-9"), AmountFen: p.GetBalanceFen() + 100_000_000,
+		Reason: jiexuv1.ReturnReason_RETURN_REASON_WITHDRAWN}
+	bt.seal(t, more)
+	if _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).ReturnRemittance(ctx, more); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("a return of more than was remitted: %v, want FailedPrecondition", err)
 	}
 	ret := &jiexuv1.ReturnRemittanceRequest{Header: bt.header(hohhot, caseID, "r-1"), AmountFen: p.GetBalanceFen(),
 		Reason: jiexuv1.ReturnReason_RETURN_REASON_WITHDRAWN, Detail: "申请已撤销"}
@@ -330,7 +425,7 @@ func TestOriginRestoresADeclinedTransfer(t *testing.T) {
 			op.GetStatus(), op.GetBalanceFen(), op.GetCertificateNumber(), op.GetCaseId(), p.GetBalanceFen(), cert.GetNumber())
 	}
 	// The person transfers elsewhere with the same certificate.
-	c := tn.enrolAndApply(p, hohhot, hulunbuir)
+	c := tn.enrolAndApplyWith(p, hohhot, hulunbuir, tn.proof(hohhot, p))
 	done := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
 	if done.GetAmountFen() != p.GetBalanceFen() || done.GetCertificateNumber() != cert.GetNumber() {
 		t.Errorf("the transfer after the restore moved %d fen with %s", done.GetAmountFen(), done.GetCertificateNumber())
@@ -389,7 +484,7 @@ func TestCasesAreOwned(t *testing.T) {
 		t.Fatalf("the stolen id changed the enrolment: %s", got.GetStatus())
 	}
 	// The genuine notice from 呼伦贝尔, under that very id, goes through.
-	c := tn.enrolAndApply(p, hohhot, hulunbuir)
+	c := tn.enrolAndApplyWith(p, hohhot, hulunbuir, tn.proof(hohhot, p))
 	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
 	// 包头 confirms, or renotifies, a case it does not share: refused.
 	confirm := &jiexuv1.ConfirmRemittanceRequest{Header: bt.header(hohhot, c.GetCaseId(), "x-1"), AmountFen: 1}
@@ -601,3 +696,59 @@ func TestOriginThatNeverAnswers(t *testing.T) {
 		t.Errorf("the person is locked after withdrawing: %v", err)
 	}
 }
+
+// servePeer answers, as a registered region that runs no node, the messages
+// nodes send it at its registered address, acknowledging each; it returns a
+// counter of what arrived, by method name.
+func servePeer(t *testing.T, tn *testNet, region string) func(method string) int {
+	t.Helper()
+	nl := layoutOf(t, tn.Layout, region)
+	kp, err := certs.LoadKeyPair(filepath.Join(nl.Dir, certs.CertFile), filepath.Join(nl.Dir, certs.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, err := certs.LoadPool(filepath.Join(tn.Layout.CADir, certs.CACertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := node.LoadConfig(nl.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		t.Fatalf("the address registered for %s is taken: %v", region, err)
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))), grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+		method, _ := grpc.MethodFromServerStream(stream)
+		var raw emptypb.Empty // read the request as unknown fields, to echo its message id
+		if err := stream.RecvMsg(&raw); err != nil {
+			return err
+		}
+		var h struct{ jiexuv1.NotifyTransferRequest }
+		_ = proto.Unmarshal(rawBytes(&raw), &h.NotifyTransferRequest) // every request has the header in field 1
+		mu.Lock()
+		got[method[strings.LastIndex(method, "/")+1:]]++
+		mu.Unlock()
+		return stream.SendMsg(&jiexuv1.RemitResponse{Receipt: &jiexuv1.Receipt{MessageId: h.GetHeader().GetMessageId(), AcceptedAt: timestamppb.Now()}})
+	}))
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return func(method string) int {
+		for range 200 { // wait (bounded) for the dispatcher's delivery
+			mu.Lock()
+			n := got[method]
+			mu.Unlock()
+			if n > 0 {
+				return n
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return 0
+	}
+}
+
+// rawBytes is the encoding of a message read with unknown fields only.
+func rawBytes(m *emptypb.Empty) []byte { return m.ProtoReflect().GetUnknown() }

@@ -49,6 +49,11 @@ const (
 	Confirmation
 	// FundsReturned: the destination's ReturnRemittance arrives.
 	FundsReturned
+	// Confirm: the origin's operator confirms a case waiting for confirmation (local).
+	Confirm
+	// Present: the applicant's certificate is presented at the destination
+	// after the application (local).
+	Present
 )
 
 var eventNames = map[Event]string{
@@ -56,6 +61,7 @@ var eventNames = map[Event]string{
 	Refusal: "refusal", Withdraw: "withdraw", ApplyOut: "apply-out", Notice: "notice", Suspension: "suspension",
 	Refuse: "refuse", WithdrawRequest: "withdraw-request", CertificateAcked: "certificate-acked",
 	FundsAcked: "funds-acked", Confirmation: "confirmation", FundsReturned: "funds-returned",
+	Confirm: "confirm", Present: "present",
 }
 
 func (e Event) String() string {
@@ -67,8 +73,27 @@ func (e Event) String() string {
 
 // Local reports whether an event comes from this node rather than a peer.
 func (e Event) Local() bool {
-	return e == Apply || e == ApplyOut || e == Withdraw || e == Suspension || e == Refuse
+	return e == Apply || e == ApplyOut || e == Withdraw || e == Suspension || e == Refuse || e == Confirm || e == Present
 }
+
+// Proof is what the origin finds of the applicant's proof in a notice: the
+// certificate issued at the suspension (its number and verification code)
+// or, for an NCMS member, the card number the origin gave.
+type Proof int
+
+// The proofs.
+const (
+	// NoProof: the notice carries none.
+	NoProof Proof = iota
+	// ProofMatches: it matches what the origin issued.
+	ProofMatches
+	// ProofWrong: it names another certificate, a wrong code or a void one.
+	ProofWrong
+)
+
+var proofNames = map[Proof]string{NoProof: "no proof", ProofMatches: "proof matches", ProofWrong: "proof wrong"}
+
+func (p Proof) String() string { return proofNames[p] }
 
 // Standing is what a node holds for the person when an event needs it.
 type Standing int
@@ -121,6 +146,11 @@ type Input struct {
 	Account bool
 	// Amount is the money a Funds, Confirmation or FundsReturned carries.
 	Amount int64
+	// Proof is the applicant's proof in a notice (Notice).
+	Proof Proof
+	// Confirmed says the origin's operator vouches for a waiting case as it
+	// suspends the person (Suspension).
+	Confirmed bool
 	// Reason and Detail are a refusal's (Refusal, Refuse), ReturnReason a
 	// return's (FundsReturned); Detail is also a withdrawal's reason.
 	Reason       jiexuv1.RejectReason
@@ -232,6 +262,9 @@ var (
 	ErrTooLate = errors.New("too late: the case has moved on")
 	// ErrWrongSide is returned for an event of the other side.
 	ErrWrongSide = errors.New("event belongs to the other side of the case")
+	// ErrRetry is returned for a message that arrived before what it answers
+	// was acknowledged here: the sender tries again shortly.
+	ErrRetry = errors.New("not yet: what this answers is not acknowledged here; retry")
 )
 
 // States, for the tables.
@@ -251,6 +284,7 @@ const (
 	requested         = jiexuv1.CaseState_CASE_STATE_REQUESTED
 	withdrawn         = jiexuv1.CaseState_CASE_STATE_WITHDRAWN
 	returned          = jiexuv1.CaseState_CASE_STATE_RETURNED
+	confirming        = jiexuv1.CaseState_CASE_STATE_WAITING_CONFIRMATION
 	destinationSide   = jiexuv1.CaseSide_CASE_SIDE_DESTINATION
 	originSide        = jiexuv1.CaseSide_CASE_SIDE_ORIGIN
 	stay              = jiexuv1.CaseState(-1) // the row keeps the state
@@ -267,7 +301,7 @@ const (
 // Sides lists the states each side's cases take, in the order of a normal case.
 var Sides = map[jiexuv1.CaseSide][]jiexuv1.CaseState{
 	destinationSide: {applied, notified, certified, funded, completed, refused, withdrawn},
-	originSide:      {requested, received, waiting, certificateSent, remitted, closed, refused, withdrawn, returned},
+	originSide:      {requested, received, waiting, confirming, certificateSent, remitted, closed, refused, withdrawn, returned},
 }
 
 // Terminal reports whether a case has ended: nothing but late duplicates

@@ -46,10 +46,18 @@ func TestTablesGolden(t *testing.T) {
 func variants(ev Event) map[string]Input {
 	v := map[string]Input{}
 	switch ev {
-	case Apply, Request, ApplyOut, Notice, Suspension:
+	case Apply, Request, ApplyOut, Notice, Suspension, Confirm:
 		for _, s := range []Standing{NotEnrolled, NameMismatch, OtherCase, Active, Suspended, Gone} {
 			for _, sc := range []jiexuv1.Scheme{employee, ncms} {
-				v[fmt.Sprintf("%s/%s", s, label(sc.String(), "SCHEME_"))] = Input{Event: ev, Standing: s, Scheme: sc, Balance: 1000}
+				name := fmt.Sprintf("%s/%s", s, label(sc.String(), "SCHEME_"))
+				v[name] = Input{Event: ev, Standing: s, Scheme: sc, Balance: 1000}
+				switch ev {
+				case Notice:
+					v[name+"/proof"] = Input{Event: ev, Standing: s, Scheme: sc, Balance: 1000, Proof: ProofMatches}
+					v[name+"/wrong-proof"] = Input{Event: ev, Standing: s, Scheme: sc, Balance: 1000, Proof: ProofWrong}
+				case Suspension:
+					v[name+"/confirmed"] = Input{Event: ev, Standing: s, Scheme: sc, Balance: 1000, Confirmed: true}
+				}
 			}
 		}
 	case Certificate:
@@ -90,10 +98,10 @@ func caseIn(side jiexuv1.CaseSide, s jiexuv1.CaseState) *jiexuv1.Case {
 }
 
 var allEvents = []Event{Apply, Request, NoticeAcked, Certificate, Funds, Refusal, Withdraw, ApplyOut, Notice,
-	Suspension, Refuse, WithdrawRequest, CertificateAcked, FundsAcked, Confirmation, FundsReturned}
+	Suspension, Refuse, WithdrawRequest, CertificateAcked, FundsAcked, Confirmation, FundsReturned, Confirm, Present}
 
 // sentinels are the errors a step may fail with.
-var sentinels = []error{ErrUnexpected, ErrNotEnrolledHere, ErrNameMismatch, ErrCaseOpen, ErrTooLate, ErrWrongSide}
+var sentinels = []error{ErrUnexpected, ErrNotEnrolledHere, ErrNameMismatch, ErrCaseOpen, ErrTooLate, ErrWrongSide, ErrRetry}
 
 // TestEveryStateEveryEvent tries every event, with each of its variants, on
 // every state of both sides, and checks what must hold for every row: a
@@ -178,9 +186,13 @@ func checkEffect(t *testing.T, where string, c *jiexuv1.Case, from jiexuv1.CaseS
 	case TransferOut, EndNCMS:
 		// The origin acts only on a suspended enrolment, or ends an NCMS
 		// participation whose member joined an urban scheme; it never
-		// suspends an employee because another agency asked.
+		// suspends an employee because another agency asked. And it acts
+		// only on the applicant's proof or its own operator's word.
 		if in.Standing != Suspended && !(in.Standing == Active && in.Scheme == ncms && c.GetDestinationScheme() != ncms) {
 			t.Errorf("%s: %s with standing %s", where, e, in.Standing)
+		}
+		if in.Proof != ProofMatches && !in.Confirmed && in.Event != Confirm && from != requested {
+			t.Errorf("%s: %s without proof or confirmation", where, e)
 		}
 	case SendFunds:
 		if !Owed(e.Amount, in.Scheme, c.GetDestinationScheme()) {

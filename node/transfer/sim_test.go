@@ -46,13 +46,35 @@ type scenario struct {
 	destLosesAccount    bool // the person leaves the employee scheme at the destination midway
 	destNotEnrolled     bool // the person is not enrolled at the destination (applied at the origin)
 	duplicateAll        bool // every message may be delivered twice
+	// proof is how the applicant's certificate (or NCMS card) reaches the
+	// origin: presented at the application, presented later, or never (the
+	// origin's operator confirms, at the suspension or later, or never).
+	proof   proofMode
+	confirm confirmMode
 	balance, destBefore int64
 }
 
+type proofMode int
+
+const (
+	proofNever proofMode = iota
+	proofAtApply
+	proofLater
+)
+
+type confirmMode int
+
+const (
+	confirmNever confirmMode = iota
+	confirmAtSuspension
+	confirmLater
+)
+
 func (s scenario) String() string {
-	return fmt.Sprintf("%s %s→%s at-origin=%v suspend=%v withdraw-dest=%v withdraw-origin=%v refuse=%v lose-account=%v dest-not-enrolled=%v dup=%v",
+	return fmt.Sprintf("%s %s→%s at-origin=%v suspend=%v withdraw-dest=%v withdraw-origin=%v refuse=%v lose-account=%v dest-not-enrolled=%v dup=%v proof=%d confirm=%d",
 		s.originStanding, label(s.originScheme.String(), "SCHEME_"), label(s.destScheme.String(), "SCHEME_"), s.appliedAtOrigin,
-		s.suspendAtOrigin, s.withdrawAtDest, s.withdrawAtOrigin, s.refuseAtOrigin, s.destLosesAccount, s.destNotEnrolled, s.duplicateAll)
+		s.suspendAtOrigin, s.withdrawAtDest, s.withdrawAtOrigin, s.refuseAtOrigin, s.destLosesAccount, s.destNotEnrolled, s.duplicateAll,
+		s.proof, s.confirm)
 }
 
 type sim struct {
@@ -64,6 +86,8 @@ type sim struct {
 	op, dp   simPeriod
 	queue    []simMsg
 	inFlight int64
+	// presented says the destination holds the applicant's proof.
+	presented bool
 	months   int32 // months the certificate carries
 	// monthsScheme is the destination's scheme when the certificate arrived.
 	monthsScheme jiexuv1.Scheme
@@ -71,7 +95,7 @@ type sim struct {
 }
 
 func newSim(t *testing.T, rng *rand.Rand, sc scenario) *sim {
-	s := &sim{t: t, rng: rng, sc: sc, months: 36}
+	s := &sim{t: t, rng: rng, sc: sc, months: 36, presented: sc.proof == proofAtApply}
 	s.origin = &jiexuv1.Case{CaseId: "c", Side: originSide}
 	s.dest = &jiexuv1.Case{CaseId: "c", Side: destinationSide, DestinationScheme: sc.destScheme}
 	s.op = simPeriod{scheme: sc.originScheme, standing: sc.originStanding, balance: sc.balance}
@@ -95,7 +119,7 @@ func (s *sim) step(atOrigin bool, in Input) error {
 	c, p := s.dest, &s.dp
 	if atOrigin {
 		c, p = s.origin, &s.op
-		if in.Event == Notice || in.Event == ApplyOut || in.Event == Suspension {
+		if in.Event == Notice || in.Event == ApplyOut || in.Event == Suspension || in.Event == Confirm {
 			in.Standing, in.Scheme, in.Balance = p.standing, p.scheme, p.balance
 		}
 	} else {
@@ -119,7 +143,11 @@ func (s *sim) step(atOrigin bool, in Input) error {
 	for _, e := range effects {
 		switch e.Kind {
 		case SendNotice:
-			s.send(simMsg{toOrigin: true, in: Input{Event: Notice}, ackEvent: NoticeAcked})
+			proof := NoProof
+			if s.presented {
+				proof = ProofMatches
+			}
+			s.send(simMsg{toOrigin: true, in: Input{Event: Notice, Proof: proof}, ackEvent: NoticeAcked})
 		case SendRequest:
 			s.send(simMsg{in: Input{Event: Request}})
 		case SendCertificate:
@@ -202,9 +230,18 @@ func (s *sim) run() bool {
 		actions = append(actions, action{fire: func() {
 			if s.op.standing == Active {
 				s.op.standing = Suspended
-				_ = s.step(true, Input{Event: Suspension})
+				_ = s.step(true, Input{Event: Suspension, Confirmed: s.sc.confirm == confirmAtSuspension})
 			}
 		}})
+	}
+	if s.sc.proof == proofLater {
+		actions = append(actions, action{fire: func() {
+			s.presented = true
+			s.local(false, Input{Event: Present})
+		}})
+	}
+	if s.sc.confirm == confirmLater {
+		actions = append(actions, action{fire: func() { s.local(true, Input{Event: Confirm}) }})
 	}
 	if s.sc.withdrawAtDest {
 		actions = append(actions, action{fire: func() { s.local(false, Input{Event: Withdraw, Detail: "moved again"}) }})
@@ -238,7 +275,14 @@ func (s *sim) run() bool {
 			s.queue = slices.Delete(s.queue, i, i+1)
 			s.inFlight -= m.amount
 		}
-		if err := s.step(m.toOrigin, m.in); err != nil {
+		if err := s.step(m.toOrigin, m.in); errors.Is(err, ErrRetry) {
+			if dup { // a copy is dropped; the original stays queued
+				continue
+			}
+			s.queue = append(s.queue, m) // the sender retries later
+			s.inFlight += m.amount
+			continue
+		} else if err != nil {
 			s.t.Fatalf("%s: delivering %s failed: %v\n%s", s.sc, m.in.Event, err, s.trace())
 		}
 		if m.ackEvent != 0 {
@@ -282,6 +326,7 @@ var endings = map[[2]jiexuv1.CaseState]string{
 	{withdrawn, refused}:   "withdrawn here while the origin refused: both ended, nothing moved",
 	{refused, withdrawn}:   "refused here while the origin withdrew: both ended, nothing moved",
 	{notified, waiting}:    "waiting for a suspension that never came",
+	{notified, confirming}: "waiting for the applicant's proof or the origin's confirmation, which never came",
 	{applied, waiting}:     "waiting for a suspension that never came (notice acknowledged late)",
 }
 
@@ -291,7 +336,7 @@ func (s *sim) checkEnd() {
 	if !ok {
 		s.t.Fatalf("%s: ended %s / %s, which the sides cannot agree on\n%s", s.sc, stateName(pair[0]), stateName(pair[1]), s.trace())
 	}
-	if pair == [2]jiexuv1.CaseState{applied, waiting} {
+	if pair[0] == applied {
 		s.t.Fatalf("%s: the notice's acknowledgement was lost\n%s", s.sc, s.trace())
 	}
 	wantMonths := int32(0)
@@ -317,7 +362,7 @@ func (s *sim) checkEnd() {
 		if s.op.standing != wantStanding {
 			s.t.Fatalf("%s (%s): origin period %s, want %s\n%s", s.sc, what, s.op.standing, wantStanding, s.trace())
 		}
-	case refused, withdrawn, waiting:
+	case refused, withdrawn, waiting, confirming:
 		if s.op.standing == Gone && s.sc.originStanding != Gone {
 			s.t.Fatalf("%s (%s): origin period transferred out but the case did not act\n%s", s.sc, what, s.trace())
 		}
@@ -351,7 +396,8 @@ func TestSimulatedInterleavings(t *testing.T) {
 					if os == ncms {
 						sc.balance = 0 // NCMS has no personal account
 					}
-					for range 8 {
+					for range 6 {
+						sc.proof, sc.confirm = proofMode(rng.IntN(3)), confirmMode(rng.IntN(3))
 						s := newSim(t, rng, sc)
 						if !s.run() {
 							ends["refused locally"]++
@@ -366,7 +412,7 @@ func TestSimulatedInterleavings(t *testing.T) {
 	}
 	t.Logf("%d runs; endings: %v", runs, ends)
 	for pair, what := range endings {
-		if pair == [2]jiexuv1.CaseState{applied, waiting} {
+		if pair[0] == applied {
 			continue
 		}
 		if ends[stateName(pair[0])+"/"+stateName(pair[1])] == 0 {
@@ -380,10 +426,11 @@ func TestSimulatedInterleavings(t *testing.T) {
 // balances.
 func TestOrderDoesNotMatter(t *testing.T) {
 	for _, sc := range []scenario{
-		{originStanding: Suspended, originScheme: employee, destScheme: employee, balance: 1640902, destBefore: 100},
-		{originStanding: Suspended, originScheme: employee, destScheme: employee, balance: 1640902, appliedAtOrigin: true, duplicateAll: true},
-		{originStanding: Active, originScheme: ncms, destScheme: employee},
-		{originStanding: Suspended, originScheme: employee, destScheme: jiexuv1.Scheme_SCHEME_RESIDENT, balance: 32504},
+		{originStanding: Suspended, originScheme: employee, destScheme: employee, balance: 1640902, destBefore: 100, proof: proofAtApply},
+		{originStanding: Suspended, originScheme: employee, destScheme: employee, balance: 1640902, appliedAtOrigin: true, duplicateAll: true, proof: proofAtApply},
+		{originStanding: Active, originScheme: ncms, destScheme: employee, proof: proofAtApply},
+		{originStanding: Suspended, originScheme: employee, destScheme: jiexuv1.Scheme_SCHEME_RESIDENT, balance: 32504, proof: proofAtApply},
+		{originStanding: Suspended, originScheme: employee, destScheme: employee, balance: 1640902, proof: proofNever},
 	} {
 		var first string
 		for seed := range uint64(200) {

@@ -66,6 +66,11 @@ var destinationTable = []row{
 	{from: states(refused, withdrawn), on: Refusal, to: stay, says: "a repeated refusal, or the origin confirming a withdrawal"},
 	{from: states(certified, funded, completed), on: Refusal, fail: ErrUnexpected, says: "the origin has already acted"},
 
+	// The applicant presents the certificate after applying.
+	{from: states(applied, notified), on: Present, to: stay, do: send(SendNotice),
+		says: "send the notice again, with the applicant's certificate, to the origin"},
+	{from: allBut(applied, notified), on: Present, fail: ErrTooLate, says: "the origin has already acted, or the case has ended"},
+
 	// The applicant withdraws here.
 	{from: states(applied, notified), on: Withdraw, to: withdrawn, do: withdrawHere,
 		says: "end the case now and tell the origin; the person is free to apply again"},
@@ -88,7 +93,12 @@ var originTable = []row{
 	{from: states(none), on: ApplyOut, when: standingIs(NameMismatch), fail: ErrNameMismatch, says: "the name must be the record's"},
 	{from: states(none), on: ApplyOut, when: standingIs(OtherCase), fail: ErrCaseOpen, says: "one open case per person"},
 
-	// The notice: check the conditions.
+	// The notice: check the conditions. An application lodged here was
+	// checked here: the destination's notice confirms the enrolment there.
+	{from: states(requested), on: Notice, when: standingIs(Suspended), to: certificateSent, do: transferOut,
+		says: "applied here, suspended here, the destination confirmed: act"},
+	{from: states(requested), on: Notice, when: ncmsJoiningUrban, to: certificateSent, do: endNCMS,
+		says: "applied here; the member joined an urban scheme: end the NCMS participation"},
 	{from: states(none, requested), on: Notice, when: standingIs(NotEnrolled), to: refused, do: refuseWith(reasonNotEnrolled),
 		says: "未参保"},
 	{from: states(none, requested), on: Notice, when: standingIs(NameMismatch), to: refused,
@@ -97,28 +107,47 @@ var originTable = []row{
 		do: refuseWith(jiexuv1.RejectReason_REJECT_REASON_CASE_OPEN), says: "another transfer is in progress here"},
 	{from: states(none, requested), on: Notice, when: standingIs(Gone), to: refused,
 		do: refuseWith(jiexuv1.RejectReason_REJECT_REASON_ALREADY_TRANSFERRED), says: "已转出"},
-	{from: states(none, requested), on: Notice, when: standingIs(Suspended), to: certificateSent, do: transferOut,
-		says: "suspended here: send the certificate and, account to account, the balance"},
-	{from: states(none, requested), on: Notice, when: ncmsJoiningUrban, to: certificateSent, do: endNCMS,
-		says: "an NCMS participation ends by itself on joining an urban scheme (2009 §4, 2015 §1)"},
+	{from: states(none, requested), on: Notice, when: proofIs(ProofWrong), to: refused, do: refuseWrongProof,
+		says: "信息不符: the certificate presented is not the one issued here"},
+	{from: states(none, requested), on: Notice, when: provenSuspension, to: certificateSent, do: transferOut,
+		says: "suspended here, and the applicant's certificate presented: send it and, account to account, the balance"},
+	{from: states(none, requested), on: Notice, when: provenNCMSEnd, to: certificateSent, do: endNCMS,
+		says: "an NCMS participation ends by itself on joining an urban scheme (2009 §4, 2015 §1), on the member's card number"},
+	{from: states(none, requested), on: Notice, when: confirmable, to: confirming, do: awaitConfirmation,
+		says: "suspended (or NCMS joining an urban scheme) but no proof of the applicant: wait for it or the operator"},
 	{from: states(none, requested), on: Notice, when: standingIs(Active), to: waiting, do: wait,
 		says: "still enrolled here: wait for the local suspension, never suspend because another agency asked"},
-	{from: allBut(requested), on: Notice, to: stay, says: "a repeated notice, or one that a withdrawal overtook"},
+	{from: states(confirming), on: Notice, when: provenSuspension, to: certificateSent, do: transferOut,
+		says: "the applicant's certificate was presented at the destination: act"},
+	{from: states(confirming), on: Notice, when: provenNCMSEnd, to: certificateSent, do: endNCMS,
+		says: "the member's card number was presented: end the NCMS participation"},
+	{from: allBut(requested), on: Notice, to: stay, says: "a repeated notice, one without the proof awaited, or one a withdrawal overtook"},
 
 	// The local suspension.
-	{from: states(waiting), on: Suspension, when: standingIs(Suspended), to: certificateSent, do: transferOut,
-		says: "the case waited for it: act now"},
+	{from: states(waiting), on: Suspension, when: confirmedSuspension, to: certificateSent, do: transferOut,
+		says: "the operator who suspends confirms the case that waited for it: act"},
+	{from: states(waiting), on: Suspension, when: standingIs(Suspended), to: confirming, do: awaitConfirmation,
+		says: "suspended now: wait for the applicant's certificate at the destination, or the operator"},
 	{from: states(waiting), on: Suspension, to: stay, says: "the person is not suspended after all"},
 	{from: allBut(waiting), on: Suspension, to: stay, says: "this case does not wait for it"},
 
+	// The operator's confirmation.
+	{from: states(confirming), on: Confirm, when: standingIs(Suspended), to: certificateSent, do: transferOut,
+		says: "the operator checked the application: act"},
+	{from: states(confirming), on: Confirm, when: ncmsJoiningUrban, to: certificateSent, do: endNCMS,
+		says: "the operator checked the application: end the NCMS participation"},
+	{from: states(confirming), on: Confirm, fail: ErrUnexpected, says: "the person is no longer suspended here"},
+	{from: allBut(confirming), on: Confirm, fail: ErrUnexpected, says: "only a case waiting for confirmation is confirmed"},
+
 	// The operator's refusal.
-	{from: states(waiting), on: Refuse, to: refused, do: refuseAsOperator, says: "the operator's reason (e.g. 未中止参保) goes to the destination"},
+	{from: states(waiting, confirming), on: Refuse, to: refused, do: refuseAsOperator,
+		says: "the operator's reason (e.g. 未中止参保) goes to the destination"},
 	{from: states(requested), on: Refuse, fail: ErrUnexpected, says: "the application was lodged here: withdraw it instead"},
 	{from: states(certificateSent, remitted), on: Refuse, fail: ErrTooLate, says: "the enrolment was already transferred out"},
 	{from: states(closed, refused, withdrawn, returned), on: Refuse, fail: ErrTooLate, says: "the case has ended"},
 
 	// The applicant withdraws here.
-	{from: states(requested, waiting), on: Withdraw, to: withdrawn, do: withdrawAtOrigin,
+	{from: states(requested, waiting, confirming), on: Withdraw, to: withdrawn, do: withdrawAtOrigin,
 		says: "end the case and tell the destination"},
 	{from: states(certificateSent, remitted), on: Withdraw, fail: ErrTooLate, says: "the enrolment was already transferred out"},
 	{from: states(closed, refused, withdrawn, returned), on: Withdraw, fail: ErrTooLate, says: "the case has ended"},
@@ -126,23 +155,23 @@ var originTable = []row{
 	// The applicant withdrew at the destination.
 	{from: states(none), on: WithdrawRequest, to: withdrawn, do: recordWithdrawal,
 		says: "the withdrawal overtook the notice: record the case as withdrawn, so the notice finds it ended"},
-	{from: states(requested, waiting), on: WithdrawRequest, to: withdrawn, do: recordWithdrawal,
+	{from: states(requested, waiting, confirming), on: WithdrawRequest, to: withdrawn, do: recordWithdrawal,
 		says: "not acted on yet: end the case"},
-	{from: allBut(requested, waiting), on: WithdrawRequest, to: stay,
+	{from: allBut(requested, waiting, confirming), on: WithdrawRequest, to: stay,
 		says: "too late here: the destination declines what arrives, and the enrolment is restored"},
 
 	// The destination refuses or declines.
 	{from: states(requested), on: Refusal, when: reasonIs(reasonWithdrawn), to: withdrawn, do: recordRefusal,
 		says: "the applicant withdrew at the destination"},
 	{from: states(requested), on: Refusal, to: refused, do: recordRefusal, says: "the destination could not confirm the enrolment"},
-	{from: states(waiting), on: Refusal, when: reasonIs(reasonWithdrawn), to: withdrawn, do: recordRefusal,
+	{from: states(waiting, confirming), on: Refusal, when: reasonIs(reasonWithdrawn), to: withdrawn, do: recordRefusal,
 		says: "the applicant withdrew at the destination"},
 	{from: states(certificateSent, remitted), on: Refusal, when: declineSettles, to: returned, do: restoreAfterDecline,
 		says: "the certificate was declined and no money is outstanding: restore the suspended enrolment"},
 	{from: states(certificateSent, remitted), on: Refusal, when: reasonIs(reasonWithdrawn), to: stay, do: markDeclined,
 		says: "declined: wait for the balance to come back"},
 	{from: states(refused, withdrawn, returned), on: Refusal, to: stay, says: "a repeated refusal"},
-	{from: states(waiting, certificateSent, remitted, closed), on: Refusal, fail: ErrUnexpected,
+	{from: states(waiting, confirming, certificateSent, remitted, closed), on: Refusal, fail: ErrUnexpected,
 		says: "only a withdrawal can end a case the destination applied for"},
 
 	// Acknowledgements of our messages.
@@ -154,16 +183,21 @@ var originTable = []row{
 	{from: states(certificateSent, remitted), on: Confirmation, to: closed, do: confirm,
 		says: "the destination took the certificate and credited what was owed"},
 	{from: states(closed), on: Confirmation, to: stay, says: "a repeated confirmation"},
-	{from: states(requested, waiting, refused, withdrawn, returned), on: Confirmation, fail: ErrUnexpected,
+	{from: states(requested, waiting, confirming, refused, withdrawn, returned), on: Confirmation, fail: ErrUnexpected,
 		says: "nothing was sent to confirm"},
 
-	// The destination sends the balance back.
-	{from: states(certificateSent, remitted), on: FundsReturned, when: transferUndone, to: returned, do: restoreWithFunds,
+	// The destination sends the balance back: only what was remitted, and
+	// only once the remittance was acknowledged here.
+	{from: states(certificateSent), on: FundsReturned, when: owesAnything, fail: ErrRetry,
+		says: "the remittance is not acknowledged here yet: the destination retries"},
+	{from: states(remitted), on: FundsReturned, when: undoneWithAllOfIt, to: returned, do: restoreWithFunds,
 		says: "withdrawn: the transfer did not happen; restore the suspended enrolment with its balance"},
-	{from: states(certificateSent, remitted), on: FundsReturned, to: returned, do: holdReturned,
+	{from: states(remitted), on: FundsReturned, when: allOfIt, to: returned, do: holdReturned,
 		says: "the relationship moved but the balance could not be credited: hold it for the person"},
+	{from: states(remitted), on: FundsReturned, fail: ErrUnexpected, says: "a return of another amount than was remitted"},
 	{from: states(returned), on: FundsReturned, when: sameReturn, to: stay, says: "a repeated return"},
-	{from: states(requested, waiting, closed, refused, withdrawn, returned), on: FundsReturned, fail: ErrUnexpected,
+	{from: states(returned), on: FundsReturned, fail: ErrUnexpected, says: "a second, different return"},
+	{from: states(requested, waiting, confirming, certificateSent, closed, refused, withdrawn), on: FundsReturned, fail: ErrUnexpected,
 		says: "no balance of this case is out"},
 }
 
@@ -171,7 +205,7 @@ var originTable = []row{
 // case that does not exist yet is never in it: the rows that create a case
 // name it.
 func allBut(except ...jiexuv1.CaseState) []jiexuv1.CaseState {
-	all := []jiexuv1.CaseState{applied, notified, certified, funded, completed, refused, received, waiting,
+	all := []jiexuv1.CaseState{applied, notified, certified, funded, completed, refused, received, waiting, confirming,
 		certificateSent, remitted, closed, requested, withdrawn, returned}
 	return slices.DeleteFunc(all, func(s jiexuv1.CaseState) bool { return slices.Contains(except, s) })
 }
@@ -187,6 +221,10 @@ func standingIs(s ...Standing) *guard {
 		name += v.String()
 	}
 	return &guard{name, func(_ *jiexuv1.Case, in Input) bool { return slices.Contains(s, in.Standing) }}
+}
+
+func proofIs(p Proof) *guard {
+	return &guard{p.String(), func(_ *jiexuv1.Case, in Input) bool { return in.Proof == p }}
 }
 
 func reasonIs(r jiexuv1.RejectReason) *guard {
@@ -215,8 +253,24 @@ var (
 	declineSettles = &guard{"withdrawn, nothing owed", func(c *jiexuv1.Case, in Input) bool {
 		return in.Reason == reasonWithdrawn && c.GetAmountFen() == 0
 	}}
-	transferUndone = &guard{"withdrawn (returned or declined)", func(c *jiexuv1.Case, in Input) bool {
-		return in.ReturnReason == returnWithdrawn || c.GetDeclined()
+	owesAnything = &guard{"a balance was remitted", func(c *jiexuv1.Case, _ Input) bool { return c.GetAmountFen() > 0 }}
+	allOfIt      = &guard{"the whole amount remitted", func(c *jiexuv1.Case, in Input) bool {
+		return c.GetAmountFen() > 0 && in.Amount == c.GetAmountFen()
+	}}
+	undoneWithAllOfIt = &guard{"withdrawn (returned or declined), the whole amount", func(c *jiexuv1.Case, in Input) bool {
+		return (in.ReturnReason == returnWithdrawn || c.GetDeclined()) && c.GetAmountFen() > 0 && in.Amount == c.GetAmountFen()
+	}}
+	provenSuspension = &guard{"suspended, proof matches", func(_ *jiexuv1.Case, in Input) bool {
+		return in.Standing == Suspended && in.Proof == ProofMatches
+	}}
+	provenNCMSEnd = &guard{"active NCMS joining an urban scheme, proof matches", func(c *jiexuv1.Case, in Input) bool {
+		return ncmsJoiningUrban.ok(c, in) && in.Proof == ProofMatches
+	}}
+	confirmable = &guard{"suspended, or active NCMS joining an urban scheme", func(c *jiexuv1.Case, in Input) bool {
+		return in.Standing == Suspended || ncmsJoiningUrban.ok(c, in)
+	}}
+	confirmedSuspension = &guard{"suspended, the operator confirms", func(_ *jiexuv1.Case, in Input) bool {
+		return in.Standing == Suspended && in.Confirmed
 	}}
 	sameReturn = &guard{"same return", func(c *jiexuv1.Case, in Input) bool {
 		return c.GetReturnedFen() == in.Amount && c.GetReturnReason() == in.ReturnReason
@@ -259,6 +313,18 @@ func refuseAsOperator(c *jiexuv1.Case, in Input) []Effect {
 
 func recordRefusal(c *jiexuv1.Case, in Input) []Effect {
 	c.RejectReason, c.RejectDetail = in.Reason, in.Detail
+	return nil
+}
+
+func refuseWrongProof(c *jiexuv1.Case, _ Input) []Effect {
+	c.RejectReason = jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH
+	c.RejectDetail = "信息不符：出示的参保凭证号或核验码与转出地出具的不符 (the certificate presented is not the one the origin issued, or it is void: ask the person for the certificate, or its re-issue, 补办)"
+	return []Effect{{Kind: SendRefusal, Reason: c.GetRejectReason(), Detail: c.GetRejectDetail()}}
+}
+
+func awaitConfirmation(c *jiexuv1.Case, in Input) []Effect {
+	c.OriginScheme = in.Scheme
+	c.Note = "等待申请人出示参保凭证或转出地经办人员确认 (waiting for the applicant's certificate to be presented at the destination, or this office's confirmation: jiexu transfer confirm)"
 	return nil
 }
 
@@ -395,16 +461,16 @@ func restoreAfterDecline(c *jiexuv1.Case, _ Input) []Effect {
 
 func restoreWithFunds(c *jiexuv1.Case, in Input) []Effect {
 	c.Declined = true
-	c.ReturnedFen, c.ReturnReason = in.Amount, in.ReturnReason
+	c.ReturnedFen, c.ReturnReason = c.GetAmountFen(), in.ReturnReason
 	c.Note = "申请已撤销，余额已退回，已恢复中止参保状态 (withdrawn: the balance came back and the suspended enrolment is restored)"
-	return []Effect{{Kind: Restore, Amount: in.Amount}}
+	return []Effect{{Kind: Restore, Amount: c.GetAmountFen()}}
 }
 
 func holdReturned(c *jiexuv1.Case, in Input) []Effect {
-	c.ReturnedFen, c.ReturnReason = in.Amount, in.ReturnReason
+	c.ReturnedFen, c.ReturnReason = c.GetAmountFen(), in.ReturnReason
 	c.Note = fmt.Sprintf("转入地退回个人账户余额%s，由转出地为参保人保管 (the destination returned the balance: %s; it is held here for the person)",
 		rules.AmountFigures(in.Amount), in.Detail)
-	return []Effect{{Kind: HoldReturned, Amount: in.Amount}}
+	return []Effect{{Kind: HoldReturned, Amount: c.GetAmountFen()}}
 }
 
 func certificateAcked(c *jiexuv1.Case, _ Input) []Effect {

@@ -181,6 +181,11 @@ const (
 	// CASE_STATE_RETURNED: the destination sent the balance back, or declined a
 	// withdrawn transfer (origin, terminal); the case says where the money is.
 	CaseState_CASE_STATE_RETURNED CaseState = 14
+	// CASE_STATE_WAITING_CONFIRMATION: the enrolment is suspended (or an NCMS
+	// participation could end), but the destination presented no certificate
+	// of the applicant: the case waits for it, or for the origin operator's
+	// confirmation or refusal.
+	CaseState_CASE_STATE_WAITING_CONFIRMATION CaseState = 15
 )
 
 // Enum value maps for CaseState.
@@ -201,23 +206,25 @@ var (
 		12: "CASE_STATE_REQUESTED",
 		13: "CASE_STATE_WITHDRAWN",
 		14: "CASE_STATE_RETURNED",
+		15: "CASE_STATE_WAITING_CONFIRMATION",
 	}
 	CaseState_value = map[string]int32{
-		"CASE_STATE_UNSPECIFIED":        0,
-		"CASE_STATE_APPLIED":            1,
-		"CASE_STATE_NOTIFIED":           2,
-		"CASE_STATE_CERTIFIED":          3,
-		"CASE_STATE_FUNDED":             4,
-		"CASE_STATE_COMPLETED":          5,
-		"CASE_STATE_REFUSED":            6,
-		"CASE_STATE_RECEIVED":           7,
-		"CASE_STATE_WAITING_SUSPENSION": 8,
-		"CASE_STATE_CERTIFICATE_SENT":   9,
-		"CASE_STATE_REMITTED":           10,
-		"CASE_STATE_CLOSED":             11,
-		"CASE_STATE_REQUESTED":          12,
-		"CASE_STATE_WITHDRAWN":          13,
-		"CASE_STATE_RETURNED":           14,
+		"CASE_STATE_UNSPECIFIED":          0,
+		"CASE_STATE_APPLIED":              1,
+		"CASE_STATE_NOTIFIED":             2,
+		"CASE_STATE_CERTIFIED":            3,
+		"CASE_STATE_FUNDED":               4,
+		"CASE_STATE_COMPLETED":            5,
+		"CASE_STATE_REFUSED":              6,
+		"CASE_STATE_RECEIVED":             7,
+		"CASE_STATE_WAITING_SUSPENSION":   8,
+		"CASE_STATE_CERTIFICATE_SENT":     9,
+		"CASE_STATE_REMITTED":             10,
+		"CASE_STATE_CLOSED":               11,
+		"CASE_STATE_REQUESTED":            12,
+		"CASE_STATE_WITHDRAWN":            13,
+		"CASE_STATE_RETURNED":             14,
+		"CASE_STATE_WAITING_CONFIRMATION": 15,
 	}
 )
 
@@ -420,11 +427,15 @@ type Period struct {
 	CertificateNumber string `protobuf:"bytes,14,opt,name=certificate_number,json=certificateNumber,proto3" json:"certificate_number,omitempty"`
 	// case_id is the transfer that moved this period out, or brought a
 	// transfer in; note says in words what happened to the period last.
-	CaseId        string                 `protobuf:"bytes,15,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
-	Note          string                 `protobuf:"bytes,16,opt,name=note,proto3" json:"note,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CaseId    string                 `protobuf:"bytes,15,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Note      string                 `protobuf:"bytes,16,opt,name=note,proto3" json:"note,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// continuous_from is the first month of the person's uninterrupted
+	// enrolment up to this period, across transfers in without a gap: what
+	// the scheme-switch rule counts as continuous enrolment.
+	ContinuousFrom *YearMonth `protobuf:"bytes,18,opt,name=continuous_from,json=continuousFrom,proto3" json:"continuous_from,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Period) Reset() {
@@ -572,6 +583,13 @@ func (x *Period) GetNote() string {
 func (x *Period) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Period) GetContinuousFrom() *YearMonth {
+	if x != nil {
+		return x.ContinuousFrom
 	}
 	return nil
 }
@@ -761,8 +779,20 @@ type Case struct {
 	// destination_from and enrolled_on describe the enrolment at the destination.
 	DestinationFrom *YearMonth `protobuf:"bytes,41,opt,name=destination_from,json=destinationFrom,proto3" json:"destination_from,omitempty"`
 	EnrolledOn      *Date      `protobuf:"bytes,42,opt,name=enrolled_on,json=enrolledOn,proto3" json:"enrolled_on,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// presented_certificate and presented_code are the applicant's certificate
+	// as presented at the destination (destination side), sent with the notice.
+	PresentedCertificate     string `protobuf:"bytes,43,opt,name=presented_certificate,json=presentedCertificate,proto3" json:"presented_certificate,omitempty"`
+	PresentedCode            string `protobuf:"bytes,44,opt,name=presented_code,json=presentedCode,proto3" json:"presented_code,omitempty"`
+	PresentedInsuranceNumber string `protobuf:"bytes,45,opt,name=presented_insurance_number,json=presentedInsuranceNumber,proto3" json:"presented_insurance_number,omitempty"`
+	// register_by_uncertain says the last day to register runs past the
+	// holiday calendar this node holds.
+	RegisterByUncertain bool `protobuf:"varint,46,opt,name=register_by_uncertain,json=registerByUncertain,proto3" json:"register_by_uncertain,omitempty"`
+	// overlap_months counts months enrolled at both the origin and the
+	// destination (参保起 at or before 参保止): they are recognised once, and
+	// the case says so (2009 §2).
+	OverlapMonths int32 `protobuf:"varint,47,opt,name=overlap_months,json=overlapMonths,proto3" json:"overlap_months,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -1089,6 +1119,41 @@ func (x *Case) GetEnrolledOn() *Date {
 	return nil
 }
 
+func (x *Case) GetPresentedCertificate() string {
+	if x != nil {
+		return x.PresentedCertificate
+	}
+	return ""
+}
+
+func (x *Case) GetPresentedCode() string {
+	if x != nil {
+		return x.PresentedCode
+	}
+	return ""
+}
+
+func (x *Case) GetPresentedInsuranceNumber() string {
+	if x != nil {
+		return x.PresentedInsuranceNumber
+	}
+	return ""
+}
+
+func (x *Case) GetRegisterByUncertain() bool {
+	if x != nil {
+		return x.RegisterByUncertain
+	}
+	return false
+}
+
+func (x *Case) GetOverlapMonths() int32 {
+	if x != nil {
+		return x.OverlapMonths
+	}
+	return 0
+}
+
 // ApplyTransferRequest opens a case at the destination.
 type ApplyTransferRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1096,9 +1161,17 @@ type ApplyTransferRequest struct {
 	// origin_division is any division code of the origin (county, prefecture or province).
 	OriginDivision string `protobuf:"bytes,2,opt,name=origin_division,json=originDivision,proto3" json:"origin_division,omitempty"`
 	// name is checked against the local record and sent to the origin.
-	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// certificate_number and verification_code are from the certificate the
+	// applicant presents (参保凭证, paper or electronic): the origin transfers a
+	// suspended enrolment on them without waiting for its operator.
+	CertificateNumber string `protobuf:"bytes,4,opt,name=certificate_number,json=certificateNumber,proto3" json:"certificate_number,omitempty"`
+	VerificationCode  string `protobuf:"bytes,5,opt,name=verification_code,json=verificationCode,proto3" json:"verification_code,omitempty"`
+	// origin_insurance_number is the number the origin gave the person (for an
+	// NCMS member, the NCMS card number), when the applicant presents it.
+	OriginInsuranceNumber string `protobuf:"bytes,6,opt,name=origin_insurance_number,json=originInsuranceNumber,proto3" json:"origin_insurance_number,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *ApplyTransferRequest) Reset() {
@@ -1148,6 +1221,27 @@ func (x *ApplyTransferRequest) GetOriginDivision() string {
 func (x *ApplyTransferRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *ApplyTransferRequest) GetCertificateNumber() string {
+	if x != nil {
+		return x.CertificateNumber
+	}
+	return ""
+}
+
+func (x *ApplyTransferRequest) GetVerificationCode() string {
+	if x != nil {
+		return x.VerificationCode
+	}
+	return ""
+}
+
+func (x *ApplyTransferRequest) GetOriginInsuranceNumber() string {
+	if x != nil {
+		return x.OriginInsuranceNumber
 	}
 	return ""
 }
@@ -1403,6 +1497,96 @@ func (x *WithdrawCaseResponse) GetCase() *Case {
 	return nil
 }
 
+// ConfirmCaseRequest names a case waiting at the origin for confirmation.
+type ConfirmCaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseId        string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmCaseRequest) Reset() {
+	*x = ConfirmCaseRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmCaseRequest) ProtoMessage() {}
+
+func (x *ConfirmCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmCaseRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmCaseRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ConfirmCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+// ConfirmCaseResponse returns the case.
+type ConfirmCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *Case                  `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmCaseResponse) Reset() {
+	*x = ConfirmCaseResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmCaseResponse) ProtoMessage() {}
+
+func (x *ConfirmCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmCaseResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmCaseResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConfirmCaseResponse) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
 // RefuseCaseRequest refuses a case waiting at the origin.
 type RefuseCaseRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -1418,7 +1602,7 @@ type RefuseCaseRequest struct {
 
 func (x *RefuseCaseRequest) Reset() {
 	*x = RefuseCaseRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1614,7 @@ func (x *RefuseCaseRequest) String() string {
 func (*RefuseCaseRequest) ProtoMessage() {}
 
 func (x *RefuseCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[11]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1627,7 @@ func (x *RefuseCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseCaseRequest.ProtoReflect.Descriptor instead.
 func (*RefuseCaseRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{11}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RefuseCaseRequest) GetCaseId() string {
@@ -1477,7 +1661,7 @@ type RefuseCaseResponse struct {
 
 func (x *RefuseCaseResponse) Reset() {
 	*x = RefuseCaseResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1673,7 @@ func (x *RefuseCaseResponse) String() string {
 func (*RefuseCaseResponse) ProtoMessage() {}
 
 func (x *RefuseCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[12]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1686,7 @@ func (x *RefuseCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseCaseResponse.ProtoReflect.Descriptor instead.
 func (*RefuseCaseResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{12}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RefuseCaseResponse) GetCase() *Case {
@@ -1516,19 +1700,23 @@ func (x *RefuseCaseResponse) GetCase() *Case {
 type SuspendEnrolmentRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	IdNumber string                 `protobuf:"bytes,1,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
-	// last_month is 参保止, the last month of the enrolment (default: the
-	// month before suspended_on).
+	// last_month is 参保止, the last month of the enrolment (required).
 	LastMonth *YearMonth `protobuf:"bytes,2,opt,name=last_month,json=lastMonth,proto3" json:"last_month,omitempty"`
 	// suspended_on is the day of suspension (default today); the 3-month
 	// window to register elsewhere runs from it.
-	SuspendedOn   *Date `protobuf:"bytes,3,opt,name=suspended_on,json=suspendedOn,proto3" json:"suspended_on,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SuspendedOn *Date `protobuf:"bytes,3,opt,name=suspended_on,json=suspendedOn,proto3" json:"suspended_on,omitempty"`
+	// confirm_waiting confirms, at once, a case that waits here for this
+	// suspension: the operator who suspends vouches for the application.
+	// Otherwise the case waits for the applicant's certificate at the
+	// destination or for ConfirmCase.
+	ConfirmWaiting bool `protobuf:"varint,4,opt,name=confirm_waiting,json=confirmWaiting,proto3" json:"confirm_waiting,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SuspendEnrolmentRequest) Reset() {
 	*x = SuspendEnrolmentRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +1728,7 @@ func (x *SuspendEnrolmentRequest) String() string {
 func (*SuspendEnrolmentRequest) ProtoMessage() {}
 
 func (x *SuspendEnrolmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[13]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +1741,7 @@ func (x *SuspendEnrolmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendEnrolmentRequest.ProtoReflect.Descriptor instead.
 func (*SuspendEnrolmentRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{13}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SuspendEnrolmentRequest) GetIdNumber() string {
@@ -1577,6 +1765,13 @@ func (x *SuspendEnrolmentRequest) GetSuspendedOn() *Date {
 	return nil
 }
 
+func (x *SuspendEnrolmentRequest) GetConfirmWaiting() bool {
+	if x != nil {
+		return x.ConfirmWaiting
+	}
+	return false
+}
+
 // SuspendEnrolmentResponse returns the enrolment, the certificate issued,
 // and the cases that were waiting for this suspension.
 type SuspendEnrolmentResponse struct {
@@ -1590,7 +1785,7 @@ type SuspendEnrolmentResponse struct {
 
 func (x *SuspendEnrolmentResponse) Reset() {
 	*x = SuspendEnrolmentResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1797,7 @@ func (x *SuspendEnrolmentResponse) String() string {
 func (*SuspendEnrolmentResponse) ProtoMessage() {}
 
 func (x *SuspendEnrolmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[14]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1810,7 @@ func (x *SuspendEnrolmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendEnrolmentResponse.ProtoReflect.Descriptor instead.
 func (*SuspendEnrolmentResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{14}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SuspendEnrolmentResponse) GetEnrolment() *Enrolment {
@@ -1651,7 +1846,7 @@ type ResumeEnrolmentRequest struct {
 
 func (x *ResumeEnrolmentRequest) Reset() {
 	*x = ResumeEnrolmentRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +1858,7 @@ func (x *ResumeEnrolmentRequest) String() string {
 func (*ResumeEnrolmentRequest) ProtoMessage() {}
 
 func (x *ResumeEnrolmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[15]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +1871,7 @@ func (x *ResumeEnrolmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeEnrolmentRequest.ProtoReflect.Descriptor instead.
 func (*ResumeEnrolmentRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{15}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ResumeEnrolmentRequest) GetIdNumber() string {
@@ -1705,7 +1900,7 @@ type ResumeEnrolmentResponse struct {
 
 func (x *ResumeEnrolmentResponse) Reset() {
 	*x = ResumeEnrolmentResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1912,7 @@ func (x *ResumeEnrolmentResponse) String() string {
 func (*ResumeEnrolmentResponse) ProtoMessage() {}
 
 func (x *ResumeEnrolmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[16]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1925,7 @@ func (x *ResumeEnrolmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeEnrolmentResponse.ProtoReflect.Descriptor instead.
 func (*ResumeEnrolmentResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{16}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResumeEnrolmentResponse) GetEnrolment() *Enrolment {
@@ -1762,7 +1957,7 @@ type RegisterCertificateRequest struct {
 
 func (x *RegisterCertificateRequest) Reset() {
 	*x = RegisterCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +1969,7 @@ func (x *RegisterCertificateRequest) String() string {
 func (*RegisterCertificateRequest) ProtoMessage() {}
 
 func (x *RegisterCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[17]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +1982,7 @@ func (x *RegisterCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RegisterCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{17}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RegisterCertificateRequest) GetNumber() string {
@@ -1833,7 +2028,7 @@ type RegisterCertificateResponse struct {
 
 func (x *RegisterCertificateResponse) Reset() {
 	*x = RegisterCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +2040,7 @@ func (x *RegisterCertificateResponse) String() string {
 func (*RegisterCertificateResponse) ProtoMessage() {}
 
 func (x *RegisterCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[18]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +2053,7 @@ func (x *RegisterCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCertificateResponse.ProtoReflect.Descriptor instead.
 func (*RegisterCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{18}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RegisterCertificateResponse) GetCertificate() *SealedCertificate {
@@ -1894,7 +2089,7 @@ type ReissueCertificateRequest struct {
 
 func (x *ReissueCertificateRequest) Reset() {
 	*x = ReissueCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1906,7 +2101,7 @@ func (x *ReissueCertificateRequest) String() string {
 func (*ReissueCertificateRequest) ProtoMessage() {}
 
 func (x *ReissueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1919,7 +2114,7 @@ func (x *ReissueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReissueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*ReissueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{19}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReissueCertificateRequest) GetNumber() string {
@@ -1946,7 +2141,7 @@ type ReissueCertificateResponse struct {
 
 func (x *ReissueCertificateResponse) Reset() {
 	*x = ReissueCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2153,7 @@ func (x *ReissueCertificateResponse) String() string {
 func (*ReissueCertificateResponse) ProtoMessage() {}
 
 func (x *ReissueCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2166,7 @@ func (x *ReissueCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReissueCertificateResponse.ProtoReflect.Descriptor instead.
 func (*ReissueCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{20}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReissueCertificateResponse) GetCertificate() *SealedCertificate {
@@ -1995,7 +2190,7 @@ type CheckCertificateRequest struct {
 
 func (x *CheckCertificateRequest) Reset() {
 	*x = CheckCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2202,7 @@ func (x *CheckCertificateRequest) String() string {
 func (*CheckCertificateRequest) ProtoMessage() {}
 
 func (x *CheckCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2215,7 @@ func (x *CheckCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCertificateRequest.ProtoReflect.Descriptor instead.
 func (*CheckCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{21}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CheckCertificateRequest) GetNumber() string {
@@ -2058,7 +2253,7 @@ type CheckCertificateResponse struct {
 
 func (x *CheckCertificateResponse) Reset() {
 	*x = CheckCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2265,7 @@ func (x *CheckCertificateResponse) String() string {
 func (*CheckCertificateResponse) ProtoMessage() {}
 
 func (x *CheckCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +2278,7 @@ func (x *CheckCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCertificateResponse.ProtoReflect.Descriptor instead.
 func (*CheckCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{22}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CheckCertificateResponse) GetCertificate() *SealedCertificate {
@@ -2123,7 +2318,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2135,7 +2330,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2148,7 +2343,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{23}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{25}
 }
 
 // BackupResponse is one chunk of the store file.
@@ -2161,7 +2356,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2368,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2381,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{24}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -2206,7 +2401,7 @@ type GetCaseRequest struct {
 
 func (x *GetCaseRequest) Reset() {
 	*x = GetCaseRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2413,7 @@ func (x *GetCaseRequest) String() string {
 func (*GetCaseRequest) ProtoMessage() {}
 
 func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2426,7 @@ func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
 func (*GetCaseRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{25}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetCaseRequest) GetCaseId() string {
@@ -2251,7 +2446,7 @@ type GetCaseResponse struct {
 
 func (x *GetCaseResponse) Reset() {
 	*x = GetCaseResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2263,7 +2458,7 @@ func (x *GetCaseResponse) String() string {
 func (*GetCaseResponse) ProtoMessage() {}
 
 func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2276,7 +2471,7 @@ func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
 func (*GetCaseResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{26}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetCaseResponse) GetCase() *Case {
@@ -2302,7 +2497,7 @@ type ListCasesRequest struct {
 
 func (x *ListCasesRequest) Reset() {
 	*x = ListCasesRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2509,7 @@ func (x *ListCasesRequest) String() string {
 func (*ListCasesRequest) ProtoMessage() {}
 
 func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2522,7 @@ func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListCasesRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{27}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListCasesRequest) GetSide() CaseSide {
@@ -2377,7 +2572,7 @@ type ListCasesResponse struct {
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2389,7 +2584,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2402,7 +2597,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{28}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -2429,7 +2624,7 @@ type PutRecordRequest struct {
 
 func (x *PutRecordRequest) Reset() {
 	*x = PutRecordRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2441,7 +2636,7 @@ func (x *PutRecordRequest) String() string {
 func (*PutRecordRequest) ProtoMessage() {}
 
 func (x *PutRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2454,7 +2649,7 @@ func (x *PutRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRecordRequest.ProtoReflect.Descriptor instead.
 func (*PutRecordRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{29}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PutRecordRequest) GetRecord() *Record {
@@ -2474,7 +2669,7 @@ type PutRecordResponse struct {
 
 func (x *PutRecordResponse) Reset() {
 	*x = PutRecordResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2486,7 +2681,7 @@ func (x *PutRecordResponse) String() string {
 func (*PutRecordResponse) ProtoMessage() {}
 
 func (x *PutRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2499,7 +2694,7 @@ func (x *PutRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRecordResponse.ProtoReflect.Descriptor instead.
 func (*PutRecordResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{30}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PutRecordResponse) GetEnrolment() *Enrolment {
@@ -2519,7 +2714,7 @@ type GetEnrolmentRequest struct {
 
 func (x *GetEnrolmentRequest) Reset() {
 	*x = GetEnrolmentRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2726,7 @@ func (x *GetEnrolmentRequest) String() string {
 func (*GetEnrolmentRequest) ProtoMessage() {}
 
 func (x *GetEnrolmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2739,7 @@ func (x *GetEnrolmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnrolmentRequest.ProtoReflect.Descriptor instead.
 func (*GetEnrolmentRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{31}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetEnrolmentRequest) GetIdNumber() string {
@@ -2564,7 +2759,7 @@ type GetEnrolmentResponse struct {
 
 func (x *GetEnrolmentResponse) Reset() {
 	*x = GetEnrolmentResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +2771,7 @@ func (x *GetEnrolmentResponse) String() string {
 func (*GetEnrolmentResponse) ProtoMessage() {}
 
 func (x *GetEnrolmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +2784,7 @@ func (x *GetEnrolmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnrolmentResponse.ProtoReflect.Descriptor instead.
 func (*GetEnrolmentResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{32}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetEnrolmentResponse) GetEnrolment() *Enrolment {
@@ -2611,7 +2806,7 @@ type ListEnrolmentsRequest struct {
 
 func (x *ListEnrolmentsRequest) Reset() {
 	*x = ListEnrolmentsRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2623,7 +2818,7 @@ func (x *ListEnrolmentsRequest) String() string {
 func (*ListEnrolmentsRequest) ProtoMessage() {}
 
 func (x *ListEnrolmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +2831,7 @@ func (x *ListEnrolmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrolmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListEnrolmentsRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{33}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListEnrolmentsRequest) GetPageSize() int32 {
@@ -2665,7 +2860,7 @@ type ListEnrolmentsResponse struct {
 
 func (x *ListEnrolmentsResponse) Reset() {
 	*x = ListEnrolmentsResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +2872,7 @@ func (x *ListEnrolmentsResponse) String() string {
 func (*ListEnrolmentsResponse) ProtoMessage() {}
 
 func (x *ListEnrolmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2690,7 +2885,7 @@ func (x *ListEnrolmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrolmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListEnrolmentsResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{34}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListEnrolmentsResponse) GetEnrolments() []*Enrolment {
@@ -2717,7 +2912,7 @@ type ImportRecordsRequest struct {
 
 func (x *ImportRecordsRequest) Reset() {
 	*x = ImportRecordsRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +2924,7 @@ func (x *ImportRecordsRequest) String() string {
 func (*ImportRecordsRequest) ProtoMessage() {}
 
 func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +2937,7 @@ func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ImportRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{35}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ImportRecordsRequest) GetRecords() []*Record {
@@ -2769,7 +2964,7 @@ type ImportRecordsResponse struct {
 
 func (x *ImportRecordsResponse) Reset() {
 	*x = ImportRecordsResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +2976,7 @@ func (x *ImportRecordsResponse) String() string {
 func (*ImportRecordsResponse) ProtoMessage() {}
 
 func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +2989,7 @@ func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ImportRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{36}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ImportRecordsResponse) GetImported() int32 {
@@ -2842,7 +3037,7 @@ type GetCertificateRequest struct {
 
 func (x *GetCertificateRequest) Reset() {
 	*x = GetCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2854,7 +3049,7 @@ func (x *GetCertificateRequest) String() string {
 func (*GetCertificateRequest) ProtoMessage() {}
 
 func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2867,7 +3062,7 @@ func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{37}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetCertificateRequest) GetNumber() string {
@@ -2890,7 +3085,7 @@ type GetCertificateResponse struct {
 
 func (x *GetCertificateResponse) Reset() {
 	*x = GetCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2902,7 +3097,7 @@ func (x *GetCertificateResponse) String() string {
 func (*GetCertificateResponse) ProtoMessage() {}
 
 func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2915,7 +3110,7 @@ func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{38}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetCertificateResponse) GetCertificate() *SealedCertificate {
@@ -2961,7 +3156,7 @@ type OutboxMessage struct {
 
 func (x *OutboxMessage) Reset() {
 	*x = OutboxMessage{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2973,7 +3168,7 @@ func (x *OutboxMessage) String() string {
 func (*OutboxMessage) ProtoMessage() {}
 
 func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2986,7 +3181,7 @@ func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxMessage.ProtoReflect.Descriptor instead.
 func (*OutboxMessage) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{39}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *OutboxMessage) GetSequence() uint64 {
@@ -3078,7 +3273,7 @@ type ListOutboxRequest struct {
 
 func (x *ListOutboxRequest) Reset() {
 	*x = ListOutboxRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3090,7 +3285,7 @@ func (x *ListOutboxRequest) String() string {
 func (*ListOutboxRequest) ProtoMessage() {}
 
 func (x *ListOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3103,7 +3298,7 @@ func (x *ListOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutboxRequest.ProtoReflect.Descriptor instead.
 func (*ListOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{40}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListOutboxRequest) GetDead() bool {
@@ -3137,7 +3332,7 @@ type ListOutboxResponse struct {
 
 func (x *ListOutboxResponse) Reset() {
 	*x = ListOutboxResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3149,7 +3344,7 @@ func (x *ListOutboxResponse) String() string {
 func (*ListOutboxResponse) ProtoMessage() {}
 
 func (x *ListOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3162,7 +3357,7 @@ func (x *ListOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutboxResponse.ProtoReflect.Descriptor instead.
 func (*ListOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{41}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListOutboxResponse) GetMessages() []*OutboxMessage {
@@ -3182,7 +3377,7 @@ type RedriveOutboxRequest struct {
 
 func (x *RedriveOutboxRequest) Reset() {
 	*x = RedriveOutboxRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3194,7 +3389,7 @@ func (x *RedriveOutboxRequest) String() string {
 func (*RedriveOutboxRequest) ProtoMessage() {}
 
 func (x *RedriveOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3207,7 +3402,7 @@ func (x *RedriveOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RedriveOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{42}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RedriveOutboxRequest) GetSequences() []uint64 {
@@ -3227,7 +3422,7 @@ type RedriveOutboxResponse struct {
 
 func (x *RedriveOutboxResponse) Reset() {
 	*x = RedriveOutboxResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3239,7 +3434,7 @@ func (x *RedriveOutboxResponse) String() string {
 func (*RedriveOutboxResponse) ProtoMessage() {}
 
 func (x *RedriveOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3252,7 +3447,7 @@ func (x *RedriveOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RedriveOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{43}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RedriveOutboxResponse) GetRedriven() int32 {
@@ -3271,7 +3466,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3283,7 +3478,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3296,7 +3491,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{44}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{46}
 }
 
 // PeerStatus is the delivery state towards one peer.
@@ -3313,7 +3508,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3325,7 +3520,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3338,7 +3533,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{45}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PeerStatus) GetRegion() string {
@@ -3388,7 +3583,7 @@ type CaseCount struct {
 
 func (x *CaseCount) Reset() {
 	*x = CaseCount{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3400,7 +3595,7 @@ func (x *CaseCount) String() string {
 func (*CaseCount) ProtoMessage() {}
 
 func (x *CaseCount) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3413,7 +3608,7 @@ func (x *CaseCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseCount.ProtoReflect.Descriptor instead.
 func (*CaseCount) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{46}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CaseCount) GetSide() CaseSide {
@@ -3462,7 +3657,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3474,7 +3669,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3487,7 +3682,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{47}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -3603,7 +3798,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\rgap_back_paid\x18\n" +
 	" \x01(\bR\vgapBackPaid\x123\n" +
 	"\rregistered_on\x18\v \x01(\v2\x0e.jiexu.v1.DateR\fregisteredOn\x121\n" +
-	"\fsuspended_on\x18\f \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\"\xb6\x05\n" +
+	"\fsuspended_on\x18\f \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\"\xf4\x05\n" +
 	"\x06Period\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\rR\x06number\x12(\n" +
 	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\x1a\n" +
@@ -3626,14 +3821,15 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\acase_id\x18\x0f \x01(\tR\x06caseId\x12\x12\n" +
 	"\x04note\x18\x10 \x01(\tR\x04note\x129\n" +
 	"\n" +
-	"updated_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"a\n" +
+	"updated_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12<\n" +
+	"\x0fcontinuous_from\x18\x12 \x01(\v2\x13.jiexu.v1.YearMonthR\x0econtinuousFrom\"a\n" +
 	"\tEnrolment\x12(\n" +
 	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12*\n" +
 	"\aperiods\x18\x02 \x03(\v2\x10.jiexu.v1.PeriodR\aperiods\"w\n" +
 	"\bCaseStep\x12)\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12*\n" +
 	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
-	"\x05event\x18\x03 \x01(\tR\x05event\"\xf2\r\n" +
+	"\x05event\x18\x03 \x01(\tR\x05event\"\xe7\x0f\n" +
 	"\x04Case\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12&\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
@@ -3685,11 +3881,19 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x0fwithdraw_detail\x18( \x01(\tR\x0ewithdrawDetail\x12>\n" +
 	"\x10destination_from\x18) \x01(\v2\x13.jiexu.v1.YearMonthR\x0fdestinationFrom\x12/\n" +
 	"\venrolled_on\x18* \x01(\v2\x0e.jiexu.v1.DateR\n" +
-	"enrolledOn\"p\n" +
+	"enrolledOn\x123\n" +
+	"\x15presented_certificate\x18+ \x01(\tR\x14presentedCertificate\x12%\n" +
+	"\x0epresented_code\x18, \x01(\tR\rpresentedCode\x12<\n" +
+	"\x1apresented_insurance_number\x18- \x01(\tR\x18presentedInsuranceNumber\x122\n" +
+	"\x15register_by_uncertain\x18. \x01(\bR\x13registerByUncertain\x12%\n" +
+	"\x0eoverlap_months\x18/ \x01(\x05R\roverlapMonths\"\x84\x02\n" +
 	"\x14ApplyTransferRequest\x12\x1b\n" +
 	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12'\n" +
 	"\x0forigin_division\x18\x02 \x01(\tR\x0eoriginDivision\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\";\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12-\n" +
+	"\x12certificate_number\x18\x04 \x01(\tR\x11certificateNumber\x12+\n" +
+	"\x11verification_code\x18\x05 \x01(\tR\x10verificationCode\x126\n" +
+	"\x17origin_insurance_number\x18\x06 \x01(\tR\x15originInsuranceNumber\";\n" +
 	"\x15ApplyTransferResponse\x12\"\n" +
 	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"}\n" +
 	"\x17ApplyTransferOutRequest\x12\x1b\n" +
@@ -3702,18 +3906,23 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\":\n" +
 	"\x14WithdrawCaseResponse\x12\"\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"-\n" +
+	"\x12ConfirmCaseRequest\x12\x17\n" +
+	"\acase_id\x18\x01 \x01(\tR\x06caseId\"9\n" +
+	"\x13ConfirmCaseResponse\x12\"\n" +
 	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"t\n" +
 	"\x11RefuseCaseRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12.\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x16.jiexu.v1.RejectReasonR\x06reason\x12\x16\n" +
 	"\x06detail\x18\x03 \x01(\tR\x06detail\"8\n" +
 	"\x12RefuseCaseResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\x9d\x01\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\xc6\x01\n" +
 	"\x17SuspendEnrolmentRequest\x12\x1b\n" +
 	"\tid_number\x18\x01 \x01(\tR\bidNumber\x122\n" +
 	"\n" +
 	"last_month\x18\x02 \x01(\v2\x13.jiexu.v1.YearMonthR\tlastMonth\x121\n" +
-	"\fsuspended_on\x18\x03 \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\"\xb2\x01\n" +
+	"\fsuspended_on\x18\x03 \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x12'\n" +
+	"\x0fconfirm_waiting\x18\x04 \x01(\bR\x0econfirmWaiting\"\xb2\x01\n" +
 	"\x18SuspendEnrolmentResponse\x121\n" +
 	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12=\n" +
 	"\vcertificate\x18\x02 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12$\n" +
@@ -3865,7 +4074,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\bCaseSide\x12\x19\n" +
 	"\x15CASE_SIDE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CASE_SIDE_DESTINATION\x10\x01\x12\x14\n" +
-	"\x10CASE_SIDE_ORIGIN\x10\x02*\x95\x03\n" +
+	"\x10CASE_SIDE_ORIGIN\x10\x02*\xba\x03\n" +
 	"\tCaseState\x12\x1a\n" +
 	"\x16CASE_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CASE_STATE_APPLIED\x10\x01\x12\x17\n" +
@@ -3882,13 +4091,15 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x11CASE_STATE_CLOSED\x10\v\x12\x18\n" +
 	"\x14CASE_STATE_REQUESTED\x10\f\x12\x18\n" +
 	"\x14CASE_STATE_WITHDRAWN\x10\r\x12\x17\n" +
-	"\x13CASE_STATE_RETURNED\x10\x0e2\xde\f\n" +
+	"\x13CASE_STATE_RETURNED\x10\x0e\x12#\n" +
+	"\x1fCASE_STATE_WAITING_CONFIRMATION\x10\x0f2\xaa\r\n" +
 	"\rAgencyService\x12P\n" +
 	"\rApplyTransfer\x12\x1e.jiexu.v1.ApplyTransferRequest\x1a\x1f.jiexu.v1.ApplyTransferResponse\x12Y\n" +
 	"\x10ApplyTransferOut\x12!.jiexu.v1.ApplyTransferOutRequest\x1a\".jiexu.v1.ApplyTransferOutResponse\x12>\n" +
 	"\aGetCase\x12\x18.jiexu.v1.GetCaseRequest\x1a\x19.jiexu.v1.GetCaseResponse\x12D\n" +
 	"\tListCases\x12\x1a.jiexu.v1.ListCasesRequest\x1a\x1b.jiexu.v1.ListCasesResponse\x12M\n" +
-	"\fWithdrawCase\x12\x1d.jiexu.v1.WithdrawCaseRequest\x1a\x1e.jiexu.v1.WithdrawCaseResponse\x12G\n" +
+	"\fWithdrawCase\x12\x1d.jiexu.v1.WithdrawCaseRequest\x1a\x1e.jiexu.v1.WithdrawCaseResponse\x12J\n" +
+	"\vConfirmCase\x12\x1c.jiexu.v1.ConfirmCaseRequest\x1a\x1d.jiexu.v1.ConfirmCaseResponse\x12G\n" +
 	"\n" +
 	"RefuseCase\x12\x1b.jiexu.v1.RefuseCaseRequest\x1a\x1c.jiexu.v1.RefuseCaseResponse\x12D\n" +
 	"\tPutRecord\x12\x1a.jiexu.v1.PutRecordRequest\x1a\x1b.jiexu.v1.PutRecordResponse\x12M\n" +
@@ -3921,7 +4132,7 @@ func file_jiexu_v1_agency_proto_rawDescGZIP() []byte {
 }
 
 var file_jiexu_v1_agency_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_jiexu_v1_agency_proto_goTypes = []any{
 	(EnrolmentStatus)(0),                // 0: jiexu.v1.EnrolmentStatus
 	(CaseSide)(0),                       // 1: jiexu.v1.CaseSide
@@ -3937,171 +4148,177 @@ var file_jiexu_v1_agency_proto_goTypes = []any{
 	(*ApplyTransferOutResponse)(nil),    // 11: jiexu.v1.ApplyTransferOutResponse
 	(*WithdrawCaseRequest)(nil),         // 12: jiexu.v1.WithdrawCaseRequest
 	(*WithdrawCaseResponse)(nil),        // 13: jiexu.v1.WithdrawCaseResponse
-	(*RefuseCaseRequest)(nil),           // 14: jiexu.v1.RefuseCaseRequest
-	(*RefuseCaseResponse)(nil),          // 15: jiexu.v1.RefuseCaseResponse
-	(*SuspendEnrolmentRequest)(nil),     // 16: jiexu.v1.SuspendEnrolmentRequest
-	(*SuspendEnrolmentResponse)(nil),    // 17: jiexu.v1.SuspendEnrolmentResponse
-	(*ResumeEnrolmentRequest)(nil),      // 18: jiexu.v1.ResumeEnrolmentRequest
-	(*ResumeEnrolmentResponse)(nil),     // 19: jiexu.v1.ResumeEnrolmentResponse
-	(*RegisterCertificateRequest)(nil),  // 20: jiexu.v1.RegisterCertificateRequest
-	(*RegisterCertificateResponse)(nil), // 21: jiexu.v1.RegisterCertificateResponse
-	(*ReissueCertificateRequest)(nil),   // 22: jiexu.v1.ReissueCertificateRequest
-	(*ReissueCertificateResponse)(nil),  // 23: jiexu.v1.ReissueCertificateResponse
-	(*CheckCertificateRequest)(nil),     // 24: jiexu.v1.CheckCertificateRequest
-	(*CheckCertificateResponse)(nil),    // 25: jiexu.v1.CheckCertificateResponse
-	(*BackupRequest)(nil),               // 26: jiexu.v1.BackupRequest
-	(*BackupResponse)(nil),              // 27: jiexu.v1.BackupResponse
-	(*GetCaseRequest)(nil),              // 28: jiexu.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),             // 29: jiexu.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),            // 30: jiexu.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),           // 31: jiexu.v1.ListCasesResponse
-	(*PutRecordRequest)(nil),            // 32: jiexu.v1.PutRecordRequest
-	(*PutRecordResponse)(nil),           // 33: jiexu.v1.PutRecordResponse
-	(*GetEnrolmentRequest)(nil),         // 34: jiexu.v1.GetEnrolmentRequest
-	(*GetEnrolmentResponse)(nil),        // 35: jiexu.v1.GetEnrolmentResponse
-	(*ListEnrolmentsRequest)(nil),       // 36: jiexu.v1.ListEnrolmentsRequest
-	(*ListEnrolmentsResponse)(nil),      // 37: jiexu.v1.ListEnrolmentsResponse
-	(*ImportRecordsRequest)(nil),        // 38: jiexu.v1.ImportRecordsRequest
-	(*ImportRecordsResponse)(nil),       // 39: jiexu.v1.ImportRecordsResponse
-	(*GetCertificateRequest)(nil),       // 40: jiexu.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil),      // 41: jiexu.v1.GetCertificateResponse
-	(*OutboxMessage)(nil),               // 42: jiexu.v1.OutboxMessage
-	(*ListOutboxRequest)(nil),           // 43: jiexu.v1.ListOutboxRequest
-	(*ListOutboxResponse)(nil),          // 44: jiexu.v1.ListOutboxResponse
-	(*RedriveOutboxRequest)(nil),        // 45: jiexu.v1.RedriveOutboxRequest
-	(*RedriveOutboxResponse)(nil),       // 46: jiexu.v1.RedriveOutboxResponse
-	(*GetStatusRequest)(nil),            // 47: jiexu.v1.GetStatusRequest
-	(*PeerStatus)(nil),                  // 48: jiexu.v1.PeerStatus
-	(*CaseCount)(nil),                   // 49: jiexu.v1.CaseCount
-	(*GetStatusResponse)(nil),           // 50: jiexu.v1.GetStatusResponse
-	(*Person)(nil),                      // 51: jiexu.v1.Person
-	(Scheme)(0),                         // 52: jiexu.v1.Scheme
-	(*YearMonth)(nil),                   // 53: jiexu.v1.YearMonth
-	(*timestamppb.Timestamp)(nil),       // 54: google.protobuf.Timestamp
-	(*Date)(nil),                        // 55: jiexu.v1.Date
-	(RejectReason)(0),                   // 56: jiexu.v1.RejectReason
-	(ReturnReason)(0),                   // 57: jiexu.v1.ReturnReason
-	(*SealedCertificate)(nil),           // 58: jiexu.v1.SealedCertificate
+	(*ConfirmCaseRequest)(nil),          // 14: jiexu.v1.ConfirmCaseRequest
+	(*ConfirmCaseResponse)(nil),         // 15: jiexu.v1.ConfirmCaseResponse
+	(*RefuseCaseRequest)(nil),           // 16: jiexu.v1.RefuseCaseRequest
+	(*RefuseCaseResponse)(nil),          // 17: jiexu.v1.RefuseCaseResponse
+	(*SuspendEnrolmentRequest)(nil),     // 18: jiexu.v1.SuspendEnrolmentRequest
+	(*SuspendEnrolmentResponse)(nil),    // 19: jiexu.v1.SuspendEnrolmentResponse
+	(*ResumeEnrolmentRequest)(nil),      // 20: jiexu.v1.ResumeEnrolmentRequest
+	(*ResumeEnrolmentResponse)(nil),     // 21: jiexu.v1.ResumeEnrolmentResponse
+	(*RegisterCertificateRequest)(nil),  // 22: jiexu.v1.RegisterCertificateRequest
+	(*RegisterCertificateResponse)(nil), // 23: jiexu.v1.RegisterCertificateResponse
+	(*ReissueCertificateRequest)(nil),   // 24: jiexu.v1.ReissueCertificateRequest
+	(*ReissueCertificateResponse)(nil),  // 25: jiexu.v1.ReissueCertificateResponse
+	(*CheckCertificateRequest)(nil),     // 26: jiexu.v1.CheckCertificateRequest
+	(*CheckCertificateResponse)(nil),    // 27: jiexu.v1.CheckCertificateResponse
+	(*BackupRequest)(nil),               // 28: jiexu.v1.BackupRequest
+	(*BackupResponse)(nil),              // 29: jiexu.v1.BackupResponse
+	(*GetCaseRequest)(nil),              // 30: jiexu.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),             // 31: jiexu.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),            // 32: jiexu.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),           // 33: jiexu.v1.ListCasesResponse
+	(*PutRecordRequest)(nil),            // 34: jiexu.v1.PutRecordRequest
+	(*PutRecordResponse)(nil),           // 35: jiexu.v1.PutRecordResponse
+	(*GetEnrolmentRequest)(nil),         // 36: jiexu.v1.GetEnrolmentRequest
+	(*GetEnrolmentResponse)(nil),        // 37: jiexu.v1.GetEnrolmentResponse
+	(*ListEnrolmentsRequest)(nil),       // 38: jiexu.v1.ListEnrolmentsRequest
+	(*ListEnrolmentsResponse)(nil),      // 39: jiexu.v1.ListEnrolmentsResponse
+	(*ImportRecordsRequest)(nil),        // 40: jiexu.v1.ImportRecordsRequest
+	(*ImportRecordsResponse)(nil),       // 41: jiexu.v1.ImportRecordsResponse
+	(*GetCertificateRequest)(nil),       // 42: jiexu.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),      // 43: jiexu.v1.GetCertificateResponse
+	(*OutboxMessage)(nil),               // 44: jiexu.v1.OutboxMessage
+	(*ListOutboxRequest)(nil),           // 45: jiexu.v1.ListOutboxRequest
+	(*ListOutboxResponse)(nil),          // 46: jiexu.v1.ListOutboxResponse
+	(*RedriveOutboxRequest)(nil),        // 47: jiexu.v1.RedriveOutboxRequest
+	(*RedriveOutboxResponse)(nil),       // 48: jiexu.v1.RedriveOutboxResponse
+	(*GetStatusRequest)(nil),            // 49: jiexu.v1.GetStatusRequest
+	(*PeerStatus)(nil),                  // 50: jiexu.v1.PeerStatus
+	(*CaseCount)(nil),                   // 51: jiexu.v1.CaseCount
+	(*GetStatusResponse)(nil),           // 52: jiexu.v1.GetStatusResponse
+	(*Person)(nil),                      // 53: jiexu.v1.Person
+	(Scheme)(0),                         // 54: jiexu.v1.Scheme
+	(*YearMonth)(nil),                   // 55: jiexu.v1.YearMonth
+	(*timestamppb.Timestamp)(nil),       // 56: google.protobuf.Timestamp
+	(*Date)(nil),                        // 57: jiexu.v1.Date
+	(RejectReason)(0),                   // 58: jiexu.v1.RejectReason
+	(ReturnReason)(0),                   // 59: jiexu.v1.ReturnReason
+	(*SealedCertificate)(nil),           // 60: jiexu.v1.SealedCertificate
 }
 var file_jiexu_v1_agency_proto_depIdxs = []int32{
-	51, // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
-	52, // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
-	53, // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
-	53, // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
+	53, // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
+	54, // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
+	55, // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
+	55, // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
 	0,  // 4: jiexu.v1.Record.status:type_name -> jiexu.v1.EnrolmentStatus
-	54, // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
-	55, // 6: jiexu.v1.Record.registered_on:type_name -> jiexu.v1.Date
-	55, // 7: jiexu.v1.Record.suspended_on:type_name -> jiexu.v1.Date
-	52, // 8: jiexu.v1.Period.scheme:type_name -> jiexu.v1.Scheme
-	53, // 9: jiexu.v1.Period.enrolled_from:type_name -> jiexu.v1.YearMonth
-	53, // 10: jiexu.v1.Period.enrolled_to:type_name -> jiexu.v1.YearMonth
+	56, // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	57, // 6: jiexu.v1.Record.registered_on:type_name -> jiexu.v1.Date
+	57, // 7: jiexu.v1.Record.suspended_on:type_name -> jiexu.v1.Date
+	54, // 8: jiexu.v1.Period.scheme:type_name -> jiexu.v1.Scheme
+	55, // 9: jiexu.v1.Period.enrolled_from:type_name -> jiexu.v1.YearMonth
+	55, // 10: jiexu.v1.Period.enrolled_to:type_name -> jiexu.v1.YearMonth
 	0,  // 11: jiexu.v1.Period.status:type_name -> jiexu.v1.EnrolmentStatus
-	55, // 12: jiexu.v1.Period.registered_on:type_name -> jiexu.v1.Date
-	55, // 13: jiexu.v1.Period.suspended_on:type_name -> jiexu.v1.Date
-	54, // 14: jiexu.v1.Period.updated_at:type_name -> google.protobuf.Timestamp
-	51, // 15: jiexu.v1.Enrolment.person:type_name -> jiexu.v1.Person
-	4,  // 16: jiexu.v1.Enrolment.periods:type_name -> jiexu.v1.Period
-	2,  // 17: jiexu.v1.CaseStep.state:type_name -> jiexu.v1.CaseState
-	54, // 18: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
-	1,  // 19: jiexu.v1.Case.side:type_name -> jiexu.v1.CaseSide
-	2,  // 20: jiexu.v1.Case.state:type_name -> jiexu.v1.CaseState
-	51, // 21: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
-	52, // 22: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
-	52, // 23: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
-	56, // 24: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
-	6,  // 25: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
-	54, // 26: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
-	54, // 27: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
-	55, // 28: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
-	55, // 29: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
-	55, // 30: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
-	55, // 31: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
-	57, // 32: jiexu.v1.Case.return_reason:type_name -> jiexu.v1.ReturnReason
-	53, // 33: jiexu.v1.Case.destination_from:type_name -> jiexu.v1.YearMonth
-	55, // 34: jiexu.v1.Case.enrolled_on:type_name -> jiexu.v1.Date
-	7,  // 35: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
-	7,  // 36: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
-	7,  // 37: jiexu.v1.WithdrawCaseResponse.case:type_name -> jiexu.v1.Case
-	56, // 38: jiexu.v1.RefuseCaseRequest.reason:type_name -> jiexu.v1.RejectReason
-	7,  // 39: jiexu.v1.RefuseCaseResponse.case:type_name -> jiexu.v1.Case
-	53, // 40: jiexu.v1.SuspendEnrolmentRequest.last_month:type_name -> jiexu.v1.YearMonth
-	55, // 41: jiexu.v1.SuspendEnrolmentRequest.suspended_on:type_name -> jiexu.v1.Date
-	5,  // 42: jiexu.v1.SuspendEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	58, // 43: jiexu.v1.SuspendEnrolmentResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	7,  // 44: jiexu.v1.SuspendEnrolmentResponse.cases:type_name -> jiexu.v1.Case
-	5,  // 45: jiexu.v1.ResumeEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	58, // 46: jiexu.v1.RegisterCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	7,  // 47: jiexu.v1.RegisterCertificateResponse.assessment:type_name -> jiexu.v1.Case
-	58, // 48: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	58, // 49: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	55, // 50: jiexu.v1.CheckCertificateResponse.voided_on:type_name -> jiexu.v1.Date
-	7,  // 51: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
-	1,  // 52: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
-	2,  // 53: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
-	7,  // 54: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
-	3,  // 55: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
-	5,  // 56: jiexu.v1.PutRecordResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,  // 57: jiexu.v1.GetEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,  // 58: jiexu.v1.ListEnrolmentsResponse.enrolments:type_name -> jiexu.v1.Enrolment
-	3,  // 59: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
-	58, // 60: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	55, // 61: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
-	54, // 62: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
-	54, // 63: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
-	42, // 64: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
-	54, // 65: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
-	1,  // 66: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
-	2,  // 67: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
-	54, // 68: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
-	54, // 69: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
-	48, // 70: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
-	49, // 71: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
-	54, // 72: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
-	8,  // 73: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
-	10, // 74: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
-	28, // 75: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
-	30, // 76: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
-	12, // 77: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
-	14, // 78: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
-	32, // 79: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
-	34, // 80: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
-	36, // 81: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
-	38, // 82: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
-	16, // 83: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
-	18, // 84: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
-	20, // 85: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
-	40, // 86: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
-	22, // 87: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
-	24, // 88: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
-	26, // 89: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
-	43, // 90: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
-	45, // 91: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
-	47, // 92: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
-	9,  // 93: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
-	11, // 94: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
-	29, // 95: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
-	31, // 96: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
-	13, // 97: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
-	15, // 98: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
-	33, // 99: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
-	35, // 100: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
-	37, // 101: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
-	39, // 102: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
-	17, // 103: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
-	19, // 104: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
-	21, // 105: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
-	41, // 106: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
-	23, // 107: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
-	25, // 108: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
-	27, // 109: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
-	44, // 110: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
-	46, // 111: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
-	50, // 112: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
-	93, // [93:113] is the sub-list for method output_type
-	73, // [73:93] is the sub-list for method input_type
-	73, // [73:73] is the sub-list for extension type_name
-	73, // [73:73] is the sub-list for extension extendee
-	0,  // [0:73] is the sub-list for field type_name
+	57, // 12: jiexu.v1.Period.registered_on:type_name -> jiexu.v1.Date
+	57, // 13: jiexu.v1.Period.suspended_on:type_name -> jiexu.v1.Date
+	56, // 14: jiexu.v1.Period.updated_at:type_name -> google.protobuf.Timestamp
+	55, // 15: jiexu.v1.Period.continuous_from:type_name -> jiexu.v1.YearMonth
+	53, // 16: jiexu.v1.Enrolment.person:type_name -> jiexu.v1.Person
+	4,  // 17: jiexu.v1.Enrolment.periods:type_name -> jiexu.v1.Period
+	2,  // 18: jiexu.v1.CaseStep.state:type_name -> jiexu.v1.CaseState
+	56, // 19: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
+	1,  // 20: jiexu.v1.Case.side:type_name -> jiexu.v1.CaseSide
+	2,  // 21: jiexu.v1.Case.state:type_name -> jiexu.v1.CaseState
+	53, // 22: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
+	54, // 23: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
+	54, // 24: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
+	58, // 25: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
+	6,  // 26: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
+	56, // 27: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
+	56, // 28: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	57, // 29: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
+	57, // 30: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
+	57, // 31: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
+	57, // 32: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
+	59, // 33: jiexu.v1.Case.return_reason:type_name -> jiexu.v1.ReturnReason
+	55, // 34: jiexu.v1.Case.destination_from:type_name -> jiexu.v1.YearMonth
+	57, // 35: jiexu.v1.Case.enrolled_on:type_name -> jiexu.v1.Date
+	7,  // 36: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
+	7,  // 37: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
+	7,  // 38: jiexu.v1.WithdrawCaseResponse.case:type_name -> jiexu.v1.Case
+	7,  // 39: jiexu.v1.ConfirmCaseResponse.case:type_name -> jiexu.v1.Case
+	58, // 40: jiexu.v1.RefuseCaseRequest.reason:type_name -> jiexu.v1.RejectReason
+	7,  // 41: jiexu.v1.RefuseCaseResponse.case:type_name -> jiexu.v1.Case
+	55, // 42: jiexu.v1.SuspendEnrolmentRequest.last_month:type_name -> jiexu.v1.YearMonth
+	57, // 43: jiexu.v1.SuspendEnrolmentRequest.suspended_on:type_name -> jiexu.v1.Date
+	5,  // 44: jiexu.v1.SuspendEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	60, // 45: jiexu.v1.SuspendEnrolmentResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	7,  // 46: jiexu.v1.SuspendEnrolmentResponse.cases:type_name -> jiexu.v1.Case
+	5,  // 47: jiexu.v1.ResumeEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	60, // 48: jiexu.v1.RegisterCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	7,  // 49: jiexu.v1.RegisterCertificateResponse.assessment:type_name -> jiexu.v1.Case
+	60, // 50: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	60, // 51: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	57, // 52: jiexu.v1.CheckCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	7,  // 53: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
+	1,  // 54: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
+	2,  // 55: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
+	7,  // 56: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
+	3,  // 57: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
+	5,  // 58: jiexu.v1.PutRecordResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	5,  // 59: jiexu.v1.GetEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	5,  // 60: jiexu.v1.ListEnrolmentsResponse.enrolments:type_name -> jiexu.v1.Enrolment
+	3,  // 61: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
+	60, // 62: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	57, // 63: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	56, // 64: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
+	56, // 65: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
+	44, // 66: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
+	56, // 67: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
+	1,  // 68: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
+	2,  // 69: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
+	56, // 70: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
+	56, // 71: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
+	50, // 72: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
+	51, // 73: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
+	56, // 74: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
+	8,  // 75: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
+	10, // 76: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
+	30, // 77: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
+	32, // 78: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
+	12, // 79: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
+	14, // 80: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
+	16, // 81: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
+	34, // 82: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
+	36, // 83: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
+	38, // 84: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
+	40, // 85: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
+	18, // 86: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
+	20, // 87: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
+	22, // 88: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
+	42, // 89: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
+	24, // 90: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
+	26, // 91: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
+	28, // 92: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
+	45, // 93: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
+	47, // 94: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
+	49, // 95: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
+	9,  // 96: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
+	11, // 97: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
+	31, // 98: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
+	33, // 99: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
+	13, // 100: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
+	15, // 101: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
+	17, // 102: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
+	35, // 103: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
+	37, // 104: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
+	39, // 105: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
+	41, // 106: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
+	19, // 107: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
+	21, // 108: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
+	23, // 109: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
+	43, // 110: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
+	25, // 111: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
+	27, // 112: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
+	29, // 113: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
+	46, // 114: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
+	48, // 115: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
+	52, // 116: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
+	96, // [96:117] is the sub-list for method output_type
+	75, // [75:96] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_agency_proto_init() }
@@ -4118,7 +4335,7 @@ func file_jiexu_v1_agency_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_agency_proto_rawDesc), len(file_jiexu_v1_agency_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   48,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

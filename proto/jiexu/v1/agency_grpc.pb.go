@@ -24,6 +24,7 @@ const (
 	AgencyService_GetCase_FullMethodName             = "/jiexu.v1.AgencyService/GetCase"
 	AgencyService_ListCases_FullMethodName           = "/jiexu.v1.AgencyService/ListCases"
 	AgencyService_WithdrawCase_FullMethodName        = "/jiexu.v1.AgencyService/WithdrawCase"
+	AgencyService_ConfirmCase_FullMethodName         = "/jiexu.v1.AgencyService/ConfirmCase"
 	AgencyService_RefuseCase_FullMethodName          = "/jiexu.v1.AgencyService/RefuseCase"
 	AgencyService_PutRecord_FullMethodName           = "/jiexu.v1.AgencyService/PutRecord"
 	AgencyService_GetEnrolment_FullMethodName        = "/jiexu.v1.AgencyService/GetEnrolment"
@@ -63,6 +64,10 @@ type AgencyServiceClient interface {
 	// origin; at the origin it ends a case still waiting and tells the
 	// destination.
 	WithdrawCase(ctx context.Context, in *WithdrawCaseRequest, opts ...grpc.CallOption) (*WithdrawCaseResponse, error)
+	// ConfirmCase is the origin operator's confirmation of a case that waits
+	// for it: the applicant's certificate was not presented at the
+	// destination, and the operator has checked the application otherwise.
+	ConfirmCase(ctx context.Context, in *ConfirmCaseRequest, opts ...grpc.CallOption) (*ConfirmCaseResponse, error)
 	// RefuseCase is the origin operator's refusal of a case that waits
 	// here, with a reason the applicant can act on.
 	RefuseCase(ctx context.Context, in *RefuseCaseRequest, opts ...grpc.CallOption) (*RefuseCaseResponse, error)
@@ -157,6 +162,16 @@ func (c *agencyServiceClient) WithdrawCase(ctx context.Context, in *WithdrawCase
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(WithdrawCaseResponse)
 	err := c.cc.Invoke(ctx, AgencyService_WithdrawCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *agencyServiceClient) ConfirmCase(ctx context.Context, in *ConfirmCaseRequest, opts ...grpc.CallOption) (*ConfirmCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfirmCaseResponse)
+	err := c.cc.Invoke(ctx, AgencyService_ConfirmCase_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -344,6 +359,10 @@ type AgencyServiceServer interface {
 	// origin; at the origin it ends a case still waiting and tells the
 	// destination.
 	WithdrawCase(context.Context, *WithdrawCaseRequest) (*WithdrawCaseResponse, error)
+	// ConfirmCase is the origin operator's confirmation of a case that waits
+	// for it: the applicant's certificate was not presented at the
+	// destination, and the operator has checked the application otherwise.
+	ConfirmCase(context.Context, *ConfirmCaseRequest) (*ConfirmCaseResponse, error)
 	// RefuseCase is the origin operator's refusal of a case that waits
 	// here, with a reason the applicant can act on.
 	RefuseCase(context.Context, *RefuseCaseRequest) (*RefuseCaseResponse, error)
@@ -408,6 +427,9 @@ func (UnimplementedAgencyServiceServer) ListCases(context.Context, *ListCasesReq
 }
 func (UnimplementedAgencyServiceServer) WithdrawCase(context.Context, *WithdrawCaseRequest) (*WithdrawCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method WithdrawCase not implemented")
+}
+func (UnimplementedAgencyServiceServer) ConfirmCase(context.Context, *ConfirmCaseRequest) (*ConfirmCaseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmCase not implemented")
 }
 func (UnimplementedAgencyServiceServer) RefuseCase(context.Context, *RefuseCaseRequest) (*RefuseCaseResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RefuseCase not implemented")
@@ -561,6 +583,24 @@ func _AgencyService_WithdrawCase_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AgencyServiceServer).WithdrawCase(ctx, req.(*WithdrawCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AgencyService_ConfirmCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).ConfirmCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_ConfirmCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).ConfirmCase(ctx, req.(*ConfirmCaseRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -854,6 +894,10 @@ var AgencyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WithdrawCase",
 			Handler:    _AgencyService_WithdrawCase_Handler,
+		},
+		{
+			MethodName: "ConfirmCase",
+			Handler:    _AgencyService_ConfirmCase_Handler,
 		},
 		{
 			MethodName: "RefuseCase",

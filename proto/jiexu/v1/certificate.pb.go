@@ -71,8 +71,14 @@ type Certificate struct {
 	// register_by_uncertain says register_by runs past the working-day calendar
 	// the issuer holds, so a holiday there may move it later.
 	RegisterByUncertain bool `protobuf:"varint,29,opt,name=register_by_uncertain,json=registerByUncertain,proto3" json:"register_by_uncertain,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// continuous_from is the first month of the person's uninterrupted
+	// enrolment ending at enrolled_to, across earlier transfers without a gap.
+	ContinuousFrom *YearMonth `protobuf:"bytes,30,opt,name=continuous_from,json=continuousFrom,proto3" json:"continuous_from,omitempty"`
+	// months_recognised is how many of months_paid were recognised from
+	// earlier transfers in (2015 §3) rather than paid here.
+	MonthsRecognised int32 `protobuf:"varint,31,opt,name=months_recognised,json=monthsRecognised,proto3" json:"months_recognised,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Certificate) Reset() {
@@ -294,6 +300,20 @@ func (x *Certificate) GetRegisterByUncertain() bool {
 	return false
 }
 
+func (x *Certificate) GetContinuousFrom() *YearMonth {
+	if x != nil {
+		return x.ContinuousFrom
+	}
+	return nil
+}
+
+func (x *Certificate) GetMonthsRecognised() int32 {
+	if x != nil {
+		return x.MonthsRecognised
+	}
+	return 0
+}
+
 // SealedCertificate is a certificate as issued: its exact bytes and the
 // origin's seal over them, verifiable offline.
 type SealedCertificate struct {
@@ -353,7 +373,8 @@ var File_jiexu_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_certificate_proto_rawDesc = "" +
 	"\n" +
-	"\x1ajiexu/v1/certificate.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xa5\t\n" +
+	"\x1ajiexu/v1/certificate.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\x90\n" +
+	"\n" +
 	"\vCertificate\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x12\n" +
 	"\x04year\x18\x02 \x01(\x05R\x04year\x12\x16\n" +
@@ -391,7 +412,9 @@ const file_jiexu_v1_certificate_proto_rawDesc = "" +
 	"\tissued_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x121\n" +
 	"\fsuspended_on\x18\x1b \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x12'\n" +
 	"\x0forigin_division\x18\x1c \x01(\tR\x0eoriginDivision\x122\n" +
-	"\x15register_by_uncertain\x18\x1d \x01(\bR\x13registerByUncertainJ\x04\b\x14\x10\x15J\x04\b\x15\x10\x16R\acase_idR\x12destination_region\"Y\n" +
+	"\x15register_by_uncertain\x18\x1d \x01(\bR\x13registerByUncertain\x12<\n" +
+	"\x0fcontinuous_from\x18\x1e \x01(\v2\x13.jiexu.v1.YearMonthR\x0econtinuousFrom\x12+\n" +
+	"\x11months_recognised\x18\x1f \x01(\x05R\x10monthsRecognisedJ\x04\b\x14\x10\x15J\x04\b\x15\x10\x16R\acase_idR\x12destination_region\"Y\n" +
 	"\x11SealedCertificate\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\"\n" +
 	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04sealB\x7f\n" +
@@ -436,12 +459,13 @@ var file_jiexu_v1_certificate_proto_depIdxs = []int32{
 	2,  // 10: jiexu.v1.Certificate.register_by:type_name -> jiexu.v1.Date
 	8,  // 11: jiexu.v1.Certificate.issued_at:type_name -> google.protobuf.Timestamp
 	2,  // 12: jiexu.v1.Certificate.suspended_on:type_name -> jiexu.v1.Date
-	9,  // 13: jiexu.v1.SealedCertificate.seal:type_name -> jiexu.v1.Seal
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	5,  // 13: jiexu.v1.Certificate.continuous_from:type_name -> jiexu.v1.YearMonth
+	9,  // 14: jiexu.v1.SealedCertificate.seal:type_name -> jiexu.v1.Seal
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_certificate_proto_init() }

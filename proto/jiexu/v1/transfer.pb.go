@@ -296,9 +296,20 @@ type NotifyTransferRequest struct {
 	// (参保起); an NCMS participation that ends on joining an urban scheme ends
 	// the month before.
 	DestinationFrom *YearMonth `protobuf:"bytes,6,opt,name=destination_from,json=destinationFrom,proto3" json:"destination_from,omitempty"`
-	Seal            *Seal      `protobuf:"bytes,15,opt,name=seal,proto3" json:"seal,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// certificate_number and verification_code are the applicant's proof:
+	// the certificate the origin issued at the suspension, as the person
+	// presented it at the destination (2015 §2). The origin transfers a
+	// suspended enrolment out only on a matching proof, or on its own
+	// operator's confirmation.
+	CertificateNumber string `protobuf:"bytes,7,opt,name=certificate_number,json=certificateNumber,proto3" json:"certificate_number,omitempty"`
+	VerificationCode  string `protobuf:"bytes,8,opt,name=verification_code,json=verificationCode,proto3" json:"verification_code,omitempty"`
+	// origin_insurance_number is the number the origin gave the person (医疗保障
+	// 编号, or the NCMS card number 新农合卡证号), as the person presented it:
+	// the proof that lets an NCMS participation end by itself.
+	OriginInsuranceNumber string `protobuf:"bytes,9,opt,name=origin_insurance_number,json=originInsuranceNumber,proto3" json:"origin_insurance_number,omitempty"`
+	Seal                  *Seal  `protobuf:"bytes,15,opt,name=seal,proto3" json:"seal,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *NotifyTransferRequest) Reset() {
@@ -371,6 +382,27 @@ func (x *NotifyTransferRequest) GetDestinationFrom() *YearMonth {
 		return x.DestinationFrom
 	}
 	return nil
+}
+
+func (x *NotifyTransferRequest) GetCertificateNumber() string {
+	if x != nil {
+		return x.CertificateNumber
+	}
+	return ""
+}
+
+func (x *NotifyTransferRequest) GetVerificationCode() string {
+	if x != nil {
+		return x.VerificationCode
+	}
+	return ""
+}
+
+func (x *NotifyTransferRequest) GetOriginInsuranceNumber() string {
+	if x != nil {
+		return x.OriginInsuranceNumber
+	}
+	return ""
 }
 
 func (x *NotifyTransferRequest) GetSeal() *Seal {
@@ -1232,7 +1264,7 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"\x14destination_division\x18\x03 \x01(\tR\x13destinationDivision\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"F\n" +
 	"\x17RequestTransferResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xf1\x02\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\x85\x04\n" +
 	"\x15NotifyTransferRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12(\n" +
 	"\x06person\x18\x02 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12?\n" +
@@ -1240,7 +1272,10 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"\x0forigin_division\x18\x04 \x01(\tR\x0eoriginDivision\x12/\n" +
 	"\venrolled_on\x18\x05 \x01(\v2\x0e.jiexu.v1.DateR\n" +
 	"enrolledOn\x12>\n" +
-	"\x10destination_from\x18\x06 \x01(\v2\x13.jiexu.v1.YearMonthR\x0fdestinationFrom\x12\"\n" +
+	"\x10destination_from\x18\x06 \x01(\v2\x13.jiexu.v1.YearMonthR\x0fdestinationFrom\x12-\n" +
+	"\x12certificate_number\x18\a \x01(\tR\x11certificateNumber\x12+\n" +
+	"\x11verification_code\x18\b \x01(\tR\x10verificationCode\x126\n" +
+	"\x17origin_insurance_number\x18\t \x01(\tR\x15originInsuranceNumber\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"E\n" +
 	"\x16NotifyTransferResponse\x12+\n" +
 	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xb4\x01\n" +
