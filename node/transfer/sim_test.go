@@ -35,22 +35,22 @@ type simMsg struct {
 }
 
 type scenario struct {
-	originStanding      Standing
-	originScheme        jiexuv1.Scheme
-	destScheme          jiexuv1.Scheme
-	appliedAtOrigin     bool
-	suspendAtOrigin     bool // the origin suspends the person at some moment
-	withdrawAtDest      bool
-	withdrawAtOrigin    bool
-	refuseAtOrigin      bool
-	destLosesAccount    bool // the person leaves the employee scheme at the destination midway
-	destNotEnrolled     bool // the person is not enrolled at the destination (applied at the origin)
-	duplicateAll        bool // every message may be delivered twice
+	originStanding   Standing
+	originScheme     jiexuv1.Scheme
+	destScheme       jiexuv1.Scheme
+	appliedAtOrigin  bool
+	suspendAtOrigin  bool // the origin suspends the person at some moment
+	withdrawAtDest   bool
+	withdrawAtOrigin bool
+	refuseAtOrigin   bool
+	destLosesAccount bool // the person leaves the employee scheme at the destination midway
+	destNotEnrolled  bool // the person is not enrolled at the destination (applied at the origin)
+	duplicateAll     bool // every message may be delivered twice
 	// proof is how the applicant's certificate (or NCMS card) reaches the
 	// origin: presented at the application, presented later, or never (the
 	// origin's operator confirms, at the suspension or later, or never).
-	proof   proofMode
-	confirm confirmMode
+	proof               proofMode
+	confirm             confirmMode
 	balance, destBefore int64
 }
 
@@ -88,7 +88,7 @@ type sim struct {
 	inFlight int64
 	// presented says the destination holds the applicant's proof.
 	presented bool
-	months   int32 // months the certificate carries
+	months    int32 // months the certificate carries
 	// monthsScheme is the destination's scheme when the certificate arrived.
 	monthsScheme jiexuv1.Scheme
 	log          []string
