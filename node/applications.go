@@ -72,7 +72,8 @@ func (n *Node) apply(a application) (*jiexuv1.Case, error) {
 		if c.Person == nil {
 			c.Person = &jiexuv1.Person{IdNumber: id, Name: a.name}
 		}
-		in := n.facts(e, transfer.Input{Event: transfer.Apply}, a.name, openCase(tx, id))
+		open := openCase(tx, id)
+		in := n.facts(e, transfer.Input{Event: transfer.Apply}, a.name, open)
 		p := latest(e)
 		if a.side == sideDestination {
 			c.OriginDivision, c.OriginRegion, c.DestinationRegion = a.division, other.GetRegion(), n.cfg.Region
@@ -83,16 +84,20 @@ func (n *Node) apply(a application) (*jiexuv1.Case, error) {
 			c.OriginDivision, c.OriginRegion, c.DestinationRegion = p.GetDivision(), n.cfg.Region, other.GetRegion()
 			c.OriginScheme, c.AppliedAtOrigin = p.GetScheme(), true
 		}
-		return n.step(tx, c, in, now)
+		if err := n.step(tx, c, in, now); err != nil {
+			if errors.Is(err, transfer.ErrCaseOpen) {
+				return fmt.Errorf("%w: case %s (jiexu transfer status %s)", err, open, open)
+			}
+			return err
+		}
+		return nil
 	})
-	switch {
-	case errors.Is(err, transfer.ErrNameMismatch):
+	if errors.Is(err, transfer.ErrNameMismatch) {
 		var vs violations
 		vs.add("name", "does not match this node's enrolment record for the ID number")
 		return nil, vs.err()
-	case errors.Is(err, transfer.ErrNotEnrolledHere) && a.side == sideDestination:
-		return nil, fmt.Errorf("%w: enrol the person here first (jiexu records put, or records import), then apply", err)
-	case err != nil:
+	}
+	if err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -131,8 +131,9 @@ func (n *Node) setDeadlines(c *jiexuv1.Case, from jiexuv1.CaseState, ev transfer
 		return rules.DateOf(d)
 	}
 	switch {
-	case ev == transfer.Notice && (from == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED || from == jiexuv1.CaseState_CASE_STATE_REQUESTED):
-		c.TransferOutDue = due(rules.TransferOutDays) // the origin's 10 days start with the notice
+	case ev == transfer.Notice && (from == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED || from == jiexuv1.CaseState_CASE_STATE_REQUESTED),
+		ev == transfer.ApplyOut && from == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED:
+		c.TransferOutDue = due(rules.TransferOutDays) // the origin's 10 days start with the notice, or the application here
 	case (ev == transfer.Apply || ev == transfer.Request) && from == jiexuv1.CaseState_CASE_STATE_UNSPECIFIED,
 		ev == transfer.NoticeAcked && from == jiexuv1.CaseState_CASE_STATE_APPLIED:
 		// The origin's clock as the destination sees it: from the application,
@@ -272,7 +273,11 @@ func (s *stepper) carry(e transfer.Effect) error {
 		if err != nil {
 			return err
 		}
-		p.MonthsRecognised += e.Months
+		total := int64(p.GetMonthsRecognised()) + int64(e.Months)
+		if most := rules.MonthsSinceBirth(c.GetPerson().GetIdNumber(), s.now); total > int64(most) {
+			return fmt.Errorf("%w: %d months recognised in all would exceed the person's age (%d months)", ErrMismatch, total, most)
+		}
+		p.MonthsRecognised = int32(total)
 	case transfer.Assess:
 		return s.assess()
 	default:
@@ -334,13 +339,29 @@ func (s *stepper) assess() error {
 		return err
 	}
 	c.CertificateNumber = cert.GetNumber()
-	var backPaid bool
-	if enr, err := getEnrolment(s.tx, c.GetPerson().GetIdNumber()); err == nil && enr != nil {
-		if p := latest(enr); p.GetStatus() == statusActive {
-			backPaid = p.GetGapBackPaid()
+	enr, err := s.enrolment()
+	if err != nil {
+		return err
+	}
+	p := latest(enr)
+	if p.GetStatus() != statusActive {
+		n.assessCase(c, cert, false)
+		return nil
+	}
+	n.assessCase(c, cert, p.GetGapBackPaid())
+	// The enrolment here continues the one at the origin when no gap (or a
+	// bridged one) lies between them: what the scheme-switch rule counts.
+	if c.GetGapMonths() == 0 || c.GetGapMonths() <= rules.RegisterWithinMonths && p.GetGapBackPaid() {
+		from := cert.GetContinuousFrom()
+		if from == nil {
+			from = cert.GetEnrolledFrom()
+		}
+		if from != nil && (p.GetContinuousFrom() == nil || rules.MonthIndex(from) < rules.MonthIndex(p.GetContinuousFrom())) {
+			p.ContinuousFrom = from
+			p.UpdatedAt = timestamppb.New(s.now)
+			s.dirty = true
 		}
 	}
-	n.assessCase(c, cert, backPaid)
 	return nil
 }
 
@@ -351,15 +372,24 @@ func (n *Node) assessCase(c *jiexuv1.Case, cert *jiexuv1.Certificate, backPaid b
 	if on := cert.GetSuspendedOn(); on != nil {
 		by, certain := n.cal.RegisterBy(rules.DateTime(on))
 		c.RegisterBy = rules.DateOf(by) // this node's calendar, which may know more holidays than the issuer's
-		c.DeadlineUncertain = c.GetDeadlineUncertain() || !certain
+		c.RegisterByUncertain = !certain
 	}
 	if reg := c.GetEnrolledOn(); reg != nil && c.GetRegisterBy() != nil {
 		c.RegisteredInTime = !rules.DateTime(reg).After(rules.DateTime(c.GetRegisterBy()))
 	}
 	gap := rules.GapMonths(cert.GetEnrolledTo(), c.GetDestinationFrom())
-	continuous := rules.ContinuousMonths(cert.GetEnrolledFrom(), cert.GetEnrolledTo())
+	from := cert.GetContinuousFrom()
+	if from == nil {
+		from = cert.GetEnrolledFrom()
+	}
+	continuous := min(rules.ContinuousMonths(from, cert.GetEnrolledTo()), int(cert.GetMonthsPaid()))
 	w := rules.DecideWaiting(cert.GetScheme(), c.GetDestinationScheme(), continuous, gap, backPaid, n.cfg.WaitingPeriodMonths)
 	c.GapMonths, c.WaitingMonths, c.WaitingReason = int32(gap), int32(w.Months), w.Reason
+	c.OverlapMonths = int32(overlapMonths(cert, c.GetDestinationFrom()))
+	if c.GetOverlapMonths() > 0 {
+		c.Note = fmt.Sprintf("参保时间重叠%d个月：转入地参保起%s不晚于转出地参保止%s，重叠月份只计一次 (enrolled at both for %d month(s): counted once; the agencies settle the double enrolment, 2009 §2)",
+			c.GetOverlapMonths(), ym(c.GetDestinationFrom()), ym(cert.GetEnrolledTo()), c.GetOverlapMonths())
+	}
 	if !c.GetRegisteredInTime() && c.GetRegisterBy() != nil {
 		c.WaitingReason += fmt.Sprintf("；登记晚于%s（中止参保后3个月）(registered after %s, 3 months after the suspension)",
 			render.FmtDate(c.GetRegisterBy()), render.FmtDate(c.GetRegisterBy()))
@@ -443,4 +473,14 @@ func truncate(s string) string {
 		return s[:64] + "…"
 	}
 	return s
+}
+
+// overlapMonths counts the months a person was enrolled both at the origin
+// (up to its 参保止) and at the destination (from its 参保起): a double
+// enrolment the measures forbid (2009 §2), which must not count twice.
+func overlapMonths(cert *jiexuv1.Certificate, destFrom *jiexuv1.YearMonth) int {
+	if cert.GetEnrolledTo() == nil || destFrom == nil {
+		return 0
+	}
+	return max(rules.MonthIndex(cert.GetEnrolledTo())-rules.MonthIndex(destFrom)+1, 0)
 }

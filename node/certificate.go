@@ -60,6 +60,9 @@ func VerifyCertificate(sc *jiexuv1.SealedCertificate, ca *x509.Certificate, revo
 	if err != nil || num.Year != int(c.GetYear()) || num.Serial != c.GetSerial() {
 		return nil, fmt.Errorf("number %q disagrees with year %d serial %d", c.GetNumber(), c.GetYear(), c.GetSerial())
 	}
+	if err := checkFigures(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -96,9 +99,14 @@ func (n *Node) issueCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Pe
 	on := rules.DateTime(p.GetSuspendedOn())
 	registerBy, certain := n.cal.RegisterBy(on)
 	from, to := p.GetEnrolledFrom(), p.GetEnrolledTo()
-	months := p.GetMonthsPaid()
+	months, recognised := p.GetMonthsPaid(), int32(0)
 	if p.GetScheme() == jiexuv1.Scheme_SCHEME_EMPLOYEE {
-		months += p.GetMonthsRecognised() // employee years recognised here travel on (2015 §3)
+		recognised = p.GetMonthsRecognised() // employee years recognised here travel on (2015 §3)
+		months += recognised
+	}
+	continuous := p.GetContinuousFrom()
+	if continuous == nil {
+		continuous = from
 	}
 	cert := &jiexuv1.Certificate{
 		Number:              rules.FormatCertNumber(abbrev, short, year, uint32(serial)),
@@ -125,6 +133,8 @@ func (n *Node) issueCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Pe
 		RegisterByUncertain: !certain,
 		SuspendedOn:         p.GetSuspendedOn(),
 		IssuedAt:            timestamppb.New(now),
+		ContinuousFrom:      continuous,
+		MonthsRecognised:    recognised,
 	}
 	sealed, err := SealCertificate(n.gw.Signer(), cert)
 	if err != nil {
@@ -135,4 +145,23 @@ func (n *Node) issueCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Pe
 	}
 	tx.OnCommit(func() { n.metrics.certificates.Inc() })
 	return sealed, cert, nil
+}
+
+// checkFigures refuses a certificate whose figures cannot be true, whoever
+// sealed it: an unknown scheme, months paid beyond the person's age, or
+// recognised months beyond the months paid.
+func checkFigures(c *jiexuv1.Certificate) error {
+	switch c.GetScheme() {
+	case jiexuv1.Scheme_SCHEME_EMPLOYEE, jiexuv1.Scheme_SCHEME_RESIDENT, jiexuv1.Scheme_SCHEME_NCMS:
+	default:
+		return fmt.Errorf("scheme %v is not a scheme", c.GetScheme())
+	}
+	at := c.GetIssuedAt().AsTime()
+	if most := rules.MonthsSinceBirth(c.GetPerson().GetIdNumber(), at); c.GetMonthsPaid() < 0 || int(c.GetMonthsPaid()) > most {
+		return fmt.Errorf("months paid %d: the person was born %d months before the certificate", c.GetMonthsPaid(), most)
+	}
+	if c.GetMonthsRecognised() < 0 || c.GetMonthsRecognised() > c.GetMonthsPaid() {
+		return fmt.Errorf("months recognised %d exceed the months paid %d", c.GetMonthsRecognised(), c.GetMonthsPaid())
+	}
+	return nil
 }

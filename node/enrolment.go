@@ -122,8 +122,14 @@ func (n *Node) putRecord(tx *bolt.Tx, r *jiexuv1.Record, now time.Time) (recordC
 	}
 	switch last.GetStatus() {
 	case statusActive:
-		if c := openCase(tx, id); c != "" && (from != rules.MonthIndex(last.GetEnrolledFrom()) || r.GetScheme() != last.GetScheme() && suspend) {
-			return 0, nil, refuse("the person has open transfer case %s: while it runs, the active period may change its figures but not its first month; wait for the case to end (jiexu transfer status %s)", c, c)
+		if cid := openCase(tx, id); cid != "" {
+			c, err := getCase(tx, cid)
+			if err != nil {
+				return 0, nil, err
+			}
+			if from != rules.MonthIndex(last.GetEnrolledFrom()) || suspend && c.GetSide() == sideDestination {
+				return 0, nil, refuse("the person has open transfer case %s: while it runs, the active period may change its figures but not its first month, nor be suspended where it is credited; withdraw the case or wait for it to end (jiexu transfer status %s)", cid, cid)
+			}
 		}
 		p := periodOf(r, last.GetNumber())
 		p.MonthsRecognised, p.HeldFen = last.GetMonthsRecognised(), last.GetHeldFen()
@@ -145,21 +151,11 @@ func (n *Node) putRecord(tx *bolt.Tx, r *jiexuv1.Record, now time.Time) (recordC
 			return 0, nil, refuse("period %d (from %s) was suspended on %s with certificate %s; its figures no longer change. To cancel the suspension: jiexu records resume --id %s",
 				last.GetNumber(), ym(last.GetEnrolledFrom()), render.FmtDate(last.GetSuspendedOn()), last.GetCertificateNumber(), rules.MaskID(id))
 		}
-		if from <= rules.MonthIndex(last.GetEnrolledTo()) {
-			return 0, nil, refuse("enrolled_from %s falls within period %d (%s to %s), which is suspended; a new period starts after %s",
-				ym(r.GetEnrolledFrom()), last.GetNumber(), ym(last.GetEnrolledFrom()), ym(last.GetEnrolledTo()), ym(last.GetEnrolledTo()))
-		}
-		// The person came back before any transfer: the suspended period is
-		// superseded, its certificate void, its balance carried by the
-		// bureau's own system into the new period this record describes.
-		if err := n.voidCertificate(tx, last.GetCertificateNumber(), "re-enrolled here from "+ym(r.GetEnrolledFrom()), now); err != nil {
-			return 0, nil, err
-		}
-		last.Status = statusEnded
-		last.Note = fmt.Sprintf("superseded by period %d (re-enrolled here from %s); certificate %s void; balance %s carried into the new period",
-			last.GetNumber()+1, ym(r.GetEnrolledFrom()), last.GetCertificateNumber(), rules.AmountFigures(last.GetBalanceFen()))
-		last.BalanceFen = 0
-		last.UpdatedAt = timestamppb.New(now)
+		// The person came back before any transfer: the suspended period
+		// continues (its balance and months are this region's record), so
+		// the suspension is cancelled rather than a new period started.
+		return 0, nil, refuse("period %d is suspended (certificate %s) and no transfer used it: if the person enrolled here again, cancel the suspension (jiexu records resume --id %s), then update the period",
+			last.GetNumber(), last.GetCertificateNumber(), rules.MaskID(id))
 	default: // transferred out or ended: final
 		if from <= rules.MonthIndex(last.GetEnrolledTo()) {
 			what := fmt.Sprintf("was transferred out (case %s)", last.GetCaseId())
@@ -276,6 +272,11 @@ func (n *Node) suspend(req *jiexuv1.SuspendEnrolmentRequest) (*jiexuv1.SuspendEn
 			return err
 		}
 		p := latest(e)
+		if cid := openCase(tx, id); cid != "" {
+			if c, err := getCase(tx, cid); err != nil || c.GetSide() == sideDestination {
+				return refuse("the person has open transfer-in case %s here: the enrolment it credits is not suspended while it runs; withdraw the case first (jiexu transfer withdraw %s)", cid, cid)
+			}
+		}
 		switch {
 		case p == nil:
 			return fmt.Errorf("%w: no enrolment for %s here", ErrNotFound, rules.MaskID(id))

@@ -28,9 +28,12 @@ var (
 	ErrNotShared = errors.New("case is not shared with the sender")
 )
 
-// ValidationError lists every bad field of an input.
+// ValidationError lists every bad field of an input. Refused is set when
+// the input is well formed but what the node holds refuses it (a record of
+// a transferred-out period): the code is then FailedPrecondition.
 type ValidationError struct {
 	Violations []*errdetails.BadRequest_FieldViolation
+	Refused    bool
 }
 
 func (e *ValidationError) Error() string {
@@ -69,7 +72,11 @@ func toStatus(err error) error {
 	}
 	var ve *ValidationError
 	if errors.As(err, &ve) {
-		st := status.New(codes.InvalidArgument, ve.Error())
+		code := codes.InvalidArgument
+		if ve.Refused {
+			code = codes.FailedPrecondition
+		}
+		st := status.New(code, ve.Error())
 		if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: ve.Violations}); derr == nil {
 			st = d
 		}

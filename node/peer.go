@@ -80,6 +80,9 @@ func (n *Node) onNotice(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now tim
 	if in.Proof, err = n.proofOf(tx, e, req); err != nil {
 		return err
 	}
+	if in.Standing == transfer.Gone { // say where to, and when
+		in.Detail = latest(e).GetNote()
+	}
 	return n.step(tx, c, in, now)
 }
 
@@ -254,8 +257,17 @@ func (n *Node) onCertificate(tx *bolt.Tx, req *jiexuv1.DeliverCertificateRequest
 		return err
 	}
 	in := n.facts(e, transfer.Input{Event: transfer.Certificate}, "", "")
-	in.CertificateScheme, in.CertificateBalance, in.CertificateMonths = cert.GetScheme(), cert.GetBalanceFen(), cert.GetMonthsPaid()
-	return n.stepEvent(tx, c, event{Input: in, cert: cert, sealed: req.GetCertificate()}, now)
+	// Months enrolled at both (a double enrolment) are recognised once.
+	months := max(cert.GetMonthsPaid()-int32(overlapMonths(cert, c.GetDestinationFrom())), 0)
+	in.CertificateScheme, in.CertificateBalance, in.CertificateMonths = cert.GetScheme(), cert.GetBalanceFen(), months
+	if err := n.stepEvent(tx, c, event{Input: in, cert: cert, sealed: req.GetCertificate()}, now); err != nil {
+		return err
+	}
+	if c.GetCertified() && c.GetMonthsPaid() != cert.GetMonthsPaid() { // the case shows the certificate's figure
+		c.MonthsPaid = cert.GetMonthsPaid()
+		return putCase(tx, c)
+	}
+	return nil
 }
 
 func (s *peerServer) Remit(ctx context.Context, req *jiexuv1.RemitRequest) (*jiexuv1.RemitResponse, error) {

@@ -79,7 +79,11 @@ func (n *Node) putRecords(rs []*jiexuv1.Record, prefix func(i int) string) (*imp
 				return err
 			}
 		}
-		return refusals.err()
+		if err := refusals.err(); err != nil {
+			err.(*ValidationError).Refused = true
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -151,6 +151,9 @@ func (v validator) checkRecord(vs *violations, prefix string, r *jiexuv1.Record)
 		if r.GetEnrolledTo() == nil {
 			vs.add(prefix+".enrolled_to", "required for a suspended enrolment: its last month (参保止)")
 		}
+		if r.GetSuspendedOn() == nil {
+			vs.add(prefix+".suspended_on", "required for a suspended enrolment: the day of the suspension, from which the 3-month window runs")
+		}
 		if on := r.GetSuspendedOn(); on != nil && v.checkDate(vs, prefix+".suspended_on", on) && toOK && r.GetEnrolledTo() != nil &&
 			rules.MonthIndex(r.GetEnrolledTo()) > int(on.GetYear())*12+int(on.GetMonth())-1 {
 			vs.add(prefix+".suspended_on", "must not be before the last month %04d-%02d", r.GetEnrolledTo().GetYear(), r.GetEnrolledTo().GetMonth())

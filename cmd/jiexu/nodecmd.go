@@ -691,7 +691,17 @@ func runRecordsPut(ctx context.Context, args []string) error {
 			HouseholdHeadName: *headName, HouseholdHeadIdNumber: *headID},
 		Scheme: sc, Division: *division, EnrolledFrom: ym, MonthsPaid: int32(*months), BalanceFen: fen, GapBackPaid: *backPaid, RegisteredOn: regOn,
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+		// A person already active here keeps every figure a flag does not
+		// set: 'records put --months 130' changes the months, not the balance.
+		if cur, err := c.GetEnrolment(ctx, &jiexuv1.GetEnrolmentRequest{IdNumber: *id}); err == nil {
+			ps := cur.GetEnrolment().GetPeriods()
+			if last := ps[len(ps)-1]; last.GetStatus() == jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
+				rec = mergeRecord(cur.GetEnrolment().GetPerson(), last, rec, set)
+			}
+		}
 		resp, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec})
 		if err != nil {
 			return err
@@ -699,4 +709,28 @@ func runRecordsPut(ctx context.Context, args []string) error {
 		render.FormatEnrolment(os.Stdout, resp.GetEnrolment())
 		return nil
 	})
+}
+
+// mergeRecord starts from the person's active period and person block and
+// takes from rec only the fields whose flags were given.
+func mergeRecord(person *jiexuv1.Person, p *jiexuv1.Period, rec *jiexuv1.Record, set map[string]bool) *jiexuv1.Record {
+	out := &jiexuv1.Record{Person: proto.Clone(person).(*jiexuv1.Person), Scheme: p.GetScheme(), Division: p.GetDivision(),
+		EnrolledFrom: p.GetEnrolledFrom(), MonthsPaid: p.GetMonthsPaid(), BalanceFen: p.GetBalanceFen(), GapBackPaid: p.GetGapBackPaid(),
+		RegisteredOn: p.GetRegisteredOn()}
+	in := rec.GetPerson()
+	for name, apply := range map[string]func(){
+		"name": func() { out.Person.Name = in.GetName() }, "scheme": func() { out.Scheme = rec.GetScheme() },
+		"division": func() { out.Division = rec.GetDivision() }, "from": func() { out.EnrolledFrom = rec.GetEnrolledFrom() },
+		"months": func() { out.MonthsPaid = rec.GetMonthsPaid() }, "balance": func() { out.BalanceFen = rec.GetBalanceFen() },
+		"household": func() { out.Person.HouseholdType = in.GetHouseholdType() }, "place": func() { out.Person.HouseholdPlace = in.GetHouseholdPlace() },
+		"insurance-number": func() { out.Person.InsuranceNumber = in.GetInsuranceNumber() },
+		"head-name":        func() { out.Person.HouseholdHeadName = in.GetHouseholdHeadName() },
+		"head-id":          func() { out.Person.HouseholdHeadIdNumber = in.GetHouseholdHeadIdNumber() },
+		"gap-back-paid":    func() { out.GapBackPaid = rec.GetGapBackPaid() }, "registered-on": func() { out.RegisteredOn = rec.GetRegisteredOn() },
+	} {
+		if set[name] {
+			apply()
+		}
+	}
+	return out
 }

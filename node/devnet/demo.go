@@ -79,7 +79,9 @@ type Story int
 // The stories.
 const (
 	// Moved: the person left the origin, which suspended the enrolment and
-	// issued the certificate at once; enrolled at the destination; applied.
+	// issued the certificate at once; enrolled at the destination; applied
+	// presenting the certificate. For an NCMS member: joined an urban scheme,
+	// and the NCMS participation ended by itself.
 	Moved Story = iota
 	// Waits: the person applied while still enrolled at the origin; the case
 	// waits there, visibly, until the origin suspends the enrolment.
@@ -97,7 +99,7 @@ const (
 )
 
 var storyText = map[Story]string{
-	Moved:             "suspended at leaving, certificate issued; enrolled here; applied",
+	Moved:             "suspended at leaving, certificate issued; enrolled here; applied with it",
 	Waits:             "applied while still enrolled at the origin; waited for its suspension",
 	Withdrawn:         "applied while still enrolled at the origin; withdrew (撤销)",
 	RefusedByOperator: "applied while still enrolled at the origin; refused: 未中止参保",
@@ -106,6 +108,14 @@ var storyText = map[Story]string{
 }
 
 func (s Story) String() string { return storyText[s] }
+
+// text is the story as it went for one person.
+func (p *Planned) text() string {
+	if p.Story == Moved && p.Person.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
+		return "joined an urban scheme: the NCMS participation ended by itself, on the card number"
+	}
+	return p.Story.String()
+}
 
 // Planned is one transfer of a demo batch and the ends it must reach.
 type Planned struct {
@@ -509,9 +519,9 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 			detail += ", returned: " + render.Label(oc.GetReturnReason())
 		}
 		fmt.Fprintf(tw, "%s\t%s → %s\t%s → %s\t%s\t%s\t%s\t%s\t%s\n", p.CaseID, c.GetOriginRegion(), p.Destination,
-			render.Label(c.GetOriginScheme()), render.Label(c.GetDestinationScheme()),
+			schemeLabel(c.GetOriginScheme()), schemeLabel(c.GetDestinationScheme()),
 			strings.ToUpper(render.Label(c.GetState())), strings.ToUpper(render.Label(oc.GetState())), detail,
-			rules.AmountFigures(c.GetAmountFen()), p.Story)
+			rules.AmountFigures(c.GetAmountFen()), p.text())
 		if c.GetFunded() {
 			moved += c.GetAmountFen()
 		}
@@ -548,6 +558,13 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 		<-ctx.Done()
 	}
 	return nil
+}
+
+func schemeLabel(s jiexuv1.Scheme) string {
+	if s == jiexuv1.Scheme_SCHEME_UNSPECIFIED {
+		return "—"
+	}
+	return render.Label(s)
 }
 
 // caseAt returns a node's side of a case, or nil.

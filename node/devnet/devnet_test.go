@@ -419,7 +419,7 @@ func TestRefusals(t *testing.T) {
 		{"unserved division", &jiexuv1.ApplyTransferRequest{IdNumber: q.GetPerson().GetIdNumber(), Name: q.GetPerson().GetName(), OriginDivision: "440100"}, codes.NotFound, "440100"},
 		// The finding: the error named the wrong side. 150702 is the origin here.
 		{"self transfer", &jiexuv1.ApplyTransferRequest{IdNumber: q.GetPerson().GetIdNumber(), Name: q.GetPerson().GetName(), OriginDivision: "150702"}, codes.FailedPrecondition, "the origin 150702"},
-		{"not enrolled here", &jiexuv1.ApplyTransferRequest{IdNumber: tn.people(hohhot)[5].GetPerson().GetIdNumber(), Name: tn.people(hohhot)[5].GetPerson().GetName(), OriginDivision: hohhot}, codes.FailedPrecondition, "enrol the person here first"},
+		{"not enrolled here", &jiexuv1.ApplyTransferRequest{IdNumber: tn.people(hohhot)[5].GetPerson().GetIdNumber(), Name: tn.people(hohhot)[5].GetPerson().GetName(), OriginDivision: hohhot}, codes.FailedPrecondition, "enrol first: records put"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -637,7 +637,7 @@ func TestImportSuspendsAndIsIdempotent(t *testing.T) {
 	var rows []*jiexuv1.Record
 	rng := rand.New(rand.NewPCG(9, 9))
 	for _, r := range devnet.SyntheticPeople(rng, registry.DefaultTable(), hohhot, "insurance", 4, time.Now()) {
-		r.Status, r.EnrolledTo = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED, r.GetEnrolledFrom()
+		r.Status, r.EnrolledTo, r.SuspendedOn = jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED, r.GetEnrolledFrom(), rules.DateOf(time.Now())
 		r.MonthsPaid = 1
 		rows = append(rows, r)
 	}
@@ -647,6 +647,15 @@ func TestImportSuspendsAndIsIdempotent(t *testing.T) {
 	}
 	if first.GetCreated() != 4 || first.GetSuspended() != 4 {
 		t.Fatalf("first import = %+v, want 4 created and suspended", first)
+	}
+	// The review's finding: a suspended row without its day restarted the
+	// 3-month window from the import. The day is required.
+	undated := proto.Clone(rows[0]).(*jiexuv1.Record)
+	undated.Person.IdNumber = makeTestID("150102", "19700101", "017")
+	undated.SuspendedOn = nil
+	if _, err := tn.Clients[hohhot].ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: []*jiexuv1.Record{undated}}); status.Code(err) != codes.InvalidArgument ||
+		!strings.Contains(err.Error(), "suspended_on") {
+		t.Errorf("a suspended row without its day: %v, want InvalidArgument naming suspended_on", err)
 	}
 	for _, r := range rows {
 		if p := tn.period(hohhot, r.GetPerson().GetIdNumber()); p.GetCertificateNumber() == "" || p.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_SUSPENDED {
@@ -752,3 +761,8 @@ func servePeer(t *testing.T, tn *testNet, region string) func(method string) int
 
 // rawBytes is the encoding of a message read with unknown fields only.
 func rawBytes(m *emptypb.Empty) []byte { return m.ProtoReflect().GetUnknown() }
+
+func makeTestID(addr, birth, seq string) string {
+	s := addr + birth + seq
+	return s + string(rules.IDCheckChar(s))
+}

@@ -66,6 +66,9 @@ const (
 	fillNote2        = "②此表由参保人转出地社会保险经办机构提供。"
 	supervisedBy     = "人力资源和社会保障部、国家卫生和计划生育委员会监制"
 	threePartsNote   = "本凭证一式三联。第一联用于参保（合）人员办理医疗保障关系转移手续，第二联由原参保（合）统筹地区经办机构存档备查；第三联由参保（合）人员自己留存。"
+	// ncmsCardNote is the 2009 template's note on the NCMS card number,
+	// printed on an NCMS certificate.
+	ncmsCardNote = "＊尚未将身份证号码作为新型农村合作医疗参合人员唯一身份识别码的统筹地区填写新型农村合作医疗卡证号。"
 )
 
 // CertificateNotes are the template's 注意事项 1–4.
@@ -85,6 +88,7 @@ type certificateView struct {
 	Household, Scheme, From, To          string
 	BenefitFrom, BenefitTo               string
 	SuspendedOn, RegisterBy, Code, KeyID string
+	Months, ContinuousFrom, NCMSNote     string
 	Notes                                []string
 	FillNotes                            []string
 	SupervisedBy, ThreeParts, Title      string
@@ -98,7 +102,19 @@ func viewOf(sc *jiexuv1.SealedCertificate, c *jiexuv1.Certificate) certificateVi
 	}
 	registerBy := FmtDate(c.GetRegisterBy())
 	if c.GetRegisterByUncertain() {
-		registerBy += "（节假日安排未公布，以公布为准）"
+		registerBy += "（该年节假日安排未公布，遇节假日顺延）"
+	}
+	months := strconv.Itoa(int(c.GetMonthsPaid()))
+	if r := c.GetMonthsRecognised(); r > 0 {
+		months += fmt.Sprintf("（含转入认定%d月）", r)
+	}
+	continuous := ""
+	if cf := c.GetContinuousFrom(); cf != nil && (cf.GetYear() != c.GetEnrolledFrom().GetYear() || cf.GetMonth() != c.GetEnrolledFrom().GetMonth()) {
+		continuous = FmtYM(cf)
+	}
+	ncmsNote := ""
+	if c.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS {
+		ncmsNote = ncmsCardNote
 	}
 	return certificateView{
 		C: c, P: c.GetPerson(), Contact: c.GetAgencyContact(),
@@ -110,6 +126,7 @@ func viewOf(sc *jiexuv1.SealedCertificate, c *jiexuv1.Certificate) certificateVi
 		Code: rules.VerificationCode(sc), KeyID: keyID,
 		Notes: CertificateNotes, FillNotes: []string{fillNote1, fillNote2},
 		SupervisedBy: supervisedBy, ThreeParts: threePartsNote, Title: CertificateTitle, Parts: certParts,
+		Months: months, ContinuousFrom: continuous, NCMSNote: ncmsNote,
 	}
 }
 
@@ -145,7 +162,7 @@ func RenderText(sc *jiexuv1.SealedCertificate, c *jiexuv1.Certificate) string {
 	section("参保信息", [][2]string{
 		{"基本医疗保险类型", v.Scheme},
 		{"转出地", c.GetOriginName() + "（" + c.GetOriginRegion() + "）"},
-		{"参保（合）时间", "起：" + v.From + "　止：" + v.To + "　其中累计实际缴费月数 " + strconv.Itoa(int(c.GetMonthsPaid())) + " 月"},
+		{"参保（合）时间", "起：" + v.From + "　止：" + v.To + "　其中累计实际缴费月数 " + v.Months + " 月"},
 		{"待遇享受起止时间", "起：" + v.BenefitFrom + "　止：" + v.BenefitTo},
 		{"个人账户余额", "(大写) " + c.GetBalanceWords() + "　(小写) " + c.GetBalanceFigures()},
 	})
@@ -158,12 +175,18 @@ func RenderText(sc *jiexuv1.SealedCertificate, c *jiexuv1.Certificate) string {
 		{"联系人", OrDash(ct.GetContactPerson())},
 		{"盖章", "电子签章 " + v.KeyID + "…"},
 	})
-	section("电子凭证信息", [][2]string{
+	info := [][2]string{
 		{"中止参保日期", v.SuspendedOn},
-		{"须在此日前到新参保地办理登记", v.RegisterBy},
-		{"核验码", v.Code},
-	})
+		{"最迟登记日（中止参保之日起3个月）", v.RegisterBy},
+	}
+	if v.ContinuousFrom != "" {
+		info = append(info, [2]string{"连续参保起始", v.ContinuousFrom})
+	}
+	section("电子凭证信息", append(info, [2]string{"核验码", v.Code}))
 	b.WriteString("填表说明：" + strings.Join(v.FillNotes, " ") + "\n")
+	if v.NCMSNote != "" {
+		b.WriteString(v.NCMSNote + "\n")
+	}
 	b.WriteString("注意事项：\n")
 	for _, n := range v.Notes {
 		b.WriteString("  " + n + "\n")

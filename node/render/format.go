@@ -113,6 +113,9 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 	if c.GetOriginScheme() != 0 || c.GetDestinationScheme() != 0 {
 		fmt.Fprintf(tw, "schemes\t%s → %s\n", SchemeName(c.GetOriginScheme()), SchemeName(c.GetDestinationScheme()))
 	}
+	if c.GetPresentedCertificate() != "" {
+		fmt.Fprintf(tw, "presented\tcertificate %s (the applicant's proof, sent to the origin)\n", c.GetPresentedCertificate())
+	}
 	if c.GetDestinationFrom() != nil {
 		fmt.Fprintf(tw, "at the destination\tenrolled from %s, registered %s\n", FmtYM(c.GetDestinationFrom()), FmtDate(c.GetEnrolledOn()))
 	}
@@ -131,7 +134,14 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		if !c.GetRegisteredInTime() {
 			inTime = "NO — not in time"
 		}
-		fmt.Fprintf(tw, "register by\t%s, 3 months after the suspension (in time: %s)\n", FmtDate(c.GetRegisterBy()), inTime)
+		uncertain := ""
+		if c.GetRegisterByUncertain() {
+			uncertain = ", or later: that year's holidays are not in this node's calendar"
+		}
+		fmt.Fprintf(tw, "register by\t%s, 3 months after the suspension%s (in time: %s)\n", FmtDate(c.GetRegisterBy()), uncertain, inTime)
+	}
+	if c.GetOverlapMonths() > 0 {
+		fmt.Fprintf(tw, "overlap\t%d month(s) enrolled at both: recognised once\n", c.GetOverlapMonths())
 	}
 	if c.GetWaitingReason() != "" {
 		fmt.Fprintf(tw, "gap\t%d months\n", c.GetGapMonths())
@@ -146,7 +156,7 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		}
 	}
 	if c.GetDeadlineUncertain() {
-		fmt.Fprintf(tw, "deadlines\tuncertain: they run past this node's holiday calendar (load next year's with calendar_file)\n")
+		fmt.Fprintf(tw, "deadlines\tuncertain: a working-day deadline runs past this node's holiday calendar (load next year's with calendar_file)\n")
 	}
 	if c.GetRejectReason() != 0 {
 		fmt.Fprintf(tw, "refused\t%s: %s\n", Label(c.GetRejectReason()), c.GetRejectDetail())

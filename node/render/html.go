@@ -62,9 +62,9 @@ var certTemplate = template.Must(template.New("cert").Funcs(template.FuncMap{"da
     <tr><th>户主</th><th>姓名</th><td>{{dash $.P.HouseholdHeadName}}</td><th>身份证号</th><td colspan="2">{{dash $.P.HouseholdHeadIdNumber}}</td></tr>
     <tr><th class="section" colspan="6">参 保 信 息</th></tr>
     <tr><th>基本医疗保险类型</th><td colspan="2">{{$.Scheme}}</td><th>转出地</th><td colspan="2">{{$.C.OriginName}}</td></tr>
-    <tr><th>参保（合）时间</th><td>起：{{$.From}}</td><td>止：{{$.To}}</td><td colspan="3">其中累计实际缴费月数 {{$.C.MonthsPaid}} 月</td></tr>
+    <tr><th>参保（合）时间</th><td>起：{{$.From}}</td><td>止：{{$.To}}</td><td colspan="3">其中累计实际缴费月数 {{$.Months}} 月</td></tr>
     <tr><th>待遇享受起止时间</th><td colspan="2">起：{{$.BenefitFrom}}</td><td colspan="3">止：{{$.BenefitTo}}</td></tr>
-    <tr><th>个人账户余额</th><td colspan="3" class="amount">(大写) 人民币{{$.C.BalanceWords}}　(小写) {{$.C.BalanceFigures}}</td>
+    <tr><th>个人账户余额</th><td colspan="3" class="amount">(大写) {{$.C.BalanceWords}}　(小写) {{$.C.BalanceFigures}}</td>
         <th>转出地社会医疗保险信息<br>(盖章)</th><td class="sealcell"><div class="seal">{{$.C.AgencyName}}<br>电子签章</div></td></tr>
     <tr><th>机构名称</th><td colspan="5">{{$.C.AgencyName}}</td></tr>
     <tr><th>地址</th><td colspan="3">{{dash $.Contact.Address}}</td><th>邮政编码</th><td>{{dash $.Contact.Postcode}}</td></tr>
@@ -73,10 +73,11 @@ var certTemplate = template.Must(template.New("cert").Funcs(template.FuncMap{"da
   </table>
   <div class="notes">
     <p>填表说明：{{range $.FillNotes}}{{.}}{{end}}</p>
+    {{if $.NCMSNote}}<p>{{$.NCMSNote}}</p>{{end}}
     <p>注意事项：</p>
     {{range $.Notes}}<p>{{.}}</p>{{end}}
     <p>{{$.ThreeParts}} {{.Note}}。</p>
-    <p>中止参保日期：{{$.SuspendedOn}}；须在 {{$.RegisterBy}} 前到新就业地办理登记。本页为电子凭证的打印件，以电子凭证为准，可凭核验码及身份证号向出具机构核对。</p>
+    <p>中止参保日期：{{$.SuspendedOn}}；最迟登记日（中止参保之日起3个月）：{{$.RegisterBy}}{{if $.ContinuousFrom}}；连续参保起始：{{$.ContinuousFrom}}{{end}}。本页为电子凭证的打印件，以电子凭证为准，可凭核验码及身份证号向出具机构核对。</p>
   </div>
   <div class="supervised">{{$.SupervisedBy}}</div>
   <div class="foot"><span>核验码：<span class="code">{{$.Code}}</span></span><span>签章证书：{{$.KeyID}}</span></div>

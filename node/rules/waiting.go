@@ -24,9 +24,9 @@ type Waiting struct {
 	Reason string
 }
 
-// ContinuousMonths is the length of an enrolment period from its first to
-// its last month, both counted: a period is continuous enrolment by
-// construction (an interruption starts a new period).
+// ContinuousMonths counts the months from one month to another, both
+// included: the span of an enrolment period (an interruption starts a new
+// period), or of a continuous chain of periods across transfers.
 func ContinuousMonths(from, to *jiexuv1.YearMonth) int {
 	if from == nil || to == nil {
 		return 0
@@ -35,49 +35,45 @@ func ContinuousMonths(from, to *jiexuv1.YearMonth) int {
 }
 
 // DecideWaiting applies the waiting-period rules to a transfer:
-//   - a gap of at most 3 months between the origin's 参保止 and the
-//     destination's 参保起, with the gap back-paid (no gap needs none), means
-//     no waiting period (2015 §3; 2021);
-//   - for a switch between the employee and resident schemes that holds only
-//     after at least 2 years (24 months) of continuous enrolment (2021);
+//   - no gap between the origin's 参保止 and the destination's 参保起 means no
+//     waiting period: there is nothing to wait for;
+//   - a gap of at most 3 months that was back-paid means none either (2015
+//     §3; 2021), except that for a switch between the employee and resident
+//     schemes it holds only after at least 2 years (24 months) of continuous
+//     enrolment (2021);
 //   - otherwise the region's configured waiting period, at most 6 months.
 //
-// continuous is the months of continuous enrolment at the origin up to its
-// 参保止 (ContinuousMonths of the certificate's period).
+// continuous is the months of continuous enrolment up to the origin's 参保止
+// (see ContinuousMonths and the certificate's continuous_from).
 func DecideWaiting(origin, dest jiexuv1.Scheme, continuous, gap int, backPaid bool, configured int) Waiting {
 	configured = min(max(configured, 0), MaxWaitingMonths)
-	bridged := gap <= 0 || gap <= RegisterWithinMonths && backPaid
+	bridged := gap <= RegisterWithinMonths && backPaid
 	switch {
+	case gap <= 0:
+		return Waiting{0, "无缴费中断：不设待遇等待期 (no gap: no waiting period)"}
 	case bridged && isUrbanSwitch(origin, dest) && continuous >= 24:
-		return Waiting{0, fmt.Sprintf("职工医保与居民医保间转换，连续参保%d个月（满2年），%s：不设待遇等待期 (scheme switch after %d months of continuous enrolment, %s: no waiting period)",
-			continuous, gapWords(gap), continuous, gapEnglish(gap))}
-	case isUrbanSwitch(origin, dest):
-		why := fmt.Sprintf("连续参保%d个月，不满2年", continuous)
-		en := fmt.Sprintf("only %d months of continuous enrolment", continuous)
-		if continuous >= 24 {
-			why, en = gapWords(gap), gapEnglish(gap)
-		}
-		return Waiting{configured, fmt.Sprintf("职工医保与居民医保间转换，%s：按本统筹地区规定设待遇等待期%d个月 (scheme switch, %s: the region's waiting period of %d months)",
-			why, configured, en, configured)}
+		return Waiting{0, fmt.Sprintf("职工医保与居民医保间转换，连续参保%d个月（满2年），缴费中断%d个月且已补缴：不设待遇等待期 (scheme switch after %s of continuous enrolment, a gap of %s back-paid: no waiting period)",
+			continuous, gap, monthsEnglish(continuous), monthsEnglish(gap))}
+	case bridged && isUrbanSwitch(origin, dest):
+		return Waiting{configured, fmt.Sprintf("职工医保与居民医保间转换，连续参保%d个月，不满2年：按本统筹地区规定设待遇等待期%d个月 (scheme switch after only %s of continuous enrolment: the region's waiting period of %s)",
+			continuous, configured, monthsEnglish(continuous), monthsEnglish(configured))}
 	case bridged:
-		return Waiting{0, fmt.Sprintf("%s：不设待遇等待期 (%s: no waiting period)", gapWords(gap), gapEnglish(gap))}
+		return Waiting{0, fmt.Sprintf("缴费中断%d个月且已补缴：不设待遇等待期 (a gap of %s, back-paid: no waiting period)", gap, monthsEnglish(gap))}
 	}
-	return Waiting{configured, fmt.Sprintf("%s：按本统筹地区规定设待遇等待期%d个月 (%s: the region's waiting period of %d months)",
-		gapWords(gap), configured, gapEnglish(gap), configured)}
+	paid := "未补缴"
+	if backPaid {
+		paid = "已补缴"
+	}
+	return Waiting{configured, fmt.Sprintf("缴费中断%d个月（%s）：按本统筹地区规定设待遇等待期%d个月 (a gap of %s: the region's waiting period of %s)",
+		gap, paid, configured, monthsEnglish(gap), monthsEnglish(configured))}
 }
 
-func gapWords(gap int) string {
-	if gap <= 0 {
-		return "无缴费中断"
+// monthsEnglish writes "1 month", "5 months".
+func monthsEnglish(n int) string {
+	if n == 1 {
+		return "1 month"
 	}
-	return fmt.Sprintf("缴费中断%d个月", gap)
-}
-
-func gapEnglish(gap int) string {
-	if gap <= 0 {
-		return "no gap"
-	}
-	return fmt.Sprintf("a gap of %d months", gap)
+	return fmt.Sprintf("%d months", n)
 }
 
 func isUrbanSwitch(a, b jiexuv1.Scheme) bool {
@@ -125,3 +121,18 @@ func MonthIndex(ym *jiexuv1.YearMonth) int { return int(ym.GetYear())*12 + int(y
 // (个人账户). Only the employee scheme does: NCMS and most resident schemes
 // have none (DOMAIN.md rule 6), so nothing is credited there.
 func HasPersonalAccount(s jiexuv1.Scheme) bool { return s == jiexuv1.Scheme_SCHEME_EMPLOYEE }
+
+// MonthsSinceBirth is how many months lie between the birth month an ID
+// number gives and now: no one has paid, or been enrolled, for longer.
+// It returns -1 for a number that gives no birth date.
+func MonthsSinceBirth(id string, now time.Time) int {
+	if len(id) != 18 {
+		return -1
+	}
+	birth, err := time.ParseInLocation("20060102", id[6:14], CST)
+	if err != nil {
+		return -1
+	}
+	now = now.In(CST)
+	return (now.Year()-birth.Year())*12 + int(now.Month()) - int(birth.Month()) + 1
+}

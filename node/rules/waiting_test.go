@@ -22,8 +22,8 @@ func TestDecideWaiting(t *testing.T) {
 	}{
 		{"no gap", emp, emp, 10, 0, false, 6, 0, "无缴费中断"},
 		{"gap 3 back-paid", emp, emp, 10, 3, true, 6, 0, "缴费中断3个月"},
-		{"gap 3 not back-paid", emp, emp, 10, 3, false, 6, 6, "待遇等待期6个月"},
-		{"gap 4 back-paid", emp, emp, 10, 4, true, 6, 6, "缴费中断4个月"},
+		{"gap 3 not back-paid", emp, emp, 10, 3, false, 6, 6, "未补缴"},
+		{"gap 4 back-paid", emp, emp, 10, 4, true, 6, 6, "缴费中断4个月（已补缴）"},
 		{"ncms to employee, gap 2 back-paid (2015 §3)", ncms, emp, 60, 2, true, 3, 0, "不设待遇等待期"},
 		{"ncms to resident, gap 5", ncms, res, 60, 5, true, 3, 3, "缴费中断5个月"},
 		// The finding: any gap was waived on a scheme switch. An 8-month gap is
@@ -31,10 +31,13 @@ func TestDecideWaiting(t *testing.T) {
 		{"employee to resident after 24 months, gap 8", emp, res, 24, 8, false, 6, 6, "缴费中断8个月"},
 		{"employee to resident after 24 months, gap 8 back-paid", emp, res, 24, 8, true, 4, 4, "缴费中断8个月"},
 		{"employee to resident after 24 months, gap 2 back-paid", emp, res, 24, 2, true, 6, 0, "连续参保24个月"},
-		{"employee to resident after 24 months, no gap", emp, res, 24, 0, false, 6, 0, "连续参保24个月"},
-		{"resident to employee after 23 months, no gap", res, emp, 23, 0, false, 4, 4, "不满2年"},
+		{"employee to resident after 24 months, no gap", emp, res, 24, 0, false, 6, 0, "无缴费中断"},
+		// No gap, nothing to wait for, whatever the years (the review's point).
+		{"resident to employee after 23 months, no gap", res, emp, 23, 0, false, 4, 0, "无缴费中断"},
+		{"resident to employee after 23 months, gap 2 back-paid", res, emp, 23, 2, true, 4, 4, "不满2年"},
 		{"configured over the cap", emp, emp, 10, 5, false, 9, 6, "待遇等待期6个月"},
 		{"configured below zero", emp, emp, 10, 5, false, -1, 0, "待遇等待期0个月"},
+		{"one month, in English", emp, emp, 10, 1, false, 1, 1, "a gap of 1 month: the region's waiting period of 1 month"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

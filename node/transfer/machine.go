@@ -371,6 +371,9 @@ func Step(c *jiexuv1.Case, in Input) (jiexuv1.CaseState, []Effect, error) {
 		return 0, nil, err
 	}
 	if r.fail != nil {
+		if c.GetState() == none { // an application refused: there is no case to name
+			return 0, nil, fmt.Errorf("%w: %s", r.fail, r.says)
+		}
 		return 0, nil, fmt.Errorf("%w: case %s is %s; %s", r.fail, c.GetCaseId(), stateName(c.GetState()), r.says)
 	}
 	var effects []Effect

@@ -295,9 +295,14 @@ func refuseRequest(c *jiexuv1.Case, in Input) []Effect {
 	return []Effect{{Kind: SendRefusal, Reason: c.GetRejectReason(), Detail: detail}}
 }
 
+// refuseWith refuses with a reason's sentence, and what the node adds of
+// its own record (where and when the person was transferred out).
 func refuseWith(r jiexuv1.RejectReason) func(*jiexuv1.Case, Input) []Effect {
-	return func(c *jiexuv1.Case, _ Input) []Effect {
+	return func(c *jiexuv1.Case, in Input) []Effect {
 		c.RejectReason, c.RejectDetail = r, RefusalText(r)
+		if in.Detail != "" {
+			c.RejectDetail += "：" + in.Detail
+		}
 		return []Effect{{Kind: SendRefusal, Reason: r, Detail: c.GetRejectDetail()}}
 	}
 }
@@ -497,7 +502,7 @@ func RefusalText(r jiexuv1.RejectReason) string {
 	case jiexuv1.RejectReason_REJECT_REASON_ALREADY_TRANSFERRED:
 		return "已转出：该参保关系已转出或已终止 (the enrolment at the origin was already transferred out or ended)"
 	case jiexuv1.RejectReason_REJECT_REASON_CASE_OPEN:
-		return "转出地已有正在办理的转移 (another transfer of this person is in progress at the origin: wait for it to end or withdraw it)"
+		return "转出地已有正在办理的转移 (another transfer of this person is in progress at the origin: it must end, or be withdrawn where it was lodged, before another starts)"
 	case jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED_AT_DESTINATION:
 		return "该参保人未在转入地参保 (not enrolled at the destination: enrol there first)"
 	case jiexuv1.RejectReason_REJECT_REASON_NOT_SUSPENDED:
