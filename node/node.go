@@ -38,9 +38,6 @@ import (
 	"jiexu/registry"
 )
 
-// Version is the build's version, set with -ldflags "-X jiexu/node.Version=…".
-var Version = "dev"
-
 // MaxAgencyMessage bounds a message on the local agency API: large enough
 // to import a few hundred thousand records in one transaction.
 const MaxAgencyMessage = 256 << 20
