@@ -138,6 +138,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if n.kp, err = certs.LoadKeyPair(cfg.CertFile, cfg.KeyFile); err != nil {
 		return nil, fmt.Errorf("cert_file/key_file: %w", err)
 	}
+	if err := cfg.CheckCertificate(n.kp.Leaf()); err != nil {
+		return nil, err
+	}
 	if n.ca, err = certs.LoadCertificate(cfg.CAFile); err != nil {
 		return nil, fmt.Errorf("ca_file: %w", err)
 	}

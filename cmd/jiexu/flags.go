@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,10 +20,27 @@ type agencyFlags struct {
 
 func addAgencyFlags(cmd *cobra.Command) *agencyFlags {
 	a := &agencyFlags{}
-	cmd.Flags().StringVar(&a.config, "config", os.Getenv("JIEXU_CONFIG"), "the node's config file (or set JIEXU_CONFIG)")
+	cmd.Flags().StringVar(&a.config, "config", defaultConfig(), "the node's config file (or set JIEXU_CONFIG; default /etc/jiexu/node.json when it exists)")
 	cmd.Flags().StringVar(&a.addr, "agency", "", "the node's agency address (unix:PATH or 127.0.0.1:PORT) instead of --config")
 	_ = cmd.MarkFlagFilename("config", "json")
 	return a
+}
+
+// defaultConfig is $JIEXU_CONFIG, else the system layout's node.json when
+// it exists, else "".
+func defaultConfig() string {
+	if c := os.Getenv("JIEXU_CONFIG"); c != "" {
+		return c
+	}
+	if p := filepath.Join(node.SystemConfigDir, node.ConfigFile); fileExists(p) {
+		return p
+	}
+	return ""
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // dial connects to the node's agency API.

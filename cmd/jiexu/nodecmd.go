@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -86,8 +87,117 @@ func newDevnetInitCmd() *cobra.Command {
 }
 
 func newNodeCmd() *cobra.Command {
-	return group("node", "run a node and look after it: serve, status, backups",
-		newNodeServeCmd(), newNodeStatusCmd(), newNodeBackupCmd(), newNodeVerifyBackupCmd())
+	return group("node", "join the network, run a node and look after it: init, serve, status, backups",
+		newNodeInitCmd(), newNodeServeCmd(), newNodeStatusCmd(), newNodeBackupCmd(), newNodeVerifyBackupCmd())
+}
+
+// defaultNodeDir is where 'jiexu node init' writes: /etc/jiexu once the
+// package has made it, else a folder in the current one.
+func defaultNodeDir() string {
+	if st, err := os.Stat(node.SystemConfigDir); err == nil && st.IsDir() {
+		return node.SystemConfigDir
+	}
+	return "jiexu-node"
+}
+
+func newNodeInitCmd() *cobra.Command {
+	var dir, region, name, kind, bundle, registryAddr string
+	var opts node.JoinOptions
+	cmd := &cobra.Command{
+		Use:   "init (--region CODE --name AGENCY --kind KIND | --bundle FILE)",
+		Short: "join the network: make the key and request, then install the signed bundle and write node.json",
+		Long: `Join the network in two steps, on the node's machine:
+
+  1. jiexu node init --region 150781 --name 满洲里市合作医疗管理办公室 --kind ncms
+     makes the node's key (it never leaves this machine) and csr.pem, to send to
+     the national CA.
+  2. jiexu node init --bundle bundle.pem
+     installs the one file the CA sends back (the certificate, the national CA
+     and the registry's address) and writes a complete, commented node.json
+     from what the certificate says. Nothing is left to edit by hand.
+
+The folder is /etc/jiexu when the package made it (the store then goes to
+/var/lib/jiexu and the agency socket to /run/jiexu), else ./jiexu-node.`,
+		Args: noArgs,
+	}
+	table := addTableFlag(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", defaultNodeDir(), "folder for the key, the request, the certificates and node.json")
+	f.StringVar(&region, "region", "", "step 1: the pooling-region code (GB/T 2260) the node serves")
+	f.StringVar(&name, "name", "", "step 1: the agency's name, as printed on certificates")
+	f.StringVar(&kind, "kind", "", "step 1: insurance (社会（医疗）保险经办机构) or ncms (新型农村合作医疗经办机构)")
+	f.StringVar(&bundle, "bundle", "", "step 2: the bundle.pem the national CA sent back")
+	f.StringVar(&registryAddr, "registry", "", "step 2: the registry's host:port, when the bundle does not carry it")
+	f.StringVar(&opts.DataDir, "data", "", "step 2: folder for the store (default /var/lib/jiexu in the system layout, else DIR/data)")
+	f.StringVar(&opts.Listen, "listen", "", "step 2: the inter-node listener (default 0.0.0.0:7443)")
+	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "step 2: the /metrics listener (default 0.0.0.0:9443)")
+	f.StringVar(&opts.AgencyListen, "agency-listen", "", "step 2: the local agency API, unix:PATH or a loopback host:port (default unix:agency.sock beside node.json, or /run/jiexu/agency.sock)")
+	f.StringVar(&opts.Contact.Address, "contact-address", "", "step 2: address printed on certificates")
+	f.StringVar(&opts.Contact.Postcode, "contact-postcode", "", "step 2: postcode printed on certificates")
+	f.StringVar(&opts.Contact.Phone, "contact-phone", "", "step 2: phone printed on certificates")
+	f.StringVar(&opts.Contact.ContactPerson, "contact-person", "", "step 2: contact person printed on certificates")
+	f.BoolVar(&opts.Force, "force", false, "step 2: write node.json anew even when it exists")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
+	_ = cmd.MarkFlagFilename("bundle", "pem")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		w := cmd.OutOrStdout()
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		if bundle == "" {
+			for _, fl := range []struct{ name, v string }{{"region", region}, {"name", name}, {"kind", kind}} {
+				if fl.v == "" {
+					return usagef("--%s is required (step 1), or --bundle FILE (step 2)", fl.name)
+				}
+			}
+			if err := t.CheckPlace(region); err != nil {
+				return usagef("--region: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, certs.KeyFile)); err == nil {
+				return fmt.Errorf("%s already holds a key: the request was made (%s). Install the CA's answer with 'jiexu node init --dir %s --bundle FILE', or move %s away to start again",
+					dir, filepath.Join(dir, certs.CSRFile), dir, dir)
+			}
+			if err := certs.CreateCSR(dir, region, name, kind); err != nil {
+				return err
+			}
+			full, _ := t.FullName(region)
+			fmt.Fprintf(w, "made the node's key %s (it stays here) and the request %s\n  for %s %s, %s (%s)\n",
+				filepath.Join(dir, certs.KeyFile), filepath.Join(dir, certs.CSRFile), region, full, name, kind)
+			fmt.Fprintf(w, "\nnext: send %s to the national CA with this machine's address (the IP or DNS\nname peers will reach it at). When bundle.pem comes back, run:\n  jiexu node init --dir %s --bundle bundle.pem\n",
+				filepath.Join(dir, certs.CSRFile), dir)
+			return nil
+		}
+		if region != "" || name != "" {
+			return usagef("--region and --name are for step 1; with --bundle they come from the certificate")
+		}
+		opts.Dir, opts.Bundle, opts.Kind, opts.RegistryAddress = dir, bundle, kind, registryAddr
+		j, err := node.InstallBundle(opts)
+		if err != nil {
+			return err
+		}
+		c := j.Config
+		full, _ := t.FullName(c.Region)
+		verb := "wrote"
+		if j.ConfigKept {
+			verb = "kept the existing"
+		}
+		fmt.Fprintf(w, "installed %s and %s; %s %s\n", filepath.Join(dir, certs.CertFile), filepath.Join(dir, certs.CACertFile), verb, j.ConfigFile)
+		fmt.Fprintf(w, "  region     %s %s (from the certificate)\n", c.Region, full)
+		fmt.Fprintf(w, "  agency     %s (%s)\n", c.AgencyName, c.Kind)
+		fmt.Fprintf(w, "  listen     %s; the certificate is valid for %s\n", c.Listen, strings.Join(certHosts(j.Cert), ", "))
+		fmt.Fprintf(w, "  registry   %s\n", c.RegistryAddress)
+		fmt.Fprintf(w, "  store      %s\n", c.DataDir)
+		fmt.Fprintf(w, "  expires    %s\n", j.Cert.NotAfter.In(rules.CST).Format(time.DateOnly))
+		fmt.Fprintf(w, "  CA         %s, SHA-256 %s\n             (check this fingerprint with the national level before you start)\n", j.CA.Subject.CommonName, certs.Fingerprint(j.CA))
+		if node.IsSystemDir(dir) {
+			fmt.Fprintf(w, "\nnext: systemctl enable --now jiexu-node && jiexu node status\n")
+		} else {
+			fmt.Fprintf(w, "\nnext: jiexu node serve --config %s   (then, elsewhere: jiexu node status --config %s)\n", j.ConfigFile, j.ConfigFile)
+		}
+		return nil
+	}
+	return cmd
 }
 
 func newNodeServeCmd() *cobra.Command {
@@ -108,7 +218,7 @@ func newNodeServeCmd() *cobra.Command {
 			return n.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&cfgFile, "config", os.Getenv("JIEXU_CONFIG"), "the node's config file (JSON; see deploy/node.example.json)")
+	cmd.Flags().StringVar(&cfgFile, "config", defaultConfig(), "the node's config file (written by 'jiexu node init'; see deploy/node.example.json)")
 	_ = cmd.MarkFlagFilename("config", "json")
 	required(cmd, "config")
 	return cmd
@@ -117,7 +227,7 @@ func newNodeServeCmd() *cobra.Command {
 func newNodeStatusCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status --config FILE",
-		Short: "one screen: region, registry, certificate, peers, queues, cases",
+		Short: "one screen: health, region, registry, certificate, peers, queues, cases; exits 1 when NOT_SERVING",
 		Args:  noArgs,
 	}
 	dial := addAgencyFlags(cmd)
@@ -129,9 +239,15 @@ func newNodeStatusCmd() *cobra.Command {
 				return err
 			}
 			if *asJSON {
-				return printJSON(cmd.OutOrStdout(), s)
+				if err := printJSON(cmd.OutOrStdout(), s); err != nil {
+					return err
+				}
+			} else {
+				render.FormatStatus(cmd.OutOrStdout(), s, time.Now())
 			}
-			render.FormatStatus(cmd.OutOrStdout(), s, time.Now())
+			if !s.GetServing() {
+				return fmt.Errorf("node %s is NOT_SERVING: %s", s.GetRegion(), s.GetHealthReason())
+			}
 			return nil
 		})
 	}

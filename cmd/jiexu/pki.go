@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto/x509"
 	"fmt"
 	"math/big"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,17 +39,17 @@ func newCAInitCmd() *cobra.Command {
 }
 
 func newCAIssueCmd() *cobra.Command {
-	var caDir, region, name, out string
+	var caDir, region, name, out, kind string
 	var reg bool
 	var hosts []string
 	cmd := &cobra.Command{
-		Use:   "issue --ca DIR --region CODE --name AGENCY --out DIR",
+		Use:   "issue --ca DIR --region CODE --name AGENCY --kind KIND --out DIR",
 		Short: "issue a node (or, with --registry, the registry's) certificate and key",
 		Args:  noArgs,
 	}
 	table := addTableFlag(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		req := certs.IssueRequest{Role: certs.RoleNode, Region: region, Name: name, Hosts: hosts}
+		req := certs.IssueRequest{Role: certs.RoleNode, Region: region, Name: name, Hosts: hosts, Kind: kind}
 		if reg {
 			req.Role = certs.RoleRegistry
 		} else if region == "" {
@@ -73,16 +75,18 @@ func newCAIssueCmd() *cobra.Command {
 	cmd.Flags().StringVar(&region, "region", "", "pooling-region code (GB/T 2260), e.g. 150100")
 	cmd.Flags().StringVar(&name, "name", "", "agency name, e.g. 呼和浩特市医疗保险管理局")
 	cmd.Flags().StringVar(&out, "out", "", "folder to write key.pem, cert.pem and ca.pem into")
+	cmd.Flags().StringVar(&kind, "kind", "", "the agency's kind, certified in the certificate: insurance or ncms")
 	cmd.Flags().BoolVar(&reg, "registry", false, "issue the registry's signing certificate instead of a node's")
-	cmd.Flags().StringSliceVar(&hosts, "host", nil, "DNS name or IP address the node serves on (repeatable)")
+	cmd.Flags().StringSliceVar(&hosts, "host", nil, "DNS name or IP address the node (or the registry) serves on (repeatable); nodes reach the registry by one of these")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
 	required(cmd, "ca", "name", "out")
 	return cmd
 }
 
 func newCACSRCmd() *cobra.Command {
-	var region, name, out string
+	var region, name, out, kind string
 	cmd := &cobra.Command{
-		Use:   "csr --region CODE --name AGENCY --out DIR",
+		Use:   "csr --region CODE --name AGENCY --kind KIND --out DIR",
 		Short: "make a key and a signing request on the node's machine",
 		Args:  noArgs,
 	}
@@ -95,7 +99,7 @@ func newCACSRCmd() *cobra.Command {
 		if err := t.CheckPlace(region); err != nil {
 			return fmt.Errorf("--region: %w", err)
 		}
-		if err := certs.CreateCSR(out, region, name); err != nil {
+		if err := certs.CreateCSR(out, region, name, kind); err != nil {
 			return err
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (send it to the national CA) and %s (keep it here)\n", filepath.Join(out, certs.CSRFile), filepath.Join(out, certs.KeyFile))
@@ -104,16 +108,18 @@ func newCACSRCmd() *cobra.Command {
 	cmd.Flags().StringVar(&region, "region", "", "pooling-region code")
 	cmd.Flags().StringVar(&name, "name", "", "agency name")
 	cmd.Flags().StringVar(&out, "out", "", "folder for key.pem and csr.pem")
+	cmd.Flags().StringVar(&kind, "kind", "", "the agency's kind: insurance (社会（医疗）保险经办机构) or ncms (新型农村合作医疗经办机构)")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
 	required(cmd, "name", "out", "region")
 	return cmd
 }
 
 func newCASignCmd() *cobra.Command {
-	var caDir, csr, out string
+	var caDir, csr, out, kind, registryAddr string
 	var hosts []string
 	cmd := &cobra.Command{
-		Use:   "sign --ca DIR --csr FILE --out DIR",
-		Short: "sign a node's request",
+		Use:   "sign --ca DIR --csr FILE --host HOST --out DIR",
+		Short: "sign a node's request; send back the one file DIR/bundle.pem",
 		Args:  noArgs,
 	}
 	table := addTableFlag(cmd.Flags())
@@ -122,23 +128,66 @@ func newCASignCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if kind != "" {
+			if err := certs.CheckKind(kind); err != nil {
+				return usagef("--kind: %v", err)
+			}
+		}
 		ca, err := certs.LoadCA(caDir, certs.WithRegionCheck(t.CheckPlace))
 		if err != nil {
 			return err
 		}
-		cert, err := ca.SignCSR(csr, hosts, out)
+		cert, err := ca.SignCSRKind(csr, hosts, kind, out)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "signed %s for %s, serial %s\n", cert.URIs[0], cert.Subject.CommonName, cert.SerialNumber)
+		bundle := filepath.Join(out, certs.BundleFile)
+		if err := certs.WriteBundle(bundle, certs.Bundle{Cert: cert, CA: ca.Cert, RegistryAddress: registryAddr}); err != nil {
+			return err
+		}
+		w := cmd.OutOrStdout()
+		fmt.Fprintf(w, "signed %s for %s (%s), serial %s, valid for %s\n", cert.URIs[0], cert.Subject.CommonName,
+			orUnstated(certs.KindOf(cert)), cert.SerialNumber, strings.Join(certHosts(cert), ", "))
+		fmt.Fprintf(w, "send back the one file %s; the agency installs it with 'jiexu node init --bundle %s'\n", bundle, certs.BundleFile)
+		if registryAddr == "" {
+			fmt.Fprintln(w, "(no --registry-address: the agency must give 'jiexu node init' the registry's address with --registry)")
+		}
+		fmt.Fprintf(w, "then list the node: jiexu registry add --dir REGISTRY --cert %s --address %s:7443 --metrics %s:9443 && jiexu registry sign …\n",
+			filepath.Join(out, certs.CertFile), firstOr(certHosts(cert), "HOST"), firstOr(certHosts(cert), "HOST"))
 		return nil
 	}
 	cmd.Flags().StringVar(&caDir, "ca", "", "the CA folder")
 	cmd.Flags().StringVar(&csr, "csr", "", "the node's csr.pem")
-	cmd.Flags().StringVar(&out, "out", "", "folder to write cert.pem and ca.pem into")
-	cmd.Flags().StringSliceVar(&hosts, "host", nil, "DNS name or IP address the node serves on (repeatable)")
-	required(cmd, "ca", "csr", "out")
+	cmd.Flags().StringVar(&out, "out", "", "folder to write bundle.pem (and cert.pem, ca.pem) into")
+	cmd.Flags().StringSliceVar(&hosts, "host", nil, "DNS name or IP address the node serves on (repeatable): the registry entry's --address must name one")
+	cmd.Flags().StringVar(&kind, "kind", "", "certify the agency's kind (insurance or ncms); default the one the request asks for")
+	cmd.Flags().StringVar(&registryAddr, "registry-address", "", "the registry's host:port, carried in the bundle for the node's config; its host must be one of the registry certificate's --host")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
+	required(cmd, "ca", "csr", "out", "host")
 	return cmd
+}
+
+// certHosts lists the DNS names and IP addresses a certificate is valid for.
+func certHosts(c *x509.Certificate) []string {
+	hosts := append([]string(nil), c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		hosts = append(hosts, ip.String())
+	}
+	return hosts
+}
+
+func firstOr(list []string, def string) string {
+	if len(list) == 0 {
+		return def
+	}
+	return list[0]
+}
+
+func orUnstated(kind string) string {
+	if kind == "" {
+		return "kind not stated"
+	}
+	return kind
 }
 
 func newCARevokeCmd() *cobra.Command {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -47,30 +48,52 @@ func newRegistryAddCmd() *cobra.Command {
 	var certFiles, serves []string
 	contact := &jiexuv1.Contact{}
 	cmd := &cobra.Command{
-		Use:   "add --dir DIR --region CODE --name AGENCY --address HOST:PORT",
-		Short: "add or replace a node",
+		Use:   "add --dir DIR --cert FILE --address HOST:PORT",
+		Short: "add or replace a node (region, name and kind default to what its certificate says)",
 		Args:  noArgs,
 	}
 	table := addTableFlag(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		n := &jiexuv1.Node{Region: region, AgencyName: name, Address: addr, MetricsAddress: metrics, Serves: serves, Contact: contact}
-		switch kind {
-		case "insurance":
+		for i, f := range certFiles {
+			c, err := certs.LoadCertificate(f)
+			if err != nil {
+				return fmt.Errorf("--cert: %w", err)
+			}
+			if err := registry.CheckNodeCertificate(c, addr, metrics); err != nil {
+				return fmt.Errorf("--cert %s: %w", f, err)
+			}
+			r, err := certs.RegionOf(c)
+			if err != nil {
+				return fmt.Errorf("--cert %s: %w", f, err)
+			}
+			if i == 0 {
+				// The first certificate supplies what the flags leave out.
+				n.Region = cmp.Or(n.Region, r)
+				n.AgencyName = cmp.Or(n.AgencyName, c.Subject.CommonName)
+				kind = cmp.Or(kind, certs.KindOf(c))
+			}
+			if r != n.Region {
+				return fmt.Errorf("--cert %s is for region %q, not %s", f, r, n.Region)
+			}
+			if k := certs.KindOf(c); k != "" && k != kind {
+				return fmt.Errorf("--cert %s certifies an agency of kind %q, not %q: leave --kind out", f, k, kind)
+			}
+			n.CertificateFingerprints = append(n.CertificateFingerprints, certs.Fingerprint(c))
+		}
+		switch {
+		case n.Region == "":
+			return usagef("--region is required (or --cert, whose region is used)")
+		case n.AgencyName == "":
+			return usagef("--name is required (or --cert, whose agency name is used)")
+		}
+		switch cmp.Or(kind, certs.KindInsurance) {
+		case certs.KindInsurance:
 			n.Kind = jiexuv1.AgencyKind_AGENCY_KIND_INSURANCE
-		case "ncms":
+		case certs.KindNCMS:
 			n.Kind = jiexuv1.AgencyKind_AGENCY_KIND_NCMS
 		default:
 			return usagef("--kind %q must be insurance or ncms", kind)
-		}
-		for _, f := range certFiles {
-			c, err := certs.LoadCertificate(f)
-			if err != nil {
-				return err
-			}
-			if r, err := certs.RegionOf(c); err != nil || r != region {
-				return fmt.Errorf("--cert %s is for region %q, not %s", f, r, region)
-			}
-			n.CertificateFingerprints = append(n.CertificateFingerprints, certs.Fingerprint(c))
 		}
 		t, err := table()
 		if err != nil {
@@ -79,24 +102,24 @@ func newRegistryAddCmd() *cobra.Command {
 		if err := registry.AddNode(dir, t, n); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "added %s %s at %s; run 'jiexu registry sign' to publish\n", region, name, addr)
+		fmt.Fprintf(cmd.OutOrStdout(), "added %s %s (%s) at %s; run 'jiexu registry sign' to publish\n", n.Region, n.AgencyName, registry.KindLabel(n.Kind), addr)
 		return nil
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "registry folder")
-	f.StringVar(&region, "region", "", "the node's pooling-region code")
-	f.StringVar(&name, "name", "", "agency name")
-	f.StringVar(&addr, "address", "", "host:port of the node's inter-node listener")
+	f.StringVar(&region, "region", "", "the node's pooling-region code (default: the certificate's)")
+	f.StringVar(&name, "name", "", "agency name (default: the certificate's)")
+	f.StringVar(&addr, "address", "", "host:port of the node's inter-node listener; the host must be one the certificate names")
 	f.StringVar(&metrics, "metrics", "", "host:port of the node's /metrics listener")
-	f.StringVar(&kind, "kind", "insurance", "insurance or ncms")
-	f.StringSliceVar(&certFiles, "cert", nil, "the node's cert.pem: pins its fingerprint and checks its region (repeat during a rotation: old and new)")
+	f.StringVar(&kind, "kind", "", "insurance or ncms (default: the certificate's, else insurance)")
+	f.StringSliceVar(&certFiles, "cert", nil, "the node's cert.pem: pins its fingerprint and checks its region, name, kind and addresses (repeat during a rotation: old and new)")
 	f.StringSliceVar(&serves, "serves", nil, "further division codes the node serves (comma-separated)")
 	f.StringVar(&contact.Address, "contact-address", "", "address printed on certificates")
 	f.StringVar(&contact.Postcode, "contact-postcode", "", "postcode printed on certificates")
 	f.StringVar(&contact.Phone, "contact-phone", "", "phone printed on certificates")
 	f.StringVar(&contact.ContactPerson, "contact-person", "", "contact person printed on certificates")
-	completeWords(cmd, "kind", "insurance", "ncms")
-	required(cmd, "dir", "region", "name", "address")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
+	required(cmd, "dir", "address")
 	return cmd
 }
 
