@@ -125,6 +125,9 @@ type IssueRequest struct {
 	Region string   // RoleNode only: the pooling-region code
 	Name   string   // agency name, the subject's common name
 	Hosts  []string // DNS names or IP addresses the node serves on
+	// Kind is RoleNode only: KindInsurance or KindNCMS, or empty when the
+	// certificate does not say (older certificates).
+	Kind string
 	// Validity defaults to one year.
 	Validity time.Duration
 }
@@ -158,6 +161,12 @@ func (ca *CA) template(req IssueRequest) (*x509.Certificate, error) {
 		}
 		tmpl.URIs = append(tmpl.URIs, RegionURI(req.Region))
 		tmpl.Subject.SerialNumber = req.Region
+		if req.Kind != "" {
+			if err := CheckKind(req.Kind); err != nil {
+				return nil, err
+			}
+			tmpl.Subject.OrganizationalUnit = []string{req.Kind}
+		}
 	case RoleRegistry:
 		tmpl.URIs = append(tmpl.URIs, RegistryURI())
 	default:
@@ -209,10 +218,17 @@ func (ca *CA) sign(tmpl *x509.Certificate, pub any, outDir string) (*x509.Certif
 }
 
 // CreateCSR makes a key and a certificate signing request in dir, the path a
-// bureau uses so that its key never leaves its own machine.
-func CreateCSR(dir, region, name string) error {
+// bureau uses so that its key never leaves its own machine. kind
+// (KindInsurance or KindNCMS, or empty) is asked for in the request; the CA
+// certifies it.
+func CreateCSR(dir, region, name, kind string) error {
 	if !isSixDigits(region) {
 		return fmt.Errorf("%w: region %q must be 6 digits", ErrBadRegion, region)
+	}
+	if kind != "" {
+		if err := CheckKind(kind); err != nil {
+			return err
+		}
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -221,6 +237,9 @@ func CreateCSR(dir, region, name string) error {
 	tmpl := &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: name, Organization: []string{"jiexu"}, Country: []string{"CN"}, SerialNumber: region},
 		URIs:    []*url.URL{RegionURI(region)},
+	}
+	if kind != "" {
+		tmpl.Subject.OrganizationalUnit = []string{kind}
 	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
 	if err != nil {
@@ -235,10 +254,17 @@ func CreateCSR(dir, region, name string) error {
 	return WritePEM(filepath.Join(dir, CSRFile), "CERTIFICATE REQUEST", der, false)
 }
 
-// SignCSR issues a node certificate for a CSR made by CreateCSR. The region
-// and name come from the CSR; hosts are added by the CA operator. The
+// SignCSR issues a node certificate for a CSR made by CreateCSR. The region,
+// name and kind come from the CSR; hosts are added by the CA operator. The
 // certificate and ca.pem are written to outDir.
 func (ca *CA) SignCSR(csrPath string, hosts []string, outDir string) (*x509.Certificate, error) {
+	return ca.SignCSRKind(csrPath, hosts, "", outDir)
+}
+
+// SignCSRKind is SignCSR with the agency kind the CA certifies: kind must
+// agree with the one the request asks for, and may supply it when the
+// request names none.
+func (ca *CA) SignCSRKind(csrPath string, hosts []string, kind, outDir string) (*x509.Certificate, error) {
 	der, err := readPEM(csrPath, "CERTIFICATE REQUEST")
 	if err != nil {
 		return nil, err
@@ -254,7 +280,14 @@ func (ca *CA) SignCSR(csrPath string, hosts []string, outDir string) (*x509.Cert
 	if err != nil {
 		return nil, fmt.Errorf("CSR %s: %w", csrPath, err)
 	}
-	tmpl, err := ca.template(IssueRequest{Role: RoleNode, Region: region, Name: csr.Subject.CommonName, Hosts: hosts})
+	asked := kindOf(csr.Subject.OrganizationalUnit)
+	switch {
+	case kind == "":
+		kind = asked
+	case asked != "" && asked != kind:
+		return nil, fmt.Errorf("%w: the request %s asks for kind %q, not %q: check with the agency which it is", ErrBadKind, csrPath, asked, kind)
+	}
+	tmpl, err := ca.template(IssueRequest{Role: RoleNode, Region: region, Name: csr.Subject.CommonName, Hosts: hosts, Kind: kind})
 	if err != nil {
 		return nil, err
 	}

@@ -133,7 +133,7 @@ func TestSealRoundTripAndTamper(t *testing.T) {
 func TestCSRPath(t *testing.T) {
 	ca := certtest.NewCA(t)
 	dir := t.TempDir()
-	if err := certs.CreateCSR(dir, "150781", "满洲里市医疗保险事业管理局"); err != nil {
+	if err := certs.CreateCSR(dir, "150781", "满洲里市医疗保险事业管理局", certs.KindNCMS); err != nil {
 		t.Fatal(err)
 	}
 	cert, err := ca.SignCSR(filepath.Join(dir, certs.CSRFile), []string{"127.0.0.1"}, dir)

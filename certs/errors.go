@@ -21,4 +21,10 @@ var (
 	ErrUnsealed = errors.New("not sealed")
 	// ErrBadRegion is returned when an issue request names a region that is not a real division code.
 	ErrBadRegion = errors.New("not a pooling-region code")
+	// ErrBadKind is returned when an agency kind is not insurance or ncms, or
+	// a request and the CA disagree on it.
+	ErrBadKind = errors.New("bad agency kind")
+	// ErrBadBundle is returned when a bundle file lacks a certificate or the
+	// CA, or its certificate is not signed by its CA.
+	ErrBadBundle = errors.New("not a jiexu certificate bundle")
 )

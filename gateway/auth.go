@@ -18,8 +18,18 @@ var interNodePrefixes = []string{"/jiexu.v1.TransferService/", "/jiexu.v1.Certif
 
 // Authorize checks a caller: a verified chain with a region, not revoked by
 // the current snapshot, registered in it and, when the registry pins
-// certificate fingerprints for that region, presenting one of them.
+// certificate fingerprints for that region, presenting one of them. A caller
+// the snapshot does not know (a node that has just joined, or renewed its
+// certificate) makes the node refresh its snapshot at once and check again.
 func (g *Gateway) Authorize(ctx context.Context) (string, error) {
+	region, err := g.authorize(ctx)
+	if errors.Is(err, ErrUnregistered) && g.RefreshNow(ctx) {
+		region, err = g.authorize(ctx)
+	}
+	return region, err
+}
+
+func (g *Gateway) authorize(ctx context.Context) (string, error) {
 	region, cert, err := certs.PeerRegion(ctx)
 	if err != nil {
 		return "", err
@@ -36,10 +46,17 @@ func (g *Gateway) Authorize(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%w: %s", ErrUnregistered, region)
 	}
 	if fps := node.GetCertificateFingerprints(); len(fps) > 0 && !slices.Contains(fps, certs.Fingerprint(cert)) {
-		return "", fmt.Errorf("%w: region %s presented a certificate the registry does not list", ErrUnregistered, region)
+		return "", fmt.Errorf("%w: region %s presented a certificate the registry does not list (serial %s, fingerprint %s…). "+
+			"After a renewal the national level must list the new certificate: "+
+			"'jiexu registry add --dir REGISTRY --cert NEW.pem --cert OLD.pem --address …' then 'jiexu registry sign …'",
+			ErrCertificateNotListed, region, cert.SerialNumber, certs.Fingerprint(cert)[:16])
 	}
 	return region, nil
 }
+
+// refusalReasons are the values of the reason label of
+// jiexu_peers_refused_total, each counted from 0.
+var refusalReasons = []string{"no_certificate", "no_region", "revoked", "certificate_not_listed", "unregistered", "no_snapshot", "other"}
 
 // refusalReason is a bounded label for refused callers.
 func refusalReason(err error) string {
@@ -50,6 +67,8 @@ func refusalReason(err error) string {
 		return "no_region"
 	case errors.Is(err, certs.ErrRevoked):
 		return "revoked"
+	case errors.Is(err, ErrCertificateNotListed):
+		return "certificate_not_listed"
 	case errors.Is(err, ErrUnregistered):
 		return "unregistered"
 	case errors.Is(err, ErrNoSnapshot):

@@ -39,6 +39,7 @@ type Directory struct {
 	now     func() time.Time
 	current atomic.Pointer[view]
 	fetched atomic.Int64 // unix seconds of the last successful refresh
+	lastErr atomic.Pointer[string]
 }
 
 func newDirectory(ca *x509.Certificate, table *registry.Table, db *bolt.DB, now func() time.Time) *Directory {
@@ -158,6 +159,23 @@ func (d *Directory) LastFetched() time.Time {
 	return time.Time{}
 }
 
+// LastError returns the last failure to refresh from the registry, or ""
+// once it answers again.
+func (d *Directory) LastError() string {
+	if p := d.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (d *Directory) setLastError(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	d.lastErr.Store(&msg)
+}
+
 // registryClient fetches snapshots from the registry service.
 type registryClient struct {
 	dir     *Directory
@@ -198,19 +216,39 @@ func (c *registryClient) refresh(ctx context.Context) error {
 	return nil
 }
 
-// run refreshes every interval until ctx ends, retrying sooner while the node
-// has no snapshot at all.
+// run refreshes every interval until ctx ends. While the node holds no
+// snapshot at all it retries sooner, backing off from a second to the
+// interval; a failure is logged when it first happens or changes, and then
+// once per interval, so an unreachable registry does not fill the log.
 func (c *registryClient) run(ctx context.Context, interval time.Duration) {
 	defer c.conn.Close()
+	retry := time.Second
+	var lastLogged string
+	var loggedAt time.Time
 	for {
 		wait := interval
-		if err := c.refresh(ctx); err != nil {
-			if errors.Is(err, context.Canceled) {
-				return
+		err := c.refresh(ctx)
+		c.dir.setLastError(err)
+		switch {
+		case err == nil:
+			if lastLogged != "" {
+				c.log.Info("registry answers again", "version", c.dir.Version())
 			}
-			c.log.Warn("registry refresh failed; routing from the last good snapshot", "err", err, "held_version", c.dir.Version())
+			lastLogged, retry = "", time.Second
+		case errors.Is(err, context.Canceled):
+			return
+		default:
+			if msg := err.Error(); msg != lastLogged || time.Since(loggedAt) >= interval {
+				if c.dir.Version() == 0 {
+					c.log.Warn("no registry snapshot yet: this node cannot route or accept calls until the registry answers; check registry_address and that the registry lists this node",
+						"err", err, "retry_in", retry.String())
+				} else {
+					c.log.Warn("registry refresh failed; routing from the last good snapshot", "err", err, "held_version", c.dir.Version())
+				}
+				lastLogged, loggedAt = msg, time.Now()
+			}
 			if c.dir.Version() == 0 {
-				wait = time.Second
+				wait, retry = retry, min(retry*2, interval)
 			}
 		}
 		select {

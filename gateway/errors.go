@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,6 +23,10 @@ var (
 	ErrBadMessageSeal = errors.New("message seal invalid")
 	// ErrUnregistered is returned when the caller's region has no node in the registry.
 	ErrUnregistered = errors.New("caller's region is not registered")
+	// ErrCertificateNotListed is returned when a registered region presents a
+	// certificate the registry does not pin (typically a renewed one not yet
+	// added with 'jiexu registry add --cert'). It is an ErrUnregistered.
+	ErrCertificateNotListed = fmt.Errorf("%w: certificate not listed", ErrUnregistered)
 	// ErrNoSnapshot is returned while the node holds no registry snapshot.
 	ErrNoSnapshot = errors.New("no registry snapshot yet")
 	// ErrNotFound is returned when an outbox message does not exist.

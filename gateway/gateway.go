@@ -117,11 +117,17 @@ type Gateway struct {
 	metrics *Metrics
 	onAck   AckFunc
 
-	mu          sync.Mutex // guards dispatchers, conns, ctx
+	// Lock order: refreshMu is taken without mu held, and mu is never held
+	// while refreshing.
+	mu          sync.Mutex // guards dispatchers, conns, ctx, rc
 	dispatchers map[string]*dispatcher
 	conns       map[string]peerConn
 	ctx         context.Context
+	rc          *registryClient
 	wg          sync.WaitGroup
+
+	refreshMu  sync.Mutex // serializes RefreshNow; guards lastForced
+	lastForced time.Time
 }
 
 // New creates the gateway's buckets and restores the stored snapshot.
@@ -177,6 +183,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		g.mu.Lock()
+		g.rc = rc
+		g.mu.Unlock()
 		g.wg.Add(1)
 		go func() { defer g.wg.Done(); rc.run(ctx, g.cfg.RegistryRefresh) }()
 	}
@@ -193,6 +202,44 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.wake(p)
 	}
 	return nil
+}
+
+// forcedRefreshSpacing is the least time between two refreshes RefreshNow
+// makes, so that a stream of calls from an unknown region cannot turn into
+// a stream of requests to the registry.
+const forcedRefreshSpacing = 10 * time.Second
+
+// RefreshNow asks the registry for a newer snapshot at once (at most once
+// per forcedRefreshSpacing; concurrent callers share one request) and reports
+// whether the snapshot changed since the call began. A node that has just
+// joined is not yet in the snapshot its peers hold; the first call from it
+// makes them look, instead of refusing it for up to registry_refresh.
+func (g *Gateway) RefreshNow(ctx context.Context) bool {
+	g.mu.Lock()
+	rc := g.rc
+	g.mu.Unlock()
+	if rc == nil {
+		return false
+	}
+	before := g.dir.Version()
+	g.refreshMu.Lock()
+	defer g.refreshMu.Unlock()
+	if g.dir.Version() != before {
+		return true // another caller's refresh brought a newer one
+	}
+	if time.Since(g.lastForced) < forcedRefreshSpacing {
+		return false
+	}
+	g.lastForced = time.Now()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	err := rc.refresh(ctx)
+	g.dir.setLastError(err)
+	if err != nil {
+		g.log.Debug("registry refresh for an unknown caller failed", "err", err)
+		return false
+	}
+	return g.dir.Version() != before
 }
 
 // Wait blocks until the goroutines started by Start have returned, and closes

@@ -64,9 +64,32 @@ func (m *Metrics) vecs() []prometheus.Collector {
 	return []prometheus.Collector{m.deliveries, m.retries, m.deadLetters, m.duplicates, m.refused, m.latency}
 }
 
+// initialize makes every counter exist at 0 for its known labels: the
+// refusal reasons, and every peer in the current snapshot. An alert on
+// increase() or rate() then sees the first event, which it cannot when the
+// series appears with it.
+func (m *Metrics) initialize() {
+	for _, r := range refusalReasons {
+		m.refused.WithLabelValues(r)
+	}
+	for _, n := range m.g.dir.Snapshot().GetNodes() {
+		peer := n.GetRegion()
+		if peer == m.g.cfg.Region {
+			continue
+		}
+		for _, result := range []string{"ok", "error"} {
+			m.deliveries.WithLabelValues(peer, result)
+		}
+		m.retries.WithLabelValues(peer)
+		m.deadLetters.WithLabelValues(peer)
+		m.duplicates.WithLabelValues(peer)
+	}
+}
+
 // Collect implements prometheus.Collector; queue gauges are read from the
 // store at scrape time, so they are exact.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.initialize() // peers come and go with the snapshot
 	for _, c := range m.vecs() {
 		c.Collect(ch)
 	}

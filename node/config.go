@@ -26,11 +26,11 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string like \"90s\": %w", err)
+		return &badValueError{value: string(b), err: errors.New(`a duration must be a string like "90s", "5m" or "72h"`)}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return err
+		return &badValueError{value: string(b), err: errors.New(`not a duration: write it like "90s", "5m" or "72h"`)}
 	}
 	*d = Duration(v)
 	return nil
@@ -44,9 +44,9 @@ type Contact struct {
 	ContactPerson string `json:"contact_person"`
 }
 
-// Config is a node's configuration file (JSON). Relative paths are resolved
-// against the file's folder. Every option is documented in
-// deploy/node.example.json.
+// Config is a node's configuration file: JSON with // comments. Relative
+// paths are resolved against the file's folder. Every option is documented
+// in deploy/node.example.json, which 'jiexu node init' writes the same way.
 type Config struct {
 	// Region is the pooling-region code this node serves (in its certificate).
 	Region string `json:"region"`
@@ -119,12 +119,10 @@ func LoadConfig(path string) (Config, error) {
 	cfg := NewConfig()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return cfg, fmt.Errorf("read config: %w", err)
+		return cfg, fmt.Errorf("read config: %w (write one with 'jiexu node init')", err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
+	if err := decodeConfig(path, data, &cfg); err != nil {
+		return cfg, err
 	}
 	cfg.Resolve(filepath.Dir(path))
 	return cfg, nil
@@ -173,6 +171,8 @@ func (c *Config) Validate() error {
 		return errors.New("cert_file, key_file, ca_file: required")
 	case c.RegistryAddress == "" && c.RegistrySnapshot == "":
 		return errors.New("registry_address: required (or registry_snapshot to start from a file)")
+	case isPlaceholder(c.RegistryAddress):
+		return fmt.Errorf("registry_address: %q is the example's placeholder: set the national registry's host:port (the bundle from 'jiexu ca sign' carries it; 'jiexu node init --bundle' writes it)", c.RegistryAddress)
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return errors.New("retry_min, retry_max: need 0 < retry_min <= retry_max")
 	case c.DeadAfter <= 0:
@@ -188,6 +188,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("agency_listen: %q must be unix:PATH or a loopback address; the agency API has no authentication of its own", c.AgencyListen)
 	}
 	return nil
+}
+
+// isPlaceholder reports whether addr names a host under the reserved
+// .example domain (RFC 2606), as the shipped example config does.
+func isPlaceholder(addr string) bool {
+	host := addr
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		host = addr[:i]
+	}
+	return host == "example" || strings.HasSuffix(host, ".example")
 }
 
 func isLoopback(addr string) bool {

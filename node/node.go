@@ -38,9 +38,6 @@ import (
 	"jiexu/registry"
 )
 
-// Version is the build's version, set with -ldflags "-X jiexu/node.Version=…".
-var Version = "dev"
-
 // MaxAgencyMessage bounds a message on the local agency API: large enough
 // to import a few hundred thousand records in one transaction.
 const MaxAgencyMessage = 256 << 20
@@ -140,6 +137,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	var err error
 	if n.kp, err = certs.LoadKeyPair(cfg.CertFile, cfg.KeyFile); err != nil {
 		return nil, fmt.Errorf("cert_file/key_file: %w", err)
+	}
+	if err := cfg.CheckCertificate(n.kp.Leaf()); err != nil {
+		return nil, err
 	}
 	if n.ca, err = certs.LoadCertificate(cfg.CAFile); err != nil {
 		return nil, fmt.Errorf("ca_file: %w", err)

@@ -28,6 +28,9 @@ func (s *agencyServer) GetStatus(context.Context, *jiexuv1.GetStatusRequest) (*j
 	if at := n.gw.Directory().LastFetched(); !at.IsZero() {
 		resp.RegistryFetchedAt = timestamppb.New(at)
 	}
+	resp.HealthReason = n.Health()
+	resp.Serving = resp.HealthReason == ""
+	resp.RegistryError = n.gw.Directory().LastError()
 	st := n.caseCounts()
 	resp.OverdueDestination = int32(st.overdue[jiexuv1.CaseSide_CASE_SIDE_DESTINATION])
 	resp.OverdueOrigin = int32(st.overdue[jiexuv1.CaseSide_CASE_SIDE_ORIGIN])

@@ -1,12 +1,15 @@
 package registry
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -162,6 +165,35 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// CheckNodeCertificate checks that a node certificate is valid for the
+// addresses the node is registered at (host:port; metrics may be empty):
+// peers verify the host against the certificate, and would otherwise fail
+// at their first delivery with "x509: certificate is valid for …".
+func CheckNodeCertificate(cert *x509.Certificate, addrs ...string) error {
+	for _, addr := range addrs {
+		if addr == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("address %q: want host:port: %w", addr, err)
+		}
+		if cert.VerifyHostname(host) != nil {
+			names := append([]string(nil), cert.DNSNames...)
+			for _, ip := range cert.IPAddresses {
+				names = append(names, ip.String())
+			}
+			valid := "no address at all"
+			if len(names) > 0 {
+				valid = strings.Join(names, ", ")
+			}
+			return fmt.Errorf("%w %s: it names %s. Register the node at an address the certificate names, or have the CA sign it again with --host %s",
+				ErrAddressNotCertified, addr, valid, host)
+		}
+	}
+	return nil
 }
 
 // KindLabel is "insurance" or "ncms", as configs and metric labels write

@@ -23,4 +23,7 @@ var (
 	ErrSnapshotExpired = errors.New("snapshot expired")
 	// ErrDuplicateNode is returned when two nodes claim the same region or division.
 	ErrDuplicateNode = errors.New("division already served by another node")
+	// ErrAddressNotCertified is returned when a node is registered at an
+	// address its certificate does not name, which peers would refuse.
+	ErrAddressNotCertified = errors.New("the certificate is not valid for the address")
 )

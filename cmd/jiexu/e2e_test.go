@@ -24,13 +24,17 @@ import (
 
 var binary string
 
+// The version and commit the test binary is built with, as a release build
+// sets them.
+const testVersion, testCommit = "v0.0.0-test", "0123456789ab"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "jiexu-bin-")
 	if err != nil {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "jiexu")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-ldflags", "-X jiexu/node.Version="+testVersion+" -X jiexu/node.Commit="+testCommit, "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build jiexu: %v\n%s", err, out)
 		os.Exit(1)
 	}

@@ -1,92 +1,88 @@
 package main
 
 import (
-	"errors"
-	"flag"
+	"context"
 	"fmt"
-	"io"
 	"os"
-	"strings"
+	"path/filepath"
+	"time"
 
-	"jiexu/registry"
+	"github.com/spf13/cobra"
+
+	"jiexu/node"
+	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
-// listFlag collects a repeatable or comma-separated flag.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(v string) error {
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			*l = append(*l, s)
-		}
-	}
-	return nil
+// agencyFlags name the node a command talks to: --config (or JIEXU_CONFIG) or --agency.
+type agencyFlags struct {
+	config, addr string
 }
 
-// flagSet makes a flag set whose usage prints the command's usage line.
-func flagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("jiexu "+name, flag.ContinueOnError)
-	// The flag package's own error line is dropped: main prints the error once.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: jiexu %s\n\nflags:\n", commands[name].usage[:max(0, strings.Index(commands[name].usage, "   "))])
-		fs.SetOutput(os.Stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
+func addAgencyFlags(cmd *cobra.Command) *agencyFlags {
+	a := &agencyFlags{}
+	cmd.Flags().StringVar(&a.config, "config", defaultConfig(), "the node's config file (or set JIEXU_CONFIG; default /etc/jiexu/node.json when it exists)")
+	cmd.Flags().StringVar(&a.addr, "agency", "", "the node's agency address (unix:PATH or 127.0.0.1:PORT) instead of --config")
+	_ = cmd.MarkFlagFilename("config", "json")
+	return a
 }
 
-// parse parses flags that may come before or after positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+// defaultConfig is $JIEXU_CONFIG, else the system layout's node.json when
+// it exists, else "".
+func defaultConfig() string {
+	if c := os.Getenv("JIEXU_CONFIG"); c != "" {
+		return c
 	}
+	if p := filepath.Join(node.SystemConfigDir, node.ConfigFile); fileExists(p) {
+		return p
+	}
+	return ""
 }
 
-// required returns an error naming the first empty required flag.
-func required(fs *flag.FlagSet, names ...string) error {
-	for _, n := range names {
-		if f := fs.Lookup(n); f != nil && f.Value.String() == "" {
-			fs.Usage()
-			return fmt.Errorf("--%s is required", n)
-		}
-	}
-	return nil
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
-// positional checks the number of positional arguments.
-func positional(fs *flag.FlagSet, pos []string, want int, what string) error {
-	if len(pos) != want {
-		fs.Usage()
-		return errors.New("expected " + what)
-	}
-	return nil
-}
-
-// tableFlag adds --divisions: a folder with a newer GB/T 2260 table
-// (province.csv, city.csv, area.csv) than the embedded one.
-func tableFlag(fs *flag.FlagSet) func() (*registry.Table, error) {
-	dir := fs.String("divisions", os.Getenv("JIEXU_DIVISIONS"), "folder with a newer GB/T 2260 table (province.csv, city.csv, area.csv); default the embedded one, or $JIEXU_DIVISIONS")
-	return func() (*registry.Table, error) {
-		if *dir == "" {
-			return registry.DefaultTable(), nil
+// dial connects to the node's agency API.
+func (a *agencyFlags) dial() (jiexuv1.AgencyServiceClient, func(), error) {
+	target := a.addr
+	if target == "" {
+		if a.config == "" {
+			return nil, nil, usagef("say which node: --config FILE (or JIEXU_CONFIG) or --agency ADDR")
 		}
-		t, err := registry.LoadTableDir(*dir)
+		cfg, err := node.LoadConfig(a.config)
 		if err != nil {
-			return nil, fmt.Errorf("--divisions %s: %w", *dir, err)
+			return nil, nil, err
 		}
-		return t, nil
+		target = cfg.AgencyListen
 	}
+	c, conn, err := node.DialAgency(target)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { conn.Close() }, nil
+}
+
+// call runs fn against the node with a bounded context.
+func (a *agencyFlags) call(ctx context.Context, fn func(context.Context, jiexuv1.AgencyServiceClient) error) error {
+	c, done, err := a.dial()
+	if err != nil {
+		return err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return fn(ctx, c)
+}
+
+// region returns the region of the node named by --config, or "".
+func (a *agencyFlags) region() (string, error) {
+	if a.config == "" {
+		return "", nil
+	}
+	cfg, err := node.LoadConfig(a.config)
+	if err != nil {
+		return "", fmt.Errorf("--config: %w", err)
+	}
+	return cfg.Region, nil
 }

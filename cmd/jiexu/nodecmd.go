@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
@@ -22,698 +23,881 @@ import (
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
-func runDemo(ctx context.Context, args []string) error {
-	fs := flagSet("demo")
-	keep := fs.Bool("keep", false, "leave the network running until Ctrl-C")
-	dir := fs.String("dir", "", "folder for the network (default: a temporary folder, removed afterwards unless --keep)")
-	perPair := fs.Int("per-pair", 3, "people moving from each region to the next")
-	regions := listFlag(devnet.DefaultRegions)
-	fs.Var(&regions, "regions", "pooling regions, comma-separated")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func newDemoCmd() *cobra.Command {
+	var keep bool
+	var dir string
+	var perPair int
+	var regions []string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "run a local network and a batch of transfers, and report them",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return devnet.Demo(cmd.Context(), devnet.DemoOptions{Dir: dir, Regions: regions, PerPair: perPair, Keep: keep, Out: cmd.OutOrStdout()})
+		},
 	}
-	return devnet.Demo(ctx, devnet.DemoOptions{Dir: *dir, Regions: regions, PerPair: *perPair, Keep: *keep, Out: os.Stdout})
+	cmd.Flags().BoolVar(&keep, "keep", false, "leave the network running until Ctrl-C")
+	cmd.Flags().StringVar(&dir, "dir", "", "folder for the network (default: a temporary folder, removed afterwards unless --keep)")
+	cmd.Flags().IntVar(&perPair, "per-pair", 3, "people moving from each region to the next")
+	cmd.Flags().StringSliceVar(&regions, "regions", devnet.DefaultRegions, "pooling regions, comma-separated")
+	return cmd
 }
 
-func runDevnetInit(_ context.Context, args []string) error {
-	fs := flagSet("devnet init")
-	dir := fs.String("dir", "", "folder to write the network into (new or empty)")
-	people := fs.Int("people", 20, "synthetic people enrolled at each node")
-	var regions, ncms listFlag
-	fs.Var(&regions, "regions", "pooling regions, comma-separated (default "+strings.Join(devnet.DefaultRegions, ",")+")")
-	fs.Var(&ncms, "ncms", "regions run by NCMS offices (default: county-level ones)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "dir"); err != nil {
-		return err
-	}
-	opts := devnet.Options{Dir: *dir, Regions: regions, People: *people, Seed: uint64(time.Now().UnixNano())}
-	if len(ncms) > 0 {
-		opts.NCMS = ncms
-	}
-	l, err := devnet.Init(opts)
-	if err != nil {
-		return err
-	}
-	l.Close() // the servers bind the ports themselves
-	fmt.Printf("wrote a %d-node network to %s\n\nstart it, each in its own terminal (or append ' &'):\n", len(l.Nodes), l.Dir)
-	fmt.Printf("  jiexu registry serve --dir %s --listen %s --tls %s\n", l.RegistryDir, l.RegistryAddr, l.RegistryTLS)
-	for _, n := range l.Nodes {
-		fmt.Printf("  jiexu node serve --config %s\n", n.ConfigFile)
-	}
-	fmt.Printf("\nthen load each node's people:\n")
-	for _, n := range l.Nodes {
-		fmt.Printf("  jiexu records import --config %s %s\n", n.ConfigFile, n.RecordsCSV)
-	}
-	return nil
+func newDevnetCmd() *cobra.Command {
+	return group("devnet", "a local network to run as separate processes", newDevnetInitCmd())
 }
 
-func runNodeServe(ctx context.Context, args []string) error {
-	fs := flagSet("node serve")
-	cfgFile := fs.String("config", "", "the node's config file (JSON; see deploy/node.example.json)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "config"); err != nil {
-		return err
-	}
-	cfg, err := node.LoadConfig(*cfgFile)
-	if err != nil {
-		return err
-	}
-	n, err := node.New(cfg, node.WithLogger(cfg.NewLogger(os.Stderr)))
-	if err != nil {
-		return fmt.Errorf("%s: %w", *cfgFile, err)
-	}
-	return n.Run(ctx)
-}
-
-// agencyFlags name the node a command talks to: --config (or JIEXU_CONFIG) or --agency.
-type agencyFlags struct {
-	config, addr *string
-}
-
-func agency(fs *flag.FlagSet) agencyFlags {
-	return agencyFlags{
-		config: fs.String("config", os.Getenv("JIEXU_CONFIG"), "the node's config file (or set JIEXU_CONFIG)"),
-		addr:   fs.String("agency", "", "the node's agency address (unix:PATH or 127.0.0.1:PORT) instead of --config"),
-	}
-}
-
-// dial connects to the node's agency API.
-func (a agencyFlags) dial() (jiexuv1.AgencyServiceClient, func(), error) {
-	target := *a.addr
-	if target == "" {
-		if *a.config == "" {
-			return nil, nil, fmt.Errorf("say which node: --config FILE (or JIEXU_CONFIG) or --agency ADDR")
-		}
-		cfg, err := node.LoadConfig(*a.config)
-		if err != nil {
-			return nil, nil, err
-		}
-		target = cfg.AgencyListen
-	}
-	c, conn, err := node.DialAgency(target)
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, func() { conn.Close() }, nil
-}
-
-// call runs fn against the node with a bounded context.
-func (a agencyFlags) call(ctx context.Context, fn func(context.Context, jiexuv1.AgencyServiceClient) error) error {
-	c, done, err := a.dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	return fn(ctx, c)
-}
-
-func runNodeStatus(ctx context.Context, args []string) error {
-	fs := flagSet("node status")
-	dial := agency(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		s, err := c.GetStatus(ctx, &jiexuv1.GetStatusRequest{})
-		if err != nil {
-			return err
-		}
-		render.FormatStatus(os.Stdout, s, time.Now())
-		return nil
-	})
-}
-
-func runRecordsImport(ctx context.Context, args []string) error {
-	fs := flagSet("records import")
-	dial := agency(fs)
-	skipBad := fs.Bool("skip-bad", false, "import the good rows even when some rows are bad")
-	table := tableFlag(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := positional(fs, pos, 1, "one CSV file"); err != nil {
-		return err
-	}
-	f, err := os.Open(pos[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	t, err := table()
-	if err != nil {
-		return err
-	}
-	res, err := node.ParseRecordsCSV(f, t, time.Now)
-	if err != nil {
-		return fmt.Errorf("%s: %w", pos[0], err)
-	}
-	for _, e := range res.Errors {
-		fmt.Fprintf(os.Stderr, "%s:%d: %s: %s\n", pos[0], e.Line, e.Field, e.Msg)
-	}
-	if res.BadRows > 0 && !*skipBad {
-		return fmt.Errorf("%d bad row(s) in %s; nothing imported. Fix them, or pass --skip-bad to import the %d good row(s)", res.BadRows, pos[0], len(res.Records))
-	}
-	fmt.Fprintf(os.Stderr, "  %d row(s) valid; importing them in one transaction…\n", len(res.Records))
-	var done *jiexuv1.ImportRecordsResponse
-	err = dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		var err error
-		done, err = c.ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: res.Records}, grpc.MaxCallSendMsgSize(node.MaxAgencyMessage))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("%w; nothing imported", err)
-	}
-	fmt.Printf("imported %d record(s): %d new period(s), %d updated, %d unchanged, %d suspended with a certificate",
-		len(res.Records), done.GetCreated(), done.GetUpdated(), done.GetUnchanged(), done.GetSuspended())
-	if res.BadRows > 0 {
-		fmt.Printf(", skipped %d bad row(s)", res.BadRows)
-	}
-	fmt.Println()
-	return nil
-}
-
-func runRecordsList(ctx context.Context, args []string) error {
-	fs := flagSet("records list")
-	dial := agency(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		var all []*jiexuv1.Enrolment
-		token := ""
-		for {
-			resp, err := c.ListEnrolments(ctx, &jiexuv1.ListEnrolmentsRequest{PageSize: 1000, PageToken: token})
+func newDevnetInitCmd() *cobra.Command {
+	var dir string
+	var people int
+	var regions, ncms []string
+	cmd := &cobra.Command{
+		Use:   "init --dir DIR",
+		Short: "write a local network (CA, registry, nodes, configs, synthetic people) to run as separate processes",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts := devnet.Options{Dir: dir, Regions: regions, People: people, Seed: uint64(time.Now().UnixNano())}
+			if len(ncms) > 0 {
+				opts.NCMS = ncms
+			}
+			l, err := devnet.Init(opts)
 			if err != nil {
 				return err
 			}
-			all = append(all, resp.GetEnrolments()...)
-			if token = resp.GetNextPageToken(); token == "" {
-				break
+			l.Close() // the servers bind the ports themselves
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "wrote a %d-node network to %s\n\nstart it, each in its own terminal (or append ' &'):\n", len(l.Nodes), l.Dir)
+			fmt.Fprintf(w, "  jiexu registry serve --dir %s --listen %s --tls %s\n", l.RegistryDir, l.RegistryAddr, l.RegistryTLS)
+			for _, n := range l.Nodes {
+				fmt.Fprintf(w, "  jiexu node serve --config %s\n", n.ConfigFile)
 			}
-		}
-		render.FormatEnrolments(os.Stdout, all)
-		return nil
-	})
+			fmt.Fprintf(w, "\nthen load each node's people:\n")
+			for _, n := range l.Nodes {
+				fmt.Fprintf(w, "  jiexu records import --config %s %s\n", n.ConfigFile, n.RecordsCSV)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "folder to write the network into (new or empty)")
+	cmd.Flags().IntVar(&people, "people", 20, "synthetic people enrolled at each node")
+	cmd.Flags().StringSliceVar(&regions, "regions", nil, "pooling regions, comma-separated (default "+strings.Join(devnet.DefaultRegions, ",")+")")
+	cmd.Flags().StringSliceVar(&ncms, "ncms", nil, "regions run by NCMS offices (default: county-level ones)")
+	required(cmd, "dir")
+	return cmd
 }
 
-// runTransferApply opens a case at this node as the destination.
-func runTransferApply(ctx context.Context, args []string) error {
-	var certificate, code, card *string
-	return applyCommand(ctx, args, "transfer apply", "origin", "division code of the origin (county, prefecture or province)",
+func newNodeCmd() *cobra.Command {
+	return group("node", "join the network, run a node and look after it: init, serve, status, backups",
+		newNodeInitCmd(), newNodeServeCmd(), newNodeStatusCmd(), newNodeBackupCmd(), newNodeVerifyBackupCmd())
+}
+
+// defaultNodeDir is where 'jiexu node init' writes: /etc/jiexu once the
+// package has made it, else a folder in the current one.
+func defaultNodeDir() string {
+	if st, err := os.Stat(node.SystemConfigDir); err == nil && st.IsDir() {
+		return node.SystemConfigDir
+	}
+	return "jiexu-node"
+}
+
+func newNodeInitCmd() *cobra.Command {
+	var dir, region, name, kind, bundle, registryAddr string
+	var opts node.JoinOptions
+	cmd := &cobra.Command{
+		Use:   "init (--region CODE --name AGENCY --kind KIND | --bundle FILE)",
+		Short: "join the network: make the key and request, then install the signed bundle and write node.json",
+		Long: `Join the network in two steps, on the node's machine:
+
+  1. jiexu node init --region 150781 --name 满洲里市合作医疗管理办公室 --kind ncms
+     makes the node's key (it never leaves this machine) and csr.pem, to send to
+     the national CA.
+  2. jiexu node init --bundle bundle.pem
+     installs the one file the CA sends back (the certificate, the national CA
+     and the registry's address) and writes a complete, commented node.json
+     from what the certificate says. Nothing is left to edit by hand.
+
+The folder is /etc/jiexu when the package made it (the store then goes to
+/var/lib/jiexu and the agency socket to /run/jiexu), else ./jiexu-node.`,
+		Args: noArgs,
+	}
+	table := addTableFlag(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", defaultNodeDir(), "folder for the key, the request, the certificates and node.json")
+	f.StringVar(&region, "region", "", "step 1: the pooling-region code (GB/T 2260) the node serves")
+	f.StringVar(&name, "name", "", "step 1: the agency's name, as printed on certificates")
+	f.StringVar(&kind, "kind", "", "step 1: insurance (社会（医疗）保险经办机构) or ncms (新型农村合作医疗经办机构)")
+	f.StringVar(&bundle, "bundle", "", "step 2: the bundle.pem the national CA sent back")
+	f.StringVar(&registryAddr, "registry", "", "step 2: the registry's host:port, when the bundle does not carry it")
+	f.StringVar(&opts.DataDir, "data", "", "step 2: folder for the store (default /var/lib/jiexu in the system layout, else DIR/data)")
+	f.StringVar(&opts.Listen, "listen", "", "step 2: the inter-node listener (default 0.0.0.0:7443)")
+	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "step 2: the /metrics listener (default 0.0.0.0:9443)")
+	f.StringVar(&opts.AgencyListen, "agency-listen", "", "step 2: the local agency API, unix:PATH or a loopback host:port (default unix:agency.sock beside node.json, or /run/jiexu/agency.sock)")
+	f.StringVar(&opts.Contact.Address, "contact-address", "", "step 2: address printed on certificates")
+	f.StringVar(&opts.Contact.Postcode, "contact-postcode", "", "step 2: postcode printed on certificates")
+	f.StringVar(&opts.Contact.Phone, "contact-phone", "", "step 2: phone printed on certificates")
+	f.StringVar(&opts.Contact.ContactPerson, "contact-person", "", "step 2: contact person printed on certificates")
+	f.BoolVar(&opts.Force, "force", false, "step 2: write node.json anew even when it exists")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
+	_ = cmd.MarkFlagFilename("bundle", "pem")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		w := cmd.OutOrStdout()
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		if bundle == "" {
+			for _, fl := range []struct{ name, v string }{{"region", region}, {"name", name}, {"kind", kind}} {
+				if fl.v == "" {
+					return usagef("--%s is required (step 1), or --bundle FILE (step 2)", fl.name)
+				}
+			}
+			if err := t.CheckPlace(region); err != nil {
+				return usagef("--region: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, certs.KeyFile)); err == nil {
+				return fmt.Errorf("%s already holds a key: the request was made (%s). Install the CA's answer with 'jiexu node init --dir %s --bundle FILE', or move %s away to start again",
+					dir, filepath.Join(dir, certs.CSRFile), dir, dir)
+			}
+			if err := certs.CreateCSR(dir, region, name, kind); err != nil {
+				return err
+			}
+			full, _ := t.FullName(region)
+			fmt.Fprintf(w, "made the node's key %s (it stays here) and the request %s\n  for %s %s, %s (%s)\n",
+				filepath.Join(dir, certs.KeyFile), filepath.Join(dir, certs.CSRFile), region, full, name, kind)
+			fmt.Fprintf(w, "\nnext: send %s to the national CA with this machine's address (the IP or DNS\nname peers will reach it at). When bundle.pem comes back, run:\n  jiexu node init --dir %s --bundle bundle.pem\n",
+				filepath.Join(dir, certs.CSRFile), dir)
+			return nil
+		}
+		if region != "" || name != "" {
+			return usagef("--region and --name are for step 1; with --bundle they come from the certificate")
+		}
+		opts.Dir, opts.Bundle, opts.Kind, opts.RegistryAddress = dir, bundle, kind, registryAddr
+		j, err := node.InstallBundle(opts)
+		if err != nil {
+			return err
+		}
+		c := j.Config
+		full, _ := t.FullName(c.Region)
+		verb := "wrote"
+		if j.ConfigKept {
+			verb = "kept the existing"
+		}
+		fmt.Fprintf(w, "installed %s and %s; %s %s\n", filepath.Join(dir, certs.CertFile), filepath.Join(dir, certs.CACertFile), verb, j.ConfigFile)
+		fmt.Fprintf(w, "  region     %s %s (from the certificate)\n", c.Region, full)
+		fmt.Fprintf(w, "  agency     %s (%s)\n", c.AgencyName, c.Kind)
+		fmt.Fprintf(w, "  listen     %s; the certificate is valid for %s\n", c.Listen, strings.Join(certHosts(j.Cert), ", "))
+		fmt.Fprintf(w, "  registry   %s\n", c.RegistryAddress)
+		fmt.Fprintf(w, "  store      %s\n", c.DataDir)
+		fmt.Fprintf(w, "  expires    %s\n", j.Cert.NotAfter.In(rules.CST).Format(time.DateOnly))
+		fmt.Fprintf(w, "  CA         %s, SHA-256 %s\n             (check this fingerprint with the national level before you start)\n", j.CA.Subject.CommonName, certs.Fingerprint(j.CA))
+		if node.IsSystemDir(dir) {
+			fmt.Fprintf(w, "\nnext: systemctl enable --now jiexu-node && jiexu node status\n")
+		} else {
+			fmt.Fprintf(w, "\nnext: jiexu node serve --config %s   (then, elsewhere: jiexu node status --config %s)\n", j.ConfigFile, j.ConfigFile)
+		}
+		return nil
+	}
+	return cmd
+}
+
+func newNodeServeCmd() *cobra.Command {
+	var cfgFile string
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "run a node",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := node.LoadConfig(cfgFile)
+			if err != nil {
+				return err
+			}
+			n, err := node.New(cfg, node.WithLogger(cfg.NewLogger(cmd.ErrOrStderr())))
+			if err != nil {
+				return fmt.Errorf("%s: %w", cfgFile, err)
+			}
+			return n.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&cfgFile, "config", defaultConfig(), "the node's config file (written by 'jiexu node init'; see deploy/node.example.json)")
+	_ = cmd.MarkFlagFilename("config", "json")
+	required(cmd, "config")
+	return cmd
+}
+
+func newNodeStatusCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status --config FILE",
+		Short: "one screen: health, region, registry, certificate, peers, queues, cases; exits 1 when NOT_SERVING",
+		Args:  noArgs,
+	}
+	dial := addAgencyFlags(cmd)
+	asJSON := addJSONFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			s, err := c.GetStatus(ctx, &jiexuv1.GetStatusRequest{})
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				if err := printJSON(cmd.OutOrStdout(), s); err != nil {
+					return err
+				}
+			} else {
+				render.FormatStatus(cmd.OutOrStdout(), s, time.Now())
+			}
+			if !s.GetServing() {
+				return fmt.Errorf("node %s is NOT_SERVING: %s", s.GetRegion(), s.GetHealthReason())
+			}
+			return nil
+		})
+	}
+	return cmd
+}
+
+func newRecordsCmd() *cobra.Command {
+	return group("records", "enrolment records at this node: import, enrol, list, show, suspend, resume",
+		newRecordsImportCmd(), newRecordsPutCmd(), newRecordsListCmd(), newRecordsShowCmd(), newRecordsSuspendCmd(), newRecordsResumeCmd())
+}
+
+func newRecordsImportCmd() *cobra.Command {
+	var skipBad bool
+	cmd := &cobra.Command{
+		Use:   "import --config FILE FILE.csv",
+		Short: "import enrolment records (all or nothing)",
+		Args:  exactArgs(1, "one CSV file"),
+	}
+	dial := addAgencyFlags(cmd)
+	table := addTableFlag(cmd.Flags())
+	cmd.Flags().BoolVar(&skipBad, "skip-bad", false, "import the good rows even when some rows are bad")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		file := args[0]
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		res, err := node.ParseRecordsCSV(f, t, time.Now)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		stderr := cmd.ErrOrStderr()
+		for _, e := range res.Errors {
+			fmt.Fprintf(stderr, "%s:%d: %s: %s\n", file, e.Line, e.Field, e.Msg)
+		}
+		if res.BadRows > 0 && !skipBad {
+			return fmt.Errorf("%d bad row(s) in %s; nothing imported. Fix them, or pass --skip-bad to import the %d good row(s)", res.BadRows, file, len(res.Records))
+		}
+		fmt.Fprintf(stderr, "  %d row(s) valid; importing them in one transaction…\n", len(res.Records))
+		var done *jiexuv1.ImportRecordsResponse
+		err = dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			var err error
+			done, err = c.ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: res.Records}, grpc.MaxCallSendMsgSize(node.MaxAgencyMessage))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%w; nothing imported", err)
+		}
+		w := cmd.OutOrStdout()
+		fmt.Fprintf(w, "imported %d record(s): %d new period(s), %d updated, %d unchanged, %d suspended with a certificate",
+			len(res.Records), done.GetCreated(), done.GetUpdated(), done.GetUnchanged(), done.GetSuspended())
+		if res.BadRows > 0 {
+			fmt.Fprintf(w, ", skipped %d bad row(s)", res.BadRows)
+		}
+		fmt.Fprintln(w)
+		return nil
+	}
+	return cmd
+}
+
+func newRecordsListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list --config FILE",
+		Short: "list enrolments, one line a person (ID numbers masked)",
+		Args:  noArgs,
+	}
+	dial := addAgencyFlags(cmd)
+	asJSON := addJSONFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			var all []*jiexuv1.Enrolment
+			token := ""
+			for {
+				resp, err := c.ListEnrolments(ctx, &jiexuv1.ListEnrolmentsRequest{PageSize: 1000, PageToken: token})
+				if err != nil {
+					return err
+				}
+				all = append(all, resp.GetEnrolments()...)
+				if token = resp.GetNextPageToken(); token == "" {
+					break
+				}
+			}
+			if *asJSON {
+				return printJSON(cmd.OutOrStdout(), &jiexuv1.ListEnrolmentsResponse{Enrolments: all})
+			}
+			render.FormatEnrolments(cmd.OutOrStdout(), all)
+			return nil
+		})
+	}
+	return cmd
+}
+
+func newTransferCmd() *cobra.Command {
+	var certificate, code, card string
+	apply := newApplyCmd("apply", "origin", "open a case at this (destination) node",
+		"division code of the origin (county, prefecture or province)",
 		func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error) {
 			resp, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: name, OriginDivision: other,
-				CertificateNumber: *certificate, VerificationCode: *code, OriginInsuranceNumber: *card})
+				CertificateNumber: certificate, VerificationCode: code, OriginInsuranceNumber: card})
 			return resp.GetCase(), err
-		}, func(fs *flag.FlagSet) {
-			certificate = fs.String("certificate", "", "the number of the certificate the applicant presents (参保凭证号), so the origin acts at once")
-			code = fs.String("code", "", "the certificate's verification code (核验码), XXXX-XXXX-XXXX")
-			card = fs.String("card", "", "for an NCMS member: the NCMS card number the origin gave (新农合卡证号)")
 		})
+	apply.Use += " [--certificate N --code C | --card N]"
+	apply.Flags().StringVar(&certificate, "certificate", "", "the number of the certificate the applicant presents (参保凭证号), so that the origin acts at once")
+	apply.Flags().StringVar(&code, "code", "", "the certificate's verification code (核验码), XXXX-XXXX-XXXX")
+	apply.Flags().StringVar(&card, "card", "", "for an NCMS member: the NCMS card number the origin gave (新农合卡证号)")
+	return group("transfer", "transfer cases: apply, follow, confirm, withdraw, refuse",
+		apply,
+		newApplyCmd("apply-out", "destination", "open a case at this (origin) node; the destination confirms (2021 rule)",
+			"division code of the destination (county, prefecture or province)",
+			func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error) {
+				resp, err := c.ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: id, Name: name, DestinationDivision: other})
+				return resp.GetCase(), err
+			}),
+		newTransferStatusCmd(), newTransferListCmd(), newTransferConfirmCmd(), newTransferWithdrawCmd(), newTransferRefuseCmd())
 }
 
-// runTransferApplyOut opens a case at this node as the origin (2021 rule).
-func runTransferApplyOut(ctx context.Context, args []string) error {
-	return applyCommand(ctx, args, "transfer apply-out", "destination", "division code of the destination (county, prefecture or province)",
-		func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error) {
-			resp, err := c.ApplyTransferOut(ctx, &jiexuv1.ApplyTransferOutRequest{IdNumber: id, Name: name, DestinationDivision: other})
-			return resp.GetCase(), err
-		}, nil)
-}
-
-// applyCommand parses an application's flags (--id, --name and the other
-// party's division) and prints the case it opened.
-func applyCommand(ctx context.Context, args []string, name, otherFlag, otherUsage string,
-	apply func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error), more func(*flag.FlagSet)) error {
-	fs := flagSet(name)
-	dial := agency(fs)
-	id := fs.String("id", "", "the person's 18-character ID number")
-	person := fs.String("name", "", "the person's name, as on this node's record")
-	other := fs.String(otherFlag, "", otherUsage)
-	if more != nil {
-		more(fs)
+// newApplyCmd makes an application command (--id, --name and the other
+// party's division) that prints the case it opened.
+func newApplyCmd(use, otherFlag, short, otherUsage string,
+	apply func(ctx context.Context, c jiexuv1.AgencyServiceClient, id, name, other string) (*jiexuv1.Case, error)) *cobra.Command {
+	var id, person, other string
+	cmd := &cobra.Command{
+		Use:   use + " --config FILE --id ID --name NAME --" + otherFlag + " CODE",
+		Short: short,
+		Args:  noArgs,
 	}
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "id", "name", otherFlag); err != nil {
-		return err
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		cs, err := apply(ctx, c, *id, *person, *other)
-		if err != nil {
-			return err
-		}
-		render.FormatCase(os.Stdout, cs)
-		return nil
-	})
-}
-
-func runTransferStatus(ctx context.Context, args []string) error {
-	fs := flagSet("transfer status")
-	dial := agency(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := positional(fs, pos, 1, "one case id"); err != nil {
-		return err
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: pos[0]})
-		if err != nil {
-			return err
-		}
-		render.FormatCase(os.Stdout, resp.GetCase())
-		return nil
-	})
-}
-
-func runTransferList(ctx context.Context, args []string) error {
-	fs := flagSet("transfer list")
-	dial := agency(fs)
-	side := fs.String("side", "", "destination or origin")
-	state := fs.String("state", "", "only cases in this state, e.g. completed")
-	limit := fs.Int("limit", 100, "at most this many, newest first")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	req := &jiexuv1.ListCasesRequest{PageSize: int32(*limit)}
-	if *side != "" {
-		v, ok := jiexuv1.CaseSide_value["CASE_SIDE_"+strings.ToUpper(*side)]
-		if !ok {
-			return fmt.Errorf("--side %q must be destination or origin", *side)
-		}
-		req.Side = jiexuv1.CaseSide(v)
-	}
-	if *state != "" {
-		v, ok := jiexuv1.CaseState_value["CASE_STATE_"+strings.ToUpper(*state)]
-		if !ok {
-			return fmt.Errorf("--state %q is not a case state (applied, notified, certified, funded, completed, refused, withdrawn, requested, waiting_suspension, certificate_sent, remitted, closed, returned)", *state)
-		}
-		req.State = jiexuv1.CaseState(v)
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.ListCases(ctx, req)
-		if err != nil {
-			return err
-		}
-		render.FormatCases(os.Stdout, resp.GetCases())
-		return nil
-	})
-}
-
-func runCertShow(ctx context.Context, args []string) error {
-	fs := flagSet("cert show")
-	dial := agency(fs)
-	out := fs.String("out", "", "also export the sealed certificate to this file, for 'jiexu cert verify'")
-	html := fs.String("html", "", "also write a printable page (three parts, 一式三联) to this file")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := positional(fs, pos, 1, "one certificate number, e.g. 蒙呼和浩特2026第00001号"); err != nil {
-		return err
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: pos[0]})
-		if err != nil {
-			return err
-		}
-		cert := &jiexuv1.Certificate{}
-		if err := proto.Unmarshal(resp.GetCertificate().GetCertificate(), cert); err != nil {
-			return err
-		}
-		fmt.Print(render.RenderText(resp.GetCertificate(), cert))
-		if v := resp.GetVoidedOn(); v != nil {
-			fmt.Printf("VOID since %s: %s\n", render.FmtDate(v), resp.GetVoidReason())
-		}
-		if *out != "" {
-			data, err := proto.Marshal(resp.GetCertificate())
+	dial := addAgencyFlags(cmd)
+	cmd.Flags().StringVar(&id, "id", "", "the person's 18-character ID number")
+	cmd.Flags().StringVar(&person, "name", "", "the person's name, as on this node's record")
+	cmd.Flags().StringVar(&other, otherFlag, "", otherUsage)
+	required(cmd, "id", "name", otherFlag)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			cs, err := apply(ctx, c, id, person, other)
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(*out, data, 0o644); err != nil {
-				return err
-			}
-			fmt.Printf("exported to %s\n", *out)
-		}
-		if *html != "" {
-			page, err := render.RenderHTML(resp.GetCertificate(), cert)
+			render.FormatCase(cmd.OutOrStdout(), cs)
+			return nil
+		})
+	}
+	return cmd
+}
+
+func newTransferStatusCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status --config FILE CASE_ID",
+		Short: "one case with the time of each step",
+		Args:  exactArgs(1, "one case id"),
+	}
+	dial := addAgencyFlags(cmd)
+	asJSON := addJSONFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			resp, err := c.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: args[0]})
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(*html, page, 0o644); err != nil {
+			if *asJSON {
+				return printJSON(cmd.OutOrStdout(), resp.GetCase())
+			}
+			render.FormatCase(cmd.OutOrStdout(), resp.GetCase())
+			return nil
+		})
+	}
+	return cmd
+}
+
+// caseStates are the names --state accepts.
+var caseStates = []string{"applied", "notified", "certified", "funded", "completed", "refused", "withdrawn",
+	"requested", "waiting_suspension", "waiting_confirmation", "certificate_sent", "remitted", "closed", "returned"}
+
+func newTransferListCmd() *cobra.Command {
+	var side, state string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list --config FILE",
+		Short: "list cases, newest first",
+		Args:  noArgs,
+	}
+	dial := addAgencyFlags(cmd)
+	asJSON := addJSONFlag(cmd)
+	cmd.Flags().StringVar(&side, "side", "", "destination or origin")
+	cmd.Flags().StringVar(&state, "state", "", "only cases in this state, e.g. completed")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many, newest first")
+	completeWords(cmd, "side", "destination", "origin")
+	completeWords(cmd, "state", caseStates...)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		req := &jiexuv1.ListCasesRequest{PageSize: int32(limit)}
+		if side != "" {
+			v, ok := jiexuv1.CaseSide_value["CASE_SIDE_"+strings.ToUpper(side)]
+			if !ok {
+				return usagef("--side %q must be destination or origin", side)
+			}
+			req.Side = jiexuv1.CaseSide(v)
+		}
+		if state != "" {
+			v, ok := jiexuv1.CaseState_value["CASE_STATE_"+strings.ToUpper(state)]
+			if !ok {
+				return usagef("--state %q is not a case state (%s)", state, strings.Join(caseStates, ", "))
+			}
+			req.State = jiexuv1.CaseState(v)
+		}
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			resp, err := c.ListCases(ctx, req)
+			if err != nil {
 				return err
 			}
-			fmt.Printf("printable page written to %s (open it in a browser and print)\n", *html)
+			if *asJSON {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			render.FormatCases(cmd.OutOrStdout(), resp.GetCases())
+			return nil
+		})
+	}
+	return cmd
+}
+
+func newCertCmd() *cobra.Command {
+	return group("cert", "certificates (参保凭证): show, print, verify, re-issue, check and register paper copies",
+		newCertShowCmd(), newCertVerifyCmd(), newCertReissueCmd(), newCertCheckCmd(), newCertRegisterCmd())
+}
+
+func newCertShowCmd() *cobra.Command {
+	var out, html string
+	cmd := &cobra.Command{
+		Use:   "show --config FILE NUMBER",
+		Short: "print, export, or render a certificate for printing",
+		Args:  exactArgs(1, "one certificate number, e.g. 蒙呼和浩特2026第00001号"),
+	}
+	dial := addAgencyFlags(cmd)
+	asJSON := addJSONFlag(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "also export the sealed certificate to this file, for 'jiexu cert verify'")
+	cmd.Flags().StringVar(&html, "html", "", "also write a printable page (three parts, 一式三联) to this file")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		w := cmd.OutOrStdout()
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			resp, err := c.GetCertificate(ctx, &jiexuv1.GetCertificateRequest{Number: args[0]})
+			if err != nil {
+				return err
+			}
+			cert := &jiexuv1.Certificate{}
+			if err := proto.Unmarshal(resp.GetCertificate().GetCertificate(), cert); err != nil {
+				return err
+			}
+			if *asJSON {
+				if err := printJSON(w, cert); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprint(w, render.RenderText(resp.GetCertificate(), cert))
+				if v := resp.GetVoidedOn(); v != nil {
+					fmt.Fprintf(w, "VOID since %s: %s\n", render.FmtDate(v), resp.GetVoidReason())
+				}
+			}
+			// With --json the notes go to standard error, keeping standard output JSON.
+			notes := w
+			if *asJSON {
+				notes = cmd.ErrOrStderr()
+			}
+			if out != "" {
+				data, err := proto.Marshal(resp.GetCertificate())
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(out, data, 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(notes, "exported to %s\n", out)
+			}
+			if html != "" {
+				page, err := render.RenderHTML(resp.GetCertificate(), cert)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(html, page, 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(notes, "printable page written to %s (open it in a browser and print)\n", html)
+			}
+			return nil
+		})
+	}
+	return cmd
+}
+
+func newCertVerifyCmd() *cobra.Command {
+	var caFile string
+	cmd := &cobra.Command{
+		Use:   "verify --ca CA.pem FILE.pb",
+		Short: "check an exported certificate offline",
+		Args:  exactArgs(1, "one exported certificate file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ca, err := certs.LoadCertificate(caFile)
+			if err != nil {
+				return err
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			sc := &jiexuv1.SealedCertificate{}
+			if err := proto.Unmarshal(data, sc); err != nil {
+				return fmt.Errorf("%s is not an exported certificate: %w", args[0], err)
+			}
+			cert, err := node.VerifyCertificate(sc, ca, nil)
+			if err != nil {
+				return fmt.Errorf("%s does NOT verify: %w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "OK: %s was sealed by region %s on %s and has not been altered (verification code %s)\n",
+				cert.GetNumber(), cert.GetOriginRegion(), cert.GetIssuedAt().AsTime().In(rules.CST).Format("2006-01-02 15:04"), rules.VerificationCode(sc))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&caFile, "ca", "", "the national CA certificate (ca.pem)")
+	required(cmd, "ca")
+	return cmd
+}
+
+func newOutboxCmd() *cobra.Command {
+	return group("outbox", "messages waiting for delivery to peers: list, show one, redrive dead letters",
+		newListOutboxCmd("list", "pending messages", false), newOutboxShowCmd(), newOutboxRedriveCmd())
+}
+
+func newDeadLettersCmd() *cobra.Command {
+	return newListOutboxCmd("deadletters", "messages that stopped being retried (see 'jiexu outbox redrive')", true)
+}
+
+func newListOutboxCmd(use, short string, dead bool) *cobra.Command {
+	var peer string
+	cmd := &cobra.Command{
+		Use:   use + " --config FILE",
+		Short: short,
+		Args:  noArgs,
+	}
+	dial := addAgencyFlags(cmd)
+	asJSON := addJSONFlag(cmd)
+	cmd.Flags().StringVar(&peer, "peer", "", "only messages to this region")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead, PeerRegion: peer})
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(cmd.OutOrStdout(), resp)
+			}
+			render.FormatOutbox(cmd.OutOrStdout(), resp.GetMessages(), time.Now())
+			return nil
+		})
+	}
+	return cmd
+}
+
+func newOutboxRedriveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "redrive --config FILE [SEQ]…",
+		Short: "move dead letters (all, or the given ones) back to the outbox",
+		Args:  cobra.ArbitraryArgs,
+	}
+	dial := addAgencyFlags(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var seqs []uint64
+		for _, p := range args {
+			n, err := strconv.ParseUint(p, 10, 64)
+			if err != nil {
+				return usagef("%q is not a sequence number (see 'jiexu deadletters')", p)
+			}
+			seqs = append(seqs, n)
 		}
-		return nil
-	})
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			resp, err := c.RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{Sequences: seqs})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "moved %d dead letter(s) back to the outbox\n", resp.GetRedriven())
+			return nil
+		})
+	}
+	return cmd
 }
 
-func runCertVerify(_ context.Context, args []string) error {
-	fs := flagSet("cert verify")
-	caFile := fs.String("ca", "", "the national CA certificate (ca.pem)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := required(fs, "ca"); err != nil {
-		return err
-	}
-	if err := positional(fs, pos, 1, "one exported certificate file"); err != nil {
-		return err
-	}
-	ca, err := certs.LoadCertificate(*caFile)
-	if err != nil {
-		return err
-	}
-	data, err := os.ReadFile(pos[0])
-	if err != nil {
-		return err
-	}
-	sc := &jiexuv1.SealedCertificate{}
-	if err := proto.Unmarshal(data, sc); err != nil {
-		return fmt.Errorf("%s is not an exported certificate: %w", pos[0], err)
-	}
-	cert, err := node.VerifyCertificate(sc, ca, nil)
-	if err != nil {
-		return fmt.Errorf("%s does NOT verify: %w", pos[0], err)
-	}
-	fmt.Printf("OK: %s was sealed by region %s on %s and has not been altered (verification code %s)\n",
-		cert.GetNumber(), cert.GetOriginRegion(), cert.GetIssuedAt().AsTime().In(rules.CST).Format("2006-01-02 15:04"), rules.VerificationCode(sc))
-	return nil
-}
-
-func listOutbox(ctx context.Context, args []string, name string, dead bool) error {
-	fs := flagSet(name)
-	dial := agency(fs)
-	peer := fs.String("peer", "", "only messages to this region")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead, PeerRegion: *peer})
-		if err != nil {
-			return err
-		}
-		render.FormatOutbox(os.Stdout, resp.GetMessages(), time.Now())
-		return nil
-	})
-}
-
-func runOutboxList(ctx context.Context, args []string) error {
-	return listOutbox(ctx, args, "outbox list", false)
-}
-
-func runDeadLetters(ctx context.Context, args []string) error {
-	return listOutbox(ctx, args, "deadletters", true)
-}
-
-func runOutboxRedrive(ctx context.Context, args []string) error {
-	fs := flagSet("outbox redrive")
-	dial := agency(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	var seqs []uint64
-	for _, p := range pos {
-		n, err := strconv.ParseUint(p, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a sequence number (see 'jiexu deadletters')", p)
-		}
-		seqs = append(seqs, n)
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{Sequences: seqs})
-		if err != nil {
-			return err
-		}
-		fmt.Printf("moved %d dead letter(s) back to the outbox\n", resp.GetRedriven())
-		return nil
-	})
-}
-
-func printCertificate(sc *jiexuv1.SealedCertificate) error {
+func printCertificate(w io.Writer, sc *jiexuv1.SealedCertificate) error {
 	cert := &jiexuv1.Certificate{}
 	if err := proto.Unmarshal(sc.GetCertificate(), cert); err != nil {
 		return err
 	}
-	fmt.Print(render.RenderText(sc, cert))
+	fmt.Fprint(w, render.RenderText(sc, cert))
 	return nil
 }
 
-func runCertReissue(ctx context.Context, args []string) error {
-	fs := flagSet("cert reissue")
-	dial := agency(fs)
-	id := fs.String("id", "", "the holder's ID number")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func newCertReissueCmd() *cobra.Command {
+	var id string
+	cmd := &cobra.Command{
+		Use:   "reissue --config FILE NUMBER --id ID",
+		Short: "re-issue a lost certificate (补办) at the issuing node",
+		Args:  exactArgs(1, "one certificate number"),
 	}
-	if err := required(fs, "id"); err != nil {
-		return err
-	}
-	if err := positional(fs, pos, 1, "one certificate number"); err != nil {
-		return err
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.ReissueCertificate(ctx, &jiexuv1.ReissueCertificateRequest{Number: pos[0], IdNumber: *id})
-		if err != nil {
-			return err
-		}
-		return printCertificate(resp.GetCertificate())
-	})
-}
-
-func runCertCheck(ctx context.Context, args []string) error {
-	fs := flagSet("cert check")
-	dial := agency(fs)
-	id := fs.String("id", "", "the holder's ID number, as on the paper copy")
-	issuer := fs.String("issuer", "", "the issuing region (default: found from the number)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := required(fs, "id"); err != nil {
-		return err
-	}
-	if err := positional(fs, pos, 1, "one certificate number"); err != nil {
-		return err
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		resp, err := c.CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: pos[0], IdNumber: *id, IssuerDivision: *issuer})
-		if err != nil {
-			return err
-		}
-		fmt.Printf("the issuer %s holds this certificate (seal verified); compare the paper copy with it:\n", resp.GetIssuerRegion())
-		return printCertificate(resp.GetCertificate())
-	})
-}
-
-func runNodeBackup(ctx context.Context, args []string) error {
-	fs := flagSet("node backup")
-	dial := agency(fs)
-	out := fs.String("out", "", "file to write (must not exist)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "out"); err != nil {
-		return err
-	}
-	c, done, err := dial.dial()
-	if err != nil {
-		return err
-	}
-	defer done()
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	stream, err := c.Backup(ctx, &jiexuv1.BackupRequest{})
-	if err == nil {
-		var n int64
-		var last time.Time
-		for {
-			var chunk *jiexuv1.BackupResponse
-			if chunk, err = stream.Recv(); err != nil {
-				break
-			}
-			if _, err = f.Write(chunk.GetChunk()); err != nil {
-				break
-			}
-			n += int64(len(chunk.GetChunk()))
-			if time.Since(last) > time.Second {
-				fmt.Fprintf(os.Stderr, "  %d KiB…\n", n>>10)
-				last = time.Now()
-			}
-		}
-		if err == io.EOF {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(*out)
-		return fmt.Errorf("backup failed, nothing kept: %w", err)
-	}
-	sum, err := node.VerifyBackup(*out, nil)
-	if err != nil {
-		return fmt.Errorf("backup written but does not verify: %w", err)
-	}
-	fmt.Printf("wrote %s: %d people (%d periods), %d cases, %d certificates, %d pending messages, %d dead letters, registry version %d\n",
-		*out, sum.Enrolments, sum.Periods, sum.Cases, sum.Certificates, sum.Pending, sum.Dead, sum.RegistryVersion)
-	return nil
-}
-
-func runNodeVerifyBackup(_ context.Context, args []string) error {
-	fs := flagSet("node verify-backup")
-	caFile := fs.String("ca", "", "national CA certificate: also verify every certificate's seal")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := positional(fs, pos, 1, "one backup file"); err != nil {
-		return err
-	}
-	var ca *x509.Certificate
-	if *caFile != "" {
-		if ca, err = certs.LoadCertificate(*caFile); err != nil {
-			return err
-		}
-	}
-	sum, err := node.VerifyBackup(pos[0], ca)
-	if err != nil {
-		return fmt.Errorf("%s does NOT verify: %w", pos[0], err)
-	}
-	sealed := ""
-	if ca != nil {
-		sealed = ", every seal verified"
-	}
-	fmt.Printf("OK: %s: %d people (%d periods), %d cases, %d certificates%s, %d pending messages, %d dead letters, registry version %d\n",
-		pos[0], sum.Enrolments, sum.Periods, sum.Cases, sum.Certificates, sealed, sum.Pending, sum.Dead, sum.RegistryVersion)
-	return nil
-}
-
-func runOutboxShow(ctx context.Context, args []string) error {
-	fs := flagSet("outbox show")
-	dial := agency(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := positional(fs, pos, 1, "one sequence number (see 'jiexu outbox list')"); err != nil {
-		return err
-	}
-	seq, err := strconv.ParseUint(pos[0], 10, 64)
-	if err != nil {
-		return fmt.Errorf("%q is not a sequence number", pos[0])
-	}
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		for _, dead := range []bool{false, true} {
-			resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead})
+	dial := addAgencyFlags(cmd)
+	cmd.Flags().StringVar(&id, "id", "", "the holder's ID number")
+	required(cmd, "id")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			resp, err := c.ReissueCertificate(ctx, &jiexuv1.ReissueCertificateRequest{Number: args[0], IdNumber: id})
 			if err != nil {
 				return err
 			}
-			for _, m := range resp.GetMessages() {
-				if m.GetSequence() == seq {
-					render.FormatOutboxMessage(os.Stdout, m, time.Now())
-					return nil
-				}
-			}
-		}
-		return fmt.Errorf("no pending message or dead letter %d (see 'jiexu outbox list' and 'jiexu deadletters')", seq)
-	})
+			return printCertificate(cmd.OutOrStdout(), resp.GetCertificate())
+		})
+	}
+	return cmd
 }
 
-func runRecordsPut(ctx context.Context, args []string) error {
-	fs := flagSet("records put")
-	dial := agency(fs)
-	id := fs.String("id", "", "18-character ID number")
-	name := fs.String("name", "", "name")
-	scheme := fs.String("scheme", "", "employee, resident or ncms")
-	division := fs.String("division", "", "division code where the person is enrolled (default: this node's region)")
-	from := fs.String("from", time.Now().In(rules.CST).Format("2006-01"), "enrolled from, YYYY-MM")
-	months := fs.Int("months", 0, "months actually paid")
-	balance := fs.String("balance", "0", "personal-account balance in yuan, e.g. 1024.00")
-	household := fs.String("household", "non-agricultural", "agricultural or non-agricultural")
-	place := fs.String("place", "", "household registration place (户籍所在地)")
-	insurance := fs.String("insurance-number", "", "local medical-insurance number, where used")
-	headName := fs.String("head-name", "", "NCMS household head's name")
-	headID := fs.String("head-id", "", "NCMS household head's ID number")
-	backPaid := fs.Bool("gap-back-paid", false, "contributions for a gap before --from were back-paid")
-	registered := fs.String("registered-on", "", "the day the person registered here, YYYY-MM-DD (default today when --from is this month, else the first day of --from)")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func newCertCheckCmd() *cobra.Command {
+	var id, issuer string
+	cmd := &cobra.Command{
+		Use:   "check --config FILE NUMBER --id ID",
+		Short: "fetch the issuer's record to check a paper copy",
+		Args:  exactArgs(1, "one certificate number"),
 	}
-	if err := required(fs, "id", "name", "scheme"); err != nil {
-		return err
+	dial := addAgencyFlags(cmd)
+	cmd.Flags().StringVar(&id, "id", "", "the holder's ID number, as on the paper copy")
+	cmd.Flags().StringVar(&issuer, "issuer", "", "the issuing region (default: found from the number)")
+	required(cmd, "id")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			resp, err := c.CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: args[0], IdNumber: id, IssuerDivision: issuer})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "the issuer %s holds this certificate (seal verified); compare the paper copy with it:\n", resp.GetIssuerRegion())
+			return printCertificate(cmd.OutOrStdout(), resp.GetCertificate())
+		})
 	}
-	sc, err := rules.ParseScheme(*scheme)
-	if err != nil {
-		return fmt.Errorf("--scheme: %w", err)
+	return cmd
+}
+
+func newNodeBackupCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "backup --config FILE --out FILE",
+		Short: "online, consistent copy of the node's store",
+		Args:  noArgs,
 	}
-	ht, err := rules.ParseHouseholdType(*household)
-	if err != nil {
-		return fmt.Errorf("--household: %w", err)
-	}
-	ym, err := rules.ParseYearMonth(*from)
-	if err != nil {
-		return fmt.Errorf("--from: %w", err)
-	}
-	fen, err := rules.ParseYuan(*balance)
-	if err != nil {
-		return fmt.Errorf("--balance: %w", err)
-	}
-	if *division == "" && *dial.config != "" {
-		cfg, err := node.LoadConfig(*dial.config)
+	dial := addAgencyFlags(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "file to write (must not exist)")
+	required(cmd, "out")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, done, err := dial.dial()
 		if err != nil {
 			return err
 		}
-		*division = cfg.Region
-	}
-	regOn, err := parseDate("registered-on", *registered)
-	if err != nil {
-		return err
-	}
-	rec := &jiexuv1.Record{
-		Person: &jiexuv1.Person{Name: *name, IdNumber: *id, InsuranceNumber: *insurance, HouseholdType: ht, HouseholdPlace: *place,
-			HouseholdHeadName: *headName, HouseholdHeadIdNumber: *headID},
-		Scheme: sc, Division: *division, EnrolledFrom: ym, MonthsPaid: int32(*months), BalanceFen: fen, GapBackPaid: *backPaid, RegisteredOn: regOn,
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	return dial.call(ctx, func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-		// A person already active here keeps every figure a flag does not
-		// set: 'records put --months 130' changes the months, not the balance.
-		if cur, err := c.GetEnrolment(ctx, &jiexuv1.GetEnrolmentRequest{IdNumber: *id}); err == nil {
-			ps := cur.GetEnrolment().GetPeriods()
-			if last := ps[len(ps)-1]; last.GetStatus() == jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
-				rec = mergeRecord(cur.GetEnrolment().GetPerson(), last, rec, set)
+		defer done()
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		stream, err := c.Backup(cmd.Context(), &jiexuv1.BackupRequest{})
+		if err == nil {
+			var n int64
+			var last time.Time
+			for {
+				var chunk *jiexuv1.BackupResponse
+				if chunk, err = stream.Recv(); err != nil {
+					break
+				}
+				if _, err = f.Write(chunk.GetChunk()); err != nil {
+					break
+				}
+				n += int64(len(chunk.GetChunk()))
+				if time.Since(last) > time.Second {
+					fmt.Fprintf(cmd.ErrOrStderr(), "  %d KiB…\n", n>>10)
+					last = time.Now()
+				}
+			}
+			if err == io.EOF {
+				err = f.Sync()
 			}
 		}
-		resp, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(out)
+			return fmt.Errorf("backup failed, nothing kept: %w", err)
+		}
+		sum, err := node.VerifyBackup(out, nil)
+		if err != nil {
+			return fmt.Errorf("backup written but does not verify: %w", err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d people (%d periods), %d cases, %d certificates, %d pending messages, %d dead letters, registry version %d\n",
+			out, sum.Enrolments, sum.Periods, sum.Cases, sum.Certificates, sum.Pending, sum.Dead, sum.RegistryVersion)
+		return nil
+	}
+	return cmd
+}
+
+func newNodeVerifyBackupCmd() *cobra.Command {
+	var caFile string
+	cmd := &cobra.Command{
+		Use:   "verify-backup [--ca CA.pem] FILE",
+		Short: "check a backup file",
+		Args:  exactArgs(1, "one backup file"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ca *x509.Certificate
+			if caFile != "" {
+				var err error
+				if ca, err = certs.LoadCertificate(caFile); err != nil {
+					return err
+				}
+			}
+			sum, err := node.VerifyBackup(args[0], ca)
+			if err != nil {
+				return fmt.Errorf("%s does NOT verify: %w", args[0], err)
+			}
+			sealed := ""
+			if ca != nil {
+				sealed = ", every seal verified"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "OK: %s: %d people (%d periods), %d cases, %d certificates%s, %d pending messages, %d dead letters, registry version %d\n",
+				args[0], sum.Enrolments, sum.Periods, sum.Cases, sum.Certificates, sealed, sum.Pending, sum.Dead, sum.RegistryVersion)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&caFile, "ca", "", "national CA certificate: also verify every certificate's seal")
+	return cmd
+}
+
+func newOutboxShowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show --config FILE SEQ",
+		Short: "one pending message or dead letter in full",
+		Args:  exactArgs(1, "one sequence number (see 'jiexu outbox list')"),
+	}
+	dial := addAgencyFlags(cmd)
+	asJSON := addJSONFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		seq, err := strconv.ParseUint(args[0], 10, 64)
+		if err != nil {
+			return usagef("%q is not a sequence number", args[0])
+		}
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			for _, dead := range []bool{false, true} {
+				resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead})
+				if err != nil {
+					return err
+				}
+				for _, m := range resp.GetMessages() {
+					if m.GetSequence() == seq {
+						if *asJSON {
+							return printJSON(cmd.OutOrStdout(), m)
+						}
+						render.FormatOutboxMessage(cmd.OutOrStdout(), m, time.Now())
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("no pending message or dead letter %d (see 'jiexu outbox list' and 'jiexu deadletters')", seq)
+		})
+	}
+	return cmd
+}
+
+func newRecordsPutCmd() *cobra.Command {
+	var id, name, scheme, division, from, balance, household, place, insurance, headName, headID, registered string
+	var months int
+	var backPaid bool
+	cmd := &cobra.Command{
+		Use:   "put --config FILE --id ID --name NAME --scheme employee|resident|ncms",
+		Short: "enrol one person here (a new period, or an update of the active one)",
+		Args:  noArgs,
+	}
+	dial := addAgencyFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&id, "id", "", "18-character ID number")
+	f.StringVar(&name, "name", "", "name")
+	f.StringVar(&scheme, "scheme", "", "employee, resident or ncms")
+	f.StringVar(&division, "division", "", "division code where the person is enrolled (default: this node's region)")
+	f.StringVar(&from, "from", time.Now().In(rules.CST).Format("2006-01"), "enrolled from, YYYY-MM")
+	f.IntVar(&months, "months", 0, "months actually paid")
+	f.StringVar(&balance, "balance", "0", "personal-account balance in yuan, e.g. 1024.00")
+	f.StringVar(&household, "household", "non-agricultural", "agricultural or non-agricultural")
+	f.StringVar(&place, "place", "", "household registration place (户籍所在地)")
+	f.StringVar(&insurance, "insurance-number", "", "local medical-insurance number, where used")
+	f.StringVar(&headName, "head-name", "", "NCMS household head's name")
+	f.StringVar(&headID, "head-id", "", "NCMS household head's ID number")
+	f.BoolVar(&backPaid, "gap-back-paid", false, "contributions for a gap before --from were back-paid")
+	f.StringVar(&registered, "registered-on", "", "the day the person registered here, YYYY-MM-DD (default today when --from is this month, else the first day of --from)")
+	completeWords(cmd, "scheme", "employee", "resident", "ncms")
+	completeWords(cmd, "household", "agricultural", "non-agricultural")
+	required(cmd, "id", "name", "scheme")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		sc, err := rules.ParseScheme(scheme)
+		if err != nil {
+			return usagef("--scheme: %w", err)
+		}
+		ht, err := rules.ParseHouseholdType(household)
+		if err != nil {
+			return usagef("--household: %w", err)
+		}
+		ym, err := rules.ParseYearMonth(from)
+		if err != nil {
+			return usagef("--from: %w", err)
+		}
+		fen, err := rules.ParseYuan(balance)
+		if err != nil {
+			return usagef("--balance: %w", err)
+		}
+		if division == "" {
+			if division, err = dial.region(); err != nil {
+				return err
+			}
+		}
+		regOn, err := parseDate("registered-on", registered)
 		if err != nil {
 			return err
 		}
-		render.FormatEnrolment(os.Stdout, resp.GetEnrolment())
-		return nil
-	})
+		rec := &jiexuv1.Record{
+			Person: &jiexuv1.Person{Name: name, IdNumber: id, InsuranceNumber: insurance, HouseholdType: ht, HouseholdPlace: place,
+				HouseholdHeadName: headName, HouseholdHeadIdNumber: headID},
+			Scheme: sc, Division: division, EnrolledFrom: ym, MonthsPaid: int32(months), BalanceFen: fen, GapBackPaid: backPaid, RegisteredOn: regOn,
+		}
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			// A person already active here keeps every figure a flag does not
+			// set: 'records put --months 130' changes the months, not the balance.
+			if cur, err := c.GetEnrolment(ctx, &jiexuv1.GetEnrolmentRequest{IdNumber: id}); err == nil {
+				ps := cur.GetEnrolment().GetPeriods()
+				if last := ps[len(ps)-1]; last.GetStatus() == jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
+					rec = mergeRecord(cur.GetEnrolment().GetPerson(), last, rec, cmd.Flags().Changed)
+				}
+			}
+			resp, err := c.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec})
+			if err != nil {
+				return err
+			}
+			render.FormatEnrolment(cmd.OutOrStdout(), resp.GetEnrolment())
+			return nil
+		})
+	}
+	return cmd
 }
 
 // mergeRecord starts from the person's active period and person block and
 // takes from rec only the fields whose flags were given.
-func mergeRecord(person *jiexuv1.Person, p *jiexuv1.Period, rec *jiexuv1.Record, set map[string]bool) *jiexuv1.Record {
+func mergeRecord(person *jiexuv1.Person, p *jiexuv1.Period, rec *jiexuv1.Record, changed func(string) bool) *jiexuv1.Record {
 	out := &jiexuv1.Record{Person: proto.Clone(person).(*jiexuv1.Person), Scheme: p.GetScheme(), Division: p.GetDivision(),
 		EnrolledFrom: p.GetEnrolledFrom(), MonthsPaid: p.GetMonthsPaid(), BalanceFen: p.GetBalanceFen(), GapBackPaid: p.GetGapBackPaid(),
 		RegisteredOn: p.GetRegisteredOn()}
@@ -728,7 +912,7 @@ func mergeRecord(person *jiexuv1.Person, p *jiexuv1.Period, rec *jiexuv1.Record,
 		"head-id":          func() { out.Person.HouseholdHeadIdNumber = in.GetHouseholdHeadIdNumber() },
 		"gap-back-paid":    func() { out.GapBackPaid = rec.GetGapBackPaid() }, "registered-on": func() { out.RegisteredOn = rec.GetRegisteredOn() },
 	} {
-		if set[name] {
+		if changed(name) {
 			apply()
 		}
 	}

@@ -1,165 +1,235 @@
 package main
 
 import (
-	"context"
+	"crypto/x509"
 	"fmt"
 	"math/big"
 	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
 
 	"jiexu/certs"
 )
 
-func runCAInit(_ context.Context, args []string) error {
-	fs := flagSet("ca init")
-	dir := fs.String("dir", "", "folder for the CA (created; must not hold a CA already)")
-	name := fs.String("name", certs.DefaultCAName, "the root's subject common name")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "dir"); err != nil {
-		return err
-	}
-	ca, err := certs.InitCA(*dir, *name)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("created CA %q in %s (key %s: keep it offline)\n", ca.Cert.Subject.CommonName, *dir, filepath.Join(*dir, certs.CAKeyFile))
-	return nil
+func newCACmd() *cobra.Command {
+	return group("ca", "the national CA: create it, issue and sign node certificates, revoke them",
+		newCAInitCmd(), newCAIssueCmd(), newCACSRCmd(), newCASignCmd(), newCARevokeCmd())
 }
 
-func runCAIssue(_ context.Context, args []string) error {
-	fs := flagSet("ca issue")
-	caDir := fs.String("ca", "", "the CA folder")
-	region := fs.String("region", "", "pooling-region code (GB/T 2260), e.g. 150100")
-	name := fs.String("name", "", "agency name, e.g. 呼和浩特市医疗保险管理局")
-	out := fs.String("out", "", "folder to write key.pem, cert.pem and ca.pem into")
-	reg := fs.Bool("registry", false, "issue the registry's signing certificate instead of a node's")
-	var hosts listFlag
-	fs.Var(&hosts, "host", "DNS name or IP address the node serves on (repeatable)")
-	table := tableFlag(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
+func newCAInitCmd() *cobra.Command {
+	var dir, name string
+	cmd := &cobra.Command{
+		Use:   "init --dir DIR",
+		Short: "create the national root CA",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ca, err := certs.InitCA(dir, name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created CA %q in %s (key %s: keep it offline)\n", ca.Cert.Subject.CommonName, dir, filepath.Join(dir, certs.CAKeyFile))
+			return nil
+		},
 	}
-	if err := required(fs, "ca", "name", "out"); err != nil {
-		return err
-	}
-	req := certs.IssueRequest{Role: certs.RoleNode, Region: *region, Name: *name, Hosts: hosts}
-	if *reg {
-		req.Role = certs.RoleRegistry
-	} else if err := required(fs, "region"); err != nil {
-		return err
-	}
-	t, err := table()
-	if err != nil {
-		return err
-	}
-	ca, err := certs.LoadCA(*caDir, certs.WithRegionCheck(t.CheckPlace))
-	if err != nil {
-		return err
-	}
-	cert, err := ca.Issue(req, *out)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("issued %s for %s, serial %s, valid to %s\n  %s\n  fingerprint %s\n", cert.URIs[0], *name, cert.SerialNumber,
-		cert.NotAfter.Format("2006-01-02"), filepath.Join(*out, certs.CertFile), certs.Fingerprint(cert))
-	return nil
+	cmd.Flags().StringVar(&dir, "dir", "", "folder for the CA (created; must not hold a CA already)")
+	cmd.Flags().StringVar(&name, "name", certs.DefaultCAName, "the root's subject common name")
+	required(cmd, "dir")
+	return cmd
 }
 
-func runCACSR(_ context.Context, args []string) error {
-	fs := flagSet("ca csr")
-	region := fs.String("region", "", "pooling-region code")
-	name := fs.String("name", "", "agency name")
-	out := fs.String("out", "", "folder for key.pem and csr.pem")
-	table := tableFlag(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
+func newCAIssueCmd() *cobra.Command {
+	var caDir, region, name, out, kind string
+	var reg bool
+	var hosts []string
+	cmd := &cobra.Command{
+		Use:   "issue --ca DIR --region CODE --name AGENCY --kind KIND --out DIR",
+		Short: "issue a node (or, with --registry, the registry's) certificate and key",
+		Args:  noArgs,
 	}
-	if err := required(fs, "region", "name", "out"); err != nil {
-		return err
-	}
-	t, err := table()
-	if err != nil {
-		return err
-	}
-	if err := t.CheckPlace(*region); err != nil {
-		return fmt.Errorf("--region: %w", err)
-	}
-	if err := certs.CreateCSR(*out, *region, *name); err != nil {
-		return err
-	}
-	fmt.Printf("wrote %s (send it to the national CA) and %s (keep it here)\n", filepath.Join(*out, certs.CSRFile), filepath.Join(*out, certs.KeyFile))
-	return nil
-}
-
-func runCASign(_ context.Context, args []string) error {
-	fs := flagSet("ca sign")
-	caDir := fs.String("ca", "", "the CA folder")
-	csr := fs.String("csr", "", "the node's csr.pem")
-	out := fs.String("out", "", "folder to write cert.pem and ca.pem into")
-	var hosts listFlag
-	fs.Var(&hosts, "host", "DNS name or IP address the node serves on (repeatable)")
-	table := tableFlag(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "ca", "csr", "out"); err != nil {
-		return err
-	}
-	t, err := table()
-	if err != nil {
-		return err
-	}
-	ca, err := certs.LoadCA(*caDir, certs.WithRegionCheck(t.CheckPlace))
-	if err != nil {
-		return err
-	}
-	cert, err := ca.SignCSR(*csr, hosts, *out)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("signed %s for %s, serial %s\n", cert.URIs[0], cert.Subject.CommonName, cert.SerialNumber)
-	return nil
-}
-
-func runCARevoke(_ context.Context, args []string) error {
-	fs := flagSet("ca revoke")
-	caDir := fs.String("ca", "", "the CA folder")
-	var serials, files listFlag
-	fs.Var(&serials, "serial", "decimal serial number to revoke (repeatable)")
-	fs.Var(&files, "cert", "certificate file to revoke (repeatable)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "ca"); err != nil {
-		return err
-	}
-	var ns []*big.Int
-	for _, s := range serials {
-		n, ok := new(big.Int).SetString(s, 10)
-		if !ok {
-			return fmt.Errorf("--serial %q is not a decimal number", s)
+	table := addTableFlag(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		req := certs.IssueRequest{Role: certs.RoleNode, Region: region, Name: name, Hosts: hosts, Kind: kind}
+		if reg {
+			req.Role = certs.RoleRegistry
+		} else if region == "" {
+			return usagef("--region is required (or --registry for the registry's certificate)")
 		}
-		ns = append(ns, n)
-	}
-	for _, f := range files {
-		c, err := certs.LoadCertificate(f)
+		t, err := table()
 		if err != nil {
 			return err
 		}
-		ns = append(ns, c.SerialNumber)
+		ca, err := certs.LoadCA(caDir, certs.WithRegionCheck(t.CheckPlace))
+		if err != nil {
+			return err
+		}
+		cert, err := ca.Issue(req, out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "issued %s for %s, serial %s, valid to %s\n  %s\n  fingerprint %s\n", cert.URIs[0], name, cert.SerialNumber,
+			cert.NotAfter.Format("2006-01-02"), filepath.Join(out, certs.CertFile), certs.Fingerprint(cert))
+		return nil
 	}
-	if len(ns) == 0 {
-		fs.Usage()
-		return fmt.Errorf("name at least one --serial or --cert")
+	cmd.Flags().StringVar(&caDir, "ca", "", "the CA folder")
+	cmd.Flags().StringVar(&region, "region", "", "pooling-region code (GB/T 2260), e.g. 150100")
+	cmd.Flags().StringVar(&name, "name", "", "agency name, e.g. 呼和浩特市医疗保险管理局")
+	cmd.Flags().StringVar(&out, "out", "", "folder to write key.pem, cert.pem and ca.pem into")
+	cmd.Flags().StringVar(&kind, "kind", "", "the agency's kind, certified in the certificate: insurance or ncms")
+	cmd.Flags().BoolVar(&reg, "registry", false, "issue the registry's signing certificate instead of a node's")
+	cmd.Flags().StringSliceVar(&hosts, "host", nil, "DNS name or IP address the node (or the registry) serves on (repeatable); nodes reach the registry by one of these")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
+	required(cmd, "ca", "name", "out")
+	return cmd
+}
+
+func newCACSRCmd() *cobra.Command {
+	var region, name, out, kind string
+	cmd := &cobra.Command{
+		Use:   "csr --region CODE --name AGENCY --kind KIND --out DIR",
+		Short: "make a key and a signing request on the node's machine",
+		Args:  noArgs,
 	}
-	ca, err := certs.LoadCA(*caDir)
-	if err != nil {
-		return err
+	table := addTableFlag(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		if err := t.CheckPlace(region); err != nil {
+			return fmt.Errorf("--region: %w", err)
+		}
+		if err := certs.CreateCSR(out, region, name, kind); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (send it to the national CA) and %s (keep it here)\n", filepath.Join(out, certs.CSRFile), filepath.Join(out, certs.KeyFile))
+		return nil
 	}
-	if _, err := ca.Revoke(ns); err != nil {
-		return err
+	cmd.Flags().StringVar(&region, "region", "", "pooling-region code")
+	cmd.Flags().StringVar(&name, "name", "", "agency name")
+	cmd.Flags().StringVar(&out, "out", "", "folder for key.pem and csr.pem")
+	cmd.Flags().StringVar(&kind, "kind", "", "the agency's kind: insurance (社会（医疗）保险经办机构) or ncms (新型农村合作医疗经办机构)")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
+	required(cmd, "name", "out", "region")
+	return cmd
+}
+
+func newCASignCmd() *cobra.Command {
+	var caDir, csr, out, kind, registryAddr string
+	var hosts []string
+	cmd := &cobra.Command{
+		Use:   "sign --ca DIR --csr FILE --host HOST --out DIR",
+		Short: "sign a node's request; send back the one file DIR/bundle.pem",
+		Args:  noArgs,
 	}
-	fmt.Printf("revoked %d certificate(s); wrote %s. Run 'jiexu registry sign' so nodes learn of it.\n", len(ns), filepath.Join(*caDir, certs.CRLFile))
-	return nil
+	table := addTableFlag(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		if kind != "" {
+			if err := certs.CheckKind(kind); err != nil {
+				return usagef("--kind: %v", err)
+			}
+		}
+		ca, err := certs.LoadCA(caDir, certs.WithRegionCheck(t.CheckPlace))
+		if err != nil {
+			return err
+		}
+		cert, err := ca.SignCSRKind(csr, hosts, kind, out)
+		if err != nil {
+			return err
+		}
+		bundle := filepath.Join(out, certs.BundleFile)
+		if err := certs.WriteBundle(bundle, certs.Bundle{Cert: cert, CA: ca.Cert, RegistryAddress: registryAddr}); err != nil {
+			return err
+		}
+		w := cmd.OutOrStdout()
+		fmt.Fprintf(w, "signed %s for %s (%s), serial %s, valid for %s\n", cert.URIs[0], cert.Subject.CommonName,
+			orUnstated(certs.KindOf(cert)), cert.SerialNumber, strings.Join(certHosts(cert), ", "))
+		fmt.Fprintf(w, "send back the one file %s; the agency installs it with 'jiexu node init --bundle %s'\n", bundle, certs.BundleFile)
+		if registryAddr == "" {
+			fmt.Fprintln(w, "(no --registry-address: the agency must give 'jiexu node init' the registry's address with --registry)")
+		}
+		fmt.Fprintf(w, "then list the node: jiexu registry add --dir REGISTRY --cert %s --address %s:7443 --metrics %s:9443 && jiexu registry sign …\n",
+			filepath.Join(out, certs.CertFile), firstOr(certHosts(cert), "HOST"), firstOr(certHosts(cert), "HOST"))
+		return nil
+	}
+	cmd.Flags().StringVar(&caDir, "ca", "", "the CA folder")
+	cmd.Flags().StringVar(&csr, "csr", "", "the node's csr.pem")
+	cmd.Flags().StringVar(&out, "out", "", "folder to write bundle.pem (and cert.pem, ca.pem) into")
+	cmd.Flags().StringSliceVar(&hosts, "host", nil, "DNS name or IP address the node serves on (repeatable): the registry entry's --address must name one")
+	cmd.Flags().StringVar(&kind, "kind", "", "certify the agency's kind (insurance or ncms); default the one the request asks for")
+	cmd.Flags().StringVar(&registryAddr, "registry-address", "", "the registry's host:port, carried in the bundle for the node's config; its host must be one of the registry certificate's --host")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
+	required(cmd, "ca", "csr", "out", "host")
+	return cmd
+}
+
+// certHosts lists the DNS names and IP addresses a certificate is valid for.
+func certHosts(c *x509.Certificate) []string {
+	hosts := append([]string(nil), c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		hosts = append(hosts, ip.String())
+	}
+	return hosts
+}
+
+func firstOr(list []string, def string) string {
+	if len(list) == 0 {
+		return def
+	}
+	return list[0]
+}
+
+func orUnstated(kind string) string {
+	if kind == "" {
+		return "kind not stated"
+	}
+	return kind
+}
+
+func newCARevokeCmd() *cobra.Command {
+	var caDir string
+	var serials, files []string
+	cmd := &cobra.Command{
+		Use:   "revoke --ca DIR (--serial N | --cert FILE)…",
+		Short: "revoke certificates and write a new signed CRL",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var ns []*big.Int
+			for _, s := range serials {
+				n, ok := new(big.Int).SetString(s, 10)
+				if !ok {
+					return usagef("--serial %q is not a decimal number", s)
+				}
+				ns = append(ns, n)
+			}
+			for _, f := range files {
+				c, err := certs.LoadCertificate(f)
+				if err != nil {
+					return err
+				}
+				ns = append(ns, c.SerialNumber)
+			}
+			if len(ns) == 0 {
+				return usagef("name at least one --serial or --cert")
+			}
+			ca, err := certs.LoadCA(caDir)
+			if err != nil {
+				return err
+			}
+			if _, err := ca.Revoke(ns); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %d certificate(s); wrote %s. Run 'jiexu registry sign' so nodes learn of it.\n", len(ns), filepath.Join(caDir, certs.CRLFile))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&caDir, "ca", "", "the CA folder")
+	cmd.Flags().StringSliceVar(&serials, "serial", nil, "decimal serial number to revoke (repeatable)")
+	cmd.Flags().StringSliceVar(&files, "cert", nil, "certificate file to revoke (repeatable)")
+	required(cmd, "ca")
+	return cmd
 }

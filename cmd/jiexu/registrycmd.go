@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/certs"
@@ -17,129 +18,171 @@ import (
 	"jiexu/registry"
 )
 
-func runRegistryInit(_ context.Context, args []string) error {
-	fs := flagSet("registry init")
-	dir := fs.String("dir", "", "registry folder")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(fs, "dir"); err != nil {
-		return err
-	}
-	if err := registry.InitDir(*dir); err != nil {
-		return err
-	}
-	fmt.Printf("created %s\n", filepath.Join(*dir, registry.DirectoryFile))
-	return nil
+func newRegistryCmd() *cobra.Command {
+	return group("registry", "the signed directory of nodes: add nodes, sign snapshots, serve them",
+		newRegistryInitCmd(), newRegistryAddCmd(), newRegistryRemoveCmd(), newRegistrySignCmd(), newRegistryShowCmd(),
+		newRegistryResolveCmd(), newRegistryServeCmd(), newRegistryTargetsCmd())
 }
 
-func runRegistryAdd(_ context.Context, args []string) error {
-	fs := flagSet("registry add")
-	dir := fs.String("dir", "", "registry folder")
-	region := fs.String("region", "", "the node's pooling-region code")
-	name := fs.String("name", "", "agency name")
-	addr := fs.String("address", "", "host:port of the node's inter-node listener")
-	metrics := fs.String("metrics", "", "host:port of the node's /metrics listener")
-	kind := fs.String("kind", "insurance", "insurance or ncms")
-	var certFiles listFlag
-	fs.Var(&certFiles, "cert", "the node's cert.pem: pins its fingerprint and checks its region (repeat during a rotation: old and new)")
-	var serves listFlag
-	fs.Var(&serves, "serves", "further division codes the node serves (comma-separated)")
+func newRegistryInitCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "init --dir DIR",
+		Short: "create an empty directory of nodes",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := registry.InitDir(dir); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s\n", filepath.Join(dir, registry.DirectoryFile))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "registry folder")
+	required(cmd, "dir")
+	return cmd
+}
+
+func newRegistryAddCmd() *cobra.Command {
+	var dir, region, name, addr, metrics, kind string
+	var certFiles, serves []string
 	contact := &jiexuv1.Contact{}
-	fs.StringVar(&contact.Address, "contact-address", "", "address printed on certificates")
-	fs.StringVar(&contact.Postcode, "contact-postcode", "", "postcode printed on certificates")
-	fs.StringVar(&contact.Phone, "contact-phone", "", "phone printed on certificates")
-	fs.StringVar(&contact.ContactPerson, "contact-person", "", "contact person printed on certificates")
-	table := tableFlag(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "add --dir DIR --cert FILE --address HOST:PORT",
+		Short: "add or replace a node (region, name and kind default to what its certificate says)",
+		Args:  noArgs,
 	}
-	if err := required(fs, "dir", "region", "name", "address"); err != nil {
-		return err
-	}
-	n := &jiexuv1.Node{Region: *region, AgencyName: *name, Address: *addr, MetricsAddress: *metrics, Serves: serves, Contact: contact}
-	switch *kind {
-	case "insurance":
-		n.Kind = jiexuv1.AgencyKind_AGENCY_KIND_INSURANCE
-	case "ncms":
-		n.Kind = jiexuv1.AgencyKind_AGENCY_KIND_NCMS
-	default:
-		return fmt.Errorf("--kind %q must be insurance or ncms", *kind)
-	}
-	for _, f := range certFiles {
-		c, err := certs.LoadCertificate(f)
+	table := addTableFlag(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		n := &jiexuv1.Node{Region: region, AgencyName: name, Address: addr, MetricsAddress: metrics, Serves: serves, Contact: contact}
+		for i, f := range certFiles {
+			c, err := certs.LoadCertificate(f)
+			if err != nil {
+				return fmt.Errorf("--cert: %w", err)
+			}
+			if err := registry.CheckNodeCertificate(c, addr, metrics); err != nil {
+				return fmt.Errorf("--cert %s: %w", f, err)
+			}
+			r, err := certs.RegionOf(c)
+			if err != nil {
+				return fmt.Errorf("--cert %s: %w", f, err)
+			}
+			if i == 0 {
+				// The first certificate supplies what the flags leave out.
+				n.Region = cmp.Or(n.Region, r)
+				n.AgencyName = cmp.Or(n.AgencyName, c.Subject.CommonName)
+				kind = cmp.Or(kind, certs.KindOf(c))
+			}
+			if r != n.Region {
+				return fmt.Errorf("--cert %s is for region %q, not %s", f, r, n.Region)
+			}
+			if k := certs.KindOf(c); k != "" && k != kind {
+				return fmt.Errorf("--cert %s certifies an agency of kind %q, not %q: leave --kind out", f, k, kind)
+			}
+			n.CertificateFingerprints = append(n.CertificateFingerprints, certs.Fingerprint(c))
+		}
+		switch {
+		case n.Region == "":
+			return usagef("--region is required (or --cert, whose region is used)")
+		case n.AgencyName == "":
+			return usagef("--name is required (or --cert, whose agency name is used)")
+		}
+		switch cmp.Or(kind, certs.KindInsurance) {
+		case certs.KindInsurance:
+			n.Kind = jiexuv1.AgencyKind_AGENCY_KIND_INSURANCE
+		case certs.KindNCMS:
+			n.Kind = jiexuv1.AgencyKind_AGENCY_KIND_NCMS
+		default:
+			return usagef("--kind %q must be insurance or ncms", kind)
+		}
+		t, err := table()
 		if err != nil {
 			return err
 		}
-		if r, err := certs.RegionOf(c); err != nil || r != *region {
-			return fmt.Errorf("--cert %s is for region %q, not %s", f, r, *region)
+		if err := registry.AddNode(dir, t, n); err != nil {
+			return err
 		}
-		n.CertificateFingerprints = append(n.CertificateFingerprints, certs.Fingerprint(c))
+		fmt.Fprintf(cmd.OutOrStdout(), "added %s %s (%s) at %s; run 'jiexu registry sign' to publish\n", n.Region, n.AgencyName, registry.KindLabel(n.Kind), addr)
+		return nil
 	}
-	t, err := table()
-	if err != nil {
-		return err
-	}
-	if err := registry.AddNode(*dir, t, n); err != nil {
-		return err
-	}
-	fmt.Printf("added %s %s at %s; run 'jiexu registry sign' to publish\n", *region, *name, *addr)
-	return nil
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "registry folder")
+	f.StringVar(&region, "region", "", "the node's pooling-region code (default: the certificate's)")
+	f.StringVar(&name, "name", "", "agency name (default: the certificate's)")
+	f.StringVar(&addr, "address", "", "host:port of the node's inter-node listener; the host must be one the certificate names")
+	f.StringVar(&metrics, "metrics", "", "host:port of the node's /metrics listener")
+	f.StringVar(&kind, "kind", "", "insurance or ncms (default: the certificate's, else insurance)")
+	f.StringSliceVar(&certFiles, "cert", nil, "the node's cert.pem: pins its fingerprint and checks its region, name, kind and addresses (repeat during a rotation: old and new)")
+	f.StringSliceVar(&serves, "serves", nil, "further division codes the node serves (comma-separated)")
+	f.StringVar(&contact.Address, "contact-address", "", "address printed on certificates")
+	f.StringVar(&contact.Postcode, "contact-postcode", "", "postcode printed on certificates")
+	f.StringVar(&contact.Phone, "contact-phone", "", "phone printed on certificates")
+	f.StringVar(&contact.ContactPerson, "contact-person", "", "contact person printed on certificates")
+	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
+	required(cmd, "dir", "address")
+	return cmd
 }
 
-func runRegistryRemove(_ context.Context, args []string) error {
-	fs := flagSet("registry remove")
-	dir := fs.String("dir", "", "registry folder")
-	region := fs.String("region", "", "region to remove")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func newRegistryRemoveCmd() *cobra.Command {
+	var dir, region string
+	cmd := &cobra.Command{
+		Use:   "remove --dir DIR --region CODE",
+		Short: "remove a node",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := registry.RemoveNode(dir, region); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %s; run 'jiexu registry sign' to publish\n", region)
+			return nil
+		},
 	}
-	if err := required(fs, "dir", "region"); err != nil {
-		return err
-	}
-	if err := registry.RemoveNode(*dir, *region); err != nil {
-		return err
-	}
-	fmt.Printf("removed %s; run 'jiexu registry sign' to publish\n", *region)
-	return nil
+	cmd.Flags().StringVar(&dir, "dir", "", "registry folder")
+	cmd.Flags().StringVar(&region, "region", "", "region to remove")
+	required(cmd, "dir", "region")
+	return cmd
 }
 
-func runRegistrySign(_ context.Context, args []string) error {
-	fs := flagSet("registry sign")
-	dir := fs.String("dir", "", "registry folder")
-	caDir := fs.String("ca", "", "the CA folder (for its current revocation list)")
-	tls := fs.String("tls", "", "folder with the registry's cert.pem and key.pem (jiexu ca issue --registry)")
-	ttl := fs.Duration("ttl", 30*24*time.Hour, "how long nodes may use the snapshot")
-	table := tableFlag(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
+func newRegistrySignCmd() *cobra.Command {
+	var dir, caDir, tls string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "sign --dir DIR --ca CADIR --tls DIR",
+		Short: "sign a new snapshot version (nodes fetch it within a minute)",
+		Args:  noArgs,
 	}
-	if err := required(fs, "dir", "ca", "tls"); err != nil {
-		return err
+	table := addTableFlag(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		kp, err := certs.LoadKeyPair(filepath.Join(tls, certs.CertFile), filepath.Join(tls, certs.KeyFile))
+		if err != nil {
+			return err
+		}
+		crl, err := certs.LoadCRL(filepath.Join(caDir, certs.CRLFile))
+		if err != nil {
+			return err
+		}
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		signed, err := registry.SignDirectory(dir, t, kp.Signer(), crl, ttl, time.Now())
+		if err != nil {
+			return err
+		}
+		var snap jiexuv1.Snapshot
+		if err := proto.Unmarshal(signed.GetSnapshot(), &snap); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "signed snapshot version %d: %d nodes, %d bytes, expires %s\n", snap.GetVersion(), len(snap.GetNodes()),
+			len(signed.GetSnapshot()), snap.GetExpiresAt().AsTime().Format(time.RFC3339))
+		return nil
 	}
-	kp, err := certs.LoadKeyPair(filepath.Join(*tls, certs.CertFile), filepath.Join(*tls, certs.KeyFile))
-	if err != nil {
-		return err
-	}
-	crl, err := certs.LoadCRL(filepath.Join(*caDir, certs.CRLFile))
-	if err != nil {
-		return err
-	}
-	t, err := table()
-	if err != nil {
-		return err
-	}
-	signed, err := registry.SignDirectory(*dir, t, kp.Signer(), crl, *ttl, time.Now())
-	if err != nil {
-		return err
-	}
-	var snap jiexuv1.Snapshot
-	if err := proto.Unmarshal(signed.GetSnapshot(), &snap); err != nil {
-		return err
-	}
-	fmt.Printf("signed snapshot version %d: %d nodes, %d bytes, expires %s\n", snap.GetVersion(), len(snap.GetNodes()),
-		len(signed.GetSnapshot()), snap.GetExpiresAt().AsTime().Format(time.RFC3339))
-	return nil
+	cmd.Flags().StringVar(&dir, "dir", "", "registry folder")
+	cmd.Flags().StringVar(&caDir, "ca", "", "the CA folder (for its current revocation list)")
+	cmd.Flags().StringVar(&tls, "tls", "", "folder with the registry's cert.pem and key.pem (jiexu ca issue --registry)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 30*24*time.Hour, "how long nodes may use the snapshot")
+	required(cmd, "dir", "ca", "tls")
+	return cmd
 }
 
 // loadVerified reads and verifies a registry folder's signed snapshot; it
@@ -159,117 +202,134 @@ func loadVerified(dir, caFile string) (*registry.Verified, error) {
 	return registry.VerifySnapshot(signed, ca, 0, time.Now())
 }
 
-func runRegistryShow(_ context.Context, args []string) error {
-	fs := flagSet("registry show")
-	dir := fs.String("dir", "", "registry folder")
-	caFile := fs.String("ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
-	table := tableFlag(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
+func newRegistryShowCmd() *cobra.Command {
+	var dir, caFile string
+	cmd := &cobra.Command{
+		Use:   "show --dir DIR",
+		Short: "print the signed snapshot (verified against the CA in DIR/tls or --ca-file)",
+		Args:  noArgs,
 	}
-	if err := required(fs, "dir"); err != nil {
-		return err
-	}
-	v, err := loadVerified(*dir, *caFile)
-	if err != nil {
-		return err
-	}
-	t, err := table()
-	if err != nil {
-		return err
-	}
-	s := v.Snapshot
-	fmt.Printf("snapshot version %d (signature verified), issued %s, expires %s, %d revoked serial(s)\n",
-		s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len())
-	for _, n := range s.GetNodes() {
-		full, _ := t.FullName(n.GetRegion())
-		fmt.Printf("  %s  %-9s %-21s %s (%s)", n.GetRegion(), registry.KindLabel(n.GetKind()), n.GetAddress(), n.GetAgencyName(), full)
-		if len(n.GetServes()) > 0 {
-			fmt.Printf(" serves %s", strings.Join(n.GetServes(), ","))
+	table := addTableFlag(cmd.Flags())
+	asJSON := addJSONFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		v, err := loadVerified(dir, caFile)
+		if err != nil {
+			return err
 		}
-		fmt.Println()
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		s := v.Snapshot
+		w := cmd.OutOrStdout()
+		if *asJSON {
+			return printJSON(w, s)
+		}
+		fmt.Fprintf(w, "snapshot version %d (signature verified), issued %s, expires %s, %d revoked serial(s)\n",
+			s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len())
+		for _, n := range s.GetNodes() {
+			full, _ := t.FullName(n.GetRegion())
+			fmt.Fprintf(w, "  %s  %-9s %-21s %s (%s)", n.GetRegion(), registry.KindLabel(n.GetKind()), n.GetAddress(), n.GetAgencyName(), full)
+			if len(n.GetServes()) > 0 {
+				fmt.Fprintf(w, " serves %s", strings.Join(n.GetServes(), ","))
+			}
+			fmt.Fprintln(w)
+		}
+		return nil
 	}
-	return nil
+	cmd.Flags().StringVar(&dir, "dir", "", "registry folder")
+	cmd.Flags().StringVar(&caFile, "ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
+	required(cmd, "dir")
+	return cmd
 }
 
-func runRegistryResolve(_ context.Context, args []string) error {
-	fs := flagSet("registry resolve")
-	dir := fs.String("dir", "", "registry folder")
-	caFile := fs.String("ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
-	table := tableFlag(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+func newRegistryResolveCmd() *cobra.Command {
+	var dir, caFile string
+	cmd := &cobra.Command{
+		Use:   "resolve --dir DIR CODE",
+		Short: "which node serves a division code",
+		Args:  exactArgs(1, "one division code"),
 	}
-	if err := required(fs, "dir"); err != nil {
-		return err
+	table := addTableFlag(cmd.Flags())
+	asJSON := addJSONFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		v, err := loadVerified(dir, caFile)
+		if err != nil {
+			return err
+		}
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		r, err := registry.NewRouter(t, v.Snapshot.GetNodes())
+		if err != nil {
+			return err
+		}
+		code := args[0]
+		full, err := t.FullName(code)
+		if err != nil {
+			return err
+		}
+		chain, _ := t.Chain(code)
+		n, err := r.Resolve(code)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(cmd.OutOrStdout(), n)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s %s → node %s %s at %s (tried %s)\n", code, full, n.GetRegion(), n.GetAgencyName(), n.GetAddress(), strings.Join(chain, " → "))
+		return nil
 	}
-	if err := positional(fs, pos, 1, "one division code"); err != nil {
-		return err
-	}
-	v, err := loadVerified(*dir, *caFile)
-	if err != nil {
-		return err
-	}
-	t, err := table()
-	if err != nil {
-		return err
-	}
-	r, err := registry.NewRouter(t, v.Snapshot.GetNodes())
-	if err != nil {
-		return err
-	}
-	code := pos[0]
-	full, err := t.FullName(code)
-	if err != nil {
-		return err
-	}
-	chain, _ := t.Chain(code)
-	n, err := r.Resolve(code)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%s %s → node %s %s at %s (tried %s)\n", code, full, n.GetRegion(), n.GetAgencyName(), n.GetAddress(), strings.Join(chain, " → "))
-	return nil
+	cmd.Flags().StringVar(&dir, "dir", "", "registry folder")
+	cmd.Flags().StringVar(&caFile, "ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
+	required(cmd, "dir")
+	return cmd
 }
 
-func runRegistryServe(ctx context.Context, args []string) error {
-	fs := flagSet("registry serve")
-	dir := fs.String("dir", "", "registry folder (serves its snapshot.pb, re-read when it changes)")
-	listen := fs.String("listen", "127.0.0.1:7400", "host:port")
-	tls := fs.String("tls", "", "folder with the registry's cert.pem, key.pem and ca.pem")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func newRegistryServeCmd() *cobra.Command {
+	var dir, listen, tls string
+	cmd := &cobra.Command{
+		Use:   "serve --dir DIR --listen HOST:PORT --tls DIR",
+		Short: "serve snapshots over mutual TLS",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return registry.Serve(cmd.Context(), registry.ServeConfig{
+				Dir: dir, Listen: listen,
+				CertFile: filepath.Join(tls, certs.CertFile), KeyFile: filepath.Join(tls, certs.KeyFile), CAFile: filepath.Join(tls, certs.CACertFile),
+				Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+			})
+		},
 	}
-	if err := required(fs, "dir", "tls"); err != nil {
-		return err
-	}
-	return registry.Serve(ctx, registry.ServeConfig{
-		Dir: *dir, Listen: *listen,
-		CertFile: filepath.Join(*tls, certs.CertFile), KeyFile: filepath.Join(*tls, certs.KeyFile), CAFile: filepath.Join(*tls, certs.CACertFile),
-		Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
-	})
+	cmd.Flags().StringVar(&dir, "dir", "", "registry folder (serves its snapshot.pb, re-read when it changes)")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7400", "host:port")
+	cmd.Flags().StringVar(&tls, "tls", "", "folder with the registry's cert.pem, key.pem and ca.pem")
+	required(cmd, "dir", "tls")
+	return cmd
 }
 
-func runRegistryTargets(_ context.Context, args []string) error {
-	fs := flagSet("registry targets")
-	dir := fs.String("dir", "", "registry folder")
-	caFile := fs.String("ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
-	out := fs.String("out", "", "file to write (atomically); default standard output")
-	if _, err := parse(fs, args); err != nil {
-		return err
+func newRegistryTargetsCmd() *cobra.Command {
+	var dir, caFile, out string
+	cmd := &cobra.Command{
+		Use:   "targets --dir DIR [--out FILE]",
+		Short: "write a Prometheus file_sd list of node metrics targets",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := loadVerified(dir, caFile)
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				return registry.WriteTargets(out, v.Snapshot)
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(registry.Targets(v.Snapshot))
+		},
 	}
-	if err := required(fs, "dir"); err != nil {
-		return err
-	}
-	v, err := loadVerified(*dir, *caFile)
-	if err != nil {
-		return err
-	}
-	if *out != "" {
-		return registry.WriteTargets(*out, v.Snapshot)
-	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(registry.Targets(v.Snapshot))
+	cmd.Flags().StringVar(&dir, "dir", "", "registry folder")
+	cmd.Flags().StringVar(&caFile, "ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
+	cmd.Flags().StringVar(&out, "out", "", "file to write (atomically); default standard output")
+	required(cmd, "dir")
+	return cmd
 }

@@ -239,16 +239,51 @@ func FormatCases(w io.Writer, cs []*jiexuv1.Case) {
 	tw.Flush()
 }
 
+// healthHints say what to do about each reason a node is NOT_SERVING
+// (node.Health's reasons, matched by prefix).
+var healthHints = []struct{ prefix, hint string }{
+	{"no registry snapshot", "the registry has not answered (see its last error): check registry_address, that the registry's certificate names that host (its --host at 'jiexu ca issue --registry'), and that the national level ran 'jiexu registry add' and 'jiexu registry sign' for this node"},
+	{"registry snapshot expired", "the national level must sign a new snapshot ('jiexu registry sign'; the package's jiexu-registry-sign.timer does it daily) and the registry must be reachable"},
+	{"node certificate expired", "send csr.pem to the national CA again, install the answer with 'jiexu node init --bundle FILE' (the node reloads it), and have the national level list it: 'jiexu registry add --cert NEW.pem …' then 'jiexu registry sign'"},
+	{"node certificate revoked", "this certificate was revoked: make a new key and request ('jiexu node init' in a new folder) and ask the national CA for a new certificate"},
+	{"store unusable", "check the disk and permissions of data_dir, then restart the node"},
+}
+
+// HealthHint says what to do about a NOT_SERVING reason, or "".
+func HealthHint(reason string) string {
+	for _, h := range healthHints {
+		if strings.HasPrefix(reason, h.prefix) {
+			return h.hint
+		}
+	}
+	return ""
+}
+
 // FormatStatus writes a node's status on one screen.
 func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "node\t%s %s (jiexu %s)\n", s.GetRegion(), s.GetAgencyName(), s.GetVersion())
+	if s.GetServing() {
+		fmt.Fprintf(tw, "health\tSERVING\n")
+	} else {
+		fmt.Fprintf(tw, "health\tNOT_SERVING: %s\n", s.GetHealthReason())
+		if hint := HealthHint(s.GetHealthReason()); hint != "" {
+			fmt.Fprintf(tw, "\tfix: %s\n", hint)
+		}
+	}
 	fetched := "not reached since the node started"
 	if s.GetRegistryFetchedAt() != nil {
 		fetched = "last answered " + Human(now.Sub(s.GetRegistryFetchedAt().AsTime())) + " ago"
 	}
-	fmt.Fprintf(tw, "registry\tversion %d, expires %s (in %s), %s\n", s.GetRegistryVersion(), ts(s.GetRegistryExpiresAt()),
-		Human(s.GetRegistryExpiresAt().AsTime().Sub(now)), fetched)
+	if s.GetRegistryVersion() == 0 {
+		fmt.Fprintf(tw, "registry\tno snapshot yet, %s\n", fetched)
+	} else {
+		fmt.Fprintf(tw, "registry\tversion %d, expires %s (in %s), %s\n", s.GetRegistryVersion(), ts(s.GetRegistryExpiresAt()),
+			Human(s.GetRegistryExpiresAt().AsTime().Sub(now)), fetched)
+	}
+	if e := s.GetRegistryError(); e != "" {
+		fmt.Fprintf(tw, "\tlast error: %s\n", e)
+	}
 	fmt.Fprintf(tw, "certificate\texpires %s (in %s)\n", ts(s.GetCertificateExpiresAt()), Human(s.GetCertificateExpiresAt().AsTime().Sub(now)))
 	fmt.Fprintf(tw, "certificate serial\t%s\n", s.GetCertificateSerial())
 	fmt.Fprintf(tw, "people enrolled\t%d\n", s.GetRecords())

@@ -1,7 +1,9 @@
 package render
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -24,5 +26,30 @@ func TestLabel(t *testing.T) {
 		if got := Label(tt.e); got != tt.want {
 			t.Errorf("Label(%v) = %q, want %q", tt.e, got, tt.want)
 		}
+	}
+}
+
+func TestFormatStatusHasAHealthLine(t *testing.T) {
+	tests := []struct {
+		name string
+		s    *jiexuv1.GetStatusResponse
+		want []string
+	}{
+		{"serving", &jiexuv1.GetStatusResponse{Region: "150781", Serving: true, RegistryVersion: 3}, []string{"health", "SERVING", "version 3"}},
+		{"revoked", &jiexuv1.GetStatusResponse{Region: "150781", HealthReason: "node certificate revoked", RegistryVersion: 3},
+			[]string{"NOT_SERVING: node certificate revoked", "fix: this certificate was revoked"}},
+		{"no snapshot", &jiexuv1.GetStatusResponse{Region: "150781", HealthReason: "no registry snapshot yet", RegistryError: "x509: certificate is valid for registry.example, not 10.0.0.1"},
+			[]string{"NOT_SERVING: no registry snapshot yet", "registry_address", "no snapshot yet", "last error: x509"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			FormatStatus(&b, tt.s, time.Now())
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("status lacks %q:\n%s", w, b.String())
+				}
+			}
+		})
 	}
 }

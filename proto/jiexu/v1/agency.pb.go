@@ -3651,8 +3651,15 @@ type GetStatusResponse struct {
 	// registry_fetched_at is when the registry last answered; unset if never
 	// since the node started (it then routes from its stored snapshot).
 	RegistryFetchedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=registry_fetched_at,json=registryFetchedAt,proto3" json:"registry_fetched_at,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// serving is the node's health as grpc.health.v1 reports it to peers:
+	// true for SERVING, false for NOT_SERVING with health_reason saying why.
+	Serving      bool   `protobuf:"varint,14,opt,name=serving,proto3" json:"serving,omitempty"`
+	HealthReason string `protobuf:"bytes,15,opt,name=health_reason,json=healthReason,proto3" json:"health_reason,omitempty"`
+	// registry_error is the last failure to fetch a snapshot from the
+	// registry; empty once the registry answers.
+	RegistryError string `protobuf:"bytes,16,opt,name=registry_error,json=registryError,proto3" json:"registry_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatusResponse) Reset() {
@@ -3774,6 +3781,27 @@ func (x *GetStatusResponse) GetRegistryFetchedAt() *timestamppb.Timestamp {
 		return x.RegistryFetchedAt
 	}
 	return nil
+}
+
+func (x *GetStatusResponse) GetServing() bool {
+	if x != nil {
+		return x.Serving
+	}
+	return false
+}
+
+func (x *GetStatusResponse) GetHealthReason() string {
+	if x != nil {
+		return x.HealthReason
+	}
+	return ""
+}
+
+func (x *GetStatusResponse) GetRegistryError() string {
+	if x != nil {
+		return x.RegistryError
+	}
+	return ""
 }
 
 var File_jiexu_v1_agency_proto protoreflect.FileDescriptor
@@ -4048,7 +4076,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\tCaseCount\x12&\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x05R\x05count\"\xf3\x04\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\"\xd9\x05\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1f\n" +
@@ -4064,7 +4092,10 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	" \x01(\tR\x11certificateSerial\x12/\n" +
 	"\x13overdue_destination\x18\v \x01(\x05R\x12overdueDestination\x12%\n" +
 	"\x0eoverdue_origin\x18\f \x01(\x05R\roverdueOrigin\x12J\n" +
-	"\x13registry_fetched_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x11registryFetchedAt*\xb2\x01\n" +
+	"\x13registry_fetched_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x11registryFetchedAt\x12\x18\n" +
+	"\aserving\x18\x0e \x01(\bR\aserving\x12#\n" +
+	"\rhealth_reason\x18\x0f \x01(\tR\fhealthReason\x12%\n" +
+	"\x0eregistry_error\x18\x10 \x01(\tR\rregistryError*\xb2\x01\n" +
 	"\x0fEnrolmentStatus\x12 \n" +
 	"\x1cENROLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ENROLMENT_STATUS_ACTIVE\x10\x01\x12\x1e\n" +

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// runCLI runs one command line in process and returns its exit status and
+// what it wrote to standard output and standard error.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestHelpGoesToStdoutWithStatus0(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string // on standard output
+	}{
+		{"root --help", []string{"--help"}, []string{"Usage:", "ca", "registry", "node", "records", "transfer", "completion"}},
+		{"root -h", []string{"-h"}, []string{"Usage:"}},
+		{"no command", nil, []string{"Usage:", "demo"}},
+		{"help command", []string{"help", "transfer"}, []string{"apply", "apply-out", "list"}},
+		{"ca alone shows its subcommands", []string{"ca"}, []string{"init", "issue", "csr", "sign", "revoke"}},
+		{"registry alone", []string{"registry"}, []string{"add", "sign", "serve", "targets"}},
+		{"a command's flags", []string{"transfer", "apply", "--help"}, []string{"--origin", "--id", "--name", "(required)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != 0 {
+				t.Fatalf("exit %d, want 0; stderr %q", code, errOut)
+			}
+			if errOut != "" {
+				t.Errorf("stderr %q, want nothing (help goes to stdout)", errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestCompletionScripts(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh"} {
+		t.Run(shell, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "completion", shell)
+			if code != 0 || !strings.Contains(out, "jiexu") || len(out) < 1000 {
+				t.Errorf("completion %s: exit %d, %d bytes, stderr %q; want a script", shell, code, len(out), errOut)
+			}
+		})
+	}
+	// Flags with fixed values complete to them.
+	_, out, _ := runCLI(t, "__complete", "transfer", "list", "--side", "")
+	if !strings.Contains(out, "destination") || !strings.Contains(out, "origin") {
+		t.Errorf("completion of --side: %q", out)
+	}
+}
+
+func TestErrorsExitWith1Or2AndPrintOnce(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string // in the error line
+	}{
+		{"unknown command", []string{"nosuch"}, 2, `unknown command "nosuch"`},
+		{"unknown subcommand, with a suggestion", []string{"ca", "sing"}, 2, "did you mean sign"},
+		{"unknown flag", []string{"transfer", "list", "--bogus"}, 2, "unknown flag: --bogus"},
+		{"missing required flag", []string{"transfer", "apply", "--id", "x"}, 2, "--name is required"},
+		{"missing argument", []string{"transfer", "status", "--config", "x.json"}, 2, "expected one case id"},
+		{"stray argument", []string{"node", "status", "extra"}, 2, `unexpected argument "extra"`},
+		{"bad flag value", []string{"registry", "sign", "--dir", "d", "--ca", "c", "--tls", "t", "--ttl", "soon"}, 2, "--ttl"},
+		{"no node named", []string{"transfer", "list"}, 2, "--config FILE"},
+		{"a failure says what to do", []string{"ca", "issue", "--ca", "/nonexistent", "--region", "150100", "--name", "x", "--out", "/nonexistent/out"}, 1, "jiexu ca init"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("JIEXU_CONFIG", "")
+			code, out, errOut := runCLI(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.wantCode, errOut)
+			}
+			if n := strings.Count(errOut, "jiexu:"); n != 1 {
+				t.Errorf("the error is printed %d times, want once:\n%s", n, errOut)
+			}
+			if !strings.Contains(errOut, tt.want) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.want)
+			}
+			if out != "" {
+				t.Errorf("stdout %q, want nothing on an error", out)
+			}
+		})
+	}
+}
+
+func TestVersionNamesTheBuild(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		out, err := exec.Command(binary, args...).Output()
+		if err != nil {
+			t.Fatalf("jiexu %v: %v", args, err)
+		}
+		if s := string(out); !strings.Contains(s, testVersion) || !strings.Contains(s, "commit "+testCommit) {
+			t.Errorf("jiexu %v printed %q, want version %s and commit %s (set with -ldflags -X)", args, s, testVersion, testCommit)
+		}
+	}
+}
