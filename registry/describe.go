@@ -1,9 +1,12 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+
+	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
 // Describe writes what a division code is or was and where its area lies
@@ -122,4 +125,54 @@ func sameCodes(next []Successor, now []Lineage) bool {
 		}
 	}
 	return true
+}
+
+// DescribeAll describes each code in turn, writing why for a code that is
+// none, and then returns an error that counts those (wrapping the first).
+func DescribeAll(w io.Writer, t *Table, codes []string) error {
+	var first error
+	bad := 0
+	for _, code := range codes {
+		if err := Describe(w, t, code); err != nil {
+			fmt.Fprintf(w, "%s: %v\n", code, err)
+			if first == nil {
+				first = err
+			}
+			bad++
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("%d of %d codes could not be described (see above): %w", bad, len(codes), first)
+	}
+	return nil
+}
+
+// WriteRoute writes what a code is and how a snapshot routes it, for
+// 'jiexu registry resolve':
+//
+//	330103 下城区 (浙江省杭州市), abolished 2021 → 330105 拱墅区
+//	route: 330103 (abolished 2021) → 330105 → node 330100 杭州市医疗保障局 at 10.1.2.3:7443 (tried 330105 → 330100)
+//
+// It routes by the table the snapshot carries, or by t for a snapshot that
+// carries none.
+func WriteRoute(w io.Writer, t *Table, snap *jiexuv1.Snapshot, code string) error {
+	if p := snap.GetDivisions(); p != nil && !t.SameTable(p) {
+		var err error
+		if t, err = TableFromProto(p); err != nil {
+			return err
+		}
+	}
+	r, err := SnapshotRouter(t, snap)
+	if err != nil {
+		return err
+	}
+	if err := Describe(w, t, code); err != nil && !errors.Is(err, ErrUnknownDivision) {
+		return err
+	}
+	rt, err := r.Route(code)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "route: %s %s at %s (tried %s)\n", rt, rt.Node.GetAgencyName(), rt.Node.GetAddress(), strings.Join(rt.Chain, " → "))
+	return nil
 }
