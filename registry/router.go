@@ -187,7 +187,8 @@ type Route struct {
 	Decided bool
 	// Former is set when Code is a former region of Node.
 	Former bool
-	// Chain are the codes tried for Target, innermost first.
+	// Chain are the codes tried for Target, innermost first, up to the one
+	// served.
 	Chain []string
 	// Node is the node that serves Target.
 	Node *jiexuv1.Node
@@ -310,9 +311,9 @@ func (r *Router) routeInForce(code string) (Route, error) {
 		}
 		return Route{}, err
 	}
-	for _, c := range chain {
+	for i, c := range chain {
 		if region, ok := r.served[c]; ok {
-			return Route{Code: code, Target: code, Chain: chain, Node: r.byRegion[region]}, nil
+			return Route{Code: code, Target: code, Chain: chain[:i+1], Node: r.byRegion[region]}, nil
 		}
 	}
 	return Route{}, fmt.Errorf("%w: %s (tried %v)", ErrUnserved, code, chain)
