@@ -38,6 +38,7 @@ const (
 	LevelCounty
 )
 
+// String names the level in English: province, prefecture, county.
 func (l Level) String() string {
 	switch l {
 	case LevelProvince:

@@ -23,6 +23,7 @@ const (
 	StatusChanged
 )
 
+// String names the status as lookups print it: in use, abolished, changed.
 func (s Status) String() string {
 	switch s {
 	case StatusInUse:
