@@ -220,7 +220,7 @@ func (n *Node) registerCertificate(ctx context.Context, req *jiexuv1.RegisterCer
 			if err != nil {
 				return err
 			}
-			if c.GetSide() == sideDestination && c.GetOriginRegion() == got.issuer && !transfer.Terminal(c.GetState()) && !c.GetCertified() {
+			if c.GetSide() == sideDestination && n.same(c.GetOriginRegion(), got.issuer) && !transfer.Terminal(c.GetState()) && !c.GetCertified() {
 				c.PresentedCertificate, c.PresentedCode = req.GetNumber(), rules.VerificationCode(got.sealed)
 				if err := n.step(tx, c, transfer.Input{Event: transfer.Present}, n.now()); err != nil {
 					return err
