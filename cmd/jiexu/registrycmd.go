@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func newRegistryAddCmd() *cobra.Command {
 				n.AgencyName = cmp.Or(n.AgencyName, c.Subject.CommonName)
 				kind = cmp.Or(kind, certs.KindOf(c))
 			}
-			if r != n.Region {
+			if r != n.Region && !slices.Contains(former, r) { // a moved node pins its old certificate too
 				return fmt.Errorf("--cert %s is for region %q, not %s", f, r, n.Region)
 			}
 			if k := certs.KindOf(c); k != "" && k != kind {
