@@ -32,17 +32,18 @@ func TestNodeMovesToANewCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn.suspend(hohhot, pb)
+	proofA, proofB := tn.proof(hulunbuir, pa), tn.proof(hohhot, pb) // what each person presents
 
 	// 呼伦贝尔 applies for pb while 呼和浩特 is down: its notice, sealed as
 	// 150700, waits in its outbox.
 	tn.StopNode(hohhot)
-	caseB := tn.enrolAndApply(pb, hohhot, hulunbuir)
+	caseB := tn.enrolAndApplyWith(pb, hohhot, hulunbuir, proofB)
 	tn.StopNode(hulunbuir)
 	// 呼和浩特 applies for pa while 呼伦贝尔 is down: its notice to 150700 waits.
 	if err := tn.StartNode(hohhot); err != nil {
 		t.Fatal(err)
 	}
-	caseA := tn.enrolAndApply(pa, hulunbuir, hohhot)
+	caseA := tn.enrolAndApplyWith(pa, hulunbuir, hohhot, proofA)
 
 	// The move: a certificate for the new code, the registry lists the node
 	// under it with 150700 as former region, and signs.
