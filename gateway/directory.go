@@ -90,7 +90,11 @@ func (d *Directory) install(signed *jiexuv1.SignedSnapshot, at time.Time, store 
 	if cur := d.current.Load(); cur != nil && v.Snapshot.GetVersion() == held && proto.Equal(cur.verified.Signed, signed) {
 		return false, nil
 	}
-	router, err := registry.NewRouter(d.table, v.Snapshot.GetNodes(), registry.AllowUnknownCodes())
+	table, err := d.tableFor(v.Snapshot.GetDivisions())
+	if err != nil {
+		return false, fmt.Errorf("snapshot %d: %w", v.Snapshot.GetVersion(), err)
+	}
+	router, err := registry.SnapshotRouter(table, v.Snapshot, registry.AllowUnknownCodes())
 	if err != nil {
 		return false, fmt.Errorf("snapshot %d: %w", v.Snapshot.GetVersion(), err)
 	}
@@ -107,6 +111,52 @@ func (d *Directory) install(signed *jiexuv1.SignedSnapshot, at time.Time, store 
 	roots.AddCert(d.ca)
 	d.current.Store(&view{verified: v, router: router, roots: roots})
 	return true, nil
+}
+
+// tableFor returns the division table a snapshot carries, so that every
+// node routes by the registry's table; a snapshot of an older registry
+// carries none and the node's own table is used. Tables already held are
+// not parsed again.
+func (d *Directory) tableFor(p *jiexuv1.DivisionTable) (*registry.Table, error) {
+	switch {
+	case p == nil:
+		return d.table, nil
+	case d.table.SameTable(p):
+		return d.table, nil
+	}
+	if cur := d.current.Load(); cur != nil && cur.router.Table().SameTable(p) {
+		return cur.router.Table(), nil
+	}
+	return registry.TableFromProto(p)
+}
+
+// Table returns the division table the node routes by: the one the current
+// snapshot carries, else the node's own (embedded or divisions_dir). Use it
+// wherever a division code is checked or named, so that the node agrees with
+// its router and with every other node.
+func (d *Directory) Table() *registry.Table {
+	if v := d.current.Load(); v != nil {
+		return v.router.Table()
+	}
+	return d.table
+}
+
+// Canonical returns the region a node is registered under now when region
+// is one of its former regions (former_regions in the registry), and region
+// unchanged otherwise. A node compares a case's peer with a message's sender
+// by their canonical forms: a region whose code changed keeps its cases and
+// queued messages under the old code.
+func (d *Directory) Canonical(region string) string {
+	if v := d.current.Load(); v != nil {
+		return v.router.Canonical(region)
+	}
+	return region
+}
+
+// SameRegion reports whether two region codes name the same node: equal, or
+// one a former region of the other's node.
+func (d *Directory) SameRegion(a, b string) bool {
+	return a == b || d.Canonical(a) == d.Canonical(b)
 }
 
 func (d *Directory) view() (*view, error) {
@@ -211,7 +261,10 @@ func (c *registryClient) refresh(ctx context.Context) error {
 		return fmt.Errorf("snapshot from %s refused: %w", c.address, err)
 	}
 	if changed {
-		c.log.Info("registry snapshot installed", "version", c.dir.Version())
+		c.log.Info("registry snapshot installed", "version", c.dir.Version(), "divisions", c.dir.Table().Identity())
+		if t := c.dir.Table(); t != c.dir.table {
+			c.log.Info("routing by the registry's division table, not this node's own", "registry_table", t.Identity(), "own_table", c.dir.table.Identity())
+		}
 	}
 	return nil
 }

@@ -16,7 +16,9 @@
 //     the business effect. A duplicate is acknowledged and not applied again.
 //   - Directory: the registry snapshot, verified, kept in the store and
 //     refreshed periodically; the node routes from the last good one while
-//     the registry is unreachable.
+//     the registry is unreachable, by the division table the snapshot
+//     carries (Table), and treats a node's former regions as that node
+//     (Canonical, SameRegion): a region whose code changed keeps its queues.
 //   - Auth: a unary interceptor that takes the caller's region from its
 //     verified chain and refuses unknown, unregistered or revoked peers.
 //

@@ -60,8 +60,10 @@ func StatusOf(err error) error {
 	case errors.Is(err, registry.ErrUnserved), errors.Is(err, registry.ErrUnknownNode),
 		errors.Is(err, registry.ErrUnknownDivision), errors.Is(err, ErrNotFound):
 		code = codes.NotFound
-	case errors.Is(err, registry.ErrMalformedCode):
+	case errors.Is(err, registry.ErrMalformedCode), errors.Is(err, registry.ErrNotPlace):
 		code = codes.InvalidArgument
+	case errors.Is(err, registry.ErrSplitDivision):
+		code = codes.FailedPrecondition
 	}
 	return status.Error(code, err.Error())
 }

@@ -339,31 +339,34 @@ func methodResponse(method string) (protoreflect.MessageType, error) {
 	return protoregistry.GlobalTypes.FindMessageByName(md.Output().FullName())
 }
 
-// conn returns the pooled client connection to a peer region, resolving its
-// address from the current snapshot.
+// conn returns the pooled client connection to a peer region (or a former
+// region of a peer), resolving its address from the current snapshot.
 func (g *Gateway) conn(peer string) (*grpc.ClientConn, error) {
 	router, err := g.dir.Router()
 	if err != nil {
 		return nil, err
 	}
+	// A former region reaches the node registered under its new code, which
+	// presents a certificate for that code: connections are per node.
 	node, err := router.Node(peer)
 	if err != nil {
 		return nil, err
 	}
+	region := node.GetRegion()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if pc, ok := g.conns[peer]; ok {
+	if pc, ok := g.conns[region]; ok {
 		if pc.address == node.GetAddress() {
 			return pc.conn, nil
 		}
 		pc.conn.Close() // the registry moved the peer
 	}
-	creds := credentials.NewTLS(certs.ClientTLS(g.cfg.KeyPair, g.dir.current.Load().roots, peer))
+	creds := credentials.NewTLS(certs.ClientTLS(g.cfg.KeyPair, g.dir.current.Load().roots, region))
 	c, err := grpc.NewClient(node.GetAddress(), append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, g.cfg.DialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", peer, node.GetAddress(), err)
 	}
-	g.conns[peer] = peerConn{address: node.GetAddress(), conn: c}
+	g.conns[region] = peerConn{address: node.GetAddress(), conn: c}
 	return c, nil
 }
 

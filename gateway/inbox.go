@@ -40,7 +40,9 @@ func checkHeader(h *jiexuv1.MessageHeader) error {
 
 // Receive authenticates a message and applies it exactly once. It checks the
 // header, that the caller's certificate region is the sender, that the
-// message is addressed here, and the seal; then, in one transaction, either
+// message is addressed here (either up to a former region of the same node,
+// see registry.Router.SameNode), and the seal, whose signer must be the
+// header's sender; then, in one transaction, either
 // finds (sender, message id) in the inbox (a duplicate: acknowledged, not
 // applied) or runs apply and records it. Errors are the gateway's sentinels
 // or whatever apply returned; translate them with StatusOf.
@@ -53,15 +55,19 @@ func (g *Gateway) Receive(ctx context.Context, msg Message, apply ApplyFunc) (*j
 	if err != nil {
 		return nil, err
 	}
-	if h.GetSenderRegion() != peer {
-		return nil, fmt.Errorf("%w: header.sender_region is %s, certificate is for %s", ErrWrongSender, h.GetSenderRegion(), peer)
-	}
-	if h.GetReceiverRegion() != g.cfg.Region {
-		return nil, fmt.Errorf("%w: header.receiver_region is %s, this node is %s", ErrWrongReceiver, h.GetReceiverRegion(), g.cfg.Region)
-	}
 	v, err := g.dir.view()
 	if err != nil {
 		return nil, err
+	}
+	// A node whose region's code changed delivers, under its new
+	// certificate, messages it sealed under the old code; and messages
+	// queued to it before the change name the old code as receiver. The
+	// registry lists the old code in the node's former_regions.
+	if !v.router.SameNode(h.GetSenderRegion(), peer) {
+		return nil, fmt.Errorf("%w: header.sender_region is %s, certificate is for %s", ErrWrongSender, h.GetSenderRegion(), peer)
+	}
+	if !v.router.SameNode(h.GetReceiverRegion(), g.cfg.Region) {
+		return nil, fmt.Errorf("%w: header.receiver_region is %s, this node is %s", ErrWrongReceiver, h.GetReceiverRegion(), g.cfg.Region)
 	}
 	if _, err := v.verifyMessage(msg, g.cfg.Now()); err != nil {
 		return nil, err

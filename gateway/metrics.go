@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,6 +19,7 @@ type Metrics struct {
 
 	pendingDesc, oldestDesc, deadDesc         *prometheus.Desc
 	snapVersionDesc, snapAgeDesc, snapExpDesc *prometheus.Desc
+	tableDesc                                 *prometheus.Desc
 }
 
 func newMetrics(g *Gateway) *Metrics {
@@ -47,6 +50,9 @@ func newMetrics(g *Gateway) *Metrics {
 		snapVersionDesc: prometheus.NewDesc("jiexu_registry_snapshot_version", "Version of the registry snapshot in use.", nil, nil),
 		snapAgeDesc:     prometheus.NewDesc("jiexu_registry_snapshot_age_seconds", "Seconds since the snapshot in use was issued.", nil, nil),
 		snapExpDesc:     prometheus.NewDesc("jiexu_registry_snapshot_expiry_seconds", "Seconds until the snapshot in use expires (negative when expired).", nil, nil),
+		tableDesc: prometheus.NewDesc("jiexu_divisions_table_info",
+			"The GB/T 2260 table the node routes by: its version, the first 12 hex digits of its SHA-256, and its source (registry: carried by the snapshot; local: the node's own).",
+			[]string{"version", "sha256", "source"}, nil),
 	}
 }
 
@@ -55,7 +61,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range m.vecs() {
 		c.Describe(ch)
 	}
-	for _, d := range []*prometheus.Desc{m.pendingDesc, m.oldestDesc, m.deadDesc, m.snapVersionDesc, m.snapAgeDesc, m.snapExpDesc} {
+	for _, d := range []*prometheus.Desc{m.pendingDesc, m.oldestDesc, m.deadDesc, m.snapVersionDesc, m.snapAgeDesc, m.snapExpDesc, m.tableDesc} {
 		ch <- d
 	}
 }
@@ -103,6 +109,12 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.oldestDesc, prometheus.GaugeValue, age, p.GetRegion())
 		ch <- prometheus.MustNewConstMetric(m.deadDesc, prometheus.GaugeValue, float64(p.GetDead()), p.GetRegion())
 	}
+	t, source := m.g.dir.Table(), "local"
+	if m.g.dir.Snapshot().GetDivisions() != nil {
+		source = "registry"
+	}
+	d := t.Digest()
+	ch <- prometheus.MustNewConstMetric(m.tableDesc, prometheus.GaugeValue, 1, t.Version(), fmt.Sprintf("%x", d[:6]), source)
 	if snap := m.g.dir.Snapshot(); snap != nil {
 		ch <- prometheus.MustNewConstMetric(m.snapVersionDesc, prometheus.GaugeValue, float64(snap.GetVersion()))
 		ch <- prometheus.MustNewConstMetric(m.snapAgeDesc, prometheus.GaugeValue, now.Sub(snap.GetIssuedAt().AsTime()).Seconds())

@@ -45,9 +45,13 @@ func (n *Node) apply(a application) (*jiexuv1.Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	other, err := router.Resolve(a.division)
+	route, err := router.Route(a.division)
 	if err != nil {
 		return nil, err
+	}
+	other := route.Node
+	if len(route.Steps) > 0 || route.Former {
+		n.log.Info("division routed through a change of code", "route", route.String())
 	}
 	if other.GetRegion() == n.cfg.Region {
 		role := "origin"

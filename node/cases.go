@@ -445,12 +445,12 @@ func (n *Node) caseFor(tx *bolt.Tx, h *jiexuv1.MessageHeader, side jiexuv1.CaseS
 			var vs violations
 			vs.add("header.case_id", "%q is not a case id (REGION-YYYYMMDD-NNNNNN)", truncate(id))
 			return nil, false, vs.err()
-		case caseRegion(id) != sender:
+		case !n.same(caseRegion(id), sender):
 			return nil, false, fmt.Errorf("%w: case id %s names region %s; only that region opens it", ErrNotShared, id, caseRegion(id))
 		}
 		return &jiexuv1.Case{CaseId: id, Side: side, OpenedAt: timestamppb.New(n.now())}, true, nil
 	}
-	if counterparty(c) != sender {
+	if !n.same(counterparty(c), sender) {
 		return nil, false, fmt.Errorf("%w: case %s is shared with %s, not %s", ErrNotShared, id, counterparty(c), sender)
 	}
 	if c.GetSide() != side {

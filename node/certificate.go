@@ -80,15 +80,15 @@ func (n *Node) issueCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Pe
 	if serial > math.MaxUint32 {
 		return nil, nil, fmt.Errorf("certificate serials for %d exhausted", year)
 	}
-	abbrev, err := n.table.Abbrev(n.cfg.Region)
+	abbrev, err := n.divisions().Abbrev(n.cfg.Region)
 	if err != nil {
 		return nil, nil, err
 	}
-	short, err := n.table.ShortName(n.cfg.Region)
+	short, err := n.divisions().ShortName(n.cfg.Region)
 	if err != nil {
 		return nil, nil, err
 	}
-	full, err := n.table.FullName(n.cfg.Region)
+	full, err := n.divisions().FullName(n.cfg.Region)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"jiexu/node/rules"
 	"jiexu/node/transfer"
 	jiexuv1 "jiexu/proto/jiexu/v1"
-	"jiexu/registry"
 )
 
 // storedCertificate is a certificate this node holds, verified, with what
@@ -63,7 +62,7 @@ func (n *Node) reissue(number, id string) (*jiexuv1.SealedCertificate, error) {
 		if err != nil {
 			return err
 		}
-		if cert.GetOriginRegion() != n.cfg.Region {
+		if !n.same(cert.GetOriginRegion(), n.cfg.Region) {
 			return fmt.Errorf("%w: %s was issued by %s; only the issuing agency re-issues it", ErrMismatch, number, cert.GetOriginRegion())
 		}
 		if cert.GetPerson().GetIdNumber() != id {
@@ -99,14 +98,11 @@ func (n *Node) issuerOf(num rules.CertNumber) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, r := range router.Regions() {
-		a, _ := n.table.Abbrev(r)
-		short, _ := n.table.ShortName(r)
-		if a == num.Abbrev && short == num.Region {
-			return r, nil
-		}
+	node, err := router.CertIssuer(num.Abbrev, num.Region)
+	if err != nil {
+		return "", fmt.Errorf("%w; give issuer_division", err)
 	}
-	return "", fmt.Errorf("%w: no registered node is %s%s; give issuer_division", registry.ErrUnserved, num.Abbrev, num.Region)
+	return node.GetRegion(), nil
 }
 
 // fetched is an issuer's answer to a look-up, verified.
@@ -164,7 +160,7 @@ func (n *Node) fetchCertificate(ctx context.Context, number, id, issuerDivision 
 	if err != nil {
 		return nil, fmt.Errorf("%w: the issuer's answer does not verify: %v", ErrMismatch, err)
 	}
-	if cert.GetNumber() != number || cert.GetPerson().GetIdNumber() != id || cert.GetOriginRegion() != issuer {
+	if cert.GetNumber() != number || cert.GetPerson().GetIdNumber() != id || !n.same(cert.GetOriginRegion(), issuer) {
 		return nil, fmt.Errorf("%w: the issuer answered with another certificate", ErrMismatch)
 	}
 	got.cert = cert
@@ -224,7 +220,7 @@ func (n *Node) registerCertificate(ctx context.Context, req *jiexuv1.RegisterCer
 			if err != nil {
 				return err
 			}
-			if c.GetSide() == sideDestination && c.GetOriginRegion() == got.issuer && !transfer.Terminal(c.GetState()) && !c.GetCertified() {
+			if c.GetSide() == sideDestination && n.same(c.GetOriginRegion(), got.issuer) && !transfer.Terminal(c.GetState()) && !c.GetCertified() {
 				c.PresentedCertificate, c.PresentedCode = req.GetNumber(), rules.VerificationCode(got.sealed)
 				if err := n.step(tx, c, transfer.Input{Event: transfer.Present}, n.now()); err != nil {
 					return err

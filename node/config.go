@@ -75,7 +75,10 @@ type Config struct {
 	RegistrySnapshot string `json:"registry_snapshot"`
 	// RegistryRefresh is how often to ask the registry for a newer snapshot.
 	RegistryRefresh Duration `json:"registry_refresh"`
-	// DivisionsDir optionally names a folder with a newer GB/T 2260 table.
+	// DivisionsDir optionally names a folder with a newer GB/T 2260 table
+	// than the embedded one: one mca-YEAR.txt (the table in force) and
+	// history.csv. The node uses it until the registry's snapshot carries a
+	// table, and then routes, checks and names codes by the registry's.
 	DivisionsDir string `json:"divisions_dir"`
 	// RetryMin and RetryMax bound the delivery backoff; DeadAfter is the dead-letter horizon.
 	RetryMin  Duration `json:"retry_min"`

@@ -65,7 +65,7 @@ func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (
 			return nil, fmt.Errorf("header: missing column %q; want %s", h, strings.Join(CSVHeader, ","))
 		}
 	}
-	v := validator{table: table, now: now}
+	v := validator{table: func() *registry.Table { return table }, now: now}
 	res := &CSVResult{}
 	seen := map[string]int{}
 	for {

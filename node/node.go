@@ -118,10 +118,11 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		}
 		n.table = t
 	}
-	if err := n.table.CheckPlace(cfg.Region); err != nil {
-		return nil, fmt.Errorf("region: %w", err)
-	}
-	n.v = validator{table: n.table, now: n.now, kind: n.kind}
+	// The region is checked against this table here and, once the store is
+	// open, against the registry's table the stored snapshot carries: a
+	// node whose region's code is newer than one of them still starts.
+	regionErr := n.table.CheckPlace(cfg.Region)
+	n.v = validator{table: n.divisions, now: n.now, kind: n.kind}
 	n.cal = rules.DefaultCalendar()
 	if cfg.CalendarFile != "" {
 		cal, err := LoadCalendar(cfg.CalendarFile)
@@ -167,6 +168,12 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		n.db.Close()
 		return nil, err
 	}
+	if regionErr != nil {
+		if err := n.divisions().CheckPlace(cfg.Region); err != nil {
+			n.db.Close()
+			return nil, fmt.Errorf("region: %w", regionErr)
+		}
+	}
 	n.gw.OnAck(n.onAck)
 	if cfg.RegistrySnapshot != "" && n.gw.Directory().Version() == 0 {
 		signed, err := registry.LoadSigned(cfg.RegistrySnapshot)
@@ -183,6 +190,17 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	n.reg.MustRegister(n.metrics, n.gw.Metrics(), n.srvMetrics, cliMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return n, nil
 }
+
+// divisions returns the division table in force: the one the registry's
+// snapshot carries, so that the node checks and names division codes as it
+// routes them and as every other node does; the node's own table (embedded,
+// or divisions_dir) until a snapshot carries one.
+func (n *Node) divisions() *registry.Table { return n.gw.Directory().Table() }
+
+// same reports whether two region codes name the same node: equal, or one a
+// former region of the other's node (a region whose code changed keeps its
+// cases, certificates and queued messages under the old code).
+func (n *Node) same(a, b string) bool { return n.gw.Directory().SameRegion(a, b) }
 
 // Gateway returns the node's gateway.
 func (n *Node) Gateway() *gateway.Gateway { return n.gw }

@@ -249,7 +249,7 @@ func (n *Node) onCertificate(tx *bolt.Tx, req *jiexuv1.DeliverCertificateRequest
 	switch {
 	case cert.GetPerson().GetIdNumber() != c.GetPerson().GetIdNumber():
 		return fmt.Errorf("%w: the certificate is for another person", ErrMismatch)
-	case cert.GetOriginRegion() != c.GetOriginRegion():
+	case !n.same(cert.GetOriginRegion(), c.GetOriginRegion()):
 		return fmt.Errorf("%w: the certificate was issued by %s, the case's origin is %s", ErrMismatch, cert.GetOriginRegion(), c.GetOriginRegion())
 	}
 	e, err := getEnrolment(tx, c.GetPerson().GetIdNumber())
@@ -354,7 +354,7 @@ func (s *peerServer) LookupCertificate(_ context.Context, req *jiexuv1.LookupCer
 		return nil, toStatus(err)
 	}
 	got, err := s.n.certificate(req.GetNumber())
-	if err == nil && (got.cert.GetPerson().GetIdNumber() != id || got.cert.GetOriginRegion() != s.n.cfg.Region) {
+	if err == nil && (got.cert.GetPerson().GetIdNumber() != id || !s.n.same(got.cert.GetOriginRegion(), s.n.cfg.Region)) {
 		err = ErrNotFound
 	}
 	if err != nil {

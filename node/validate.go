@@ -15,7 +15,7 @@ import (
 // is the agency kind of the node, whose schemes it accepts (unspecified
 // accepts every scheme, as a CSV checked before it reaches a node).
 type validator struct {
-	table *registry.Table
+	table func() *registry.Table // the table in force: the registry snapshot's
 	now   func() time.Time
 	kind  jiexuv1.AgencyKind
 }
@@ -47,7 +47,7 @@ func (v validator) checkID(vs *violations, field, id string) {
 		vs.add(field, "required (18-character citizen ID number, GB 11643-1999)")
 		return
 	}
-	if err := rules.CheckID(id, v.table.ProvinceKnown, v.today()); err != nil {
+	if err := rules.CheckID(id, v.table().ProvinceKnown, v.today()); err != nil {
 		vs.add(field, "%v (GB 11643-1999)", err)
 	}
 }
@@ -57,7 +57,7 @@ func (v validator) checkDivision(vs *violations, field, code string) {
 		vs.add(field, "required (6-digit GB/T 2260 division code)")
 		return
 	}
-	if err := v.table.CheckPlace(code); err != nil {
+	if err := v.table().CheckDivision(code); err != nil {
 		vs.add(field, "%v", err)
 	}
 }

@@ -65,24 +65,49 @@ func SaveDirectory(dir string, snap *jiexuv1.Snapshot) error {
 }
 
 // AddNode adds or replaces a node in the directory after checking that the
-// result still routes unambiguously.
+// result still routes unambiguously. A node that lists former regions
+// replaces the nodes registered under them: that is how a region whose code
+// changed moves to its new code (see the README, "When a region's code
+// changes").
 func AddNode(dir string, t *Table, n *jiexuv1.Node) error {
 	snap, err := LoadDirectory(dir)
 	if err != nil {
 		return err
 	}
-	nodes := slices.DeleteFunc(slices.Clone(snap.Nodes), func(o *jiexuv1.Node) bool { return o.GetRegion() == n.GetRegion() })
-	nodes = append(nodes, n)
-	slices.SortFunc(nodes, func(a, b *jiexuv1.Node) int {
-		if a.GetRegion() < b.GetRegion() {
-			return -1
-		}
-		return 1
+	nodes := slices.DeleteFunc(slices.Clone(snap.Nodes), func(o *jiexuv1.Node) bool {
+		return o.GetRegion() == n.GetRegion() || slices.Contains(n.GetFormerRegions(), o.GetRegion())
 	})
-	if _, err := NewRouter(t, nodes); err != nil {
+	nodes = append(nodes, n)
+	slices.SortFunc(nodes, func(a, b *jiexuv1.Node) int { return strings.Compare(a.GetRegion(), b.GetRegion()) })
+	snap.Nodes = nodes
+	if _, err := SnapshotRouter(t, snap); err != nil {
 		return err
 	}
-	snap.Nodes = nodes
+	return SaveDirectory(dir, snap)
+}
+
+// Decide records the registry's choice of successor for a former code whose
+// area went to several codes served by different nodes, or with successor
+// "" removes it. Cases, records and certificates naming the code are then
+// routed to the successor's node.
+func Decide(dir string, t *Table, code, successor string) error {
+	snap, err := LoadDirectory(dir)
+	if err != nil {
+		return err
+	}
+	before := len(snap.SuccessorDecisions)
+	ds := slices.DeleteFunc(slices.Clone(snap.SuccessorDecisions), func(d *jiexuv1.SuccessorDecision) bool { return d.GetCode() == code })
+	if successor == "" && len(ds) == before {
+		return fmt.Errorf("%w: no decision recorded for %s", ErrBadDecision, code)
+	}
+	if successor != "" {
+		ds = append(ds, &jiexuv1.SuccessorDecision{Code: code, Successor: successor})
+	}
+	slices.SortFunc(ds, func(a, b *jiexuv1.SuccessorDecision) int { return strings.Compare(a.GetCode(), b.GetCode()) })
+	snap.SuccessorDecisions = ds
+	if _, err := SnapshotRouter(t, snap); err != nil {
+		return err
+	}
 	return SaveDirectory(dir, snap)
 }
 
@@ -101,13 +126,14 @@ func RemoveNode(dir, region string) error {
 }
 
 // SignDirectory stamps the directory with the next version, the CA's current
-// revocation list and an expiry, signs it and writes snapshot.pb.
+// revocation list, the division table t and an expiry, signs it and writes
+// snapshot.pb. Nodes route by the table the snapshot carries.
 func SignDirectory(dir string, t *Table, signer *certs.Signer, crl []byte, ttl time.Duration, now time.Time) (*jiexuv1.SignedSnapshot, error) {
 	snap, err := LoadDirectory(dir)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := NewRouter(t, snap.GetNodes()); err != nil {
+	if _, err := SnapshotRouter(t, snap); err != nil {
 		return nil, err
 	}
 	version := snap.GetVersion() + 1
@@ -119,6 +145,7 @@ func SignDirectory(dir string, t *Table, signer *certs.Signer, crl []byte, ttl t
 	}
 	Stamp(snap, version, now, ttl)
 	snap.RevocationList = crl
+	snap.Divisions = t.Proto()
 	signed, err := Sign(snap, signer)
 	if err != nil {
 		return nil, err
@@ -130,7 +157,7 @@ func SignDirectory(dir string, t *Table, signer *certs.Signer, crl []byte, ttl t
 	if err := writeAtomic(filepath.Join(dir, SnapshotFile), data); err != nil {
 		return nil, err
 	}
-	snap.RevocationList = nil // the directory file stays readable
+	snap.RevocationList, snap.Divisions = nil, nil // the directory file stays readable
 	return signed, SaveDirectory(dir, snap)
 }
 

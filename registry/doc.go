@@ -1,25 +1,37 @@
-// Package registry turns any administrative-division code into the node that
-// serves it.
+// Package registry turns any administrative-division code — in force or
+// abolished since 1981 — into the node that serves it.
 //
 // It holds three things:
 //
-//   - Table: the GB/T 2260 division table (embedded; a newer one can be loaded
-//     at run time with LoadTableDir), with names, levels, parents, full names
-//     and province abbreviations, and the table's quirks handled: the four
-//     municipalities without prefecture rows, prefecture-level cities without
-//     counties, the "直辖县级行政区划" grouping rows, and 台湾/香港/澳门.
+//   - Table: the GB/T 2260 division table, in two files (embedded; a newer
+//     edition loads at run time with LoadTableDir): the places in force
+//     (mca-2024.txt: names, levels, parents, full names, province
+//     abbreviations and the names certificate numbers carry, unique in each
+//     province) and the history of every code since 1981 (history.csv: each
+//     code's periods, status and successors, so that Fate follows a former
+//     code to the codes in force now and IssuedAt says where an ID number was
+//     issued). The table's quirks are handled: municipalities and
+//     province-administered county-level cities without prefecture rows,
+//     prefectures without counties, grouping rows of older tables that are no
+//     places (429000, 500100), codes reused for another place, names that
+//     repeat.
 //   - Router: longest-prefix routing over a snapshot's nodes, county →
-//     prefecture → province.
+//     prefecture → province, through change: a former code goes where its
+//     successors go, a code split between nodes needs the registry's
+//     decision, and a node's former regions are that node. Route says how it
+//     resolved ("330103 (abolished 2021) → 330105 → node 330100").
 //   - Signed snapshots: versioned, expiring directories of nodes carrying the
-//     CA's revocation list, sealed by the registry's certificate, and the
-//     verifier a node uses before trusting one.
+//     CA's revocation list and the division table the registry checked them
+//     with, sealed by the registry's certificate, and the verifier a node
+//     uses before trusting one.
 //
 // Example:
 //
 //	t := registry.DefaultTable()
 //	snap, _ := registry.VerifySnapshot(signed, roots, heldVersion, time.Now())
-//	r, _ := registry.NewRouter(t, snap)
-//	node, _ := r.Resolve("150781") // 满洲里, or 呼伦贝尔 150700 when 满洲里 has no node
+//	r, _ := registry.SnapshotRouter(t, snap.Snapshot)
+//	rt, _ := r.Route("330103") // 330103 (abolished 2021) → 330105 → node 330100
+//	_ = registry.Describe(os.Stdout, t, "412723")
 //
 // registry knows nothing of transfers.
 package registry

@@ -5,10 +5,18 @@ import "errors"
 var (
 	// ErrMalformedCode is returned when a division code is not six ASCII digits.
 	ErrMalformedCode = errors.New("division code must be 6 digits")
-	// ErrUnknownDivision is returned when a well-formed code is not in the division table.
+	// ErrUnknownDivision is returned when a well-formed code was never used in GB/T 2260 since 1981.
 	ErrUnknownDivision = errors.New("no such division code in GB/T 2260")
-	// ErrNotPlace is returned for a grouping row (…直辖县级行政区划) used where a place is needed.
-	ErrNotPlace = errors.New("division code is a grouping row, not a place")
+	// ErrNotPlace is returned when a code that is not a place in force is used
+	// where one is needed: a code history says is no longer in use, or a
+	// grouping row of older tables (…直辖县级行政区划, 500100 市辖区).
+	ErrNotPlace = errors.New("division code is not a place in force")
+	// ErrBadTable is returned when a division table's files are malformed or disagree.
+	ErrBadTable = errors.New("bad GB/T 2260 table")
+	// ErrSplitDivision is returned when a former code's area went to several
+	// codes served by different nodes and the registry has not decided which
+	// one it routes to.
+	ErrSplitDivision = errors.New("division code was split between nodes")
 	// ErrUnserved is returned when no registered node serves a division or any of its parents.
 	ErrUnserved = errors.New("no node serves this division")
 	// ErrUnknownNode is returned when a region has no node in the snapshot.
@@ -26,4 +34,7 @@ var (
 	// ErrAddressNotCertified is returned when a node is registered at an
 	// address its certificate does not name, which peers would refuse.
 	ErrAddressNotCertified = errors.New("the certificate is not valid for the address")
+	// ErrBadDecision is returned when the directory's choice of successor for
+	// a split code is not one of its successors.
+	ErrBadDecision = errors.New("successor decision invalid")
 )

@@ -404,3 +404,20 @@ func certNumber(t *testing.T, sc *jiexuv1.SealedCertificate) string {
 	}
 	return c.GetNumber()
 }
+
+// TestRegistryDivisions is 'jiexu registry divisions' as an operator uses it.
+func TestRegistryDivisions(t *testing.T) {
+	out := jiexu(t, "registry", "divisions", "330103", "412723")
+	for _, want := range []string{
+		"330103 下城区 (浙江省杭州市), abolished 2021 → 330105 拱墅区\n",
+		"412723 商水县 (河南省周口地区), abolished 2000 → 411623 商水县\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("registry divisions: output %q lacks %q", out, want)
+		}
+	}
+	bad, err := exec.Command(binary, "registry", "divisions", "500100").CombinedOutput()
+	if err == nil || !strings.Contains(string(bad), "grouping row") {
+		t.Errorf("registry divisions 500100: err %v, output %q; want a failure naming the grouping row", err, bad)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 func newRegistryCmd() *cobra.Command {
 	return group("registry", "the signed directory of nodes: add nodes, sign snapshots, serve them",
 		newRegistryInitCmd(), newRegistryAddCmd(), newRegistryRemoveCmd(), newRegistrySignCmd(), newRegistryShowCmd(),
-		newRegistryResolveCmd(), newRegistryServeCmd(), newRegistryTargetsCmd())
+		newRegistryResolveCmd(), newRegistryServeCmd(), newRegistryTargetsCmd(), newRegistryDecideCmd(), newRegistryDivisionsCmd())
 }
 
 func newRegistryInitCmd() *cobra.Command {
@@ -45,7 +46,7 @@ func newRegistryInitCmd() *cobra.Command {
 
 func newRegistryAddCmd() *cobra.Command {
 	var dir, region, name, addr, metrics, kind string
-	var certFiles, serves []string
+	var certFiles, serves, former []string
 	contact := &jiexuv1.Contact{}
 	cmd := &cobra.Command{
 		Use:   "add --dir DIR --cert FILE --address HOST:PORT",
@@ -54,7 +55,7 @@ func newRegistryAddCmd() *cobra.Command {
 	}
 	table := addTableFlag(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		n := &jiexuv1.Node{Region: region, AgencyName: name, Address: addr, MetricsAddress: metrics, Serves: serves, Contact: contact}
+		n := &jiexuv1.Node{Region: region, AgencyName: name, Address: addr, MetricsAddress: metrics, Serves: serves, FormerRegions: former, Contact: contact}
 		for i, f := range certFiles {
 			c, err := certs.LoadCertificate(f)
 			if err != nil {
@@ -73,7 +74,7 @@ func newRegistryAddCmd() *cobra.Command {
 				n.AgencyName = cmp.Or(n.AgencyName, c.Subject.CommonName)
 				kind = cmp.Or(kind, certs.KindOf(c))
 			}
-			if r != n.Region {
+			if r != n.Region && !slices.Contains(former, r) { // a moved node pins its old certificate too
 				return fmt.Errorf("--cert %s is for region %q, not %s", f, r, n.Region)
 			}
 			if k := certs.KindOf(c); k != "" && k != kind {
@@ -102,7 +103,11 @@ func newRegistryAddCmd() *cobra.Command {
 		if err := registry.AddNode(dir, t, n); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "added %s %s (%s) at %s; run 'jiexu registry sign' to publish\n", n.Region, n.AgencyName, registry.KindLabel(n.Kind), addr)
+		fmt.Fprintf(cmd.OutOrStdout(), "added %s %s (%s) at %s", n.Region, n.AgencyName, registry.KindLabel(n.Kind), addr)
+		if len(former) > 0 {
+			fmt.Fprintf(cmd.OutOrStdout(), ", formerly %s", strings.Join(former, ", "))
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), "; run 'jiexu registry sign' to publish")
 		return nil
 	}
 	f := cmd.Flags()
@@ -114,6 +119,7 @@ func newRegistryAddCmd() *cobra.Command {
 	f.StringVar(&kind, "kind", "", "insurance or ncms (default: the certificate's, else insurance)")
 	f.StringSliceVar(&certFiles, "cert", nil, "the node's cert.pem: pins its fingerprint and checks its region, name, kind and addresses (repeat during a rotation: old and new)")
 	f.StringSliceVar(&serves, "serves", nil, "further division codes the node serves (comma-separated)")
+	f.StringSliceVar(&former, "former", nil, "codes the node was registered under before its region's code changed; their entries are replaced (comma-separated)")
 	f.StringVar(&contact.Address, "contact-address", "", "address printed on certificates")
 	f.StringVar(&contact.Postcode, "contact-postcode", "", "postcode printed on certificates")
 	f.StringVar(&contact.Phone, "contact-phone", "", "phone printed on certificates")
@@ -173,8 +179,8 @@ func newRegistrySignCmd() *cobra.Command {
 		if err := proto.Unmarshal(signed.GetSnapshot(), &snap); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "signed snapshot version %d: %d nodes, %d bytes, expires %s\n", snap.GetVersion(), len(snap.GetNodes()),
-			len(signed.GetSnapshot()), snap.GetExpiresAt().AsTime().Format(time.RFC3339))
+		fmt.Fprintf(cmd.OutOrStdout(), "signed snapshot version %d: %d nodes, division table %s, %d bytes, expires %s\n", snap.GetVersion(), len(snap.GetNodes()),
+			t.Identity(), len(signed.GetSnapshot()), snap.GetExpiresAt().AsTime().Format(time.RFC3339))
 		return nil
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "registry folder")
@@ -225,15 +231,26 @@ func newRegistryShowCmd() *cobra.Command {
 		if *asJSON {
 			return printJSON(w, s)
 		}
-		fmt.Fprintf(w, "snapshot version %d (signature verified), issued %s, expires %s, %d revoked serial(s)\n",
-			s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len())
+		if p := s.GetDivisions(); p != nil && !t.SameTable(p) {
+			if t, err = registry.TableFromProto(p); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(w, "snapshot version %d (signature verified), issued %s, expires %s, %d revoked serial(s), division table %s\n",
+			s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len(), t.Identity())
 		for _, n := range s.GetNodes() {
 			full, _ := t.FullName(n.GetRegion())
 			fmt.Fprintf(w, "  %s  %-9s %-21s %s (%s)", n.GetRegion(), registry.KindLabel(n.GetKind()), n.GetAddress(), n.GetAgencyName(), full)
 			if len(n.GetServes()) > 0 {
 				fmt.Fprintf(w, " serves %s", strings.Join(n.GetServes(), ","))
 			}
+			if len(n.GetFormerRegions()) > 0 {
+				fmt.Fprintf(w, " formerly %s", strings.Join(n.GetFormerRegions(), ","))
+			}
 			fmt.Fprintln(w)
+		}
+		for _, d := range s.GetSuccessorDecisions() {
+			fmt.Fprintf(w, "  decision: %s → %s\n", d.GetCode(), d.GetSuccessor())
 		}
 		return nil
 	}
@@ -261,25 +278,18 @@ func newRegistryResolveCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		r, err := registry.NewRouter(t, v.Snapshot.GetNodes())
-		if err != nil {
-			return err
-		}
-		code := args[0]
-		full, err := t.FullName(code)
-		if err != nil {
-			return err
-		}
-		chain, _ := t.Chain(code)
-		n, err := r.Resolve(code)
-		if err != nil {
-			return err
-		}
 		if *asJSON {
+			r, err := registry.SnapshotRouter(t, v.Snapshot)
+			if err != nil {
+				return err
+			}
+			n, err := r.Resolve(args[0])
+			if err != nil {
+				return err
+			}
 			return printJSON(cmd.OutOrStdout(), n)
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s %s → node %s %s at %s (tried %s)\n", code, full, n.GetRegion(), n.GetAgencyName(), n.GetAddress(), strings.Join(chain, " → "))
-		return nil
+		return registry.WriteRoute(cmd.OutOrStdout(), t, v.Snapshot, args[0])
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "registry folder")
 	cmd.Flags().StringVar(&caFile, "ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
@@ -331,5 +341,62 @@ func newRegistryTargetsCmd() *cobra.Command {
 	cmd.Flags().StringVar(&caFile, "ca-file", "", "CA certificate to verify against (default DIR/tls/ca.pem)")
 	cmd.Flags().StringVar(&out, "out", "", "file to write (atomically); default standard output")
 	required(cmd, "dir")
+	return cmd
+}
+
+func newRegistryDecideCmd() *cobra.Command {
+	var dir, code, succ string
+	var remove bool
+	cmd := &cobra.Command{
+		Use:   "decide --dir DIR --code FORMER (--successor CODE | --remove)",
+		Short: "route a former division code that was split between nodes to one of its successors",
+		Args:  noArgs,
+	}
+	table := addTableFlag(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if (succ == "") != remove {
+			return usagef("give --successor CODE, or --remove")
+		}
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		if err := registry.Decide(dir, t, code, succ); err != nil {
+			return err
+		}
+		if remove {
+			fmt.Fprintf(cmd.OutOrStdout(), "removed the decision for %s; run 'jiexu registry sign' to publish\n", code)
+		} else {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s now routes to %s; run 'jiexu registry sign' to publish\n", code, succ)
+		}
+		return nil
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "registry folder")
+	cmd.Flags().StringVar(&code, "code", "", "the former division code whose area was split")
+	cmd.Flags().StringVar(&succ, "successor", "", "the code in force to route it to (one of its successors)")
+	cmd.Flags().BoolVar(&remove, "remove", false, "remove the decision for --code")
+	required(cmd, "dir", "code")
+	return cmd
+}
+
+func newRegistryDivisionsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "divisions CODE…",
+		Short: "what a division code is or was, and where its area went",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("expected one or more division codes")
+			}
+			return nil
+		},
+	}
+	table := addTableFlag(cmd.Flags())
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		t, err := table()
+		if err != nil {
+			return err
+		}
+		return registry.DescribeAll(cmd.OutOrStdout(), t, args)
+	}
 	return cmd
 }

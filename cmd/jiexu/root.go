@@ -201,9 +201,9 @@ func printJSON(w io.Writer, m proto.Message) error {
 }
 
 // addTableFlag adds --divisions: a folder with a newer GB/T 2260 table
-// (province.csv, city.csv, area.csv) than the embedded one.
+// (mca-YEAR.txt and history.csv) than the embedded one.
 func addTableFlag(fs *pflag.FlagSet) func() (*registry.Table, error) {
-	dir := fs.String("divisions", os.Getenv("JIEXU_DIVISIONS"), "folder with a newer GB/T 2260 table (province.csv, city.csv, area.csv); default the embedded one, or $JIEXU_DIVISIONS")
+	dir := fs.String("divisions", os.Getenv("JIEXU_DIVISIONS"), "folder with a newer GB/T 2260 table: one mca-YEAR.txt (the table in force) and history.csv; default the embedded mca-2024, or $JIEXU_DIVISIONS")
 	return func() (*registry.Table, error) {
 		if *dir == "" {
 			return registry.DefaultTable(), nil

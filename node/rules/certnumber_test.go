@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"unicode/utf8"
+
+	"jiexu/registry"
 )
 
 func TestCertNumber(t *testing.T) {
@@ -41,4 +43,27 @@ func FuzzParseCertNumber(f *testing.F) {
 			t.Fatalf("ParseCertNumber(%q) = %+v does not round-trip", s, n)
 		}
 	})
+}
+
+// TestEveryPlaceNumbersUniquely: for every place in the table, a number
+// made from its abbreviation and certificate name parses back and finds
+// that place, and no other.
+func TestEveryPlaceNumbersUniquely(t *testing.T) {
+	tab := registry.DefaultTable()
+	for _, code := range tab.Codes() {
+		a, err := tab.Abbrev(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _ := tab.ShortName(code)
+		num := FormatCertNumber(a, name, 2026, 1)
+		n, err := ParseCertNumber(num)
+		if err != nil {
+			t.Errorf("%s: ParseCertNumber(%s) = %v", code, num, err)
+			continue
+		}
+		if got, ok := tab.CertRegion(n.Abbrev, n.Region); !ok || got != code {
+			t.Errorf("%s: %s finds %s, %v", code, num, got, ok)
+		}
+	}
 }

@@ -24,6 +24,18 @@ func TestCheckID(t *testing.T) {
 		{"valid", valid, ""},
 		{"gb example", "11010519491231002X", ""},
 		{"abolished county, known province", makeID("159901", "19900101", "001"), ""},
+		{"county abolished 2000 (商水县 412723)", makeID("412723", "19700101", "001"), ""},
+		{"hainan, province created 1988", makeID("460100", "19700101", "001"), ""},
+		{"chongqing, province created 1997", makeID("500101", "19600101", "001"), ""},
+		{"hainan before 1988: guangdong's code", makeID("442100", "19600101", "001"), ""},
+		{"hong kong residence permit", makeID("810000", "19900101", "001"), ""},
+		{"macao residence permit", makeID("820000", "19900101", "002"), ""},
+		{"taiwan residence permit", makeID("830000", "19900101", "003"), ""},
+		{"not a permit code under 81", makeID("810100", "19900101", "001"), "810000, 820000 or 830000"},
+		{"83 other than 830000", makeID("831000", "19900101", "001"), "830000"},
+		{"taiwan province: no citizen numbers", makeID("710000", "19900101", "001"), "830000"},
+		{"foreigner's permanent residence card (2023)", makeID("911156", "19900101", "001"), "permanent residence"},
+		{"15-digit number", "150102850312123", "before 1999"},
 		{"short", valid[:17], "18 characters"},
 		{"letter inside", "15010219850312A23" + "4", "must be a digit"},
 		{"bad check", valid[:17] + string("0123456789X"[(strings.IndexByte("0123456789X", valid[17])+1)%11]), "check character"},
@@ -71,4 +83,17 @@ func FuzzCheckID(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFormOf(t *testing.T) {
+	for id, want := range map[string]IDForm{
+		makeID("150102", "19850312", "123"): IDCitizen,
+		makeID("810000", "19900101", "001"): IDHongKongMacao,
+		makeID("820000", "19900101", "001"): IDHongKongMacao,
+		makeID("830000", "19900101", "001"): IDTaiwan,
+	} {
+		if got := FormOf(id); got != want {
+			t.Errorf("FormOf(%s) = %v, want %v", id[:6], got, want)
+		}
+	}
 }

@@ -39,8 +39,13 @@ type Node struct {
 	// metrics_address is host:port of the node's /metrics listener, for the
 	// national Prometheus (jiexu registry targets).
 	MetricsAddress string `protobuf:"bytes,8,opt,name=metrics_address,json=metricsAddress,proto3" json:"metrics_address,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// former_regions are codes the node was registered under before its
+	// region's code changed (a county becoming a district): routing, the
+	// authorization of callers and the checks on received messages treat them
+	// as this node, so that messages queued under an old code still arrive.
+	FormerRegions []string `protobuf:"bytes,9,rep,name=former_regions,json=formerRegions,proto3" json:"former_regions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -129,6 +134,144 @@ func (x *Node) GetMetricsAddress() string {
 	return ""
 }
 
+func (x *Node) GetFormerRegions() []string {
+	if x != nil {
+		return x.FormerRegions
+	}
+	return nil
+}
+
+// DivisionTable is the GB/T 2260 table the registry checked and routes a
+// snapshot by; nodes route by it too, so that every node routes alike.
+type DivisionTable struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version names the edition, e.g. "mca-2024".
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// sha256 is the SHA-256 over the two canonical files, each preceded by
+	// its length as 8 bytes big-endian.
+	Sha256 []byte `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// current_gzip is the table in force, "CODE NAME" lines (mca-*.txt), gzip.
+	CurrentGzip []byte `protobuf:"bytes,3,opt,name=current_gzip,json=currentGzip,proto3" json:"current_gzip,omitempty"`
+	// history_gzip is history.csv, gzip.
+	HistoryGzip   []byte `protobuf:"bytes,4,opt,name=history_gzip,json=historyGzip,proto3" json:"history_gzip,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DivisionTable) Reset() {
+	*x = DivisionTable{}
+	mi := &file_jiexu_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DivisionTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DivisionTable) ProtoMessage() {}
+
+func (x *DivisionTable) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DivisionTable.ProtoReflect.Descriptor instead.
+func (*DivisionTable) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DivisionTable) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *DivisionTable) GetSha256() []byte {
+	if x != nil {
+		return x.Sha256
+	}
+	return nil
+}
+
+func (x *DivisionTable) GetCurrentGzip() []byte {
+	if x != nil {
+		return x.CurrentGzip
+	}
+	return nil
+}
+
+func (x *DivisionTable) GetHistoryGzip() []byte {
+	if x != nil {
+		return x.HistoryGzip
+	}
+	return nil
+}
+
+// SuccessorDecision is the registry's choice, for a former code whose area
+// went to several codes served by different nodes, of the one it routes to.
+type SuccessorDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the former code.
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// successor is the code in force cases naming code are routed by.
+	Successor     string `protobuf:"bytes,2,opt,name=successor,proto3" json:"successor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuccessorDecision) Reset() {
+	*x = SuccessorDecision{}
+	mi := &file_jiexu_v1_registry_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuccessorDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuccessorDecision) ProtoMessage() {}
+
+func (x *SuccessorDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_registry_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuccessorDecision.ProtoReflect.Descriptor instead.
+func (*SuccessorDecision) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SuccessorDecision) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *SuccessorDecision) GetSuccessor() string {
+	if x != nil {
+		return x.Successor
+	}
+	return ""
+}
+
 // Snapshot is a version of the directory.
 type Snapshot struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -138,13 +281,18 @@ type Snapshot struct {
 	Nodes     []*Node                `protobuf:"bytes,4,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// revocation_list is the CA's signed X.509 CRL (DER).
 	RevocationList []byte `protobuf:"bytes,5,opt,name=revocation_list,json=revocationList,proto3" json:"revocation_list,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// divisions is the division table the registry used; unset in snapshots
+	// of registries older than it (nodes then route by their own table).
+	Divisions *DivisionTable `protobuf:"bytes,6,opt,name=divisions,proto3" json:"divisions,omitempty"`
+	// successor_decisions route former codes that were split between nodes.
+	SuccessorDecisions []*SuccessorDecision `protobuf:"bytes,7,rep,name=successor_decisions,json=successorDecisions,proto3" json:"successor_decisions,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_jiexu_v1_registry_proto_msgTypes[1]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -156,7 +304,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_registry_proto_msgTypes[1]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -169,7 +317,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Snapshot) GetVersion() uint64 {
@@ -207,6 +355,20 @@ func (x *Snapshot) GetRevocationList() []byte {
 	return nil
 }
 
+func (x *Snapshot) GetDivisions() *DivisionTable {
+	if x != nil {
+		return x.Divisions
+	}
+	return nil
+}
+
+func (x *Snapshot) GetSuccessorDecisions() []*SuccessorDecision {
+	if x != nil {
+		return x.SuccessorDecisions
+	}
+	return nil
+}
+
 // SignedSnapshot is a snapshot's exact bytes and the registry's seal.
 type SignedSnapshot struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -218,7 +380,7 @@ type SignedSnapshot struct {
 
 func (x *SignedSnapshot) Reset() {
 	*x = SignedSnapshot{}
-	mi := &file_jiexu_v1_registry_proto_msgTypes[2]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +392,7 @@ func (x *SignedSnapshot) String() string {
 func (*SignedSnapshot) ProtoMessage() {}
 
 func (x *SignedSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_registry_proto_msgTypes[2]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +405,7 @@ func (x *SignedSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedSnapshot.ProtoReflect.Descriptor instead.
 func (*SignedSnapshot) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SignedSnapshot) GetSnapshot() []byte {
@@ -270,7 +432,7 @@ type GetSnapshotRequest struct {
 
 func (x *GetSnapshotRequest) Reset() {
 	*x = GetSnapshotRequest{}
-	mi := &file_jiexu_v1_registry_proto_msgTypes[3]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +444,7 @@ func (x *GetSnapshotRequest) String() string {
 func (*GetSnapshotRequest) ProtoMessage() {}
 
 func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_registry_proto_msgTypes[3]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +457,7 @@ func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetSnapshotRequest) GetKnownVersion() uint64 {
@@ -316,7 +478,7 @@ type GetSnapshotResponse struct {
 
 func (x *GetSnapshotResponse) Reset() {
 	*x = GetSnapshotResponse{}
-	mi := &file_jiexu_v1_registry_proto_msgTypes[4]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +490,7 @@ func (x *GetSnapshotResponse) String() string {
 func (*GetSnapshotResponse) ProtoMessage() {}
 
 func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_registry_proto_msgTypes[4]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +503,7 @@ func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*GetSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetSnapshotResponse) GetSnapshot() *SignedSnapshot {
@@ -362,7 +524,7 @@ var File_jiexu_v1_registry_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x17jiexu/v1/registry.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xac\x02\n" +
+	"\x17jiexu/v1/registry.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xd3\x02\n" +
 	"\x04Node\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
 	"\vagency_name\x18\x02 \x01(\tR\n" +
@@ -372,14 +534,25 @@ const file_jiexu_v1_registry_proto_rawDesc = "" +
 	"\x18certificate_fingerprints\x18\x05 \x03(\tR\x17certificateFingerprints\x12\x16\n" +
 	"\x06serves\x18\x06 \x03(\tR\x06serves\x12+\n" +
 	"\acontact\x18\a \x01(\v2\x11.jiexu.v1.ContactR\acontact\x12'\n" +
-	"\x0fmetrics_address\x18\b \x01(\tR\x0emetricsAddress\"\xe7\x01\n" +
+	"\x0fmetrics_address\x18\b \x01(\tR\x0emetricsAddress\x12%\n" +
+	"\x0eformer_regions\x18\t \x03(\tR\rformerRegions\"\x87\x01\n" +
+	"\rDivisionTable\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\fR\x06sha256\x12!\n" +
+	"\fcurrent_gzip\x18\x03 \x01(\fR\vcurrentGzip\x12!\n" +
+	"\fhistory_gzip\x18\x04 \x01(\fR\vhistoryGzip\"E\n" +
+	"\x11SuccessorDecision\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x1c\n" +
+	"\tsuccessor\x18\x02 \x01(\tR\tsuccessor\"\xec\x02\n" +
 	"\bSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x127\n" +
 	"\tissued_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x129\n" +
 	"\n" +
 	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n" +
 	"\x05nodes\x18\x04 \x03(\v2\x0e.jiexu.v1.NodeR\x05nodes\x12'\n" +
-	"\x0frevocation_list\x18\x05 \x01(\fR\x0erevocationList\"P\n" +
+	"\x0frevocation_list\x18\x05 \x01(\fR\x0erevocationList\x125\n" +
+	"\tdivisions\x18\x06 \x01(\v2\x17.jiexu.v1.DivisionTableR\tdivisions\x12L\n" +
+	"\x13successor_decisions\x18\a \x03(\v2\x1b.jiexu.v1.SuccessorDecisionR\x12successorDecisions\"P\n" +
 	"\x0eSignedSnapshot\x12\x1a\n" +
 	"\bsnapshot\x18\x01 \x01(\fR\bsnapshot\x12\"\n" +
 	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"9\n" +
@@ -404,33 +577,37 @@ func file_jiexu_v1_registry_proto_rawDescGZIP() []byte {
 	return file_jiexu_v1_registry_proto_rawDescData
 }
 
-var file_jiexu_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_jiexu_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_jiexu_v1_registry_proto_goTypes = []any{
 	(*Node)(nil),                  // 0: jiexu.v1.Node
-	(*Snapshot)(nil),              // 1: jiexu.v1.Snapshot
-	(*SignedSnapshot)(nil),        // 2: jiexu.v1.SignedSnapshot
-	(*GetSnapshotRequest)(nil),    // 3: jiexu.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),   // 4: jiexu.v1.GetSnapshotResponse
-	(AgencyKind)(0),               // 5: jiexu.v1.AgencyKind
-	(*Contact)(nil),               // 6: jiexu.v1.Contact
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
-	(*Seal)(nil),                  // 8: jiexu.v1.Seal
+	(*DivisionTable)(nil),         // 1: jiexu.v1.DivisionTable
+	(*SuccessorDecision)(nil),     // 2: jiexu.v1.SuccessorDecision
+	(*Snapshot)(nil),              // 3: jiexu.v1.Snapshot
+	(*SignedSnapshot)(nil),        // 4: jiexu.v1.SignedSnapshot
+	(*GetSnapshotRequest)(nil),    // 5: jiexu.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),   // 6: jiexu.v1.GetSnapshotResponse
+	(AgencyKind)(0),               // 7: jiexu.v1.AgencyKind
+	(*Contact)(nil),               // 8: jiexu.v1.Contact
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Seal)(nil),                  // 10: jiexu.v1.Seal
 }
 var file_jiexu_v1_registry_proto_depIdxs = []int32{
-	5, // 0: jiexu.v1.Node.kind:type_name -> jiexu.v1.AgencyKind
-	6, // 1: jiexu.v1.Node.contact:type_name -> jiexu.v1.Contact
-	7, // 2: jiexu.v1.Snapshot.issued_at:type_name -> google.protobuf.Timestamp
-	7, // 3: jiexu.v1.Snapshot.expires_at:type_name -> google.protobuf.Timestamp
-	0, // 4: jiexu.v1.Snapshot.nodes:type_name -> jiexu.v1.Node
-	8, // 5: jiexu.v1.SignedSnapshot.seal:type_name -> jiexu.v1.Seal
-	2, // 6: jiexu.v1.GetSnapshotResponse.snapshot:type_name -> jiexu.v1.SignedSnapshot
-	3, // 7: jiexu.v1.RegistryService.GetSnapshot:input_type -> jiexu.v1.GetSnapshotRequest
-	4, // 8: jiexu.v1.RegistryService.GetSnapshot:output_type -> jiexu.v1.GetSnapshotResponse
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	7,  // 0: jiexu.v1.Node.kind:type_name -> jiexu.v1.AgencyKind
+	8,  // 1: jiexu.v1.Node.contact:type_name -> jiexu.v1.Contact
+	9,  // 2: jiexu.v1.Snapshot.issued_at:type_name -> google.protobuf.Timestamp
+	9,  // 3: jiexu.v1.Snapshot.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 4: jiexu.v1.Snapshot.nodes:type_name -> jiexu.v1.Node
+	1,  // 5: jiexu.v1.Snapshot.divisions:type_name -> jiexu.v1.DivisionTable
+	2,  // 6: jiexu.v1.Snapshot.successor_decisions:type_name -> jiexu.v1.SuccessorDecision
+	10, // 7: jiexu.v1.SignedSnapshot.seal:type_name -> jiexu.v1.Seal
+	4,  // 8: jiexu.v1.GetSnapshotResponse.snapshot:type_name -> jiexu.v1.SignedSnapshot
+	5,  // 9: jiexu.v1.RegistryService.GetSnapshot:input_type -> jiexu.v1.GetSnapshotRequest
+	6,  // 10: jiexu.v1.RegistryService.GetSnapshot:output_type -> jiexu.v1.GetSnapshotResponse
+	10, // [10:11] is the sub-list for method output_type
+	9,  // [9:10] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_registry_proto_init() }
@@ -445,7 +622,7 @@ func file_jiexu_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_registry_proto_rawDesc), len(file_jiexu_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
