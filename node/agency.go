@@ -103,7 +103,11 @@ func (s *agencyServer) GetEnrolment(_ context.Context, req *jiexuv1.GetEnrolment
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &jiexuv1.GetEnrolmentResponse{Enrolment: e}, nil
+	resp := &jiexuv1.GetEnrolmentResponse{Enrolment: e}
+	if o, err := s.n.divisions().IssuedAt(e.GetPerson().GetIdNumber()); err == nil {
+		resp.IdIssuedAt = o.String()
+	}
+	return resp, nil
 }
 
 func (s *agencyServer) ListEnrolments(_ context.Context, req *jiexuv1.ListEnrolmentsRequest) (*jiexuv1.ListEnrolmentsResponse, error) {

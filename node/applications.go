@@ -50,8 +50,10 @@ func (n *Node) apply(a application) (*jiexuv1.Case, error) {
 		return nil, err
 	}
 	other := route.Node
+	var via string
 	if len(route.Steps) > 0 || route.Former {
-		n.log.Info("division routed through a change of code", "route", route.String())
+		via = route.String()
+		n.log.Info("division routed through a change of code", "route", via)
 	}
 	if other.GetRegion() == n.cfg.Region {
 		role := "origin"
@@ -72,7 +74,7 @@ func (n *Node) apply(a application) (*jiexuv1.Case, error) {
 		if err != nil {
 			return err
 		}
-		c = &jiexuv1.Case{CaseId: caseID, Side: a.side, Person: e.GetPerson(), OpenedAt: timestamppb.New(now)}
+		c = &jiexuv1.Case{CaseId: caseID, Side: a.side, Person: e.GetPerson(), OpenedAt: timestamppb.New(now), Route: via}
 		if c.Person == nil {
 			c.Person = &jiexuv1.Person{IdNumber: id, Name: a.name}
 		}

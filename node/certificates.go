@@ -79,6 +79,9 @@ func (n *Node) reissue(number, id string) (*jiexuv1.SealedCertificate, error) {
 		cert.ReissuedOn = rules.DateOf(now)
 		cert.ReissueCount++
 		cert.IssuedAt = timestamppb.New(now)
+		// A region whose code changed since re-seals under its new code: the
+		// seal's region must be the certificate's. The number keeps its name.
+		cert.OriginRegion = n.cfg.Region
 		if out, err = SealCertificate(n.gw.Signer(), cert); err != nil {
 			return err
 		}

@@ -129,10 +129,22 @@ func sameCodes(next []Successor, now []Lineage) bool {
 
 // DescribeAll describes each code in turn, writing why for a code that is
 // none, and then returns an error that counts those (wrapping the first).
+// An argument of 18 characters is an ID number: it says where the number
+// was issued, and writes the number masked.
 func DescribeAll(w io.Writer, t *Table, codes []string) error {
 	var first error
 	bad := 0
 	for _, code := range codes {
+		if len(code) == 18 { // an ID number: where it was issued
+			if err := describeIssue(w, t, code); err != nil {
+				fmt.Fprintf(w, "%s: %v\n", maskID(code), err)
+				if first == nil {
+					first = err
+				}
+				bad++
+			}
+			continue
+		}
 		if err := Describe(w, t, code); err != nil {
 			fmt.Fprintf(w, "%s: %v\n", code, err)
 			if first == nil {
@@ -176,3 +188,18 @@ func WriteRoute(w io.Writer, t *Table, snap *jiexuv1.Snapshot, code string) erro
 	fmt.Fprintf(w, "route: %s %s at %s (tried %s)\n", rt, rt.Node.GetAgencyName(), rt.Node.GetAddress(), strings.Join(rt.Chain, " → "))
 	return nil
 }
+
+// describeIssue writes where an ID number was issued. Only the address code
+// and the birth year are read, and the number is written masked.
+func describeIssue(w io.Writer, t *Table, id string) error {
+	o, err := t.IssuedAt(id)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s issued at %s\n", maskID(id), o)
+	return err
+}
+
+// maskID hides the birth date of an 18-character ID number, as the node's
+// logs do (rules.MaskID, which this package does not import).
+func maskID(id string) string { return id[:6] + "********" + id[14:] }

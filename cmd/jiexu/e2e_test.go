@@ -407,10 +407,11 @@ func certNumber(t *testing.T, sc *jiexuv1.SealedCertificate) string {
 
 // TestRegistryDivisions is 'jiexu registry divisions' as an operator uses it.
 func TestRegistryDivisions(t *testing.T) {
-	out := jiexu(t, "registry", "divisions", "330103", "412723")
+	out := jiexu(t, "registry", "divisions", "330103", "412723", "412723197001011230")
 	for _, want := range []string{
 		"330103 下城区 (浙江省杭州市), abolished 2021 → 330105 拱墅区\n",
 		"412723 商水县 (河南省周口地区), abolished 2000 → 411623 商水县\n",
+		"412723********1230 issued at 412723 河南省周口地区商水县 (abolished 2000; now 411623 河南省周口市商水县)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("registry divisions: output %q lacks %q", out, want)

@@ -34,6 +34,9 @@ func newRecordsShowCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), resp.GetEnrolment())
 			}
 			render.FormatEnrolment(cmd.OutOrStdout(), resp.GetEnrolment())
+			if at := resp.GetIdIssuedAt(); at != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "ID issued at %s\n", at)
+			}
 			return nil
 		})
 	}

@@ -381,11 +381,11 @@ func newRegistryDecideCmd() *cobra.Command {
 
 func newRegistryDivisionsCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "divisions CODE…",
-		Short: "what a division code is or was, and where its area went",
+		Use:   "divisions CODE|ID…",
+		Short: "what a division code is or was, and where its area went; where an ID number was issued",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usagef("expected one or more division codes")
+				return usagef("expected one or more division codes or ID numbers")
 			}
 			return nil
 		},

@@ -138,4 +138,17 @@ func TestNodeMovesToANewCode(t *testing.T) {
 			t.Errorf("the moved node says it is %s, want %s", st.GetRegion(), moved)
 		}
 	}
+	// A certificate issued under the old code is re-issued under the new
+	// one: same number, sealed and named by the node's code now.
+	re, err := tn.Clients[hulunbuir].ReissueCertificate(ctx, &jiexuv1.ReissueCertificateRequest{Number: certA.GetNumber(), IdNumber: pa.GetPerson().GetIdNumber()})
+	if err != nil {
+		t.Fatalf("re-issue after the move: %v", err)
+	}
+	got, err := node.VerifyCertificate(re.GetCertificate(), tn.ca(t), nil)
+	if err != nil {
+		t.Fatalf("the re-issued certificate does not verify: %v", err)
+	}
+	if got.GetNumber() != certA.GetNumber() || got.GetOriginRegion() != moved || got.GetReissueCount() != 1 {
+		t.Errorf("re-issued %s by %s (count %d), want %s by %s (count 1)", got.GetNumber(), got.GetOriginRegion(), got.GetReissueCount(), certA.GetNumber(), moved)
+	}
 }

@@ -107,6 +107,9 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 	}
 	fmt.Fprintf(tw, "origin\t%s\n", origin)
 	fmt.Fprintf(tw, "destination\t%s\n", c.GetDestinationRegion())
+	if r := c.GetRoute(); r != "" {
+		fmt.Fprintf(tw, "routed\t%s\n", r)
+	}
 	if c.GetAppliedAtOrigin() {
 		fmt.Fprintf(tw, "applied at\tthe origin (2021 rule)\n")
 	}

@@ -791,6 +791,11 @@ type Case struct {
 	// destination (参保起 at or before 参保止): they are recognised once, and
 	// the case says so (2009 §2).
 	OverlapMonths int32 `protobuf:"varint,47,opt,name=overlap_months,json=overlapMonths,proto3" json:"overlap_months,omitempty"`
+	// route says how the division the applicant named reached the other
+	// node when it went through a change of code, e.g. "330103 (abolished
+	// 2021) → 330105 → node 330100"; empty when the code is in force and
+	// served as named.
+	Route         string `protobuf:"bytes,48,opt,name=route,proto3" json:"route,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1152,6 +1157,13 @@ func (x *Case) GetOverlapMonths() int32 {
 		return x.OverlapMonths
 	}
 	return 0
+}
+
+func (x *Case) GetRoute() string {
+	if x != nil {
+		return x.Route
+	}
+	return ""
 }
 
 // ApplyTransferRequest opens a case at the destination.
@@ -2751,8 +2763,12 @@ func (x *GetEnrolmentRequest) GetIdNumber() string {
 
 // GetEnrolmentResponse returns the person's enrolment history here.
 type GetEnrolmentResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Enrolment     *Enrolment             `protobuf:"bytes,1,opt,name=enrolment,proto3" json:"enrolment,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Enrolment *Enrolment             `protobuf:"bytes,1,opt,name=enrolment,proto3" json:"enrolment,omitempty"`
+	// id_issued_at says where the ID number was issued, from the history of
+	// its address code: "412723 河南省周口地区商水县 (abolished 2000; now
+	// 411623 河南省周口市商水县)". Empty when the history cannot say.
+	IdIssuedAt    string `protobuf:"bytes,2,opt,name=id_issued_at,json=idIssuedAt,proto3" json:"id_issued_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2792,6 +2808,13 @@ func (x *GetEnrolmentResponse) GetEnrolment() *Enrolment {
 		return x.Enrolment
 	}
 	return nil
+}
+
+func (x *GetEnrolmentResponse) GetIdIssuedAt() string {
+	if x != nil {
+		return x.IdIssuedAt
+	}
+	return ""
 }
 
 // ListEnrolmentsRequest asks for a page of enrolments, in ID-number order.
@@ -3857,7 +3880,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\bCaseStep\x12)\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12*\n" +
 	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
-	"\x05event\x18\x03 \x01(\tR\x05event\"\xe7\x0f\n" +
+	"\x05event\x18\x03 \x01(\tR\x05event\"\xfd\x0f\n" +
 	"\x04Case\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12&\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
@@ -3914,7 +3937,8 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x0epresented_code\x18, \x01(\tR\rpresentedCode\x12<\n" +
 	"\x1apresented_insurance_number\x18- \x01(\tR\x18presentedInsuranceNumber\x122\n" +
 	"\x15register_by_uncertain\x18. \x01(\bR\x13registerByUncertain\x12%\n" +
-	"\x0eoverlap_months\x18/ \x01(\x05R\roverlapMonths\"\x84\x02\n" +
+	"\x0eoverlap_months\x18/ \x01(\x05R\roverlapMonths\x12\x14\n" +
+	"\x05route\x180 \x01(\tR\x05route\"\x84\x02\n" +
 	"\x14ApplyTransferRequest\x12\x1b\n" +
 	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12'\n" +
 	"\x0forigin_division\x18\x02 \x01(\tR\x0eoriginDivision\x12\x12\n" +
@@ -4009,9 +4033,11 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x11PutRecordResponse\x121\n" +
 	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\"2\n" +
 	"\x13GetEnrolmentRequest\x12\x1b\n" +
-	"\tid_number\x18\x01 \x01(\tR\bidNumber\"I\n" +
+	"\tid_number\x18\x01 \x01(\tR\bidNumber\"k\n" +
 	"\x14GetEnrolmentResponse\x121\n" +
-	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\"S\n" +
+	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12 \n" +
+	"\fid_issued_at\x18\x02 \x01(\tR\n" +
+	"idIssuedAt\"S\n" +
 	"\x15ListEnrolmentsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
