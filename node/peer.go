@@ -80,10 +80,37 @@ func (n *Node) onNotice(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now tim
 	if in.Proof, err = n.proofOf(tx, e, req); err != nil {
 		return err
 	}
+	if other != "" && in.Proof == transfer.ProofMatches {
+		gave, err := n.supersede(tx, other, h.GetSenderRegion(), now)
+		if err != nil {
+			return err
+		}
+		if gave {
+			in = n.facts(e, transfer.Input{Event: transfer.Notice, Proof: transfer.ProofMatches}, req.GetPerson().GetName(), "")
+		}
+	}
 	if in.Standing == transfer.Gone { // say where to, and when
 		in.Detail = latest(e).GetNote()
 	}
 	return n.step(tx, c, in, now)
+}
+
+// supersede refuses the person's open case id if it waits for confirmation
+// without proof, because a notice from sender carries the applicant's proof:
+// otherwise any registered peer could hold a person's suspended enrolment
+// with a notice of its own until an operator noticed. It reports whether
+// the case gave way.
+func (n *Node) supersede(tx *bolt.Tx, id, sender string, now time.Time) (bool, error) {
+	c, err := getCase(tx, id)
+	if err != nil || c == nil {
+		return false, err
+	}
+	if c.GetSide() != sideOrigin || c.GetState() != jiexuv1.CaseState_CASE_STATE_WAITING_CONFIRMATION {
+		return false, nil
+	}
+	n.log.Warn("a notice without proof gave way to one with the applicant's certificate", "case", id, "to", c.GetDestinationRegion(), "proven_by", sender)
+	return true, n.step(tx, c, transfer.Input{Event: transfer.Superseded,
+		Detail: fmt.Sprintf("申请人已持参保凭证向其他转入地（%s）申请转移，本申请未附凭证 (the applicant presented the certificate with an application from %s; this one carried no proof)", sender, sender)}, now)
 }
 
 // proofOf checks the applicant's proof a notice carries against what this

@@ -766,3 +766,37 @@ func makeTestID(addr, birth, seq string) string {
 	s := addr + birth + seq
 	return s + string(rules.IDCheckChar(s))
 }
+
+// A registered peer sent a notice without proof for a suspended person: the
+// case waited for the origin's confirmation and refused every genuine
+// application with CASE_OPEN until an operator noticed. Now the applicant's
+// certificate, presented with another application, wins: the proofless case
+// is refused and the proven one proceeds.
+func TestProofSupersedesAWaitingNotice(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	p := tn.firstEmployee(hohhot, 0)
+	tn.suspend(hohhot, p)
+	squat := "150200-" + time.Now().In(rules.CST).Format("20060102") + "-000001"
+	n := notice(bt, hohhot, squat, "sq-1", p.GetPerson())
+	bt.seal(t, n)
+	if _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	tn.waitState(hohhot, squat, jiexuv1.CaseState_CASE_STATE_WAITING_CONFIRMATION)
+
+	c := tn.enrolAndApplyWith(p, hohhot, hulunbuir, tn.proof(hohhot, p))
+	done := tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	if done.GetAmountFen() != p.GetBalanceFen() {
+		t.Errorf("moved %d fen, want %d", done.GetAmountFen(), p.GetBalanceFen())
+	}
+	gone := tn.getCase(hohhot, squat)
+	if gone.GetState() != jiexuv1.CaseState_CASE_STATE_REFUSED || !strings.Contains(gone.GetRejectDetail(), hulunbuir) {
+		t.Errorf("the proofless case is %s (%q), want REFUSED naming %s", gone.GetState(), gone.GetRejectDetail(), hulunbuir)
+	}
+	// A second proven application finds the enrolment transferred out.
+	if got := tn.period(hohhot, p.GetPerson().GetIdNumber()); got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT {
+		t.Errorf("origin period %s, want TRANSFERRED_OUT", got.GetStatus())
+	}
+}

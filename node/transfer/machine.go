@@ -54,6 +54,10 @@ const (
 	// Present: the applicant's certificate is presented at the destination
 	// after the application (local).
 	Present
+	// Superseded: a notice carrying the applicant's proof arrived for the
+	// person while this case waited for confirmation without any (local: the
+	// node steps the waiting case before it takes the proven one).
+	Superseded
 )
 
 var eventNames = map[Event]string{
@@ -61,7 +65,7 @@ var eventNames = map[Event]string{
 	Refusal: "refusal", Withdraw: "withdraw", ApplyOut: "apply-out", Notice: "notice", Suspension: "suspension",
 	Refuse: "refuse", WithdrawRequest: "withdraw-request", CertificateAcked: "certificate-acked",
 	FundsAcked: "funds-acked", Confirmation: "confirmation", FundsReturned: "funds-returned",
-	Confirm: "confirm", Present: "present",
+	Confirm: "confirm", Present: "present", Superseded: "superseded",
 }
 
 func (e Event) String() string {
@@ -73,7 +77,8 @@ func (e Event) String() string {
 
 // Local reports whether an event comes from this node rather than a peer.
 func (e Event) Local() bool {
-	return e == Apply || e == ApplyOut || e == Withdraw || e == Suspension || e == Refuse || e == Confirm || e == Present
+	return e == Apply || e == ApplyOut || e == Withdraw || e == Suspension || e == Refuse || e == Confirm || e == Present ||
+		e == Superseded
 }
 
 // Proof is what the origin finds of the applicant's proof in a notice: the

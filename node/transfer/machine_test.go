@@ -98,7 +98,7 @@ func caseIn(side jiexuv1.CaseSide, s jiexuv1.CaseState) *jiexuv1.Case {
 }
 
 var allEvents = []Event{Apply, Request, NoticeAcked, Certificate, Funds, Refusal, Withdraw, ApplyOut, Notice,
-	Suspension, Refuse, WithdrawRequest, CertificateAcked, FundsAcked, Confirmation, FundsReturned, Confirm, Present}
+	Suspension, Refuse, WithdrawRequest, CertificateAcked, FundsAcked, Confirmation, FundsReturned, Confirm, Present, Superseded}
 
 // sentinels are the errors a step may fail with.
 var sentinels = []error{ErrUnexpected, ErrNotEnrolledHere, ErrNameMismatch, ErrCaseOpen, ErrTooLate, ErrWrongSide, ErrRetry}

@@ -146,6 +146,13 @@ var originTable = []row{
 	{from: states(certificateSent, remitted), on: Refuse, fail: ErrTooLate, says: "the enrolment was already transferred out"},
 	{from: states(closed, refused, withdrawn, returned), on: Refuse, fail: ErrTooLate, says: "the case has ended"},
 
+	// The applicant's proof arrived with another notice. A notice without
+	// proof cannot hold the person's enrolment against the applicant who
+	// holds the certificate: it is refused, and the proven one proceeds.
+	{from: states(confirming), on: Superseded, to: refused, do: refuseWith(jiexuv1.RejectReason_REJECT_REASON_OTHER),
+		says: "another destination presented the applicant's certificate; this notice had no proof"},
+	{from: allBut(confirming), on: Superseded, fail: ErrUnexpected, says: "only a case waiting for confirmation gives way"},
+
 	// The applicant withdraws here.
 	{from: states(requested, waiting, confirming), on: Withdraw, to: withdrawn, do: withdrawAtOrigin,
 		says: "end the case and tell the destination"},
