@@ -125,6 +125,11 @@ func (s *agencyServer) ResumeEnrolment(_ context.Context, req *jiexuv1.ResumeEnr
 	return resp, toStatus(err)
 }
 
+func (s *agencyServer) PayOutHeld(_ context.Context, req *jiexuv1.PayOutHeldRequest) (*jiexuv1.PayOutHeldResponse, error) {
+	resp, err := s.n.payOutHeld(req)
+	return resp, toStatus(err)
+}
+
 func (s *agencyServer) GetCertificate(_ context.Context, req *jiexuv1.GetCertificateRequest) (*jiexuv1.GetCertificateResponse, error) {
 	var vs violations
 	if _, err := rules.ParseCertNumber(req.GetNumber()); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -365,6 +366,60 @@ func (n *Node) resume(req *jiexuv1.ResumeEnrolmentRequest) (*jiexuv1.ResumeEnrol
 		return nil, err
 	}
 	n.log.Info("enrolment resumed", "id", rules.MaskID(id), "voided_certificate", resp.GetVoidedCertificate())
+	return resp, nil
+}
+
+// payOutHeld clears money held for the person once the operator paid it
+// out, and keeps how on the period's note.
+func (n *Node) payOutHeld(req *jiexuv1.PayOutHeldRequest) (*jiexuv1.PayOutHeldResponse, error) {
+	id := rules.NormalizeID(req.GetIdNumber())
+	var vs violations
+	n.v.checkID(&vs, "id_number", id)
+	if req.GetPeriod() == 0 {
+		vs.add("period", "is required: the period's number, as 'records show' lists it")
+	}
+	if req.GetAmountFen() <= 0 {
+		vs.add("amount_fen", "must be the period's held amount, more than 0")
+	}
+	checkText(&vs, "how", req.GetHow(), 200)
+	if strings.TrimSpace(req.GetHow()) == "" {
+		vs.add("how", "is required: how and when the money was paid to the person")
+	}
+	if err := vs.err(); err != nil {
+		return nil, err
+	}
+	now := n.now()
+	resp := &jiexuv1.PayOutHeldResponse{}
+	err := n.db.Update(func(tx *bolt.Tx) error {
+		e, err := getEnrolment(tx, id)
+		if err != nil {
+			return err
+		}
+		var p *jiexuv1.Period
+		for _, q := range e.GetPeriods() {
+			if q.GetNumber() == req.GetPeriod() {
+				p = q
+			}
+		}
+		switch {
+		case p == nil:
+			return fmt.Errorf("%w: no period %d for %s here", ErrNotFound, req.GetPeriod(), rules.MaskID(id))
+		case p.GetHeldFen() == 0:
+			return refuse("period %d holds nothing for the person", p.GetNumber())
+		case p.GetHeldFen() != req.GetAmountFen():
+			return refuse("period %d holds %s, not %s: pay out what is held, all of it", p.GetNumber(),
+				rules.AmountFigures(p.GetHeldFen()), rules.AmountFigures(req.GetAmountFen()))
+		}
+		p.Note = fmt.Sprintf("%s paid out on %s: %s", rules.AmountFigures(p.GetHeldFen()), render.FmtDate(rules.DateOf(now)), req.GetHow())
+		p.HeldFen = 0
+		p.UpdatedAt = timestamppb.New(now)
+		resp.Enrolment = e
+		return putEnrolment(tx, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.log.Info("held money paid out", "id", rules.MaskID(id), "period", req.GetPeriod(), "fen", req.GetAmountFen())
 	return resp, nil
 }
 

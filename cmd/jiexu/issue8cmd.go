@@ -124,6 +124,37 @@ func newRecordsResumeCmd() *cobra.Command {
 	return cmd
 }
 
+func newRecordsPayHeldCmd() *cobra.Command {
+	var id, amount, how string
+	var period uint32
+	cmd := &cobra.Command{
+		Use:   "pay-held --config FILE --id ID --period N --amount YUAN --how TEXT",
+		Short: "record that money held for the person (held, in records show) was paid to them, and clear it",
+		Args:  noArgs,
+	}
+	dial := addAgencyFlags(cmd)
+	cmd.Flags().StringVar(&id, "id", "", "the person's ID number")
+	cmd.Flags().Uint32Var(&period, "period", 0, "the period's number (the first column of 'records show')")
+	cmd.Flags().StringVar(&amount, "amount", "", "the held amount in yuan, all of it, e.g. 1024.00")
+	cmd.Flags().StringVar(&how, "how", "", "how and when it was paid, e.g. \"一次性支付至本人银行账户，凭证2026-1125-07\"")
+	required(cmd, "id", "period", "amount", "how")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		fen, err := rules.ParseYuan(amount)
+		if err != nil {
+			return usagef("--amount %q: %v", amount, err)
+		}
+		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
+			resp, err := c.PayOutHeld(ctx, &jiexuv1.PayOutHeldRequest{IdNumber: id, Period: period, AmountFen: fen, How: how})
+			if err != nil {
+				return err
+			}
+			render.FormatEnrolment(cmd.OutOrStdout(), resp.GetEnrolment())
+			return nil
+		})
+	}
+	return cmd
+}
+
 func newTransferWithdrawCmd() *cobra.Command {
 	var detail string
 	cmd := &cobra.Command{

@@ -256,7 +256,7 @@ func newNodeStatusCmd() *cobra.Command {
 
 func newRecordsCmd() *cobra.Command {
 	return group("records", "enrolment records at this node: import, enrol, list, show, suspend, resume",
-		newRecordsImportCmd(), newRecordsPutCmd(), newRecordsListCmd(), newRecordsShowCmd(), newRecordsSuspendCmd(), newRecordsResumeCmd())
+		newRecordsImportCmd(), newRecordsPutCmd(), newRecordsListCmd(), newRecordsShowCmd(), newRecordsSuspendCmd(), newRecordsResumeCmd(), newRecordsPayHeldCmd())
 }
 
 func newRecordsImportCmd() *cobra.Command {

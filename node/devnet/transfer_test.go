@@ -462,6 +462,29 @@ func TestReturnedRemittance(t *testing.T) {
 	if dp := tn.period(hulunbuir, p.GetPerson().GetIdNumber()); dp.GetBalanceFen() != 0 || dp.GetMonthsRecognised() != 0 {
 		t.Errorf("resident period credited %d fen, %d months", dp.GetBalanceFen(), dp.GetMonthsRecognised())
 	}
+
+	// The origin pays the held balance to the person and records how: all
+	// of it, once.
+	id, held := p.GetPerson().GetIdNumber(), tn.period(hohhot, p.GetPerson().GetIdNumber())
+	pay := &jiexuv1.PayOutHeldRequest{IdNumber: id, Period: held.GetNumber(), AmountFen: held.GetHeldFen() - 1, How: "一次性支付至本人银行账户"}
+	if _, err := tn.Clients[hohhot].PayOutHeld(ctx, pay); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("paying out less than is held: %v, want FailedPrecondition", err)
+	}
+	pay.AmountFen, pay.How = held.GetHeldFen(), ""
+	if _, err := tn.Clients[hohhot].PayOutHeld(ctx, pay); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "how") {
+		t.Errorf("paying out without saying how: %v, want InvalidArgument naming how", err)
+	}
+	pay.How = "一次性支付至本人银行账户"
+	resp, err := tn.Clients[hohhot].PayOutHeld(ctx, pay)
+	if err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	if got := resp.GetEnrolment().GetPeriods()[held.GetNumber()-1]; got.GetHeldFen() != 0 || !strings.Contains(got.GetNote(), "paid out") {
+		t.Errorf("after the pay-out the period holds %d fen, note %q", got.GetHeldFen(), got.GetNote())
+	}
+	if _, err := tn.Clients[hohhot].PayOutHeld(ctx, pay); status.Code(err) != codes.FailedPrecondition {
+		t.Errorf("paying out twice: %v, want FailedPrecondition", err)
+	}
 }
 
 // A peer chose header.case_id freely: it could take another region's case

@@ -1954,6 +1954,125 @@ func (x *ResumeEnrolmentResponse) GetVoidedCertificate() string {
 	return ""
 }
 
+// PayOutHeldRequest names the held money paid out.
+type PayOutHeldRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	IdNumber string                 `protobuf:"bytes,1,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	// period is the period's number, as 'records show' lists it.
+	Period uint32 `protobuf:"varint,2,opt,name=period,proto3" json:"period,omitempty"`
+	// amount_fen must equal the period's held_fen: what is held is paid out
+	// whole, and the operator states the amount to show it was read.
+	AmountFen int64 `protobuf:"varint,3,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	// how says how and when it was paid, for the record (required), e.g.
+	// "一次性支付至本人社保卡银行账户，凭证2026-1125-07".
+	How           string `protobuf:"bytes,4,opt,name=how,proto3" json:"how,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PayOutHeldRequest) Reset() {
+	*x = PayOutHeldRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PayOutHeldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PayOutHeldRequest) ProtoMessage() {}
+
+func (x *PayOutHeldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PayOutHeldRequest.ProtoReflect.Descriptor instead.
+func (*PayOutHeldRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PayOutHeldRequest) GetIdNumber() string {
+	if x != nil {
+		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *PayOutHeldRequest) GetPeriod() uint32 {
+	if x != nil {
+		return x.Period
+	}
+	return 0
+}
+
+func (x *PayOutHeldRequest) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *PayOutHeldRequest) GetHow() string {
+	if x != nil {
+		return x.How
+	}
+	return ""
+}
+
+// PayOutHeldResponse returns the enrolment.
+type PayOutHeldResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrolment     *Enrolment             `protobuf:"bytes,1,opt,name=enrolment,proto3" json:"enrolment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PayOutHeldResponse) Reset() {
+	*x = PayOutHeldResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PayOutHeldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PayOutHeldResponse) ProtoMessage() {}
+
+func (x *PayOutHeldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PayOutHeldResponse.ProtoReflect.Descriptor instead.
+func (*PayOutHeldResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PayOutHeldResponse) GetEnrolment() *Enrolment {
+	if x != nil {
+		return x.Enrolment
+	}
+	return nil
+}
+
 // RegisterCertificateRequest names a paper certificate.
 type RegisterCertificateRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1969,7 +2088,7 @@ type RegisterCertificateRequest struct {
 
 func (x *RegisterCertificateRequest) Reset() {
 	*x = RegisterCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1981,7 +2100,7 @@ func (x *RegisterCertificateRequest) String() string {
 func (*RegisterCertificateRequest) ProtoMessage() {}
 
 func (x *RegisterCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[19]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1994,7 +2113,7 @@ func (x *RegisterCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RegisterCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{19}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RegisterCertificateRequest) GetNumber() string {
@@ -2040,7 +2159,7 @@ type RegisterCertificateResponse struct {
 
 func (x *RegisterCertificateResponse) Reset() {
 	*x = RegisterCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2052,7 +2171,7 @@ func (x *RegisterCertificateResponse) String() string {
 func (*RegisterCertificateResponse) ProtoMessage() {}
 
 func (x *RegisterCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[20]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2065,7 +2184,7 @@ func (x *RegisterCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterCertificateResponse.ProtoReflect.Descriptor instead.
 func (*RegisterCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{20}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RegisterCertificateResponse) GetCertificate() *SealedCertificate {
@@ -2101,7 +2220,7 @@ type ReissueCertificateRequest struct {
 
 func (x *ReissueCertificateRequest) Reset() {
 	*x = ReissueCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +2232,7 @@ func (x *ReissueCertificateRequest) String() string {
 func (*ReissueCertificateRequest) ProtoMessage() {}
 
 func (x *ReissueCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[21]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +2245,7 @@ func (x *ReissueCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReissueCertificateRequest.ProtoReflect.Descriptor instead.
 func (*ReissueCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{21}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReissueCertificateRequest) GetNumber() string {
@@ -2153,7 +2272,7 @@ type ReissueCertificateResponse struct {
 
 func (x *ReissueCertificateResponse) Reset() {
 	*x = ReissueCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2284,7 @@ func (x *ReissueCertificateResponse) String() string {
 func (*ReissueCertificateResponse) ProtoMessage() {}
 
 func (x *ReissueCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[22]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2297,7 @@ func (x *ReissueCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReissueCertificateResponse.ProtoReflect.Descriptor instead.
 func (*ReissueCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{22}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReissueCertificateResponse) GetCertificate() *SealedCertificate {
@@ -2202,7 +2321,7 @@ type CheckCertificateRequest struct {
 
 func (x *CheckCertificateRequest) Reset() {
 	*x = CheckCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2214,7 +2333,7 @@ func (x *CheckCertificateRequest) String() string {
 func (*CheckCertificateRequest) ProtoMessage() {}
 
 func (x *CheckCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[23]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2227,7 +2346,7 @@ func (x *CheckCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCertificateRequest.ProtoReflect.Descriptor instead.
 func (*CheckCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{23}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CheckCertificateRequest) GetNumber() string {
@@ -2265,7 +2384,7 @@ type CheckCertificateResponse struct {
 
 func (x *CheckCertificateResponse) Reset() {
 	*x = CheckCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2277,7 +2396,7 @@ func (x *CheckCertificateResponse) String() string {
 func (*CheckCertificateResponse) ProtoMessage() {}
 
 func (x *CheckCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[24]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2290,7 +2409,7 @@ func (x *CheckCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCertificateResponse.ProtoReflect.Descriptor instead.
 func (*CheckCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{24}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CheckCertificateResponse) GetCertificate() *SealedCertificate {
@@ -2330,7 +2449,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2461,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[25]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2474,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{25}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{27}
 }
 
 // BackupResponse is one chunk of the store file.
@@ -2368,7 +2487,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2380,7 +2499,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[26]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2393,7 +2512,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{26}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *BackupResponse) GetChunk() []byte {
@@ -2413,7 +2532,7 @@ type GetCaseRequest struct {
 
 func (x *GetCaseRequest) Reset() {
 	*x = GetCaseRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2425,7 +2544,7 @@ func (x *GetCaseRequest) String() string {
 func (*GetCaseRequest) ProtoMessage() {}
 
 func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[27]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2438,7 +2557,7 @@ func (x *GetCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseRequest.ProtoReflect.Descriptor instead.
 func (*GetCaseRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{27}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetCaseRequest) GetCaseId() string {
@@ -2458,7 +2577,7 @@ type GetCaseResponse struct {
 
 func (x *GetCaseResponse) Reset() {
 	*x = GetCaseResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2470,7 +2589,7 @@ func (x *GetCaseResponse) String() string {
 func (*GetCaseResponse) ProtoMessage() {}
 
 func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[28]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2483,7 +2602,7 @@ func (x *GetCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCaseResponse.ProtoReflect.Descriptor instead.
 func (*GetCaseResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{28}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetCaseResponse) GetCase() *Case {
@@ -2509,7 +2628,7 @@ type ListCasesRequest struct {
 
 func (x *ListCasesRequest) Reset() {
 	*x = ListCasesRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2521,7 +2640,7 @@ func (x *ListCasesRequest) String() string {
 func (*ListCasesRequest) ProtoMessage() {}
 
 func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[29]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2534,7 +2653,7 @@ func (x *ListCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesRequest.ProtoReflect.Descriptor instead.
 func (*ListCasesRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{29}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListCasesRequest) GetSide() CaseSide {
@@ -2584,7 +2703,7 @@ type ListCasesResponse struct {
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2596,7 +2715,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[30]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2609,7 +2728,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{30}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -2636,7 +2755,7 @@ type PutRecordRequest struct {
 
 func (x *PutRecordRequest) Reset() {
 	*x = PutRecordRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2767,7 @@ func (x *PutRecordRequest) String() string {
 func (*PutRecordRequest) ProtoMessage() {}
 
 func (x *PutRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[31]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +2780,7 @@ func (x *PutRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRecordRequest.ProtoReflect.Descriptor instead.
 func (*PutRecordRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{31}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PutRecordRequest) GetRecord() *Record {
@@ -2681,7 +2800,7 @@ type PutRecordResponse struct {
 
 func (x *PutRecordResponse) Reset() {
 	*x = PutRecordResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +2812,7 @@ func (x *PutRecordResponse) String() string {
 func (*PutRecordResponse) ProtoMessage() {}
 
 func (x *PutRecordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[32]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +2825,7 @@ func (x *PutRecordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRecordResponse.ProtoReflect.Descriptor instead.
 func (*PutRecordResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{32}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PutRecordResponse) GetEnrolment() *Enrolment {
@@ -2726,7 +2845,7 @@ type GetEnrolmentRequest struct {
 
 func (x *GetEnrolmentRequest) Reset() {
 	*x = GetEnrolmentRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2738,7 +2857,7 @@ func (x *GetEnrolmentRequest) String() string {
 func (*GetEnrolmentRequest) ProtoMessage() {}
 
 func (x *GetEnrolmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[33]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2751,7 +2870,7 @@ func (x *GetEnrolmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnrolmentRequest.ProtoReflect.Descriptor instead.
 func (*GetEnrolmentRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{33}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetEnrolmentRequest) GetIdNumber() string {
@@ -2775,7 +2894,7 @@ type GetEnrolmentResponse struct {
 
 func (x *GetEnrolmentResponse) Reset() {
 	*x = GetEnrolmentResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +2906,7 @@ func (x *GetEnrolmentResponse) String() string {
 func (*GetEnrolmentResponse) ProtoMessage() {}
 
 func (x *GetEnrolmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[34]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +2919,7 @@ func (x *GetEnrolmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnrolmentResponse.ProtoReflect.Descriptor instead.
 func (*GetEnrolmentResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{34}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetEnrolmentResponse) GetEnrolment() *Enrolment {
@@ -2829,7 +2948,7 @@ type ListEnrolmentsRequest struct {
 
 func (x *ListEnrolmentsRequest) Reset() {
 	*x = ListEnrolmentsRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2841,7 +2960,7 @@ func (x *ListEnrolmentsRequest) String() string {
 func (*ListEnrolmentsRequest) ProtoMessage() {}
 
 func (x *ListEnrolmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[35]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2854,7 +2973,7 @@ func (x *ListEnrolmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrolmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListEnrolmentsRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{35}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListEnrolmentsRequest) GetPageSize() int32 {
@@ -2883,7 +3002,7 @@ type ListEnrolmentsResponse struct {
 
 func (x *ListEnrolmentsResponse) Reset() {
 	*x = ListEnrolmentsResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2895,7 +3014,7 @@ func (x *ListEnrolmentsResponse) String() string {
 func (*ListEnrolmentsResponse) ProtoMessage() {}
 
 func (x *ListEnrolmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[36]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2908,7 +3027,7 @@ func (x *ListEnrolmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrolmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListEnrolmentsResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{36}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListEnrolmentsResponse) GetEnrolments() []*Enrolment {
@@ -2935,7 +3054,7 @@ type ImportRecordsRequest struct {
 
 func (x *ImportRecordsRequest) Reset() {
 	*x = ImportRecordsRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3066,7 @@ func (x *ImportRecordsRequest) String() string {
 func (*ImportRecordsRequest) ProtoMessage() {}
 
 func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[37]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3079,7 @@ func (x *ImportRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ImportRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{37}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ImportRecordsRequest) GetRecords() []*Record {
@@ -2987,7 +3106,7 @@ type ImportRecordsResponse struct {
 
 func (x *ImportRecordsResponse) Reset() {
 	*x = ImportRecordsResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2999,7 +3118,7 @@ func (x *ImportRecordsResponse) String() string {
 func (*ImportRecordsResponse) ProtoMessage() {}
 
 func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[38]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3012,7 +3131,7 @@ func (x *ImportRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ImportRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{38}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ImportRecordsResponse) GetImported() int32 {
@@ -3060,7 +3179,7 @@ type GetCertificateRequest struct {
 
 func (x *GetCertificateRequest) Reset() {
 	*x = GetCertificateRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3072,7 +3191,7 @@ func (x *GetCertificateRequest) String() string {
 func (*GetCertificateRequest) ProtoMessage() {}
 
 func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[39]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3085,7 +3204,7 @@ func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{39}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetCertificateRequest) GetNumber() string {
@@ -3108,7 +3227,7 @@ type GetCertificateResponse struct {
 
 func (x *GetCertificateResponse) Reset() {
 	*x = GetCertificateResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3120,7 +3239,7 @@ func (x *GetCertificateResponse) String() string {
 func (*GetCertificateResponse) ProtoMessage() {}
 
 func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[40]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3133,7 +3252,7 @@ func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{40}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetCertificateResponse) GetCertificate() *SealedCertificate {
@@ -3179,7 +3298,7 @@ type OutboxMessage struct {
 
 func (x *OutboxMessage) Reset() {
 	*x = OutboxMessage{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3191,7 +3310,7 @@ func (x *OutboxMessage) String() string {
 func (*OutboxMessage) ProtoMessage() {}
 
 func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[41]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3204,7 +3323,7 @@ func (x *OutboxMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutboxMessage.ProtoReflect.Descriptor instead.
 func (*OutboxMessage) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{41}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *OutboxMessage) GetSequence() uint64 {
@@ -3296,7 +3415,7 @@ type ListOutboxRequest struct {
 
 func (x *ListOutboxRequest) Reset() {
 	*x = ListOutboxRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3308,7 +3427,7 @@ func (x *ListOutboxRequest) String() string {
 func (*ListOutboxRequest) ProtoMessage() {}
 
 func (x *ListOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[42]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3321,7 +3440,7 @@ func (x *ListOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutboxRequest.ProtoReflect.Descriptor instead.
 func (*ListOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{42}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListOutboxRequest) GetDead() bool {
@@ -3355,7 +3474,7 @@ type ListOutboxResponse struct {
 
 func (x *ListOutboxResponse) Reset() {
 	*x = ListOutboxResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3367,7 +3486,7 @@ func (x *ListOutboxResponse) String() string {
 func (*ListOutboxResponse) ProtoMessage() {}
 
 func (x *ListOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[43]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3380,7 +3499,7 @@ func (x *ListOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutboxResponse.ProtoReflect.Descriptor instead.
 func (*ListOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{43}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListOutboxResponse) GetMessages() []*OutboxMessage {
@@ -3400,7 +3519,7 @@ type RedriveOutboxRequest struct {
 
 func (x *RedriveOutboxRequest) Reset() {
 	*x = RedriveOutboxRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3412,7 +3531,7 @@ func (x *RedriveOutboxRequest) String() string {
 func (*RedriveOutboxRequest) ProtoMessage() {}
 
 func (x *RedriveOutboxRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[44]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3425,7 +3544,7 @@ func (x *RedriveOutboxRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveOutboxRequest.ProtoReflect.Descriptor instead.
 func (*RedriveOutboxRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{44}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RedriveOutboxRequest) GetSequences() []uint64 {
@@ -3445,7 +3564,7 @@ type RedriveOutboxResponse struct {
 
 func (x *RedriveOutboxResponse) Reset() {
 	*x = RedriveOutboxResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3457,7 +3576,7 @@ func (x *RedriveOutboxResponse) String() string {
 func (*RedriveOutboxResponse) ProtoMessage() {}
 
 func (x *RedriveOutboxResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[45]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3470,7 +3589,7 @@ func (x *RedriveOutboxResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedriveOutboxResponse.ProtoReflect.Descriptor instead.
 func (*RedriveOutboxResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{45}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RedriveOutboxResponse) GetRedriven() int32 {
@@ -3489,7 +3608,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3501,7 +3620,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[46]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3514,7 +3633,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{46}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{48}
 }
 
 // PeerStatus is the delivery state towards one peer.
@@ -3531,7 +3650,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3543,7 +3662,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[47]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3556,7 +3675,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{47}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PeerStatus) GetRegion() string {
@@ -3606,7 +3725,7 @@ type CaseCount struct {
 
 func (x *CaseCount) Reset() {
 	*x = CaseCount{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[48]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3618,7 +3737,7 @@ func (x *CaseCount) String() string {
 func (*CaseCount) ProtoMessage() {}
 
 func (x *CaseCount) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[48]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3631,7 +3750,7 @@ func (x *CaseCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseCount.ProtoReflect.Descriptor instead.
 func (*CaseCount) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{48}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CaseCount) GetSide() CaseSide {
@@ -3687,7 +3806,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_jiexu_v1_agency_proto_msgTypes[49]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3699,7 +3818,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_agency_proto_msgTypes[49]
+	mi := &file_jiexu_v1_agency_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3712,7 +3831,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{49}
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -3984,7 +4103,15 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"{\n" +
 	"\x17ResumeEnrolmentResponse\x121\n" +
 	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12-\n" +
-	"\x12voided_certificate\x18\x02 \x01(\tR\x11voidedCertificate\"\xa7\x01\n" +
+	"\x12voided_certificate\x18\x02 \x01(\tR\x11voidedCertificate\"y\n" +
+	"\x11PayOutHeldRequest\x12\x1b\n" +
+	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12\x16\n" +
+	"\x06period\x18\x02 \x01(\rR\x06period\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x03 \x01(\x03R\tamountFen\x12\x10\n" +
+	"\x03how\x18\x04 \x01(\tR\x03how\"G\n" +
+	"\x12PayOutHeldResponse\x121\n" +
+	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\"\xa7\x01\n" +
 	"\x1aRegisterCertificateRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
 	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12+\n" +
@@ -4149,7 +4276,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x14CASE_STATE_REQUESTED\x10\f\x12\x18\n" +
 	"\x14CASE_STATE_WITHDRAWN\x10\r\x12\x17\n" +
 	"\x13CASE_STATE_RETURNED\x10\x0e\x12#\n" +
-	"\x1fCASE_STATE_WAITING_CONFIRMATION\x10\x0f2\xaa\r\n" +
+	"\x1fCASE_STATE_WAITING_CONFIRMATION\x10\x0f2\xf3\r\n" +
 	"\rAgencyService\x12P\n" +
 	"\rApplyTransfer\x12\x1e.jiexu.v1.ApplyTransferRequest\x1a\x1f.jiexu.v1.ApplyTransferResponse\x12Y\n" +
 	"\x10ApplyTransferOut\x12!.jiexu.v1.ApplyTransferOutRequest\x1a\".jiexu.v1.ApplyTransferOutResponse\x12>\n" +
@@ -4164,7 +4291,9 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x0eListEnrolments\x12\x1f.jiexu.v1.ListEnrolmentsRequest\x1a .jiexu.v1.ListEnrolmentsResponse\x12P\n" +
 	"\rImportRecords\x12\x1e.jiexu.v1.ImportRecordsRequest\x1a\x1f.jiexu.v1.ImportRecordsResponse\x12Y\n" +
 	"\x10SuspendEnrolment\x12!.jiexu.v1.SuspendEnrolmentRequest\x1a\".jiexu.v1.SuspendEnrolmentResponse\x12V\n" +
-	"\x0fResumeEnrolment\x12 .jiexu.v1.ResumeEnrolmentRequest\x1a!.jiexu.v1.ResumeEnrolmentResponse\x12b\n" +
+	"\x0fResumeEnrolment\x12 .jiexu.v1.ResumeEnrolmentRequest\x1a!.jiexu.v1.ResumeEnrolmentResponse\x12G\n" +
+	"\n" +
+	"PayOutHeld\x12\x1b.jiexu.v1.PayOutHeldRequest\x1a\x1c.jiexu.v1.PayOutHeldResponse\x12b\n" +
 	"\x13RegisterCertificate\x12$.jiexu.v1.RegisterCertificateRequest\x1a%.jiexu.v1.RegisterCertificateResponse\x12S\n" +
 	"\x0eGetCertificate\x12\x1f.jiexu.v1.GetCertificateRequest\x1a .jiexu.v1.GetCertificateResponse\x12_\n" +
 	"\x12ReissueCertificate\x12#.jiexu.v1.ReissueCertificateRequest\x1a$.jiexu.v1.ReissueCertificateResponse\x12Y\n" +
@@ -4189,7 +4318,7 @@ func file_jiexu_v1_agency_proto_rawDescGZIP() []byte {
 }
 
 var file_jiexu_v1_agency_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_jiexu_v1_agency_proto_goTypes = []any{
 	(EnrolmentStatus)(0),                // 0: jiexu.v1.EnrolmentStatus
 	(CaseSide)(0),                       // 1: jiexu.v1.CaseSide
@@ -4213,169 +4342,174 @@ var file_jiexu_v1_agency_proto_goTypes = []any{
 	(*SuspendEnrolmentResponse)(nil),    // 19: jiexu.v1.SuspendEnrolmentResponse
 	(*ResumeEnrolmentRequest)(nil),      // 20: jiexu.v1.ResumeEnrolmentRequest
 	(*ResumeEnrolmentResponse)(nil),     // 21: jiexu.v1.ResumeEnrolmentResponse
-	(*RegisterCertificateRequest)(nil),  // 22: jiexu.v1.RegisterCertificateRequest
-	(*RegisterCertificateResponse)(nil), // 23: jiexu.v1.RegisterCertificateResponse
-	(*ReissueCertificateRequest)(nil),   // 24: jiexu.v1.ReissueCertificateRequest
-	(*ReissueCertificateResponse)(nil),  // 25: jiexu.v1.ReissueCertificateResponse
-	(*CheckCertificateRequest)(nil),     // 26: jiexu.v1.CheckCertificateRequest
-	(*CheckCertificateResponse)(nil),    // 27: jiexu.v1.CheckCertificateResponse
-	(*BackupRequest)(nil),               // 28: jiexu.v1.BackupRequest
-	(*BackupResponse)(nil),              // 29: jiexu.v1.BackupResponse
-	(*GetCaseRequest)(nil),              // 30: jiexu.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),             // 31: jiexu.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),            // 32: jiexu.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),           // 33: jiexu.v1.ListCasesResponse
-	(*PutRecordRequest)(nil),            // 34: jiexu.v1.PutRecordRequest
-	(*PutRecordResponse)(nil),           // 35: jiexu.v1.PutRecordResponse
-	(*GetEnrolmentRequest)(nil),         // 36: jiexu.v1.GetEnrolmentRequest
-	(*GetEnrolmentResponse)(nil),        // 37: jiexu.v1.GetEnrolmentResponse
-	(*ListEnrolmentsRequest)(nil),       // 38: jiexu.v1.ListEnrolmentsRequest
-	(*ListEnrolmentsResponse)(nil),      // 39: jiexu.v1.ListEnrolmentsResponse
-	(*ImportRecordsRequest)(nil),        // 40: jiexu.v1.ImportRecordsRequest
-	(*ImportRecordsResponse)(nil),       // 41: jiexu.v1.ImportRecordsResponse
-	(*GetCertificateRequest)(nil),       // 42: jiexu.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil),      // 43: jiexu.v1.GetCertificateResponse
-	(*OutboxMessage)(nil),               // 44: jiexu.v1.OutboxMessage
-	(*ListOutboxRequest)(nil),           // 45: jiexu.v1.ListOutboxRequest
-	(*ListOutboxResponse)(nil),          // 46: jiexu.v1.ListOutboxResponse
-	(*RedriveOutboxRequest)(nil),        // 47: jiexu.v1.RedriveOutboxRequest
-	(*RedriveOutboxResponse)(nil),       // 48: jiexu.v1.RedriveOutboxResponse
-	(*GetStatusRequest)(nil),            // 49: jiexu.v1.GetStatusRequest
-	(*PeerStatus)(nil),                  // 50: jiexu.v1.PeerStatus
-	(*CaseCount)(nil),                   // 51: jiexu.v1.CaseCount
-	(*GetStatusResponse)(nil),           // 52: jiexu.v1.GetStatusResponse
-	(*Person)(nil),                      // 53: jiexu.v1.Person
-	(Scheme)(0),                         // 54: jiexu.v1.Scheme
-	(*YearMonth)(nil),                   // 55: jiexu.v1.YearMonth
-	(*timestamppb.Timestamp)(nil),       // 56: google.protobuf.Timestamp
-	(*Date)(nil),                        // 57: jiexu.v1.Date
-	(RejectReason)(0),                   // 58: jiexu.v1.RejectReason
-	(ReturnReason)(0),                   // 59: jiexu.v1.ReturnReason
-	(*SealedCertificate)(nil),           // 60: jiexu.v1.SealedCertificate
+	(*PayOutHeldRequest)(nil),           // 22: jiexu.v1.PayOutHeldRequest
+	(*PayOutHeldResponse)(nil),          // 23: jiexu.v1.PayOutHeldResponse
+	(*RegisterCertificateRequest)(nil),  // 24: jiexu.v1.RegisterCertificateRequest
+	(*RegisterCertificateResponse)(nil), // 25: jiexu.v1.RegisterCertificateResponse
+	(*ReissueCertificateRequest)(nil),   // 26: jiexu.v1.ReissueCertificateRequest
+	(*ReissueCertificateResponse)(nil),  // 27: jiexu.v1.ReissueCertificateResponse
+	(*CheckCertificateRequest)(nil),     // 28: jiexu.v1.CheckCertificateRequest
+	(*CheckCertificateResponse)(nil),    // 29: jiexu.v1.CheckCertificateResponse
+	(*BackupRequest)(nil),               // 30: jiexu.v1.BackupRequest
+	(*BackupResponse)(nil),              // 31: jiexu.v1.BackupResponse
+	(*GetCaseRequest)(nil),              // 32: jiexu.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),             // 33: jiexu.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),            // 34: jiexu.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),           // 35: jiexu.v1.ListCasesResponse
+	(*PutRecordRequest)(nil),            // 36: jiexu.v1.PutRecordRequest
+	(*PutRecordResponse)(nil),           // 37: jiexu.v1.PutRecordResponse
+	(*GetEnrolmentRequest)(nil),         // 38: jiexu.v1.GetEnrolmentRequest
+	(*GetEnrolmentResponse)(nil),        // 39: jiexu.v1.GetEnrolmentResponse
+	(*ListEnrolmentsRequest)(nil),       // 40: jiexu.v1.ListEnrolmentsRequest
+	(*ListEnrolmentsResponse)(nil),      // 41: jiexu.v1.ListEnrolmentsResponse
+	(*ImportRecordsRequest)(nil),        // 42: jiexu.v1.ImportRecordsRequest
+	(*ImportRecordsResponse)(nil),       // 43: jiexu.v1.ImportRecordsResponse
+	(*GetCertificateRequest)(nil),       // 44: jiexu.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),      // 45: jiexu.v1.GetCertificateResponse
+	(*OutboxMessage)(nil),               // 46: jiexu.v1.OutboxMessage
+	(*ListOutboxRequest)(nil),           // 47: jiexu.v1.ListOutboxRequest
+	(*ListOutboxResponse)(nil),          // 48: jiexu.v1.ListOutboxResponse
+	(*RedriveOutboxRequest)(nil),        // 49: jiexu.v1.RedriveOutboxRequest
+	(*RedriveOutboxResponse)(nil),       // 50: jiexu.v1.RedriveOutboxResponse
+	(*GetStatusRequest)(nil),            // 51: jiexu.v1.GetStatusRequest
+	(*PeerStatus)(nil),                  // 52: jiexu.v1.PeerStatus
+	(*CaseCount)(nil),                   // 53: jiexu.v1.CaseCount
+	(*GetStatusResponse)(nil),           // 54: jiexu.v1.GetStatusResponse
+	(*Person)(nil),                      // 55: jiexu.v1.Person
+	(Scheme)(0),                         // 56: jiexu.v1.Scheme
+	(*YearMonth)(nil),                   // 57: jiexu.v1.YearMonth
+	(*timestamppb.Timestamp)(nil),       // 58: google.protobuf.Timestamp
+	(*Date)(nil),                        // 59: jiexu.v1.Date
+	(RejectReason)(0),                   // 60: jiexu.v1.RejectReason
+	(ReturnReason)(0),                   // 61: jiexu.v1.ReturnReason
+	(*SealedCertificate)(nil),           // 62: jiexu.v1.SealedCertificate
 }
 var file_jiexu_v1_agency_proto_depIdxs = []int32{
-	53, // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
-	54, // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
-	55, // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
-	55, // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
+	55, // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
+	56, // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
+	57, // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
+	57, // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
 	0,  // 4: jiexu.v1.Record.status:type_name -> jiexu.v1.EnrolmentStatus
-	56, // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
-	57, // 6: jiexu.v1.Record.registered_on:type_name -> jiexu.v1.Date
-	57, // 7: jiexu.v1.Record.suspended_on:type_name -> jiexu.v1.Date
-	54, // 8: jiexu.v1.Period.scheme:type_name -> jiexu.v1.Scheme
-	55, // 9: jiexu.v1.Period.enrolled_from:type_name -> jiexu.v1.YearMonth
-	55, // 10: jiexu.v1.Period.enrolled_to:type_name -> jiexu.v1.YearMonth
+	58, // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	59, // 6: jiexu.v1.Record.registered_on:type_name -> jiexu.v1.Date
+	59, // 7: jiexu.v1.Record.suspended_on:type_name -> jiexu.v1.Date
+	56, // 8: jiexu.v1.Period.scheme:type_name -> jiexu.v1.Scheme
+	57, // 9: jiexu.v1.Period.enrolled_from:type_name -> jiexu.v1.YearMonth
+	57, // 10: jiexu.v1.Period.enrolled_to:type_name -> jiexu.v1.YearMonth
 	0,  // 11: jiexu.v1.Period.status:type_name -> jiexu.v1.EnrolmentStatus
-	57, // 12: jiexu.v1.Period.registered_on:type_name -> jiexu.v1.Date
-	57, // 13: jiexu.v1.Period.suspended_on:type_name -> jiexu.v1.Date
-	56, // 14: jiexu.v1.Period.updated_at:type_name -> google.protobuf.Timestamp
-	55, // 15: jiexu.v1.Period.continuous_from:type_name -> jiexu.v1.YearMonth
-	53, // 16: jiexu.v1.Enrolment.person:type_name -> jiexu.v1.Person
+	59, // 12: jiexu.v1.Period.registered_on:type_name -> jiexu.v1.Date
+	59, // 13: jiexu.v1.Period.suspended_on:type_name -> jiexu.v1.Date
+	58, // 14: jiexu.v1.Period.updated_at:type_name -> google.protobuf.Timestamp
+	57, // 15: jiexu.v1.Period.continuous_from:type_name -> jiexu.v1.YearMonth
+	55, // 16: jiexu.v1.Enrolment.person:type_name -> jiexu.v1.Person
 	4,  // 17: jiexu.v1.Enrolment.periods:type_name -> jiexu.v1.Period
 	2,  // 18: jiexu.v1.CaseStep.state:type_name -> jiexu.v1.CaseState
-	56, // 19: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
+	58, // 19: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
 	1,  // 20: jiexu.v1.Case.side:type_name -> jiexu.v1.CaseSide
 	2,  // 21: jiexu.v1.Case.state:type_name -> jiexu.v1.CaseState
-	53, // 22: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
-	54, // 23: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
-	54, // 24: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
-	58, // 25: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
+	55, // 22: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
+	56, // 23: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
+	56, // 24: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
+	60, // 25: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
 	6,  // 26: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
-	56, // 27: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
-	56, // 28: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
-	57, // 29: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
-	57, // 30: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
-	57, // 31: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
-	57, // 32: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
-	59, // 33: jiexu.v1.Case.return_reason:type_name -> jiexu.v1.ReturnReason
-	55, // 34: jiexu.v1.Case.destination_from:type_name -> jiexu.v1.YearMonth
-	57, // 35: jiexu.v1.Case.enrolled_on:type_name -> jiexu.v1.Date
+	58, // 27: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
+	58, // 28: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	59, // 29: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
+	59, // 30: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
+	59, // 31: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
+	59, // 32: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
+	61, // 33: jiexu.v1.Case.return_reason:type_name -> jiexu.v1.ReturnReason
+	57, // 34: jiexu.v1.Case.destination_from:type_name -> jiexu.v1.YearMonth
+	59, // 35: jiexu.v1.Case.enrolled_on:type_name -> jiexu.v1.Date
 	7,  // 36: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
 	7,  // 37: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
 	7,  // 38: jiexu.v1.WithdrawCaseResponse.case:type_name -> jiexu.v1.Case
 	7,  // 39: jiexu.v1.ConfirmCaseResponse.case:type_name -> jiexu.v1.Case
-	58, // 40: jiexu.v1.RefuseCaseRequest.reason:type_name -> jiexu.v1.RejectReason
+	60, // 40: jiexu.v1.RefuseCaseRequest.reason:type_name -> jiexu.v1.RejectReason
 	7,  // 41: jiexu.v1.RefuseCaseResponse.case:type_name -> jiexu.v1.Case
-	55, // 42: jiexu.v1.SuspendEnrolmentRequest.last_month:type_name -> jiexu.v1.YearMonth
-	57, // 43: jiexu.v1.SuspendEnrolmentRequest.suspended_on:type_name -> jiexu.v1.Date
+	57, // 42: jiexu.v1.SuspendEnrolmentRequest.last_month:type_name -> jiexu.v1.YearMonth
+	59, // 43: jiexu.v1.SuspendEnrolmentRequest.suspended_on:type_name -> jiexu.v1.Date
 	5,  // 44: jiexu.v1.SuspendEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	60, // 45: jiexu.v1.SuspendEnrolmentResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	62, // 45: jiexu.v1.SuspendEnrolmentResponse.certificate:type_name -> jiexu.v1.SealedCertificate
 	7,  // 46: jiexu.v1.SuspendEnrolmentResponse.cases:type_name -> jiexu.v1.Case
 	5,  // 47: jiexu.v1.ResumeEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	60, // 48: jiexu.v1.RegisterCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	7,  // 49: jiexu.v1.RegisterCertificateResponse.assessment:type_name -> jiexu.v1.Case
-	60, // 50: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	60, // 51: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	57, // 52: jiexu.v1.CheckCertificateResponse.voided_on:type_name -> jiexu.v1.Date
-	7,  // 53: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
-	1,  // 54: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
-	2,  // 55: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
-	7,  // 56: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
-	3,  // 57: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
-	5,  // 58: jiexu.v1.PutRecordResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,  // 59: jiexu.v1.GetEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,  // 60: jiexu.v1.ListEnrolmentsResponse.enrolments:type_name -> jiexu.v1.Enrolment
-	3,  // 61: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
-	60, // 62: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	57, // 63: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
-	56, // 64: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
-	56, // 65: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
-	44, // 66: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
-	56, // 67: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
-	1,  // 68: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
-	2,  // 69: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
-	56, // 70: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
-	56, // 71: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
-	50, // 72: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
-	51, // 73: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
-	56, // 74: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
-	8,  // 75: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
-	10, // 76: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
-	30, // 77: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
-	32, // 78: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
-	12, // 79: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
-	14, // 80: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
-	16, // 81: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
-	34, // 82: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
-	36, // 83: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
-	38, // 84: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
-	40, // 85: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
-	18, // 86: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
-	20, // 87: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
-	22, // 88: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
-	42, // 89: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
-	24, // 90: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
-	26, // 91: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
-	28, // 92: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
-	45, // 93: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
-	47, // 94: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
-	49, // 95: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
-	9,  // 96: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
-	11, // 97: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
-	31, // 98: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
-	33, // 99: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
-	13, // 100: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
-	15, // 101: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
-	17, // 102: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
-	35, // 103: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
-	37, // 104: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
-	39, // 105: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
-	41, // 106: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
-	19, // 107: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
-	21, // 108: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
-	23, // 109: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
-	43, // 110: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
-	25, // 111: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
-	27, // 112: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
-	29, // 113: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
-	46, // 114: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
-	48, // 115: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
-	52, // 116: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
-	96, // [96:117] is the sub-list for method output_type
-	75, // [75:96] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	5,  // 48: jiexu.v1.PayOutHeldResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	62, // 49: jiexu.v1.RegisterCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	7,  // 50: jiexu.v1.RegisterCertificateResponse.assessment:type_name -> jiexu.v1.Case
+	62, // 51: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	62, // 52: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	59, // 53: jiexu.v1.CheckCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	7,  // 54: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
+	1,  // 55: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
+	2,  // 56: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
+	7,  // 57: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
+	3,  // 58: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
+	5,  // 59: jiexu.v1.PutRecordResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	5,  // 60: jiexu.v1.GetEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	5,  // 61: jiexu.v1.ListEnrolmentsResponse.enrolments:type_name -> jiexu.v1.Enrolment
+	3,  // 62: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
+	62, // 63: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	59, // 64: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	58, // 65: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
+	58, // 66: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
+	46, // 67: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
+	58, // 68: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
+	1,  // 69: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
+	2,  // 70: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
+	58, // 71: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
+	58, // 72: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
+	52, // 73: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
+	53, // 74: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
+	58, // 75: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
+	8,  // 76: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
+	10, // 77: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
+	32, // 78: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
+	34, // 79: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
+	12, // 80: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
+	14, // 81: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
+	16, // 82: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
+	36, // 83: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
+	38, // 84: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
+	40, // 85: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
+	42, // 86: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
+	18, // 87: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
+	20, // 88: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
+	22, // 89: jiexu.v1.AgencyService.PayOutHeld:input_type -> jiexu.v1.PayOutHeldRequest
+	24, // 90: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
+	44, // 91: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
+	26, // 92: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
+	28, // 93: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
+	30, // 94: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
+	47, // 95: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
+	49, // 96: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
+	51, // 97: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
+	9,  // 98: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
+	11, // 99: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
+	33, // 100: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
+	35, // 101: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
+	13, // 102: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
+	15, // 103: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
+	17, // 104: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
+	37, // 105: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
+	39, // 106: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
+	41, // 107: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
+	43, // 108: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
+	19, // 109: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
+	21, // 110: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
+	23, // 111: jiexu.v1.AgencyService.PayOutHeld:output_type -> jiexu.v1.PayOutHeldResponse
+	25, // 112: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
+	45, // 113: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
+	27, // 114: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
+	29, // 115: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
+	31, // 116: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
+	48, // 117: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
+	50, // 118: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
+	54, // 119: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
+	98, // [98:120] is the sub-list for method output_type
+	76, // [76:98] is the sub-list for method input_type
+	76, // [76:76] is the sub-list for extension type_name
+	76, // [76:76] is the sub-list for extension extendee
+	0,  // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_agency_proto_init() }
@@ -4392,7 +4526,7 @@ func file_jiexu_v1_agency_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_agency_proto_rawDesc), len(file_jiexu_v1_agency_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

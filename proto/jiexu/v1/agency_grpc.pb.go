@@ -32,6 +32,7 @@ const (
 	AgencyService_ImportRecords_FullMethodName       = "/jiexu.v1.AgencyService/ImportRecords"
 	AgencyService_SuspendEnrolment_FullMethodName    = "/jiexu.v1.AgencyService/SuspendEnrolment"
 	AgencyService_ResumeEnrolment_FullMethodName     = "/jiexu.v1.AgencyService/ResumeEnrolment"
+	AgencyService_PayOutHeld_FullMethodName          = "/jiexu.v1.AgencyService/PayOutHeld"
 	AgencyService_RegisterCertificate_FullMethodName = "/jiexu.v1.AgencyService/RegisterCertificate"
 	AgencyService_GetCertificate_FullMethodName      = "/jiexu.v1.AgencyService/GetCertificate"
 	AgencyService_ReissueCertificate_FullMethodName  = "/jiexu.v1.AgencyService/ReissueCertificate"
@@ -89,6 +90,10 @@ type AgencyServiceClient interface {
 	// ResumeEnrolment cancels a suspension that no transfer has used
 	// (恢复参保): the period is active again and its certificate is void.
 	ResumeEnrolment(ctx context.Context, in *ResumeEnrolmentRequest, opts ...grpc.CallOption) (*ResumeEnrolmentResponse, error)
+	// PayOutHeld records that money held here for the person (held_fen: a
+	// balance no transfer could move, or one a destination returned) was paid
+	// to the person outside jiexu, and clears it.
+	PayOutHeld(ctx context.Context, in *PayOutHeldRequest, opts ...grpc.CallOption) (*PayOutHeldResponse, error)
 	// RegisterCertificate records at the destination a certificate the person
 	// brought on paper: it is fetched from the issuer by number and ID number
 	// and must match the verification code printed on the paper.
@@ -248,6 +253,16 @@ func (c *agencyServiceClient) ResumeEnrolment(ctx context.Context, in *ResumeEnr
 	return out, nil
 }
 
+func (c *agencyServiceClient) PayOutHeld(ctx context.Context, in *PayOutHeldRequest, opts ...grpc.CallOption) (*PayOutHeldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PayOutHeldResponse)
+	err := c.cc.Invoke(ctx, AgencyService_PayOutHeld_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *agencyServiceClient) RegisterCertificate(ctx context.Context, in *RegisterCertificateRequest, opts ...grpc.CallOption) (*RegisterCertificateResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RegisterCertificateResponse)
@@ -384,6 +399,10 @@ type AgencyServiceServer interface {
 	// ResumeEnrolment cancels a suspension that no transfer has used
 	// (恢复参保): the period is active again and its certificate is void.
 	ResumeEnrolment(context.Context, *ResumeEnrolmentRequest) (*ResumeEnrolmentResponse, error)
+	// PayOutHeld records that money held here for the person (held_fen: a
+	// balance no transfer could move, or one a destination returned) was paid
+	// to the person outside jiexu, and clears it.
+	PayOutHeld(context.Context, *PayOutHeldRequest) (*PayOutHeldResponse, error)
 	// RegisterCertificate records at the destination a certificate the person
 	// brought on paper: it is fetched from the issuer by number and ID number
 	// and must match the verification code printed on the paper.
@@ -451,6 +470,9 @@ func (UnimplementedAgencyServiceServer) SuspendEnrolment(context.Context, *Suspe
 }
 func (UnimplementedAgencyServiceServer) ResumeEnrolment(context.Context, *ResumeEnrolmentRequest) (*ResumeEnrolmentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResumeEnrolment not implemented")
+}
+func (UnimplementedAgencyServiceServer) PayOutHeld(context.Context, *PayOutHeldRequest) (*PayOutHeldResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PayOutHeld not implemented")
 }
 func (UnimplementedAgencyServiceServer) RegisterCertificate(context.Context, *RegisterCertificateRequest) (*RegisterCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterCertificate not implemented")
@@ -731,6 +753,24 @@ func _AgencyService_ResumeEnrolment_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgencyService_PayOutHeld_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PayOutHeldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).PayOutHeld(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_PayOutHeld_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).PayOutHeld(ctx, req.(*PayOutHeldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AgencyService_RegisterCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RegisterCertificateRequest)
 	if err := dec(in); err != nil {
@@ -926,6 +966,10 @@ var AgencyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResumeEnrolment",
 			Handler:    _AgencyService_ResumeEnrolment_Handler,
+		},
+		{
+			MethodName: "PayOutHeld",
+			Handler:    _AgencyService_PayOutHeld_Handler,
 		},
 		{
 			MethodName: "RegisterCertificate",
