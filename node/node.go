@@ -418,6 +418,11 @@ func (n *Node) Health() string {
 	if n.gw.Directory().Revoked().Contains(leaf) {
 		return "node certificate revoked"
 	}
+	if r, err := n.gw.Directory().Router(); err == nil {
+		if _, err := r.Node(n.cfg.Region); err != nil {
+			return "this region is not in the registry snapshot"
+		}
+	}
 	return ""
 }
 

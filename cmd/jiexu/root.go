@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/node"
-	"jiexu/node/render"
 	"jiexu/registry"
 )
 
@@ -181,9 +180,6 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) int {
 	}
 	return 1
 }
-
-// describeError words an error for a person at a terminal.
-func describeError(err error) string { return render.DescribeError(err) }
 
 // addJSONFlag adds --json to a listing: the API's messages as protojson.
 func addJSONFlag(cmd *cobra.Command) *bool {
