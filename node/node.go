@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -309,6 +310,11 @@ func (n *Node) Run(ctx context.Context) error {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
 		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		if !isLoopback(metricsLis.Addr().String()) {
+			// Off this machine, /metrics is TLS with the node's certificate,
+			// for the national Prometheus's client certificate only.
+			metricsLis = tls.NewListener(metricsLis, certs.MetricsTLS(n.kp, poolOf(n.ca)))
+		}
 		go func() {
 			if err := httpSrv.Serve(metricsLis); !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
