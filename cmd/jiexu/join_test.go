@@ -169,9 +169,9 @@ func TestACountyOfficeJoinsAsTheReadmeSays(t *testing.T) {
 		t.Errorf("records put with a bad --head-id:\n%s", out)
 	}
 	jiexuIn(t, office, "records", "put", "--config", officeCfg, "--id", id, "--name", "王小梅", "--scheme", "ncms", "--from", "2020-01",
-		"--months", "70", "--household", "agricultural", "--head-name", "王建国", "--head-id", "150781196001010013")
+		"--months", "70", "--household", "agricultural", "--head-name", "王建国", "--head-id", "150781196001010013", "--insurance-number", "NC1507810042")
 	jiexuIn(t, city, "records", "put", "--config", cityCfg, "--id", id, "--name", "王小梅", "--scheme", "employee")
-	out = jiexuIn(t, city, "transfer", "apply", "--config", cityCfg, "--id", id, "--name", "王小梅", "--origin", "150781")
+	out = jiexuIn(t, city, "transfer", "apply", "--config", cityCfg, "--id", id, "--name", "王小梅", "--origin", "150781", "--card", "NC1507810042")
 	m := regexp.MustCompile(`case\s+(\S+) \(destination side\)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("transfer apply printed no case:\n%s", out)
