@@ -29,6 +29,9 @@ const (
 	RoleNode Role = iota
 	// RoleRegistry is the registry's certificate, which signs snapshots.
 	RoleRegistry
+	// RoleMonitoring is the national Prometheus's client certificate, the
+	// only one a node's /metrics over TLS accepts.
+	RoleMonitoring
 )
 
 // CA is the national root: its certificate, key and folder.
@@ -169,6 +172,9 @@ func (ca *CA) template(req IssueRequest) (*x509.Certificate, error) {
 		}
 	case RoleRegistry:
 		tmpl.URIs = append(tmpl.URIs, RegistryURI())
+	case RoleMonitoring:
+		tmpl.URIs = append(tmpl.URIs, MonitoringURI())
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	default:
 		return nil, fmt.Errorf("unknown role %d", req.Role)
 	}

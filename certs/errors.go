@@ -21,6 +21,8 @@ var (
 	ErrUnsealed = errors.New("not sealed")
 	// ErrBadRegion is returned when an issue request names a region that is not a real division code.
 	ErrBadRegion = errors.New("not a pooling-region code")
+	// ErrNotMonitoring is returned when a client of /metrics lacks the monitoring role.
+	ErrNotMonitoring = errors.New("certificate is not the monitoring one")
 	// ErrBadKind is returned when an agency kind is not insurance or ncms, or
 	// a request and the CA disagree on it.
 	ErrBadKind = errors.New("bad agency kind")

@@ -17,6 +17,9 @@ const (
 	regionPathPrefix = "/region/"
 	// registryPath is the URI SAN path of the registry's certificate.
 	registryPath = "/registry"
+	// monitoringPath is the URI SAN path of the national Prometheus's
+	// client certificate.
+	monitoringPath = "/monitoring"
 )
 
 // RegionURI returns the URI SAN that binds a certificate to a pooling region.
@@ -27,6 +30,22 @@ func RegionURI(region string) *url.URL {
 // RegistryURI returns the URI SAN of the registry's signing certificate.
 func RegistryURI() *url.URL {
 	return &url.URL{Scheme: uriScheme, Host: uriHost, Path: registryPath}
+}
+
+// MonitoringURI returns the URI SAN of the national Prometheus's client
+// certificate.
+func MonitoringURI() *url.URL {
+	return &url.URL{Scheme: uriScheme, Host: uriHost, Path: monitoringPath}
+}
+
+// IsMonitoring reports whether a certificate carries the monitoring role.
+func IsMonitoring(cert *x509.Certificate) bool {
+	for _, u := range cert.URIs {
+		if u.Scheme == uriScheme && u.Host == uriHost && u.Path == monitoringPath {
+			return true
+		}
+	}
+	return false
 }
 
 // RegionOf returns the pooling region a certificate is bound to.

@@ -102,6 +102,21 @@ func ServerTLS(kp *KeyPair, roots *x509.CertPool) *tls.Config {
 	}
 }
 
+// MetricsTLS returns the TLS 1.3 configuration of a node's /metrics
+// listener: the node's own certificate, and a client certificate from roots
+// with the monitoring role (the national Prometheus's) required. Metrics
+// carry no personal data, but they say what a region's agency is doing.
+func MetricsTLS(kp *KeyPair, roots *x509.CertPool) *tls.Config {
+	cfg := ServerTLS(kp, roots)
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.VerifiedChains) == 0 || !IsMonitoring(cs.VerifiedChains[0][0]) {
+			return fmt.Errorf("%w: /metrics answers the monitoring certificate only ('jiexu ca issue --role monitoring')", ErrNotMonitoring)
+		}
+		return nil
+	}
+	return cfg
+}
+
 // ClientTLS returns a TLS 1.3 client configuration presenting kp. When
 // wantRegion is set, the server's certificate must be bound to that region
 // (wantRegion "registry" expects the registry's certificate).

@@ -186,6 +186,15 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.mu.Lock()
 		g.rc = rc
 		g.mu.Unlock()
+		if g.dir.Version() == 0 {
+			// A node that has just joined holds no snapshot: fetch one before
+			// serving, so that its first health check and its first calls
+			// already route (bounded: a registry that is down does not hold
+			// up the start for long, and run keeps trying).
+			first, cancel := context.WithTimeout(ctx, 5*time.Second)
+			g.dir.setLastError(rc.refresh(first))
+			cancel()
+		}
 		g.wg.Add(1)
 		go func() { defer g.wg.Done(); rc.run(ctx, g.cfg.RegistryRefresh) }()
 	}
@@ -240,6 +249,25 @@ func (g *Gateway) RefreshNow(ctx context.Context) bool {
 		return false
 	}
 	return g.dir.Version() != before
+}
+
+// Route finds the node that serves a division code for a new case. When
+// the current snapshot has no node for it, or routes it to this node itself,
+// the snapshot may predate a node that has just joined: Route then
+// refreshes it (RefreshNow) and tries once more.
+func (g *Gateway) Route(ctx context.Context, code string) (registry.Route, error) {
+	route := func() (registry.Route, error) {
+		router, err := g.dir.Router()
+		if err != nil {
+			return registry.Route{}, err
+		}
+		return router.Route(code)
+	}
+	r, err := route()
+	if (errors.Is(err, registry.ErrUnserved) || (err == nil && r.Node.GetRegion() == g.cfg.Region)) && g.RefreshNow(ctx) {
+		return route()
+	}
+	return r, err
 }
 
 // Wait blocks until the goroutines started by Start have returned, and closes

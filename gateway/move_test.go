@@ -222,7 +222,11 @@ func TestRegionMovesToItsNewCode(t *testing.T) {
 	b.start(t)
 	a.enqueue(t, "330185", "before-hz", 3)
 	b.enqueue(t, "330100", "before-la", 3)
-	waitFor(t, "traffic before the move", func() bool { return len(a.applied()) == 3 && len(b.applied()) == 3 })
+	// Applied at the receiver comes before the sender commits the
+	// acknowledgement: wait for both, or the count below includes the three.
+	waitFor(t, "traffic before the move", func() bool {
+		return len(a.applied()) == 3 && len(b.applied()) == 3 && a.pending() == 0 && b.pending() == 0
+	})
 
 	// Both sides go down with messages queued to each other.
 	b.stop()

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,11 +42,7 @@ func (n *Node) apply(a application) (*jiexuv1.Case, error) {
 	if err := vs.err(); err != nil {
 		return nil, err
 	}
-	router, err := n.gw.Directory().Router()
-	if err != nil {
-		return nil, err
-	}
-	route, err := router.Route(a.division)
+	route, err := n.gw.Route(context.Background(), a.division) // refreshes the snapshot for a region that has just joined
 	if err != nil {
 		return nil, err
 	}

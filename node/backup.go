@@ -32,6 +32,9 @@ func (w chunkWriter) Write(p []byte) (int, error) {
 // while the node keeps working.
 func (s *agencyServer) Backup(_ *jiexuv1.BackupRequest, stream jiexuv1.AgencyService_BackupServer) error {
 	err := s.n.db.View(func(tx *bolt.Tx) error {
+		if err := stream.Send(&jiexuv1.BackupResponse{TotalBytes: tx.Size()}); err != nil {
+			return err
+		}
 		_, err := tx.WriteTo(chunkWriter{stream: stream})
 		return err
 	})

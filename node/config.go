@@ -62,7 +62,10 @@ type Config struct {
 	Listen string `json:"listen"`
 	// AgencyListen is the local agency API: "unix:PATH" or a loopback host:port.
 	AgencyListen string `json:"agency_listen"`
-	// MetricsListen is the HTTP listener for /metrics; empty disables it.
+	// MetricsListen is the listener for /metrics: HTTPS with the node's
+	// certificate, answering the national Prometheus's client certificate
+	// only (role monitoring); plain HTTP on a loopback address, for a
+	// Prometheus on the same machine; empty disables it.
 	MetricsListen string `json:"metrics_listen"`
 	// CertFile, KeyFile and CAFile are the node's certificate, key and the national CA.
 	CertFile string `json:"cert_file"`

@@ -178,7 +178,7 @@ var configComments = map[string]string{
 	"data_dir":              "The store (jiexu.db). Back it up with 'jiexu node backup'.",
 	"listen":                "The inter-node listener (mutual TLS). Peers reach it at the address the\nregistry lists for this region, which must be one of the certificate's\nhosts.",
 	"agency_listen":         "The local agency API used by 'jiexu records …', 'jiexu transfer …' and the\nbureau's own systems: unix:PATH or a loopback address only.",
-	"metrics_listen":        "Prometheus /metrics over TLS with this node's certificate; only clients with\na certificate from the national CA (the national Prometheus) may scrape it.\nEmpty turns it off.",
+	"metrics_listen":        "Prometheus /metrics over TLS with this node's certificate: only the national\nPrometheus, with its monitoring certificate from the national CA, may scrape\nit. A loopback address serves plain HTTP to this machine; empty turns it off.",
 	"cert_file":             "The node certificate and key, and the national CA certificate. Replacing\ncert_file and key_file (or SIGHUP) reloads them without a restart.",
 	"key_file":              "",
 	"ca_file":               "",

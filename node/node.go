@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -309,6 +310,11 @@ func (n *Node) Run(ctx context.Context) error {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
 		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		if !isLoopback(metricsLis.Addr().String()) {
+			// Off this machine, /metrics is TLS with the node's certificate,
+			// for the national Prometheus's client certificate only.
+			metricsLis = tls.NewListener(metricsLis, certs.MetricsTLS(n.kp, poolOf(n.ca)))
+		}
 		go func() {
 			if err := httpSrv.Serve(metricsLis); !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
@@ -417,6 +423,11 @@ func (n *Node) Health() string {
 	}
 	if n.gw.Directory().Revoked().Contains(leaf) {
 		return "node certificate revoked"
+	}
+	if r, err := n.gw.Directory().Router(); err == nil {
+		if _, err := r.Node(n.cfg.Region); err != nil {
+			return "this region is not in the registry snapshot"
+		}
 	}
 	return ""
 }

@@ -6,6 +6,10 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // runCLI runs one command line in process and returns its exit status and
@@ -111,5 +115,26 @@ func TestVersionNamesTheBuild(t *testing.T) {
 		if s := string(out); !strings.Contains(s, testVersion) || !strings.Contains(s, "commit "+testCommit) {
 			t.Errorf("jiexu %v printed %q, want version %s and commit %s (set with -ldflags -X)", args, s, testVersion, testCommit)
 		}
+	}
+}
+
+func TestErrorsNameFlagsNotProtoFields(t *testing.T) {
+	st, err := status.New(codes.InvalidArgument, "invalid input").WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "record.person.household_head_id_number", Description: "check character is 1, MOD 11-2 gives 3"},
+		{Field: "record.person.household_head_name", Description: "required"},
+		{Field: "origin_division", Description: "no such division code"},
+		{Field: "something.else", Description: "kept as it is"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := describeError(st.Err())
+	for _, want := range []string{"--head-id: check character", "--head-name: required", "--origin: no such", "something.else: kept"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("describeError lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "record.person") {
+		t.Errorf("describeError still names proto fields:\n%s", got)
 	}
 }

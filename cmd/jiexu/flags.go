@@ -26,10 +26,10 @@ func addAgencyFlags(cmd *cobra.Command) *agencyFlags {
 	return a
 }
 
-// defaultConfig is $JIEXU_CONFIG, else the system layout's node.json when
-// it exists, else "".
+// defaultConfig is $JIEXU_CONFIG when set (even to ""), else the system
+// layout's node.json when it exists, else "".
 func defaultConfig() string {
-	if c := os.Getenv("JIEXU_CONFIG"); c != "" {
+	if c, ok := os.LookupEnv("JIEXU_CONFIG"); ok {
 		return c
 	}
 	if p := filepath.Join(node.SystemConfigDir, node.ConfigFile); fileExists(p) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -280,24 +281,33 @@ func newRecordsImportCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		res, err := node.ParseRecordsCSV(f, t, time.Now)
+		stderr := cmd.ErrOrStderr()
+		var size int64
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		reading := render.NewProgress(stderr, "checking "+filepath.Base(file), size, render.Bytes, isTerminal(stderr))
+		res, err := node.ParseRecordsCSV(countingReader{r: f, p: reading}, t, time.Now)
+		reading.Finish()
 		if err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
-		stderr := cmd.ErrOrStderr()
 		for _, e := range res.Errors {
 			fmt.Fprintf(stderr, "%s:%d: %s: %s\n", file, e.Line, e.Field, e.Msg)
 		}
 		if res.BadRows > 0 && !skipBad {
 			return fmt.Errorf("%d bad row(s) in %s; nothing imported. Fix them, or pass --skip-bad to import the %d good row(s)", res.BadRows, file, len(res.Records))
 		}
-		fmt.Fprintf(stderr, "  %d row(s) valid; importing them in one transaction…\n", len(res.Records))
+		importing := render.NewProgress(stderr, fmt.Sprintf("importing %s valid row(s) in one transaction", render.Thousands(int64(len(res.Records)))),
+			0, func(int64) string { return "…" }, isTerminal(stderr))
+		stop := ticking(importing, time.Second)
 		var done *jiexuv1.ImportRecordsResponse
 		err = dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
 			var err error
 			done, err = c.ImportRecords(ctx, &jiexuv1.ImportRecordsRequest{Records: res.Records}, grpc.MaxCallSendMsgSize(node.MaxAgencyMessage))
 			return err
 		})
+		stop()
 		if err != nil {
 			return fmt.Errorf("%w; nothing imported", err)
 		}
@@ -314,24 +324,32 @@ func newRecordsImportCmd() *cobra.Command {
 }
 
 func newRecordsListCmd() *cobra.Command {
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "list --config FILE",
-		Short: "list enrolments, one line a person (ID numbers masked)",
+		Short: "list enrolments, one line a person (ID numbers masked), every page",
 		Args:  noArgs,
 	}
 	dial := addAgencyFlags(cmd)
 	asJSON := addJSONFlag(cmd)
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many people, in ID-number order (0: all)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
 			var all []*jiexuv1.Enrolment
-			token := ""
+			token, more := "", false
 			for {
 				resp, err := c.ListEnrolments(ctx, &jiexuv1.ListEnrolmentsRequest{PageSize: 1000, PageToken: token})
 				if err != nil {
 					return err
 				}
 				all = append(all, resp.GetEnrolments()...)
-				if token = resp.GetNextPageToken(); token == "" {
+				token = resp.GetNextPageToken()
+				if limit > 0 && len(all) >= limit {
+					more = token != "" || len(all) > limit
+					all = all[:limit]
+					break
+				}
+				if token == "" {
 					break
 				}
 			}
@@ -339,6 +357,9 @@ func newRecordsListCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), &jiexuv1.ListEnrolmentsResponse{Enrolments: all})
 			}
 			render.FormatEnrolments(cmd.OutOrStdout(), all)
+			if more {
+				fmt.Fprintf(cmd.ErrOrStderr(), "showing the first %d; --limit 0 lists everyone, 'jiexu records show --id ID' one person\n", limit)
+			}
 			return nil
 		})
 	}
@@ -437,11 +458,14 @@ func newTransferListCmd() *cobra.Command {
 	asJSON := addJSONFlag(cmd)
 	cmd.Flags().StringVar(&side, "side", "", "destination or origin")
 	cmd.Flags().StringVar(&state, "state", "", "only cases in this state, e.g. completed")
-	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many, newest first")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many, newest first (0: all)")
 	completeWords(cmd, "side", "destination", "origin")
 	completeWords(cmd, "state", caseStates...)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		req := &jiexuv1.ListCasesRequest{PageSize: int32(limit)}
+		req := &jiexuv1.ListCasesRequest{PageSize: int32(min(max(limit, 0), 1000))}
+		if limit <= 0 {
+			req.PageSize = 1000
+		}
 		if side != "" {
 			v, ok := jiexuv1.CaseSide_value["CASE_SIDE_"+strings.ToUpper(side)]
 			if !ok {
@@ -457,14 +481,29 @@ func newTransferListCmd() *cobra.Command {
 			req.State = jiexuv1.CaseState(v)
 		}
 		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-			resp, err := c.ListCases(ctx, req)
-			if err != nil {
-				return err
+			all := &jiexuv1.ListCasesResponse{}
+			for {
+				resp, err := c.ListCases(ctx, req)
+				if err != nil {
+					return err
+				}
+				all.Cases = append(all.Cases, resp.GetCases()...)
+				all.NextPageToken = resp.GetNextPageToken()
+				if all.NextPageToken == "" || (limit > 0 && len(all.Cases) >= limit) {
+					break
+				}
+				req.PageToken = all.NextPageToken
+			}
+			if limit > 0 && len(all.Cases) > limit {
+				all.Cases = all.Cases[:limit]
 			}
 			if *asJSON {
-				return printJSON(cmd.OutOrStdout(), resp)
+				return printJSON(cmd.OutOrStdout(), all)
 			}
-			render.FormatCases(cmd.OutOrStdout(), resp.GetCases())
+			render.FormatCases(cmd.OutOrStdout(), all.GetCases())
+			if all.NextPageToken != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "showing the newest %d; --limit N for more, --limit 0 for all\n", len(all.Cases))
+			}
 			return nil
 		})
 	}
@@ -608,12 +647,14 @@ func newListOutboxCmd(use, short string, dead bool) *cobra.Command {
 }
 
 func newOutboxRedriveCmd() *cobra.Command {
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "redrive --config FILE [SEQ]…",
-		Short: "move dead letters (all, or the given ones) back to the outbox",
+		Short: "move dead letters (all, or the given ones) back to the outbox, and follow their delivery",
 		Args:  cobra.ArbitraryArgs,
 	}
 	dial := addAgencyFlags(cmd)
+	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "follow the redriven messages' delivery with a progress bar for at most this long (0: do not wait)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		var seqs []uint64
 		for _, p := range args {
@@ -623,16 +664,77 @@ func newOutboxRedriveCmd() *cobra.Command {
 			}
 			seqs = append(seqs, n)
 		}
-		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-			resp, err := c.RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{Sequences: seqs})
-			if err != nil {
-				return err
+		c, done, err := dial.dial()
+		if err != nil {
+			return err
+		}
+		defer done()
+		ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+		defer cancel()
+		// Which messages move: the given ones, or every dead letter.
+		dead, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: true})
+		if err != nil {
+			return err
+		}
+		moving := map[uint64]bool{}
+		for _, m := range dead.GetMessages() {
+			if len(seqs) == 0 || slices.Contains(seqs, m.GetSequence()) {
+				moving[m.GetSequence()] = true
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "moved %d dead letter(s) back to the outbox\n", resp.GetRedriven())
+		}
+		resp, err := c.RedriveOutbox(ctx, &jiexuv1.RedriveOutboxRequest{Sequences: seqs})
+		if err != nil {
+			return err
+		}
+		w := cmd.OutOrStdout()
+		fmt.Fprintf(w, "moved %d dead letter(s) back to the outbox\n", resp.GetRedriven())
+		if wait <= 0 || len(moving) == 0 {
 			return nil
-		})
+		}
+		return followDelivery(cmd, c, moving, wait)
 	}
 	return cmd
+}
+
+// followDelivery shows the delivery of the given outbox messages with a
+// progress bar, until all are delivered or wait has passed.
+func followDelivery(cmd *cobra.Command, c jiexuv1.AgencyServiceClient, seqs map[uint64]bool, wait time.Duration) error {
+	stderr := cmd.ErrOrStderr()
+	total := int64(len(seqs))
+	progress := render.NewProgress(stderr, "delivering", total, render.Count("messages"), isTerminal(stderr))
+	deadline := time.Now().Add(wait)
+	var left []*jiexuv1.OutboxMessage
+	for {
+		ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+		pending, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{})
+		var dead *jiexuv1.ListOutboxResponse
+		if err == nil {
+			dead, err = c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: true})
+		}
+		cancel()
+		if err != nil {
+			progress.Finish()
+			return err
+		}
+		left = left[:0]
+		for _, m := range append(pending.GetMessages(), dead.GetMessages()...) {
+			if seqs[m.GetSequence()] {
+				left = append(left, m)
+			}
+		}
+		progress.Set(total - int64(len(left)))
+		if len(left) == 0 || time.Now().After(deadline) || cmd.Context().Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	progress.Finish()
+	if len(left) == 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "all %d delivered\n", total)
+		return nil
+	}
+	return fmt.Errorf("%d of %d not delivered yet (last error: %s); they stay queued and are retried: follow them with 'jiexu outbox list'",
+		len(left), total, render.OrDash(left[0].GetLastError()))
 }
 
 func printCertificate(w io.Writer, sc *jiexuv1.SealedCertificate) error {
@@ -712,21 +814,24 @@ func newNodeBackupCmd() *cobra.Command {
 		}
 		stream, err := c.Backup(cmd.Context(), &jiexuv1.BackupRequest{})
 		if err == nil {
-			var n int64
-			var last time.Time
+			var progress *render.Progress
 			for {
 				var chunk *jiexuv1.BackupResponse
 				if chunk, err = stream.Recv(); err != nil {
 					break
 				}
+				if progress == nil {
+					// The first message carries the size of the copy.
+					stderr := cmd.ErrOrStderr()
+					progress = render.NewProgress(stderr, "backup", chunk.GetTotalBytes(), render.Bytes, isTerminal(stderr))
+				}
 				if _, err = f.Write(chunk.GetChunk()); err != nil {
 					break
 				}
-				n += int64(len(chunk.GetChunk()))
-				if time.Since(last) > time.Second {
-					fmt.Fprintf(cmd.ErrOrStderr(), "  %d KiB…\n", n>>10)
-					last = time.Now()
-				}
+				progress.Add(int64(len(chunk.GetChunk())))
+			}
+			if progress != nil {
+				progress.Finish()
 			}
 			if err == io.EOF {
 				err = f.Sync()

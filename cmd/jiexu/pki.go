@@ -39,21 +39,31 @@ func newCAInitCmd() *cobra.Command {
 }
 
 func newCAIssueCmd() *cobra.Command {
-	var caDir, region, name, out, kind string
+	var caDir, region, name, out, kind, role string
 	var reg bool
 	var hosts []string
 	cmd := &cobra.Command{
 		Use:   "issue --ca DIR --region CODE --name AGENCY --kind KIND --out DIR",
-		Short: "issue a node (or, with --registry, the registry's) certificate and key",
+		Short: "issue a certificate and key: a node's, the registry's, or the national Prometheus's (--role)",
 		Args:  noArgs,
 	}
 	table := addTableFlag(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		req := certs.IssueRequest{Role: certs.RoleNode, Region: region, Name: name, Hosts: hosts, Kind: kind}
 		if reg {
+			role = "registry"
+		}
+		switch role {
+		case "node":
+			if region == "" {
+				return usagef("--region is required for a node's certificate (or --role registry|monitoring)")
+			}
+		case "registry":
 			req.Role = certs.RoleRegistry
-		} else if region == "" {
-			return usagef("--region is required (or --registry for the registry's certificate)")
+		case "monitoring":
+			req.Role = certs.RoleMonitoring
+		default:
+			return usagef("--role %q must be node, registry or monitoring", role)
 		}
 		t, err := table()
 		if err != nil {
@@ -76,7 +86,9 @@ func newCAIssueCmd() *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "agency name, e.g. 呼和浩特市医疗保险管理局")
 	cmd.Flags().StringVar(&out, "out", "", "folder to write key.pem, cert.pem and ca.pem into")
 	cmd.Flags().StringVar(&kind, "kind", "", "the agency's kind, certified in the certificate: insurance or ncms")
-	cmd.Flags().BoolVar(&reg, "registry", false, "issue the registry's signing certificate instead of a node's")
+	cmd.Flags().StringVar(&role, "role", "node", "node, registry (the registry's signing certificate) or monitoring (the national Prometheus's client certificate for nodes' /metrics)")
+	cmd.Flags().BoolVar(&reg, "registry", false, "the same as --role registry")
+	completeWords(cmd, "role", "node", "registry", "monitoring")
 	cmd.Flags().StringSliceVar(&hosts, "host", nil, "DNS name or IP address the node (or the registry) serves on (repeatable); nodes reach the registry by one of these")
 	completeWords(cmd, "kind", certs.KindInsurance, certs.KindNCMS)
 	required(cmd, "ca", "name", "out")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +15,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/node"
-	"jiexu/node/render"
 	"jiexu/registry"
 )
 
@@ -182,21 +183,24 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) int {
 	return 1
 }
 
-// describeError words an error for a person at a terminal.
-func describeError(err error) string { return render.DescribeError(err) }
-
 // addJSONFlag adds --json to a listing: the API's messages as protojson.
 func addJSONFlag(cmd *cobra.Command) *bool {
 	return cmd.Flags().Bool("json", false, "print JSON for scripts (the API's message in protobuf's JSON mapping)")
 }
 
-// printJSON writes m in protobuf's canonical JSON mapping.
+// printJSON writes m in protobuf's canonical JSON mapping, indented the
+// same way every time (protojson's own layout varies its spacing on purpose).
 func printJSON(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
+	b, err := protojson.Marshal(m)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = out.WriteTo(w)
 	return err
 }
 

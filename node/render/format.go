@@ -247,6 +247,7 @@ func FormatCases(w io.Writer, cs []*jiexuv1.Case) {
 var healthHints = []struct{ prefix, hint string }{
 	{"no registry snapshot", "the registry has not answered (see its last error): check registry_address, that the registry's certificate names that host (its --host at 'jiexu ca issue --registry'), and that the national level ran 'jiexu registry add' and 'jiexu registry sign' for this node"},
 	{"registry snapshot expired", "the national level must sign a new snapshot ('jiexu registry sign'; the package's jiexu-registry-sign.timer does it daily) and the registry must be reachable"},
+	{"this region is not in the registry", "peers refuse a node the registry does not list: the national level must run 'jiexu registry add --cert cert.pem --address …' and 'jiexu registry sign'; this node fetches the new snapshot within registry_refresh"},
 	{"node certificate expired", "send csr.pem to the national CA again, install the answer with 'jiexu node init --bundle FILE' (the node reloads it), and have the national level list it: 'jiexu registry add --cert NEW.pem …' then 'jiexu registry sign'"},
 	{"node certificate revoked", "this certificate was revoked: make a new key and request ('jiexu node init' in a new folder) and ask the national CA for a new certificate"},
 	{"store unusable", "check the disk and permissions of data_dir, then restart the node"},

@@ -2479,8 +2479,11 @@ func (*BackupRequest) Descriptor() ([]byte, []int) {
 
 // BackupResponse is one chunk of the store file.
 type BackupResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Chunk         []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Chunk []byte                 `protobuf:"bytes,1,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// total_bytes is set on the first message: the size of the whole copy,
+	// for a progress bar.
+	TotalBytes    int64 `protobuf:"varint,2,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2520,6 +2523,13 @@ func (x *BackupResponse) GetChunk() []byte {
 		return x.Chunk
 	}
 	return nil
+}
+
+func (x *BackupResponse) GetTotalBytes() int64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
 }
 
 // GetCaseRequest names a case.
@@ -4138,9 +4148,11 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\tvoided_on\x18\x03 \x01(\v2\x0e.jiexu.v1.DateR\bvoidedOn\x12\x1f\n" +
 	"\vvoid_reason\x18\x04 \x01(\tR\n" +
 	"voidReason\"\x0f\n" +
-	"\rBackupRequest\"&\n" +
+	"\rBackupRequest\"G\n" +
 	"\x0eBackupResponse\x12\x14\n" +
-	"\x05chunk\x18\x01 \x01(\fR\x05chunk\")\n" +
+	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x1f\n" +
+	"\vtotal_bytes\x18\x02 \x01(\x03R\n" +
+	"totalBytes\")\n" +
 	"\x0eGetCaseRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\"5\n" +
 	"\x0fGetCaseResponse\x12\"\n" +
