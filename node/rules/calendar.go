@@ -13,11 +13,15 @@ import (
 //go:embed holidays.csv
 var defaultHolidays string
 
+//go:embed statutory.csv
+var statutoryCSV string
+
 // Calendar is the working-day calendar: weekdays are working days except
 // public holidays, and some weekends are working days (调休). A year the
-// calendar has no entries for is not covered: its fixed-date statutory
-// holidays (元旦, 劳动节, 国庆节) still count, but its lunar holidays and
-// make-up days are unknown, so a date there is uncertain.
+// calendar has no entries for is not covered: its statutory holidays still
+// count (the fixed-date ones, and the lunar ones for the years statutory.csv
+// lists), but the bridging days and make-up days its notice will add are
+// unknown, so a date there is uncertain.
 type Calendar struct {
 	holidays map[string]string // YYYY-MM-DD → name
 	workdays map[string]string
@@ -30,6 +34,38 @@ type Calendar struct {
 // 《全国年节及纪念日放假办法》 (as amended in 2024): they are holidays in
 // every year, whatever the year's notice adds to them.
 var statutory = map[string]string{"01-01": "元旦", "05-01": "劳动节", "05-02": "劳动节", "10-01": "国庆节", "10-02": "国庆节", "10-03": "国庆节"}
+
+// statutoryLunar are the lunar-calendar statutory holidays (春节, 清明节,
+// 端午节, 中秋节) by date, YYYY-MM-DD, for the years statutory.csv lists.
+var statutoryLunar = func() map[string]string {
+	c, err := ParseCalendar(strings.NewReader(convertStatutory(statutoryCSV)))
+	if err != nil {
+		panic("rules: embedded statutory.csv: " + err.Error())
+	}
+	return c.holidays
+}()
+
+// convertStatutory turns statutory.csv's date,name lines into holiday lines.
+func convertStatutory(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if date, name, ok := strings.Cut(strings.TrimSpace(line), ","); ok && !strings.HasPrefix(line, "#") {
+			b.WriteString(date + ",holiday," + name + "\n")
+		}
+	}
+	return b.String()
+}
+
+// StatutoryHoliday reports whether t's date is a statutory public holiday
+// (fixed or lunar), and its name.
+func StatutoryHoliday(t time.Time) (string, bool) {
+	key := t.In(CST).Format("2006-01-02")
+	if name, ok := statutory[key[5:]]; ok {
+		return name, true
+	}
+	name, ok := statutoryLunar[key]
+	return name, ok
+}
 
 // Covers reports whether the calendar holds the holidays and make-up days of
 // t's year.
@@ -96,8 +132,8 @@ func ParseCalendar(r io.Reader) (*Calendar, error) {
 }
 
 // IsWorkday reports whether the date (in China Standard Time) is a working
-// day. In a year the calendar does not cover, the fixed-date statutory
-// holidays are still days off.
+// day. In a year the calendar does not cover, the statutory holidays are
+// still days off.
 func (c *Calendar) IsWorkday(t time.Time) bool {
 	t = t.In(CST)
 	key := t.Format("2006-01-02")
@@ -107,7 +143,7 @@ func (c *Calendar) IsWorkday(t time.Time) bool {
 	if _, ok := c.workdays[key]; ok {
 		return true
 	}
-	if _, ok := statutory[key[5:]]; ok && !c.years[t.Year()] {
+	if _, ok := StatutoryHoliday(t); ok && !c.years[t.Year()] {
 		return false
 	}
 	wd := t.Weekday()

@@ -62,6 +62,31 @@ func TestCalendarBeyondItsYears(t *testing.T) {
 	}
 }
 
+// The domain review: a suspension on 2026-11-07 had its last day to
+// register on 2027-02-08, 正月初三, a statutory day of 春节. The lunar
+// statutory days are fixed by law ahead of the year's notice.
+func TestLunarStatutoryHolidays(t *testing.T) {
+	c := DefaultCalendar()
+	for _, d := range []string{"2027-02-05", "2027-02-06", "2027-02-08", "2027-04-05", "2027-06-09", "2027-09-15", "2030-02-03", "2035-09-16"} {
+		if c.IsWorkday(day(d)) {
+			t.Errorf("%s, a lunar statutory holiday, counted as a working day", d)
+		}
+	}
+	if by, certain := c.RegisterBy(day("2026-11-07")); by.Format(time.DateOnly) != "2027-02-09" || certain {
+		t.Errorf("RegisterBy(2026-11-07) = %s certain=%v, want 2027-02-09 (after 春节's statutory days), uncertain", by.Format(time.DateOnly), certain)
+	}
+	// statutory.csv agrees with the State Council's notices where the
+	// embedded calendar has them: every statutory day there is a holiday.
+	for date, name := range statutoryLunar {
+		d := day(date)
+		if c.Covers(d) {
+			if _, ok := c.holidays[date]; !ok {
+				t.Errorf("statutory.csv lists %s (%s), which the notice for %d does not make a holiday", date, name, d.Year())
+			}
+		}
+	}
+}
+
 func TestParseCalendarRefuses(t *testing.T) {
 	for _, bad := range []string{"2026-13-01,holiday", "2026-10-01", "2026-10-01,vacation", "2026-11-23,workday,a Monday"} {
 		if _, err := ParseCalendar(strings.NewReader(bad)); err == nil {
