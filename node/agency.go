@@ -86,7 +86,7 @@ func (s *agencyServer) PutRecord(_ context.Context, req *jiexuv1.PutRecordReques
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &jiexuv1.PutRecordResponse{Enrolment: res.last}, nil
+	return &jiexuv1.PutRecordResponse{Enrolment: res.last, Warnings: res.warnings}, nil
 }
 
 func (s *agencyServer) ImportRecords(_ context.Context, req *jiexuv1.ImportRecordsRequest) (*jiexuv1.ImportRecordsResponse, error) {
@@ -95,7 +95,7 @@ func (s *agencyServer) ImportRecords(_ context.Context, req *jiexuv1.ImportRecor
 		return nil, toStatus(err)
 	}
 	return &jiexuv1.ImportRecordsResponse{Imported: int32(len(req.GetRecords())), Created: int32(res.created),
-		Updated: int32(res.updated), Unchanged: int32(res.unchanged), Suspended: int32(res.suspended)}, nil
+		Updated: int32(res.updated), Unchanged: int32(res.unchanged), Suspended: int32(res.suspended), Warnings: res.warnings}, nil
 }
 
 func (s *agencyServer) GetEnrolment(_ context.Context, req *jiexuv1.GetEnrolmentRequest) (*jiexuv1.GetEnrolmentResponse, error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/gateway"
@@ -212,8 +213,8 @@ func (s *stepper) carry(e transfer.Effect) error {
 		return s.send(c.GetOriginRegion(), methodReturn, &jiexuv1.ReturnRemittanceRequest{
 			AmountFen: e.Amount, Reason: e.ReturnReason, Detail: e.Detail,
 		})
-	case transfer.EndNCMS:
-		return s.endNCMS()
+	case transfer.EndOnJoining:
+		return s.endOnJoining()
 	case transfer.TransferOut:
 		enr, err := s.enrolment()
 		if err != nil {
@@ -266,6 +267,7 @@ func (s *stepper) carry(e transfer.Effect) error {
 			return err
 		}
 		p.BalanceFen += e.Amount
+		p.CreditedFen += e.Amount
 		amount := e.Amount
 		s.tx.OnCommit(func() { n.metrics.receivedFen.Add(float64(amount)) })
 	case transfer.AddMonths:
@@ -301,10 +303,12 @@ func (s *stepper) activePeriod() (*jiexuv1.Period, error) {
 	return p, nil
 }
 
-// endNCMS ends an active NCMS participation because the person joined an
-// urban scheme (2009 §4, 2015 §1): its last month is the month before the
-// urban enrolment began, and its certificate is issued now.
-func (s *stepper) endNCMS() error {
+// endOnJoining ends an active participation that ends by itself because
+// the person joined elsewhere (transfer.EndsOnJoining): its last month is
+// the month before the new enrolment began, so that no month is enrolled
+// and paid twice (2009 §2: 不得同时参加和重复享受待遇), and its certificate
+// is issued now, with no window to register in.
+func (s *stepper) endOnJoining() error {
 	enr, err := s.enrolment()
 	if err != nil {
 		return err
@@ -319,8 +323,12 @@ func (s *stepper) endNCMS() error {
 	lastMonth := &jiexuv1.YearMonth{Year: int32(lastIdx / 12), Month: int32(lastIdx%12 + 1)}
 	note := fmt.Sprintf("新农合参合自动终止：参加%s城镇基本医疗保险 (NCMS participation ended on joining an urban scheme at %s)",
 		s.c.GetDestinationRegion(), s.c.GetDestinationRegion())
+	if p.GetScheme() == jiexuv1.Scheme_SCHEME_RESIDENT {
+		note = fmt.Sprintf("居民医保参保自动终止：在%s参加职工医保 (resident enrolment ended on joining the employee scheme at %s, 2015 §1)",
+			s.c.GetDestinationRegion(), s.c.GetDestinationRegion())
+	}
 	p.MonthsPaid = min(p.GetMonthsPaid(), int32(span(p.GetEnrolledFrom(), lastMonth)))
-	if _, err := s.n.suspendPeriod(s.tx, enr, lastMonth, rules.DateOf(s.now), note, s.now); err != nil {
+	if _, err := s.n.endPeriod(s.tx, enr, lastMonth, rules.DateOf(s.now), note, true, s.now); err != nil {
 		return err
 	}
 	s.dirty = true
@@ -349,8 +357,20 @@ func (s *stepper) assess() error {
 		return nil
 	}
 	n.assessCase(c, cert, p.GetGapBackPaid())
-	// The enrolment here continues the one at the origin when no gap (or a
-	// bridged one) lies between them: what the scheme-switch rule counts.
+	p.CaseId = c.GetCaseId()
+	applyAssessment(p, c, cert, nil)
+	p.UpdatedAt = timestamppb.New(s.now)
+	s.dirty = true
+	return nil
+}
+
+// applyAssessment records on the destination's active period what the
+// assessment of a transfer in means for it. The enrolment here continues
+// the one at the origin when no gap (or a bridged one) lies between them:
+// what the scheme-switch rule counts. Benefits start after the waiting
+// period, unless the bureau's system said when (a value other than
+// derived, the start jiexu worked out before).
+func applyAssessment(p *jiexuv1.Period, c *jiexuv1.Case, cert *jiexuv1.Certificate, derived *jiexuv1.YearMonth) {
 	if c.GetGapMonths() == 0 || c.GetGapMonths() <= rules.RegisterWithinMonths && p.GetGapBackPaid() {
 		from := cert.GetContinuousFrom()
 		if from == nil {
@@ -358,18 +378,64 @@ func (s *stepper) assess() error {
 		}
 		if from != nil && (p.GetContinuousFrom() == nil || rules.MonthIndex(from) < rules.MonthIndex(p.GetContinuousFrom())) {
 			p.ContinuousFrom = from
-			p.UpdatedAt = timestamppb.New(s.now)
-			s.dirty = true
 		}
 	}
-	return nil
+	if b := p.GetBenefitsFrom(); b == nil || proto.Equal(b, derived) {
+		p.BenefitsFrom = benefitsFrom(c)
+	}
+}
+
+// benefitsFrom is the first month of benefits at the destination: the
+// month of enrolment there, after the waiting period.
+func benefitsFrom(c *jiexuv1.Case) *jiexuv1.YearMonth {
+	from := c.GetDestinationFrom()
+	if from == nil {
+		return nil
+	}
+	i := rules.MonthIndex(from) + int(c.GetWaitingMonths())
+	return &jiexuv1.YearMonth{Year: int32(i / 12), Month: int32(i%12 + 1)}
+}
+
+// reassess assesses again the transfer that brought the active period p
+// in, when the bureau records afterwards that the gap was back-paid: the
+// person often back-pays after the certificate has arrived, and back-pay
+// waives the waiting period for a gap of up to 3 months (2015 §3).
+func (n *Node) reassess(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Period, now time.Time) error {
+	if p.GetCaseId() == "" {
+		return nil
+	}
+	c, err := getCase(tx, p.GetCaseId())
+	if err != nil || c == nil || c.GetSide() != sideDestination || c.GetCertificateNumber() == "" {
+		return err
+	}
+	sc, err := getCertificate(tx, c.GetCertificateNumber())
+	if err != nil || sc == nil {
+		return err
+	}
+	cert, err := VerifyCertificate(sc, n.ca, nil)
+	if err != nil {
+		return fmt.Errorf("reassessing case %s: the stored certificate %s: %w", c.GetCaseId(), c.GetCertificateNumber(), err)
+	}
+	derived, before := benefitsFrom(c), c.GetWaitingMonths()
+	n.assessCase(c, cert, true)
+	c.WaitingReason += fmt.Sprintf("（%s记录补缴后重新核定）(assessed again on %s, when the back-pay was recorded)",
+		render.FmtDate(rules.DateOf(now)), render.FmtDate(rules.DateOf(now)))
+	c.UpdatedAt = timestamppb.New(now)
+	applyAssessment(p, c, cert, derived)
+	if err := putEnrolment(tx, e); err != nil {
+		return err
+	}
+	n.log.Info("transfer in assessed again after back-pay", "case", c.GetCaseId(), "waiting_before", before, "waiting", c.GetWaitingMonths())
+	return putCase(tx, c)
 }
 
 // assessCase fills a destination case (or an assessment with no case) from
 // a certificate and the enrolment here.
 func (n *Node) assessCase(c *jiexuv1.Case, cert *jiexuv1.Certificate, backPaid bool) {
 	c.RegisterBy = cert.GetRegisterBy()
-	if on := cert.GetSuspendedOn(); on != nil {
+	if cert.GetEndedOnJoining() { // the participation ended because the person enrolled here
+		c.RegisterBy, c.RegisterByUncertain, c.RegisteredInTime = nil, false, true
+	} else if on := cert.GetSuspendedOn(); on != nil {
 		by, certain := n.cal.RegisterBy(rules.DateTime(on))
 		c.RegisterBy = rules.DateOf(by) // this node's calendar, which may know more holidays than the issuer's
 		c.RegisterByUncertain = !certain
@@ -382,7 +448,11 @@ func (n *Node) assessCase(c *jiexuv1.Case, cert *jiexuv1.Certificate, backPaid b
 	if from == nil {
 		from = cert.GetEnrolledFrom()
 	}
-	continuous := min(rules.ContinuousMonths(from, cert.GetEnrolledTo()), int(cert.GetMonthsPaid()))
+	// Continuity is the chain the origin sealed: each destination extends
+	// it only across a transfer without a gap or with a bridged one, so a
+	// resident chain of ten years counts ten years, whatever the months paid
+	// in its last period (checkFigures bounds it by the person's age).
+	continuous := rules.ContinuousMonths(from, cert.GetEnrolledTo())
 	w := rules.DecideWaiting(cert.GetScheme(), c.GetDestinationScheme(), continuous, gap, backPaid, n.cfg.WaitingPeriodMonths)
 	c.GapMonths, c.WaitingMonths, c.WaitingReason = int32(gap), int32(w.Months), w.Reason
 	c.OverlapMonths = int32(overlapMonths(cert, c.GetDestinationFrom()))
@@ -391,7 +461,7 @@ func (n *Node) assessCase(c *jiexuv1.Case, cert *jiexuv1.Certificate, backPaid b
 			c.GetOverlapMonths(), ym(c.GetDestinationFrom()), ym(cert.GetEnrolledTo()), c.GetOverlapMonths())
 	}
 	if !c.GetRegisteredInTime() && c.GetRegisterBy() != nil {
-		c.WaitingReason += fmt.Sprintf("；登记晚于%s（中止参保后3个月）(registered after %s, 3 months after the suspension)",
+		c.WaitingReason += fmt.Sprintf("；登记晚于%s（中止参保后3个月，适用于无接收单位者）(registered after %s, 3 months after the suspension: the limit binds a person without a receiving employer, 2009 §6)",
 			render.FmtDate(c.GetRegisterBy()), render.FmtDate(c.GetRegisterBy()))
 	}
 }

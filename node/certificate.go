@@ -71,7 +71,7 @@ func VerifyCertificate(sc *jiexuv1.SealedCertificate, ca *x509.Certificate, revo
 // transaction, so it never repeats and never skips. The certificate names no
 // destination: it is the person's record of rights, issued before anyone
 // knows where the person goes.
-func (n *Node) issueCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Period, now time.Time) (*jiexuv1.SealedCertificate, *jiexuv1.Certificate, error) {
+func (n *Node) issueCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Period, joined bool, now time.Time) (*jiexuv1.SealedCertificate, *jiexuv1.Certificate, error) {
 	year := now.In(rules.CST).Year()
 	serial, err := nextCounter(tx, fmt.Sprintf("cert/%d", year))
 	if err != nil {
@@ -99,10 +99,21 @@ func (n *Node) issueCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Pe
 	on := rules.DateTime(p.GetSuspendedOn())
 	registerBy, certain := n.cal.RegisterBy(on)
 	from, to := p.GetEnrolledFrom(), p.GetEnrolledTo()
-	months, recognised := p.GetMonthsPaid(), int32(0)
+	// Employee years recognised here travel on (2015 §3), through resident
+	// and NCMS periods too, where they count in no scheme.
+	months, recognised := p.GetMonthsPaid(), p.GetMonthsRecognised()
 	if p.GetScheme() == jiexuv1.Scheme_SCHEME_EMPLOYEE {
-		recognised = p.GetMonthsRecognised() // employee years recognised here travel on (2015 §3)
 		months += recognised
+	}
+	// 待遇享受起止时间: from the first month of benefits, where known, to
+	// the end of the last month; unknown (printed —) otherwise.
+	var benefitFrom, benefitTo *jiexuv1.Date
+	if b := p.GetBenefitsFrom(); b != nil && rules.MonthIndex(b) <= rules.MonthIndex(to) {
+		benefitFrom = &jiexuv1.Date{Year: b.GetYear(), Month: b.GetMonth(), Day: 1}
+		benefitTo = rules.DateOf(time.Date(int(to.GetYear()), time.Month(to.GetMonth())+1, 0, 0, 0, 0, 0, rules.CST))
+	}
+	if joined { // enrolled already: no window to register in
+		registerBy, certain = time.Time{}, true
 	}
 	continuous := p.GetContinuousFrom()
 	if continuous == nil {
@@ -127,14 +138,15 @@ func (n *Node) issueCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Pe
 		AgencyName:          n.cfg.AgencyName,
 		AgencyKind:          n.kind,
 		AgencyContact:       n.contact,
-		BenefitFrom:         &jiexuv1.Date{Year: from.GetYear(), Month: from.GetMonth(), Day: 1},
-		BenefitTo:           rules.DateOf(time.Date(int(to.GetYear()), time.Month(to.GetMonth())+1, 0, 0, 0, 0, 0, rules.CST)),
-		RegisterBy:          rules.DateOf(registerBy),
+		BenefitFrom:         benefitFrom,
+		BenefitTo:           benefitTo,
+		RegisterBy:          dateOrNil(registerBy),
 		RegisterByUncertain: !certain,
 		SuspendedOn:         p.GetSuspendedOn(),
 		IssuedAt:            timestamppb.New(now),
 		ContinuousFrom:      continuous,
 		MonthsRecognised:    recognised,
+		EndedOnJoining:      joined,
 	}
 	sealed, err := SealCertificate(n.gw.Signer(), cert)
 	if err != nil {
@@ -160,8 +172,27 @@ func checkFigures(c *jiexuv1.Certificate) error {
 	if most := rules.MonthsSinceBirth(c.GetPerson().GetIdNumber(), at); c.GetMonthsPaid() < 0 || int(c.GetMonthsPaid()) > most {
 		return fmt.Errorf("months paid %d: the person was born %d months before the certificate", c.GetMonthsPaid(), most)
 	}
-	if c.GetMonthsRecognised() < 0 || c.GetMonthsRecognised() > c.GetMonthsPaid() {
-		return fmt.Errorf("months recognised %d exceed the months paid %d", c.GetMonthsRecognised(), c.GetMonthsPaid())
+	if cf := c.GetContinuousFrom(); cf != nil {
+		born := rules.MonthIndex(rules.YearMonthOf(at)) - rules.MonthsSinceBirth(c.GetPerson().GetIdNumber(), at)
+		if rules.MonthIndex(cf) < born || c.GetEnrolledFrom() != nil && rules.MonthIndex(cf) > rules.MonthIndex(c.GetEnrolledFrom()) {
+			return fmt.Errorf("continuous_from %04d-%02d: before the person was born or after enrolled_from", cf.GetYear(), cf.GetMonth())
+		}
+	}
+	switch r := c.GetMonthsRecognised(); {
+	case r < 0:
+		return fmt.Errorf("months recognised %d is negative", r)
+	case c.GetScheme() == jiexuv1.Scheme_SCHEME_EMPLOYEE && r > c.GetMonthsPaid():
+		return fmt.Errorf("months recognised %d exceed the months paid %d", r, c.GetMonthsPaid())
+	case int(r) > rules.MonthsSinceBirth(c.GetPerson().GetIdNumber(), at):
+		return fmt.Errorf("months recognised %d: more than the person's age in months", r)
 	}
 	return nil
+}
+
+// dateOrNil is t's date, or nil for the zero time.
+func dateOrNil(t time.Time) *jiexuv1.Date {
+	if t.IsZero() {
+		return nil
+	}
+	return rules.DateOf(t)
 }

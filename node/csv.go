@@ -24,9 +24,9 @@ var CSVHeader = []string{
 
 // CSVOptional are the columns a file may add: a suspended period's status
 // (active or suspended, 中止), its last month (enrolled_to, 参保止) and day of
-// suspension, the day of registration, and whether a gap before
-// enrolled_from was back-paid (yes/no).
-var CSVOptional = []string{"status", "enrolled_to", "suspended_on", "registered_on", "gap_back_paid"}
+// suspension, the day of registration, whether a gap before enrolled_from
+// was back-paid (yes/no), and the first month of benefits (待遇享受起).
+var CSVOptional = []string{"status", "enrolled_to", "suspended_on", "registered_on", "gap_back_paid", "benefits_from"}
 
 // RowError is one problem in one CSV row.
 type RowError struct {
@@ -138,6 +138,13 @@ func ParseRecordsCSV(r io.Reader, table *registry.Table, now func() time.Time) (
 		default:
 			bad("status", "%q must be active or suspended (中止)", st)
 		}
+		if b := get("benefits_from"); b != "" {
+			if ym, err := rules.ParseYearMonth(b); err == nil {
+				rec.BenefitsFrom = ym
+			} else {
+				bad("benefits_from", "%q %v", b, err)
+			}
+		}
 		if to := get("enrolled_to"); to != "" {
 			if ym, err := rules.ParseYearMonth(to); err == nil {
 				rec.EnrolledTo = ym
@@ -210,6 +217,12 @@ func WriteRecordsCSV(w io.Writer, rs []*jiexuv1.Record) error {
 		}
 		return fmt.Sprintf("%04d-%02d-%02d", d.GetYear(), d.GetMonth(), d.GetDay())
 	}
+	month := func(m *jiexuv1.YearMonth) string {
+		if m == nil {
+			return ""
+		}
+		return fmt.Sprintf("%04d-%02d", m.GetYear(), m.GetMonth())
+	}
 	for _, r := range rs {
 		p := r.GetPerson()
 		ht := strings.ReplaceAll(render.Label(p.GetHouseholdType()), "_", "-")
@@ -227,7 +240,7 @@ func WriteRecordsCSV(w io.Writer, rs []*jiexuv1.Record) error {
 		}
 		if err := cw.Write([]string{p.GetName(), p.GetIdNumber(), p.GetInsuranceNumber(), ht, p.GetHouseholdPlace(),
 			p.GetHouseholdHeadName(), p.GetHouseholdHeadIdNumber(), scheme, r.GetDivision(), from,
-			strconv.Itoa(int(r.GetMonthsPaid())), yuan, status, to, date(r.GetSuspendedOn()), date(r.GetRegisteredOn()), backPaid}); err != nil {
+			strconv.Itoa(int(r.GetMonthsPaid())), yuan, status, to, date(r.GetSuspendedOn()), date(r.GetRegisteredOn()), backPaid, month(r.GetBenefitsFrom())}); err != nil {
 			return err
 		}
 	}

@@ -76,7 +76,17 @@ func periodOf(r *jiexuv1.Record, number uint32) *jiexuv1.Period {
 		Status:       statusActive,
 		GapBackPaid:  r.GetGapBackPaid(),
 		RegisteredOn: r.GetRegisteredOn(),
+		BenefitsFrom: r.GetBenefitsFrom(),
 	}
+}
+
+// recordOutcome is what storing one record did: the change, the
+// certificate issued if the record suspended the period, and what an
+// operator should check.
+type recordOutcome struct {
+	change   recordChange
+	sc       *jiexuv1.SealedCertificate
+	warnings []string
 }
 
 // recordChange is what storing one record did.
@@ -101,11 +111,11 @@ func refuse(format string, args ...any) error {
 // SUSPENDED record suspends the period it describes (issuing the
 // certificate). A period that was suspended, transferred out or ended is
 // never changed: such a record is refused with the reason.
-func (n *Node) putRecord(tx *bolt.Tx, r *jiexuv1.Record, now time.Time) (recordChange, *jiexuv1.SealedCertificate, error) {
+func (n *Node) putRecord(tx *bolt.Tx, r *jiexuv1.Record, now time.Time) (recordOutcome, error) {
 	id := r.GetPerson().GetIdNumber()
 	e, err := getEnrolment(tx, id)
 	if err != nil {
-		return 0, nil, err
+		return recordOutcome{}, err
 	}
 	suspend := r.GetStatus() == statusSuspended
 	if e == nil {
@@ -116,7 +126,7 @@ func (n *Node) putRecord(tx *bolt.Tx, r *jiexuv1.Record, now time.Time) (recordC
 	from := rules.MonthIndex(r.GetEnrolledFrom())
 	if ps := e.GetPeriods(); len(ps) > 1 && last.GetStatus() == statusActive {
 		if prev := ps[len(ps)-2]; from <= rules.MonthIndex(prev.GetEnrolledTo()) {
-			return 0, nil, refuse("enrolled_from %s falls within period %d (%s to %s), which is %s; the active period starts after %s",
+			return recordOutcome{}, refuse("enrolled_from %s falls within period %d (%s to %s), which is %s; the active period starts after %s",
 				ym(r.GetEnrolledFrom()), prev.GetNumber(), ym(prev.GetEnrolledFrom()), ym(prev.GetEnrolledTo()),
 				render.Label(prev.GetStatus()), ym(prev.GetEnrolledTo()))
 		}
@@ -126,36 +136,58 @@ func (n *Node) putRecord(tx *bolt.Tx, r *jiexuv1.Record, now time.Time) (recordC
 		if cid := openCase(tx, id); cid != "" {
 			c, err := getCase(tx, cid)
 			if err != nil {
-				return 0, nil, err
+				return recordOutcome{}, err
 			}
 			if from != rules.MonthIndex(last.GetEnrolledFrom()) || suspend && c.GetSide() == sideDestination {
-				return 0, nil, refuse("the person has open transfer case %s: while it runs, the active period may change its figures but not its first month, nor be suspended where it is credited; withdraw the case or wait for it to end (jiexu transfer status %s)", cid, cid)
+				return recordOutcome{}, refuse("the person has open transfer case %s: while it runs, the active period may change its figures but not its first month, nor be suspended where it is credited; withdraw the case or wait for it to end (jiexu transfer status %s)", cid, cid)
 			}
 		}
+		// What jiexu itself recorded of the period stays: the months and
+		// continuity transfers brought in, money held, the case.
 		p := periodOf(r, last.GetNumber())
-		p.MonthsRecognised, p.HeldFen = last.GetMonthsRecognised(), last.GetHeldFen()
+		p.MonthsRecognised, p.HeldFen, p.ContinuousFrom, p.CaseId = last.GetMonthsRecognised(), last.GetHeldFen(), last.GetContinuousFrom(), last.GetCaseId()
+		p.Note, p.CreditedFen = last.GetNote(), last.GetCreditedFen()
 		if p.RegisteredOn == nil {
 			p.RegisteredOn = last.GetRegisteredOn()
 		}
-		if !suspend && proto.Equal(e.GetPerson(), r.GetPerson()) && samePeriod(p, last) {
-			return recordUnchanged, nil, nil
+		if p.BenefitsFrom == nil {
+			p.BenefitsFrom = last.GetBenefitsFrom()
 		}
+		if !suspend && proto.Equal(e.GetPerson(), r.GetPerson()) && samePeriod(p, last) {
+			return recordOutcome{change: recordUnchanged}, nil
+		}
+		var warnings []string
+		if credited := last.GetCreditedFen(); credited > 0 && p.GetBalanceFen() < last.GetBalanceFen() {
+			warnings = append(warnings, fmt.Sprintf("balance lowered from %s to %s, although transfer %s credited %s since the last update: check that your system booked it before this row was exported (jiexu records show --id %s)",
+				rules.AmountFigures(last.GetBalanceFen()), rules.AmountFigures(p.GetBalanceFen()), last.GetCaseId(), rules.AmountFigures(credited), rules.MaskID(id)))
+		}
+		p.CreditedFen = 0 // the bureau's system has spoken for the balance
 		e.Person = r.GetPerson()
 		e.Periods[len(e.Periods)-1] = p
-		return n.finishRecord(tx, e, r, recordUpdated, suspend, now)
+		out, err := n.finishRecord(tx, e, r, recordUpdated, suspend, now)
+		if err != nil {
+			return out, err
+		}
+		out.warnings = append(warnings, out.warnings...)
+		if p.GetGapBackPaid() && !last.GetGapBackPaid() {
+			if err := n.reassess(tx, e, p, now); err != nil {
+				return recordOutcome{}, err
+			}
+		}
+		return out, nil
 	case statusSuspended:
 		if from == rules.MonthIndex(last.GetEnrolledFrom()) {
 			if suspend && proto.Equal(r.GetEnrolledTo(), last.GetEnrolledTo()) && r.GetMonthsPaid() == last.GetMonthsPaid() &&
 				r.GetBalanceFen() == last.GetBalanceFen() {
-				return recordUnchanged, nil, nil
+				return recordOutcome{change: recordUnchanged}, nil
 			}
-			return 0, nil, refuse("period %d (from %s) was suspended on %s with certificate %s; its figures no longer change. To cancel the suspension: jiexu records resume --id %s",
+			return recordOutcome{}, refuse("period %d (from %s) was suspended on %s with certificate %s; its figures no longer change. To cancel the suspension: jiexu records resume --id %s",
 				last.GetNumber(), ym(last.GetEnrolledFrom()), render.FmtDate(last.GetSuspendedOn()), last.GetCertificateNumber(), rules.MaskID(id))
 		}
 		// The person came back before any transfer: the suspended period
 		// continues (its balance and months are this region's record), so
 		// the suspension is cancelled rather than a new period started.
-		return 0, nil, refuse("period %d is suspended (certificate %s) and no transfer used it: if the person enrolled here again, cancel the suspension (jiexu records resume --id %s), then update the period",
+		return recordOutcome{}, refuse("period %d is suspended (certificate %s) and no transfer used it: if the person enrolled here again, cancel the suspension (jiexu records resume --id %s), then update the period",
 			last.GetNumber(), last.GetCertificateNumber(), rules.MaskID(id))
 	default: // transferred out or ended: final
 		if from <= rules.MonthIndex(last.GetEnrolledTo()) {
@@ -163,12 +195,12 @@ func (n *Node) putRecord(tx *bolt.Tx, r *jiexuv1.Record, now time.Time) (recordC
 			if last.GetStatus() == statusEnded {
 				what = "ended"
 			}
-			return 0, nil, refuse("period %d (%s to %s) %s: its months and balance are no longer here, and it never becomes active again. A person who comes back is enrolled in a new period from a month after %s",
+			return recordOutcome{}, refuse("period %d (%s to %s) %s: its months and balance are no longer here, and it never becomes active again. A person who comes back is enrolled in a new period from a month after %s",
 				last.GetNumber(), ym(last.GetEnrolledFrom()), ym(last.GetEnrolledTo()), what, ym(last.GetEnrolledTo()))
 		}
 	}
 	if c := openCase(tx, id); c != "" {
-		return 0, nil, refuse("the person has open transfer case %s; a new period starts after it ends (jiexu transfer status %s)", c, c)
+		return recordOutcome{}, refuse("the person has open transfer case %s; a new period starts after it ends (jiexu transfer status %s)", c, c)
 	}
 	e.Person = r.GetPerson()
 	e.Periods = append(e.Periods, periodOf(r, last.GetNumber()+1))
@@ -184,7 +216,7 @@ func samePeriod(a, b *jiexuv1.Period) bool {
 
 // finishRecord stores the enrolment, suspending the last period first when
 // the record says so.
-func (n *Node) finishRecord(tx *bolt.Tx, e *jiexuv1.Enrolment, r *jiexuv1.Record, change recordChange, suspend bool, now time.Time) (recordChange, *jiexuv1.SealedCertificate, error) {
+func (n *Node) finishRecord(tx *bolt.Tx, e *jiexuv1.Enrolment, r *jiexuv1.Record, change recordChange, suspend bool, now time.Time) (recordOutcome, error) {
 	p := latest(e)
 	p.UpdatedAt = timestamppb.New(now)
 	if p.RegisteredOn == nil {
@@ -199,18 +231,18 @@ func (n *Node) finishRecord(tx *bolt.Tx, e *jiexuv1.Enrolment, r *jiexuv1.Record
 		}
 		var err error
 		if sc, err = n.suspendPeriod(tx, e, r.GetEnrolledTo(), on, "", now); err != nil {
-			return 0, nil, err
+			return recordOutcome{}, err
 		}
 	}
 	if err := putEnrolment(tx, e); err != nil {
-		return 0, nil, err
+		return recordOutcome{}, err
 	}
 	if suspend {
 		if _, err := n.releaseWaiting(tx, e, false, now); err != nil {
-			return 0, nil, err
+			return recordOutcome{}, err
 		}
 	}
-	return change, sc, nil
+	return recordOutcome{change: change, sc: sc}, nil
 }
 
 // releaseWaiting steps the person's open origin case, if one waits here for
@@ -235,11 +267,18 @@ func (n *Node) releaseWaiting(tx *bolt.Tx, e *jiexuv1.Enrolment, confirmed bool,
 // the day of suspension, and issues the certificate at that moment (2009
 // §8, 2015 §2). The caller stores the enrolment.
 func (n *Node) suspendPeriod(tx *bolt.Tx, e *jiexuv1.Enrolment, last *jiexuv1.YearMonth, on *jiexuv1.Date, note string, now time.Time) (*jiexuv1.SealedCertificate, error) {
+	return n.endPeriod(tx, e, last, on, note, false, now)
+}
+
+// endPeriod suspends the last period; joined says the participation ends
+// by itself because the person joined an urban scheme, so its certificate
+// has no registration window.
+func (n *Node) endPeriod(tx *bolt.Tx, e *jiexuv1.Enrolment, last *jiexuv1.YearMonth, on *jiexuv1.Date, note string, joined bool, now time.Time) (*jiexuv1.SealedCertificate, error) {
 	p := latest(e)
 	p.Status, p.EnrolledTo, p.SuspendedOn = statusSuspended, last, on
 	p.Note = note
 	p.UpdatedAt = timestamppb.New(now)
-	sc, cert, err := n.issueCertificate(tx, e, p, now)
+	sc, cert, err := n.issueCertificate(tx, e, p, joined, now)
 	if err != nil {
 		return nil, err
 	}

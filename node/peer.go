@@ -80,13 +80,14 @@ func (n *Node) onNotice(tx *bolt.Tx, req *jiexuv1.NotifyTransferRequest, now tim
 	if in.Proof, err = n.proofOf(tx, e, req); err != nil {
 		return err
 	}
+	in.ProofIsCard = req.GetCertificateNumber() == "" && req.GetOriginInsuranceNumber() != ""
 	if other != "" && in.Proof == transfer.ProofMatches {
 		gave, err := n.supersede(tx, other, h.GetSenderRegion(), now)
 		if err != nil {
 			return err
 		}
 		if gave {
-			in = n.facts(e, transfer.Input{Event: transfer.Notice, Proof: transfer.ProofMatches}, req.GetPerson().GetName(), "")
+			in = n.facts(e, transfer.Input{Event: transfer.Notice, Proof: transfer.ProofMatches, ProofIsCard: in.ProofIsCard}, req.GetPerson().GetName(), "")
 		}
 	}
 	if in.Standing == transfer.Gone { // say where to, and when
@@ -116,7 +117,8 @@ func (n *Node) supersede(tx *bolt.Tx, id, sender string, now time.Time) (bool, e
 // proofOf checks the applicant's proof a notice carries against what this
 // node issued: for a suspended enrolment, the certificate of the suspension
 // (its number and the verification code of its current, unvoided version);
-// for an active NCMS participation, the member's card number.
+// for an active NCMS or resident participation that ends on joining, the
+// member's card number.
 func (n *Node) proofOf(tx *bolt.Tx, e *jiexuv1.Enrolment, req *jiexuv1.NotifyTransferRequest) (transfer.Proof, error) {
 	p := latest(e)
 	switch {
@@ -135,7 +137,7 @@ func (n *Node) proofOf(tx *bolt.Tx, e *jiexuv1.Enrolment, req *jiexuv1.NotifyTra
 		}
 		return transfer.ProofMatches, nil
 	case req.GetOriginInsuranceNumber() != "":
-		if p.GetStatus() == statusActive && p.GetScheme() == jiexuv1.Scheme_SCHEME_NCMS && e.GetPerson().GetInsuranceNumber() != "" &&
+		if p.GetStatus() == statusActive && transfer.EndsOnJoining(p.GetScheme(), req.GetDestinationScheme()) && e.GetPerson().GetInsuranceNumber() != "" &&
 			req.GetOriginInsuranceNumber() == e.GetPerson().GetInsuranceNumber() {
 			return transfer.ProofMatches, nil
 		}
@@ -284,17 +286,9 @@ func (n *Node) onCertificate(tx *bolt.Tx, req *jiexuv1.DeliverCertificateRequest
 		return err
 	}
 	in := n.facts(e, transfer.Input{Event: transfer.Certificate}, "", "")
-	// Months enrolled at both (a double enrolment) are recognised once.
-	months := max(cert.GetMonthsPaid()-int32(overlapMonths(cert, c.GetDestinationFrom())), 0)
-	in.CertificateScheme, in.CertificateBalance, in.CertificateMonths = cert.GetScheme(), cert.GetBalanceFen(), months
-	if err := n.stepEvent(tx, c, event{Input: in, cert: cert, sealed: req.GetCertificate()}, now); err != nil {
-		return err
-	}
-	if c.GetCertified() && c.GetMonthsPaid() != cert.GetMonthsPaid() { // the case shows the certificate's figure
-		c.MonthsPaid = cert.GetMonthsPaid()
-		return putCase(tx, c)
-	}
-	return nil
+	in.CertificateScheme, in.CertificateBalance, in.CertificateMonths = cert.GetScheme(), cert.GetBalanceFen(), cert.GetMonthsPaid()
+	in.EmployeeMonths = transfer.EmployeeMonths(cert.GetScheme(), cert.GetMonthsPaid(), cert.GetMonthsRecognised(), overlapMonths(cert, c.GetDestinationFrom()))
+	return n.stepEvent(tx, c, event{Input: in, cert: cert, sealed: req.GetCertificate()}, now)
 }
 
 func (s *peerServer) Remit(ctx context.Context, req *jiexuv1.RemitRequest) (*jiexuv1.RemitResponse, error) {

@@ -29,6 +29,7 @@ func normalizeRecord(r *jiexuv1.Record) {
 // importResult counts what storing records did.
 type importResult struct {
 	created, updated, unchanged, suspended int
+	warnings                               []string
 	last                                   *jiexuv1.Enrolment // the enrolment of the last record
 }
 
@@ -56,7 +57,7 @@ func (n *Node) putRecords(rs []*jiexuv1.Record, prefix func(i int) string) (*imp
 		res = &importResult{}
 		var refusals violations
 		for i, r := range rs {
-			change, sc, err := n.putRecord(tx, r, now)
+			out, err := n.putRecord(tx, r, now)
 			switch {
 			case errors.Is(err, errRefused):
 				refusals.add(prefix(i), "%s", strings.TrimPrefix(err.Error(), errRefused.Error()+": "))
@@ -64,7 +65,10 @@ func (n *Node) putRecords(rs []*jiexuv1.Record, prefix func(i int) string) (*imp
 			case err != nil:
 				return err
 			}
-			switch change {
+			for _, w := range out.warnings {
+				res.warnings = append(res.warnings, prefix(i)+": "+w)
+			}
+			switch out.change {
 			case recordCreated:
 				res.created++
 			case recordUpdated:
@@ -72,7 +76,7 @@ func (n *Node) putRecords(rs []*jiexuv1.Record, prefix func(i int) string) (*imp
 			default:
 				res.unchanged++
 			}
-			if sc != nil {
+			if out.sc != nil {
 				res.suspended++
 			}
 			if res.last, err = getEnrolment(tx, r.GetPerson().GetIdNumber()); err != nil {

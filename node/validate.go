@@ -165,9 +165,23 @@ func (v validator) checkRecord(vs *violations, prefix string, r *jiexuv1.Record)
 		vs.add(prefix+".months_paid", "%d is more than the %d months from enrolled_from to enrolled_to", r.GetMonthsPaid(),
 			rules.ContinuousMonths(r.GetEnrolledFrom(), r.GetEnrolledTo()))
 	}
-	if d := r.GetRegisteredOn(); d != nil && v.checkDate(vs, prefix+".registered_on", d) && fromOK &&
-		int(d.GetYear())*12+int(d.GetMonth())-1 > rules.MonthIndex(r.GetEnrolledFrom())+1 {
-		vs.add(prefix+".registered_on", "more than a month after enrolled_from: a registration comes before or at the start of the enrolment")
+	// A registration may come after the first month: a person who
+	// back-pays is enrolled from a month before the day of registering.
+	if d := r.GetRegisteredOn(); d != nil {
+		v.checkDate(vs, prefix+".registered_on", d)
+	}
+	if b := r.GetBenefitsFrom(); b != nil && fromOK {
+		today := v.today()
+		switch {
+		case b.GetMonth() < 1 || b.GetMonth() > 12:
+			vs.add(prefix+".benefits_from", "month %d must be 1..12", b.GetMonth())
+		case rules.MonthIndex(b) > today.Year()*12+int(today.Month())-1+rules.MaxWaitingMonths:
+			vs.add(prefix+".benefits_from", "%04d-%02d is more than %d months (the longest waiting period) ahead", b.GetYear(), b.GetMonth(), rules.MaxWaitingMonths)
+		case rules.MonthIndex(b) < rules.MonthIndex(r.GetEnrolledFrom()):
+			vs.add(prefix+".benefits_from", "must not be before enrolled_from: benefits start with the enrolment or after a waiting period")
+		case toOK && r.GetEnrolledTo() != nil && rules.MonthIndex(b) > rules.MonthIndex(r.GetEnrolledTo())+1:
+			vs.add(prefix+".benefits_from", "must not be after enrolled_to")
+		}
 	}
 }
 

@@ -318,6 +318,9 @@ func newRecordsImportCmd() *cobra.Command {
 			fmt.Fprintf(w, ", skipped %d bad row(s)", res.BadRows)
 		}
 		fmt.Fprintln(w)
+		for _, warning := range done.GetWarnings() {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", lineOf(warning, res.Lines))
+		}
 		return nil
 	}
 	return cmd
@@ -922,7 +925,7 @@ func newOutboxShowCmd() *cobra.Command {
 }
 
 func newRecordsPutCmd() *cobra.Command {
-	var id, name, scheme, division, from, balance, household, place, insurance, headName, headID, registered string
+	var id, name, scheme, division, from, balance, household, place, insurance, headName, headID, registered, benefits string
 	var months int
 	var backPaid bool
 	cmd := &cobra.Command{
@@ -946,6 +949,7 @@ func newRecordsPutCmd() *cobra.Command {
 	f.StringVar(&headID, "head-id", "", "NCMS household head's ID number")
 	f.BoolVar(&backPaid, "gap-back-paid", false, "contributions for a gap before --from were back-paid")
 	f.StringVar(&registered, "registered-on", "", "the day the person registered here, YYYY-MM-DD (default today when --from is this month, else the first day of --from)")
+	f.StringVar(&benefits, "benefits-from", "", "first month of benefits (待遇享受起), YYYY-MM, where your system knows it")
 	completeWords(cmd, "scheme", "employee", "resident", "ncms")
 	completeWords(cmd, "household", "agricultural", "non-agricultural")
 	required(cmd, "id", "name", "scheme")
@@ -975,10 +979,17 @@ func newRecordsPutCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		var benefitsFrom *jiexuv1.YearMonth
+		if benefits != "" {
+			if benefitsFrom, err = rules.ParseYearMonth(benefits); err != nil {
+				return usagef("--benefits-from: %w", err)
+			}
+		}
 		rec := &jiexuv1.Record{
 			Person: &jiexuv1.Person{Name: name, IdNumber: id, InsuranceNumber: insurance, HouseholdType: ht, HouseholdPlace: place,
 				HouseholdHeadName: headName, HouseholdHeadIdNumber: headID},
 			Scheme: sc, Division: division, EnrolledFrom: ym, MonthsPaid: int32(months), BalanceFen: fen, GapBackPaid: backPaid, RegisteredOn: regOn,
+			BenefitsFrom: benefitsFrom,
 		}
 		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
 			// A person already active here keeps every figure a flag does not
@@ -994,6 +1005,9 @@ func newRecordsPutCmd() *cobra.Command {
 				return err
 			}
 			render.FormatEnrolment(cmd.OutOrStdout(), resp.GetEnrolment())
+			for _, w := range resp.GetWarnings() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+			}
 			return nil
 		})
 	}
@@ -1005,7 +1019,7 @@ func newRecordsPutCmd() *cobra.Command {
 func mergeRecord(person *jiexuv1.Person, p *jiexuv1.Period, rec *jiexuv1.Record, changed func(string) bool) *jiexuv1.Record {
 	out := &jiexuv1.Record{Person: proto.Clone(person).(*jiexuv1.Person), Scheme: p.GetScheme(), Division: p.GetDivision(),
 		EnrolledFrom: p.GetEnrolledFrom(), MonthsPaid: p.GetMonthsPaid(), BalanceFen: p.GetBalanceFen(), GapBackPaid: p.GetGapBackPaid(),
-		RegisteredOn: p.GetRegisteredOn()}
+		RegisteredOn: p.GetRegisteredOn(), BenefitsFrom: p.GetBenefitsFrom()}
 	in := rec.GetPerson()
 	for name, apply := range map[string]func(){
 		"name": func() { out.Person.Name = in.GetName() }, "scheme": func() { out.Scheme = rec.GetScheme() },
@@ -1016,10 +1030,22 @@ func mergeRecord(person *jiexuv1.Person, p *jiexuv1.Period, rec *jiexuv1.Record,
 		"head-name":        func() { out.Person.HouseholdHeadName = in.GetHouseholdHeadName() },
 		"head-id":          func() { out.Person.HouseholdHeadIdNumber = in.GetHouseholdHeadIdNumber() },
 		"gap-back-paid":    func() { out.GapBackPaid = rec.GetGapBackPaid() }, "registered-on": func() { out.RegisteredOn = rec.GetRegisteredOn() },
+		"benefits-from": func() { out.BenefitsFrom = rec.GetBenefitsFrom() },
 	} {
 		if changed(name) {
 			apply()
 		}
 	}
 	return out
+}
+
+// lineOf names the file line of an import warning about records[i].
+func lineOf(warning string, lines []int) string {
+	var i int
+	var rest string
+	if n, _ := fmt.Sscanf(warning, "records[%d]:", &i); n == 1 && i >= 0 && i < len(lines) {
+		_, rest, _ = strings.Cut(warning, ": ")
+		return fmt.Sprintf("line %d: %s", lines[i], rest)
+	}
+	return warning
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -163,13 +164,13 @@ func Plan(l *Layout, perPair int, now time.Time) []*Planned {
 		if from.Kind == "ncms" || len(from.People)-used[from.Region] < 4 {
 			continue
 		}
+		// Employees with a balance: a resident joining the employee scheme
+		// elsewhere ends by itself and would not wait for a suspension.
+		rest := slices.Clone(from.People[used[from.Region]:])
 		for _, st := range []Story{Waits, Withdrawn, RefusedByOperator, Returned} {
-			p := from.People[used[from.Region]]
-			if st == Returned {
-				p = firstEmployee(from.People[used[from.Region]:])
-			}
-			used[from.Region]++
-			plan = append(plan, planned(from, to, p, from.Region, st))
+			i := firstEmployee(rest)
+			plan = append(plan, planned(from, to, rest[i], from.Region, st))
+			rest = slices.Delete(rest, i, i+1)
 		}
 		rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 7))
 		stranger := SyntheticPeople(rng, t, to.Region, "insurance", 1, now)[0]
@@ -179,13 +180,15 @@ func Plan(l *Layout, perPair int, now time.Time) []*Planned {
 	return plan
 }
 
-func firstEmployee(rs []*jiexuv1.Record) *jiexuv1.Record {
-	for _, r := range rs {
+// firstEmployee is the index of the first employee with a balance in rs,
+// or 0.
+func firstEmployee(rs []*jiexuv1.Record) int {
+	for i, r := range rs {
 		if r.GetScheme() == jiexuv1.Scheme_SCHEME_EMPLOYEE && r.GetBalanceFen() > 0 {
-			return r
+			return i
 		}
 	}
-	return rs[0]
+	return 0
 }
 
 func planned(from, to NodeLayout, p *jiexuv1.Record, origin string, st Story) *Planned {

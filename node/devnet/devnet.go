@@ -314,6 +314,7 @@ func SyntheticPeople(rng *rand.Rand, t *registry.Table, region, kind string, n i
 			BalanceFen:   int64(rng.IntN(5_000_000)),
 			Status:       jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE,
 		}
+		rec.BenefitsFrom = rec.GetEnrolledFrom() // enrolled with an employer, or long ago: no waiting period
 		if len(out)%5 == 4 {
 			rec.Scheme = jiexuv1.Scheme_SCHEME_RESIDENT
 			rec.BalanceFen = 0 // the resident scheme keeps no personal account

@@ -209,7 +209,7 @@ func TestMoneyCannotMoveTwice(t *testing.T) {
 	}
 	// A person who comes back later is enrolled in a new period.
 	back := proto.Clone(p).(*jiexuv1.Record)
-	back.EnrolledFrom, back.MonthsPaid, back.BalanceFen = rules.YearMonthOf(time.Now()), 0, 0
+	back.EnrolledFrom, back.MonthsPaid, back.BalanceFen, back.BenefitsFrom = rules.YearMonthOf(time.Now()), 0, 0, nil
 	resp, err := tn.Clients[hohhot].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: back})
 	if err != nil {
 		t.Fatalf("a returning person: %v", render.DescribeError(err))
@@ -225,10 +225,11 @@ func TestMoneyCannotMoveTwice(t *testing.T) {
 // validation on re-import. Now only employee years cross, money goes only
 // account to account, and what a destination holds re-imports cleanly.
 func TestSchemesAcrossATransfer(t *testing.T) {
-	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir, baotou)
 	ctx := context.Background()
 	// Employee → resident: the resident scheme has no personal account. The
-	// balance stays at the origin, held for the person; no months cross.
+	// balance stays at the origin, held for the person; the employee months
+	// are carried, counting in no scheme there.
 	p := tn.firstEmployee(hohhot, 0)
 	tn.suspend(hohhot, p)
 	rec := devnet.DestinationRecord(p, layoutOf(t, tn.Layout, hulunbuir), time.Now())
@@ -245,11 +246,27 @@ func TestSchemesAcrossATransfer(t *testing.T) {
 	done := tn.waitState(hulunbuir, resp.GetCase().GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
 	tn.waitState(hohhot, resp.GetCase().GetCaseId(), jiexuv1.CaseState_CASE_STATE_CLOSED)
 	dp, op := tn.period(hulunbuir, p.GetPerson().GetIdNumber()), tn.period(hohhot, p.GetPerson().GetIdNumber())
-	if dp.GetBalanceFen() != 0 || dp.GetMonthsRecognised() != 0 || done.GetAmountFen() != 0 {
-		t.Errorf("employee → resident credited %d fen and %d months", dp.GetBalanceFen(), dp.GetMonthsRecognised())
+	if dp.GetBalanceFen() != 0 || dp.GetMonthsRecognised() != p.GetMonthsPaid() || done.GetAmountFen() != 0 {
+		t.Errorf("employee → resident credited %d fen and carries %d months, want 0 fen and the %d employee months", dp.GetBalanceFen(), dp.GetMonthsRecognised(), p.GetMonthsPaid())
 	}
 	if op.GetHeldFen() != p.GetBalanceFen() || op.GetBalanceFen() != 0 {
 		t.Errorf("origin holds %d (balance %d), want the %d fen held for the person", op.GetHeldFen(), op.GetBalanceFen(), p.GetBalanceFen())
+	}
+	// Resident → employee elsewhere: the employee years carried through
+	// the resident period are recognised there (2015 §3: 各地互认, 累计计入).
+	// They were lost when a resident period lay in between.
+	id := p.GetPerson().GetIdNumber()
+	sus, err := tn.Clients[hulunbuir].SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{IdNumber: id, LastMonth: rules.YearMonthOf(time.Now())})
+	if err != nil {
+		t.Fatal(render.DescribeError(err))
+	}
+	if rc := certOf(t, sus.GetCertificate()); rc.GetMonthsRecognised() != p.GetMonthsPaid() {
+		t.Errorf("the resident certificate carries %d employee months, want %d", rc.GetMonthsRecognised(), p.GetMonthsPaid())
+	}
+	third := tn.enrolAndApplyWith(p, hulunbuir, baotou, tn.proof(hulunbuir, p))
+	tn.waitState(baotou, third.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	if got := tn.period(baotou, id).GetMonthsRecognised(); got != p.GetMonthsPaid() {
+		t.Errorf("employee at %s after a resident period: %d months recognised, want the %d employee months", baotou, got, p.GetMonthsPaid())
 	}
 	// Employee → employee: the months are recognised in their own field, so
 	// months paid here stay checkable against the period.
@@ -265,6 +282,9 @@ func TestSchemesAcrossATransfer(t *testing.T) {
 	var rows []*jiexuv1.Record
 	for _, e := range list.GetEnrolments() {
 		last := e.GetPeriods()[len(e.GetPeriods())-1]
+		if last.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_ACTIVE {
+			continue // what left is not in the bureau's export
+		}
 		rows = append(rows, &jiexuv1.Record{Person: e.GetPerson(), Scheme: last.GetScheme(), Division: last.GetDivision(),
 			EnrolledFrom: last.GetEnrolledFrom(), MonthsPaid: last.GetMonthsPaid(), BalanceFen: last.GetBalanceFen(), RegisteredOn: last.GetRegisteredOn()})
 	}
@@ -459,8 +479,8 @@ func TestReturnedRemittance(t *testing.T) {
 	if op := tn.period(hohhot, p.GetPerson().GetIdNumber()); op.GetHeldFen() != p.GetBalanceFen() || op.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT {
 		t.Errorf("origin period %s holding %d fen, want TRANSFERRED_OUT holding %d", op.GetStatus(), op.GetHeldFen(), p.GetBalanceFen())
 	}
-	if dp := tn.period(hulunbuir, p.GetPerson().GetIdNumber()); dp.GetBalanceFen() != 0 || dp.GetMonthsRecognised() != 0 {
-		t.Errorf("resident period credited %d fen, %d months", dp.GetBalanceFen(), dp.GetMonthsRecognised())
+	if dp := tn.period(hulunbuir, p.GetPerson().GetIdNumber()); dp.GetBalanceFen() != 0 || dp.GetMonthsRecognised() != p.GetMonthsPaid() {
+		t.Errorf("resident period credited %d fen, carries %d months; want 0 and the %d employee months", dp.GetBalanceFen(), dp.GetMonthsRecognised(), p.GetMonthsPaid())
 	}
 
 	// The origin pays the held balance to the person and records how: all

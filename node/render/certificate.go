@@ -88,7 +88,8 @@ type certificateView struct {
 	Household, Scheme, From, To          string
 	BenefitFrom, BenefitTo               string
 	SuspendedOn, RegisterBy, Code, KeyID string
-	Months, ContinuousFrom, NCMSNote     string
+	Months, MonthsNote                   string
+	ContinuousFrom, NCMSNote             string
 	Notes                                []string
 	FillNotes                            []string
 	SupervisedBy, ThreeParts, Title      string
@@ -104,9 +105,16 @@ func viewOf(sc *jiexuv1.SealedCertificate, c *jiexuv1.Certificate) certificateVi
 	if c.GetRegisterByUncertain() {
 		registerBy += "（该年节假日安排未公布，遇节假日顺延）"
 	}
-	months := strconv.Itoa(int(c.GetMonthsPaid()))
+	if c.GetEndedOnJoining() {
+		registerBy = "—（已参加城镇基本医疗保险，原参保（合）关系自动终止，无需另行登记）"
+	}
+	months, monthsNote := strconv.Itoa(int(c.GetMonthsPaid())), ""
 	if r := c.GetMonthsRecognised(); r > 0 {
-		months += fmt.Sprintf("（含转入认定%d月）", r)
+		if c.GetScheme() == jiexuv1.Scheme_SCHEME_EMPLOYEE {
+			monthsNote = fmt.Sprintf("（其中转入认定%d月）", r)
+		} else {
+			monthsNote = fmt.Sprintf("（另有职工医保缴费年限认定%d月，随关系转移）", r)
+		}
 	}
 	continuous := ""
 	if cf := c.GetContinuousFrom(); cf != nil && (cf.GetYear() != c.GetEnrolledFrom().GetYear() || cf.GetMonth() != c.GetEnrolledFrom().GetMonth()) {
@@ -126,7 +134,7 @@ func viewOf(sc *jiexuv1.SealedCertificate, c *jiexuv1.Certificate) certificateVi
 		Code: rules.VerificationCode(sc), KeyID: keyID,
 		Notes: CertificateNotes, FillNotes: []string{fillNote1, fillNote2},
 		SupervisedBy: supervisedBy, ThreeParts: threePartsNote, Title: CertificateTitle, Parts: certParts,
-		Months: months, ContinuousFrom: continuous, NCMSNote: ncmsNote,
+		Months: months, MonthsNote: monthsNote, ContinuousFrom: continuous, NCMSNote: ncmsNote,
 	}
 }
 
@@ -162,7 +170,7 @@ func RenderText(sc *jiexuv1.SealedCertificate, c *jiexuv1.Certificate) string {
 	section("参保信息", [][2]string{
 		{"基本医疗保险类型", v.Scheme},
 		{"转出地", c.GetOriginName() + "（" + c.GetOriginRegion() + "）"},
-		{"参保（合）时间", "起：" + v.From + "　止：" + v.To + "　其中累计实际缴费月数 " + v.Months + " 月"},
+		{"参保（合）时间", "起：" + v.From + "　止：" + v.To + "　其中累计实际缴费月数 " + v.Months + " 月" + v.MonthsNote},
 		{"待遇享受起止时间", "起：" + v.BenefitFrom + "　止：" + v.BenefitTo},
 		{"个人账户余额", "(大写) " + c.GetBalanceWords() + "　(小写) " + c.GetBalanceFigures()},
 	})

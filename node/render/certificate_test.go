@@ -87,3 +87,46 @@ func TestFormatCaseSaysWhereItStands(t *testing.T) {
 		t.Error("the whole ID number is printed")
 	}
 }
+
+// The domain review: the months line read "147（含转入认定147月） 月";
+// employee months carried through a resident period were not shown; an
+// NCMS participation that ended on joining printed a window to register in.
+func TestCertificateMonthsAndEndings(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		edit func(c *jiexuv1.Certificate)
+		want []string
+		not  []string
+	}{
+		{"employee with recognised months", func(c *jiexuv1.Certificate) { c.MonthsRecognised = 40 },
+			[]string{"其中累计实际缴费月数 158 月（其中转入认定40月）"}, []string{"含转入认定"}},
+		{"resident carrying employee months", func(c *jiexuv1.Certificate) {
+			c.Scheme, c.MonthsPaid, c.MonthsRecognised = jiexuv1.Scheme_SCHEME_RESIDENT, 24, 82
+		}, []string{"其中累计实际缴费月数 24 月（另有职工医保缴费年限认定82月，随关系转移）"}, nil},
+		{"benefit start unknown", func(c *jiexuv1.Certificate) { c.BenefitFrom, c.BenefitTo = nil, nil },
+			[]string{"起：—", "止：—"}, []string{"2011年12月01日"}},
+		{"ended on joining an urban scheme", func(c *jiexuv1.Certificate) {
+			c.Scheme, c.EndedOnJoining, c.RegisterBy = jiexuv1.Scheme_SCHEME_NCMS, true, nil
+		}, []string{"无需另行登记"}, []string{"2027年02月25日"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, c := sampleCertificate()
+			tt.edit(c)
+			text := RenderText(sc, c)
+			page, err := RenderHTML(sc, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(text, w) || !strings.Contains(string(page), w) {
+					t.Errorf("text or HTML lacks %q:\n%s", w, text)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(text, w) {
+					t.Errorf("text has %q", w)
+				}
+			}
+		})
+	}
+}

@@ -135,7 +135,7 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 	if c.GetRegisterBy() != nil {
 		inTime := "yes"
 		if !c.GetRegisteredInTime() {
-			inTime = "NO — not in time"
+			inTime = "NO — not in time (the limit binds a person without a receiving employer, 2009 §6)"
 		}
 		uncertain := ""
 		if c.GetRegisterByUncertain() {

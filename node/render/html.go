@@ -62,7 +62,7 @@ var certTemplate = template.Must(template.New("cert").Funcs(template.FuncMap{"da
     <tr><th>户主</th><th>姓名</th><td>{{dash $.P.HouseholdHeadName}}</td><th>身份证号</th><td colspan="2">{{dash $.P.HouseholdHeadIdNumber}}</td></tr>
     <tr><th class="section" colspan="6">参 保 信 息</th></tr>
     <tr><th>基本医疗保险类型</th><td colspan="2">{{$.Scheme}}</td><th>转出地</th><td colspan="2">{{$.C.OriginName}}</td></tr>
-    <tr><th>参保（合）时间</th><td>起：{{$.From}}</td><td>止：{{$.To}}</td><td colspan="3">其中累计实际缴费月数 {{$.Months}} 月</td></tr>
+    <tr><th>参保（合）时间</th><td>起：{{$.From}}</td><td>止：{{$.To}}</td><td colspan="3">其中累计实际缴费月数 {{$.Months}} 月{{$.MonthsNote}}</td></tr>
     <tr><th>待遇享受起止时间</th><td colspan="2">起：{{$.BenefitFrom}}</td><td colspan="3">止：{{$.BenefitTo}}</td></tr>
     <tr><th>个人账户余额</th><td colspan="3" class="amount">(大写) {{$.C.BalanceWords}}　(小写) {{$.C.BalanceFigures}}</td>
         <th>转出地社会医疗保险信息<br>(盖章)</th><td class="sealcell"><div class="seal">{{$.C.AgencyName}}<br>电子签章</div></td></tr>

@@ -142,17 +142,22 @@ type Input struct {
 	Scheme  jiexuv1.Scheme
 	Balance int64
 	// CertificateScheme, CertificateBalance and CertificateMonths are the
-	// figures of a verified certificate (Certificate).
+	// figures of a verified certificate (Certificate); EmployeeMonths the
+	// employee-scheme months it carries, to be recognised here (2015 §3),
+	// less months of a double enrolment the origin paid (counted once).
 	CertificateScheme  jiexuv1.Scheme
 	CertificateBalance int64
 	CertificateMonths  int32
+	EmployeeMonths     int32
 	// Account says the person's period here can take a personal-account
 	// credit (Certificate, Funds on the destination side).
 	Account bool
 	// Amount is the money a Funds, Confirmation or FundsReturned carries.
 	Amount int64
-	// Proof is the applicant's proof in a notice (Notice).
-	Proof Proof
+	// Proof is the applicant's proof in a notice (Notice); ProofIsCard says
+	// it was a card number rather than a certificate.
+	Proof       Proof
+	ProofIsCard bool
 	// Confirmed says the origin's operator vouches for a waiting case as it
 	// suspends the person (Suspension).
 	Confirmed bool
@@ -184,9 +189,10 @@ const (
 	SendWithdrawal
 	// SendReturn: ReturnRemittance of Amount with ReturnReason to the origin.
 	SendReturn
-	// EndNCMS: end the person's active NCMS participation here (it ends by
-	// itself on joining an urban scheme) and issue its certificate.
-	EndNCMS
+	// EndOnJoining: end the person's active participation here, which ends
+	// by itself on joining elsewhere (EndsOnJoining), and issue its
+	// certificate.
+	EndOnJoining
 	// TransferOut: the suspended period leaves: its status becomes
 	// transferred out; Amount leaves its balance in the remittance, and any
 	// balance that does not leave is held here for the person.
@@ -211,7 +217,7 @@ const (
 var effectNames = map[EffectKind]string{
 	SendNotice: "send notice", SendRequest: "send request", SendCertificate: "send certificate",
 	SendFunds: "send funds", SendConfirmation: "send confirmation", SendRefusal: "send refusal",
-	SendWithdrawal: "send withdrawal", SendReturn: "send return", EndNCMS: "end NCMS participation",
+	SendWithdrawal: "send withdrawal", SendReturn: "send return", EndOnJoining: "end participation (joined elsewhere)",
 	TransferOut: "transfer period out", Restore: "restore period", HoldReturned: "hold returned money",
 	Hold: "hold funds", Credit: "credit account", AddMonths: "add months", Assess: "assess",
 }
@@ -319,6 +325,16 @@ func Terminal(s jiexuv1.CaseState) bool {
 	return false
 }
 
+// EndsOnJoining reports whether a participation in scheme ends by itself
+// when the person joins scheme joined elsewhere: an NCMS participation on
+// joining an urban scheme (2009 §4, 2015 §1: 新农合…自动终止), a resident
+// one on joining the employee scheme (2015 §1: 已参加新农合或居民医保的…
+// 参加职工医保的，不再享受原参保地新农合或居民医保待遇).
+func EndsOnJoining(scheme, joined jiexuv1.Scheme) bool {
+	return scheme == ncms && joined != ncms && joined != 0 ||
+		scheme == jiexuv1.Scheme_SCHEME_RESIDENT && joined == employee
+}
+
 // Acted reports whether the origin has transferred the period out, after
 // which a withdrawal is declined instead of accepted.
 func Acted(c *jiexuv1.Case) bool { return c.GetActed() }
@@ -330,13 +346,18 @@ func Owed(balance int64, from, to jiexuv1.Scheme) bool {
 	return balance > 0 && rules.HasPersonalAccount(from) && rules.HasPersonalAccount(to)
 }
 
-// MonthsCarried is what the destination recognises of the origin's months
-// paid: employee-scheme years only (2015 §3).
-func MonthsCarried(months int32, from, to jiexuv1.Scheme) int32 {
-	if from == employee && to == employee {
-		return months
+// EmployeeMonths is what a certificate carries of employee-scheme years
+// (2015 §3, 各地互认): an employee certificate's months paid, less
+// overlap months of a double enrolment that the origin itself paid (they
+// count once); a resident or NCMS certificate's employee months carried from
+// earlier transfers. The destination recognises them whatever its scheme: a
+// resident or NCMS period keeps them for a later employee enrolment.
+func EmployeeMonths(scheme jiexuv1.Scheme, paid, recognised int32, overlap int) int32 {
+	if scheme != employee {
+		return max(recognised, 0)
 	}
-	return 0
+	own := max(paid-recognised, 0)
+	return max(paid-min(int32(max(overlap, 0)), own), 0)
 }
 
 // guard is a named condition of a row.

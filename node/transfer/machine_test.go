@@ -48,7 +48,7 @@ func variants(ev Event) map[string]Input {
 	switch ev {
 	case Apply, Request, ApplyOut, Notice, Suspension, Confirm:
 		for _, s := range []Standing{NotEnrolled, NameMismatch, OtherCase, Active, Suspended, Gone} {
-			for _, sc := range []jiexuv1.Scheme{employee, ncms} {
+			for _, sc := range []jiexuv1.Scheme{employee, jiexuv1.Scheme_SCHEME_RESIDENT, ncms} {
 				name := fmt.Sprintf("%s/%s", s, label(sc.String(), "SCHEME_"))
 				v[name] = Input{Event: ev, Standing: s, Scheme: sc, Balance: 1000}
 				switch ev {
@@ -61,9 +61,10 @@ func variants(ev Event) map[string]Input {
 			}
 		}
 	case Certificate:
-		v["owes"] = Input{Event: ev, CertificateScheme: employee, CertificateBalance: 1000, CertificateMonths: 12, Account: true}
-		v["owes/no-account"] = Input{Event: ev, CertificateScheme: employee, CertificateBalance: 1000, CertificateMonths: 12}
+		v["owes"] = Input{Event: ev, CertificateScheme: employee, CertificateBalance: 1000, CertificateMonths: 12, EmployeeMonths: 12, Account: true}
+		v["owes/no-account"] = Input{Event: ev, CertificateScheme: employee, CertificateBalance: 1000, CertificateMonths: 12, EmployeeMonths: 12}
 		v["nothing"] = Input{Event: ev, CertificateScheme: ncms, CertificateMonths: 12, Account: true}
+		v["nothing/carries-employee-months"] = Input{Event: ev, CertificateScheme: jiexuv1.Scheme_SCHEME_RESIDENT, CertificateMonths: 12, EmployeeMonths: 30, Account: true}
 	case Funds, Confirmation:
 		v["1000"] = Input{Event: ev, Amount: 1000, Account: true}
 		v["999"] = Input{Event: ev, Amount: 999, Account: true}
@@ -173,7 +174,7 @@ func checkEffect(t *testing.T, where string, c *jiexuv1.Case, from jiexuv1.CaseS
 	t.Helper()
 	side := c.GetSide()
 	switch e.Kind {
-	case TransferOut, EndNCMS, Restore, HoldReturned, SendCertificate, SendFunds, SendRequest:
+	case TransferOut, EndOnJoining, Restore, HoldReturned, SendCertificate, SendFunds, SendRequest:
 		if side != originSide {
 			t.Errorf("%s: %s on the destination side", where, e)
 		}
@@ -183,12 +184,12 @@ func checkEffect(t *testing.T, where string, c *jiexuv1.Case, from jiexuv1.CaseS
 		}
 	}
 	switch e.Kind {
-	case TransferOut, EndNCMS:
+	case TransferOut, EndOnJoining:
 		// The origin acts only on a suspended enrolment, or ends an NCMS
 		// participation whose member joined an urban scheme; it never
 		// suspends an employee because another agency asked. And it acts
 		// only on the applicant's proof or its own operator's word.
-		if in.Standing != Suspended && !(in.Standing == Active && in.Scheme == ncms && c.GetDestinationScheme() != ncms) {
+		if in.Standing != Suspended && !(in.Standing == Active && EndsOnJoining(in.Scheme, c.GetDestinationScheme())) {
 			t.Errorf("%s: %s with standing %s", where, e, in.Standing)
 		}
 		if in.Proof != ProofMatches && !in.Confirmed && in.Event != Confirm && from != requested {
@@ -203,8 +204,10 @@ func checkEffect(t *testing.T, where string, c *jiexuv1.Case, from jiexuv1.CaseS
 			t.Errorf("%s: credits without an account", where)
 		}
 	case AddMonths:
-		if in.CertificateScheme != employee {
-			t.Errorf("%s: adds months of %v", where, in.CertificateScheme)
+		// Only employee-scheme months are recognised, whatever scheme
+		// carried them here (2015 §3).
+		if e.Months <= 0 || e.Months != in.EmployeeMonths {
+			t.Errorf("%s: adds %d months, the certificate carries %d employee months", where, e.Months, in.EmployeeMonths)
 		}
 	}
 	if Terminal(from) {
@@ -224,5 +227,29 @@ func TestStepRefusesTheOtherSidesEvents(t *testing.T) {
 	}
 	if _, _, err := Step(&jiexuv1.Case{}, Input{Event: Notice}); !errors.Is(err, ErrWrongSide) {
 		t.Errorf("case without a side: %v, want ErrWrongSide", err)
+	}
+}
+
+// The domain review: an overlap deducted months the origin never paid (a
+// period of recognised months only lost one), and employee months carried
+// through a resident period were lost.
+func TestEmployeeMonths(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		scheme           jiexuv1.Scheme
+		paid, recognised int32
+		overlap          int
+		want             int32
+	}{
+		{"employee, no overlap", employee, 147, 20, 0, 147},
+		{"overlap of months paid there", employee, 147, 20, 2, 145},
+		{"overlap where the origin paid nothing", employee, 147, 147, 1, 147},
+		{"overlap beyond what it paid", employee, 30, 28, 5, 28},
+		{"resident carrying employee months", jiexuv1.Scheme_SCHEME_RESIDENT, 24, 82, 3, 82},
+		{"NCMS carrying none", ncms, 60, 0, 0, 0},
+	} {
+		if got := EmployeeMonths(tt.scheme, tt.paid, tt.recognised, tt.overlap); got != tt.want {
+			t.Errorf("%s: EmployeeMonths(%v, %d, %d, %d) = %d, want %d", tt.name, tt.scheme, tt.paid, tt.recognised, tt.overlap, got, tt.want)
+		}
 	}
 }

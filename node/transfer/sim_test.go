@@ -152,7 +152,7 @@ func (s *sim) step(atOrigin bool, in Input) error {
 			s.send(simMsg{in: Input{Event: Request}})
 		case SendCertificate:
 			s.send(simMsg{in: Input{Event: Certificate, CertificateScheme: s.op.scheme, CertificateBalance: s.sc.balance,
-				CertificateMonths: s.months}, ackEvent: CertificateAcked})
+				CertificateMonths: s.months, EmployeeMonths: EmployeeMonths(s.op.scheme, s.months, 0, 0)}, ackEvent: CertificateAcked})
 		case SendFunds:
 			s.send(simMsg{in: Input{Event: Funds, Amount: e.Amount}, amount: e.Amount, ackEvent: FundsAcked})
 		case SendConfirmation:
@@ -163,7 +163,7 @@ func (s *sim) step(atOrigin bool, in Input) error {
 			s.send(simMsg{toOrigin: true, in: Input{Event: WithdrawRequest}})
 		case SendReturn:
 			s.send(simMsg{toOrigin: true, in: Input{Event: FundsReturned, Amount: e.Amount, ReturnReason: e.ReturnReason}, amount: e.Amount})
-		case EndNCMS:
+		case EndOnJoining:
 			p.standing = Suspended
 		case TransferOut:
 			if p.standing != Suspended {
@@ -344,7 +344,7 @@ func (s *sim) checkEnd() {
 		s.monthsScheme = s.dp.scheme
 	}
 	if pair[0] == completed {
-		wantMonths = MonthsCarried(s.months, s.sc.originScheme, s.monthsScheme)
+		wantMonths = EmployeeMonths(s.sc.originScheme, s.months, 0, 0)
 	}
 	if s.dp.months != wantMonths {
 		s.t.Fatalf("%s (%s): %d months recognised at the destination, want %d\n%s", s.sc, what, s.dp.months, wantMonths, s.trace())

@@ -97,8 +97,8 @@ var originTable = []row{
 	// checked here: the destination's notice confirms the enrolment there.
 	{from: states(requested), on: Notice, when: standingIs(Suspended), to: certificateSent, do: transferOut,
 		says: "applied here, suspended here, the destination confirmed: act"},
-	{from: states(requested), on: Notice, when: ncmsJoiningUrban, to: certificateSent, do: endNCMS,
-		says: "applied here; the member joined an urban scheme: end the NCMS participation"},
+	{from: states(requested), on: Notice, when: endsOnJoining, to: certificateSent, do: endOnJoining,
+		says: "applied here; the member joined an urban scheme (or the employee scheme): end the participation here"},
 	{from: states(none, requested), on: Notice, when: standingIs(NotEnrolled), to: refused, do: refuseWith(reasonNotEnrolled),
 		says: "未参保"},
 	{from: states(none, requested), on: Notice, when: standingIs(NameMismatch), to: refused,
@@ -111,16 +111,16 @@ var originTable = []row{
 		says: "信息不符: the certificate presented is not the one issued here"},
 	{from: states(none, requested), on: Notice, when: provenSuspension, to: certificateSent, do: transferOut,
 		says: "suspended here, and the applicant's certificate presented: send it and, account to account, the balance"},
-	{from: states(none, requested), on: Notice, when: provenNCMSEnd, to: certificateSent, do: endNCMS,
-		says: "an NCMS participation ends by itself on joining an urban scheme (2009 §4, 2015 §1), on the member's card number"},
+	{from: states(none, requested), on: Notice, when: provenEndOnJoining, to: certificateSent, do: endOnJoining,
+		says: "an NCMS participation ends by itself on joining an urban scheme (2009 §4, 2015 §1), a resident one on joining the employee scheme (2015 §1), on the member's card number"},
 	{from: states(none, requested), on: Notice, when: confirmable, to: confirming, do: awaitConfirmation,
-		says: "suspended (or NCMS joining an urban scheme) but no proof of the applicant: wait for it or the operator"},
+		says: "suspended (or ends on joining) but no proof of the applicant: wait for it or the operator"},
 	{from: states(none, requested), on: Notice, when: standingIs(Active), to: waiting, do: wait,
 		says: "still enrolled here: wait for the local suspension, never suspend because another agency asked"},
 	{from: states(confirming), on: Notice, when: provenSuspension, to: certificateSent, do: transferOut,
 		says: "the applicant's certificate was presented at the destination: act"},
-	{from: states(confirming), on: Notice, when: provenNCMSEnd, to: certificateSent, do: endNCMS,
-		says: "the member's card number was presented: end the NCMS participation"},
+	{from: states(confirming), on: Notice, when: provenEndOnJoining, to: certificateSent, do: endOnJoining,
+		says: "the member's card number was presented: end the participation here"},
 	{from: allBut(requested), on: Notice, to: stay, says: "a repeated notice, one without the proof awaited, or one a withdrawal overtook"},
 
 	// The local suspension.
@@ -129,13 +129,15 @@ var originTable = []row{
 	{from: states(waiting), on: Suspension, when: standingIs(Suspended), to: confirming, do: awaitConfirmation,
 		says: "suspended now: wait for the applicant's certificate at the destination, or the operator"},
 	{from: states(waiting), on: Suspension, to: stay, says: "the person is not suspended after all"},
+	{from: states(confirming), on: Suspension, when: confirmedSuspension, to: certificateSent, do: transferOut,
+		says: "a case that waited for confirmation (a participation that ends on joining, or a notice that came first) is confirmed by the operator who suspends"},
 	{from: allBut(waiting), on: Suspension, to: stay, says: "this case does not wait for it"},
 
 	// The operator's confirmation.
 	{from: states(confirming), on: Confirm, when: standingIs(Suspended), to: certificateSent, do: transferOut,
 		says: "the operator checked the application: act"},
-	{from: states(confirming), on: Confirm, when: ncmsJoiningUrban, to: certificateSent, do: endNCMS,
-		says: "the operator checked the application: end the NCMS participation"},
+	{from: states(confirming), on: Confirm, when: endsOnJoining, to: certificateSent, do: endOnJoining,
+		says: "the operator checked the application: end the participation here"},
 	{from: states(confirming), on: Confirm, fail: ErrUnexpected, says: "the person is no longer suspended here"},
 	{from: allBut(confirming), on: Confirm, fail: ErrUnexpected, says: "only a case waiting for confirmation is confirmed"},
 
@@ -254,8 +256,8 @@ var (
 	alreadyHandled = &guard{"this remittance was credited or returned", func(c *jiexuv1.Case, in Input) bool {
 		return c.GetFunded() && c.GetAmountFen() == in.Amount || c.GetReturnReason() != 0 && c.GetReturnedFen() == in.Amount
 	}}
-	ncmsJoiningUrban = &guard{"active NCMS joining an urban scheme", func(c *jiexuv1.Case, in Input) bool {
-		return in.Standing == Active && in.Scheme == ncms && c.GetDestinationScheme() != ncms
+	endsOnJoining = &guard{"active NCMS joining an urban scheme, or resident joining the employee scheme", func(c *jiexuv1.Case, in Input) bool {
+		return in.Standing == Active && EndsOnJoining(in.Scheme, c.GetDestinationScheme())
 	}}
 	declineSettles = &guard{"withdrawn, nothing owed", func(c *jiexuv1.Case, in Input) bool {
 		return in.Reason == reasonWithdrawn && c.GetAmountFen() == 0
@@ -270,11 +272,11 @@ var (
 	provenSuspension = &guard{"suspended, proof matches", func(_ *jiexuv1.Case, in Input) bool {
 		return in.Standing == Suspended && in.Proof == ProofMatches
 	}}
-	provenNCMSEnd = &guard{"active NCMS joining an urban scheme, proof matches", func(c *jiexuv1.Case, in Input) bool {
-		return ncmsJoiningUrban.ok(c, in) && in.Proof == ProofMatches
+	provenEndOnJoining = &guard{"ends on joining, the card number matches", func(c *jiexuv1.Case, in Input) bool {
+		return endsOnJoining.ok(c, in) && in.Proof == ProofMatches
 	}}
-	confirmable = &guard{"suspended, or active NCMS joining an urban scheme", func(c *jiexuv1.Case, in Input) bool {
-		return in.Standing == Suspended || ncmsJoiningUrban.ok(c, in)
+	confirmable = &guard{"suspended, or ends on joining", func(c *jiexuv1.Case, in Input) bool {
+		return in.Standing == Suspended || endsOnJoining.ok(c, in)
 	}}
 	confirmedSuspension = &guard{"suspended, the operator confirms", func(_ *jiexuv1.Case, in Input) bool {
 		return in.Standing == Suspended && in.Confirmed
@@ -328,9 +330,12 @@ func recordRefusal(c *jiexuv1.Case, in Input) []Effect {
 	return nil
 }
 
-func refuseWrongProof(c *jiexuv1.Case, _ Input) []Effect {
+func refuseWrongProof(c *jiexuv1.Case, in Input) []Effect {
 	c.RejectReason = jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH
 	c.RejectDetail = "信息不符：出示的参保凭证号或核验码与转出地出具的不符 (the certificate presented is not the one the origin issued, or it is void: ask the person for the certificate, or its re-issue, 补办)"
+	if in.ProofIsCard {
+		c.RejectDetail = "信息不符：出示的医疗保障卡号与转出地参保（合）记录不符，或该参保（合）关系不因参加转入地医保而自动终止 (the card number presented is not the one the origin holds, or the participation there does not end by itself on this enrolment: ask the person for the card, or the certificate of a suspension)"
+	}
 	return []Effect{{Kind: SendRefusal, Reason: c.GetRejectReason(), Detail: c.GetRejectDetail()}}
 }
 
@@ -366,8 +371,8 @@ func transferOut(c *jiexuv1.Case, in Input) []Effect {
 	return effects
 }
 
-func endNCMS(c *jiexuv1.Case, in Input) []Effect {
-	return append([]Effect{{Kind: EndNCMS}}, transferOut(c, in)...)
+func endOnJoining(c *jiexuv1.Case, in Input) []Effect {
+	return append([]Effect{{Kind: EndOnJoining}}, transferOut(c, in)...)
 }
 
 func certify(c *jiexuv1.Case, in Input) []Effect {
@@ -380,11 +385,7 @@ func certify(c *jiexuv1.Case, in Input) []Effect {
 			rules.AmountFigures(in.CertificateBalance))
 	}
 	effects := []Effect{{Kind: Assess}}
-	now := c.GetDestinationScheme() // the scheme the person joined, unless the enrolment here changed since
-	if in.Scheme != 0 {
-		now = in.Scheme
-	}
-	if m := MonthsCarried(in.CertificateMonths, in.CertificateScheme, now); m > 0 {
+	if m := in.EmployeeMonths; m > 0 {
 		effects = append(effects, Effect{Kind: AddMonths, Months: m})
 	}
 	return effects

@@ -279,7 +279,10 @@ type Record struct {
 	// day of enrolled_from for imports, today for an operator's PutRecord).
 	RegisteredOn *Date `protobuf:"bytes,11,opt,name=registered_on,json=registeredOn,proto3" json:"registered_on,omitempty"`
 	// suspended_on is the day of suspension, for a SUSPENDED row (default today).
-	SuspendedOn   *Date `protobuf:"bytes,12,opt,name=suspended_on,json=suspendedOn,proto3" json:"suspended_on,omitempty"`
+	SuspendedOn *Date `protobuf:"bytes,12,opt,name=suspended_on,json=suspendedOn,proto3" json:"suspended_on,omitempty"`
+	// benefits_from is the first month of benefits (待遇享受起) in this
+	// period, where the bureau's system knows it: after any waiting period.
+	BenefitsFrom  *YearMonth `protobuf:"bytes,13,opt,name=benefits_from,json=benefitsFrom,proto3" json:"benefits_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -398,6 +401,13 @@ func (x *Record) GetSuspendedOn() *Date {
 	return nil
 }
 
+func (x *Record) GetBenefitsFrom() *YearMonth {
+	if x != nil {
+		return x.BenefitsFrom
+	}
+	return nil
+}
+
 // Period is one enrolment period of a person at this node.
 type Period struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -410,7 +420,9 @@ type Period struct {
 	EnrolledTo *YearMonth `protobuf:"bytes,5,opt,name=enrolled_to,json=enrolledTo,proto3" json:"enrolled_to,omitempty"`
 	// months_paid is 累计实际缴费月数 here; months_recognised the employee-scheme
 	// months recognised from transfers in (2015 §3), kept apart so that each
-	// stays checkable against its own source.
+	// stays checkable against its own source. In a resident or NCMS period
+	// months_recognised are employee months carried for a later employee
+	// enrolment: they count in no scheme here.
 	MonthsPaid       int32 `protobuf:"varint,6,opt,name=months_paid,json=monthsPaid,proto3" json:"months_paid,omitempty"`
 	MonthsRecognised int32 `protobuf:"varint,7,opt,name=months_recognised,json=monthsRecognised,proto3" json:"months_recognised,omitempty"`
 	// balance_fen is the personal account (employee scheme only).
@@ -425,8 +437,8 @@ type Period struct {
 	SuspendedOn  *Date           `protobuf:"bytes,13,opt,name=suspended_on,json=suspendedOn,proto3" json:"suspended_on,omitempty"`
 	// certificate_number is the certificate issued at the suspension.
 	CertificateNumber string `protobuf:"bytes,14,opt,name=certificate_number,json=certificateNumber,proto3" json:"certificate_number,omitempty"`
-	// case_id is the transfer that moved this period out, or brought a
-	// transfer in; note says in words what happened to the period last.
+	// case_id is the transfer that moved this period out, or the last that
+	// brought one in; note says in words what happened to the period last.
 	CaseId    string                 `protobuf:"bytes,15,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
 	Note      string                 `protobuf:"bytes,16,opt,name=note,proto3" json:"note,omitempty"`
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
@@ -434,8 +446,15 @@ type Period struct {
 	// enrolment up to this period, across transfers in without a gap: what
 	// the scheme-switch rule counts as continuous enrolment.
 	ContinuousFrom *YearMonth `protobuf:"bytes,18,opt,name=continuous_from,json=continuousFrom,proto3" json:"continuous_from,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// credited_fen is what transfers in credited to balance_fen since the
+	// bureau's system last updated the period: an update that lowers the
+	// balance below it is reported, in case that system had not booked it.
+	CreditedFen int64 `protobuf:"varint,19,opt,name=credited_fen,json=creditedFen,proto3" json:"credited_fen,omitempty"`
+	// benefits_from is the first month of benefits here (待遇享受起): from the
+	// bureau's system, or the transfer in's waiting period; unknown otherwise.
+	BenefitsFrom  *YearMonth `protobuf:"bytes,20,opt,name=benefits_from,json=benefitsFrom,proto3" json:"benefits_from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Period) Reset() {
@@ -590,6 +609,20 @@ func (x *Period) GetUpdatedAt() *timestamppb.Timestamp {
 func (x *Period) GetContinuousFrom() *YearMonth {
 	if x != nil {
 		return x.ContinuousFrom
+	}
+	return nil
+}
+
+func (x *Period) GetCreditedFen() int64 {
+	if x != nil {
+		return x.CreditedFen
+	}
+	return 0
+}
+
+func (x *Period) GetBenefitsFrom() *YearMonth {
+	if x != nil {
+		return x.BenefitsFrom
 	}
 	return nil
 }
@@ -2802,8 +2835,10 @@ func (x *PutRecordRequest) GetRecord() *Record {
 
 // PutRecordResponse returns the person's enrolment after the change.
 type PutRecordResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Enrolment     *Enrolment             `protobuf:"bytes,1,opt,name=enrolment,proto3" json:"enrolment,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Enrolment *Enrolment             `protobuf:"bytes,1,opt,name=enrolment,proto3" json:"enrolment,omitempty"`
+	// warnings are things stored that an operator should check.
+	Warnings      []string `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2841,6 +2876,13 @@ func (*PutRecordResponse) Descriptor() ([]byte, []int) {
 func (x *PutRecordResponse) GetEnrolment() *Enrolment {
 	if x != nil {
 		return x.Enrolment
+	}
+	return nil
+}
+
+func (x *PutRecordResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
 	}
 	return nil
 }
@@ -3105,11 +3147,14 @@ type ImportRecordsResponse struct {
 	// imported is the number of rows stored; created counts new periods,
 	// updated active periods changed, unchanged rows identical to what is
 	// held, suspended periods suspended by the import (each with a certificate).
-	Imported      int32 `protobuf:"varint,1,opt,name=imported,proto3" json:"imported,omitempty"`
-	Created       int32 `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
-	Updated       int32 `protobuf:"varint,3,opt,name=updated,proto3" json:"updated,omitempty"`
-	Unchanged     int32 `protobuf:"varint,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
-	Suspended     int32 `protobuf:"varint,5,opt,name=suspended,proto3" json:"suspended,omitempty"`
+	Imported  int32 `protobuf:"varint,1,opt,name=imported,proto3" json:"imported,omitempty"`
+	Created   int32 `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	Updated   int32 `protobuf:"varint,3,opt,name=updated,proto3" json:"updated,omitempty"`
+	Unchanged int32 `protobuf:"varint,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Suspended int32 `protobuf:"varint,5,opt,name=suspended,proto3" json:"suspended,omitempty"`
+	// warnings are rows stored that an operator should check, e.g. a balance
+	// lowered below what a transfer in credited since the last import.
+	Warnings      []string `protobuf:"bytes,6,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3177,6 +3222,13 @@ func (x *ImportRecordsResponse) GetSuspended() int32 {
 		return x.Suspended
 	}
 	return 0
+}
+
+func (x *ImportRecordsResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 // GetCertificateRequest names a certificate.
@@ -3960,7 +4012,7 @@ var File_jiexu_v1_agency_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\xa4\x04\n" +
+	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\xde\x04\n" +
 	"\x06Record\x12(\n" +
 	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12(\n" +
 	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\x1a\n" +
@@ -3978,7 +4030,8 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\rgap_back_paid\x18\n" +
 	" \x01(\bR\vgapBackPaid\x123\n" +
 	"\rregistered_on\x18\v \x01(\v2\x0e.jiexu.v1.DateR\fregisteredOn\x121\n" +
-	"\fsuspended_on\x18\f \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\"\xf4\x05\n" +
+	"\fsuspended_on\x18\f \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x128\n" +
+	"\rbenefits_from\x18\r \x01(\v2\x13.jiexu.v1.YearMonthR\fbenefitsFrom\"\xd1\x06\n" +
 	"\x06Period\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\rR\x06number\x12(\n" +
 	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\x1a\n" +
@@ -4002,7 +4055,9 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x04note\x18\x10 \x01(\tR\x04note\x129\n" +
 	"\n" +
 	"updated_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12<\n" +
-	"\x0fcontinuous_from\x18\x12 \x01(\v2\x13.jiexu.v1.YearMonthR\x0econtinuousFrom\"a\n" +
+	"\x0fcontinuous_from\x18\x12 \x01(\v2\x13.jiexu.v1.YearMonthR\x0econtinuousFrom\x12!\n" +
+	"\fcredited_fen\x18\x13 \x01(\x03R\vcreditedFen\x128\n" +
+	"\rbenefits_from\x18\x14 \x01(\v2\x13.jiexu.v1.YearMonthR\fbenefitsFrom\"a\n" +
 	"\tEnrolment\x12(\n" +
 	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12*\n" +
 	"\aperiods\x18\x02 \x03(\v2\x10.jiexu.v1.PeriodR\aperiods\"w\n" +
@@ -4168,9 +4223,10 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x05cases\x18\x01 \x03(\v2\x0e.jiexu.v1.CaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"<\n" +
 	"\x10PutRecordRequest\x12(\n" +
-	"\x06record\x18\x01 \x01(\v2\x10.jiexu.v1.RecordR\x06record\"F\n" +
+	"\x06record\x18\x01 \x01(\v2\x10.jiexu.v1.RecordR\x06record\"b\n" +
 	"\x11PutRecordResponse\x121\n" +
-	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\"2\n" +
+	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"2\n" +
 	"\x13GetEnrolmentRequest\x12\x1b\n" +
 	"\tid_number\x18\x01 \x01(\tR\bidNumber\"k\n" +
 	"\x14GetEnrolmentResponse\x121\n" +
@@ -4187,13 +4243,14 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"enrolments\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"B\n" +
 	"\x14ImportRecordsRequest\x12*\n" +
-	"\arecords\x18\x01 \x03(\v2\x10.jiexu.v1.RecordR\arecords\"\xa3\x01\n" +
+	"\arecords\x18\x01 \x03(\v2\x10.jiexu.v1.RecordR\arecords\"\xbf\x01\n" +
 	"\x15ImportRecordsResponse\x12\x1a\n" +
 	"\bimported\x18\x01 \x01(\x05R\bimported\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\x05R\acreated\x12\x18\n" +
 	"\aupdated\x18\x03 \x01(\x05R\aupdated\x12\x1c\n" +
 	"\tunchanged\x18\x04 \x01(\x05R\tunchanged\x12\x1c\n" +
-	"\tsuspended\x18\x05 \x01(\x05R\tsuspended\"/\n" +
+	"\tsuspended\x18\x05 \x01(\x05R\tsuspended\x12\x1a\n" +
+	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"/\n" +
 	"\x15GetCertificateRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\"\xa5\x01\n" +
 	"\x16GetCertificateResponse\x12=\n" +
@@ -4397,131 +4454,133 @@ var file_jiexu_v1_agency_proto_goTypes = []any{
 	(*SealedCertificate)(nil),           // 62: jiexu.v1.SealedCertificate
 }
 var file_jiexu_v1_agency_proto_depIdxs = []int32{
-	55, // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
-	56, // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
-	57, // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
-	57, // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
-	0,  // 4: jiexu.v1.Record.status:type_name -> jiexu.v1.EnrolmentStatus
-	58, // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
-	59, // 6: jiexu.v1.Record.registered_on:type_name -> jiexu.v1.Date
-	59, // 7: jiexu.v1.Record.suspended_on:type_name -> jiexu.v1.Date
-	56, // 8: jiexu.v1.Period.scheme:type_name -> jiexu.v1.Scheme
-	57, // 9: jiexu.v1.Period.enrolled_from:type_name -> jiexu.v1.YearMonth
-	57, // 10: jiexu.v1.Period.enrolled_to:type_name -> jiexu.v1.YearMonth
-	0,  // 11: jiexu.v1.Period.status:type_name -> jiexu.v1.EnrolmentStatus
-	59, // 12: jiexu.v1.Period.registered_on:type_name -> jiexu.v1.Date
-	59, // 13: jiexu.v1.Period.suspended_on:type_name -> jiexu.v1.Date
-	58, // 14: jiexu.v1.Period.updated_at:type_name -> google.protobuf.Timestamp
-	57, // 15: jiexu.v1.Period.continuous_from:type_name -> jiexu.v1.YearMonth
-	55, // 16: jiexu.v1.Enrolment.person:type_name -> jiexu.v1.Person
-	4,  // 17: jiexu.v1.Enrolment.periods:type_name -> jiexu.v1.Period
-	2,  // 18: jiexu.v1.CaseStep.state:type_name -> jiexu.v1.CaseState
-	58, // 19: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
-	1,  // 20: jiexu.v1.Case.side:type_name -> jiexu.v1.CaseSide
-	2,  // 21: jiexu.v1.Case.state:type_name -> jiexu.v1.CaseState
-	55, // 22: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
-	56, // 23: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
-	56, // 24: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
-	60, // 25: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
-	6,  // 26: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
-	58, // 27: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
-	58, // 28: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
-	59, // 29: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
-	59, // 30: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
-	59, // 31: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
-	59, // 32: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
-	61, // 33: jiexu.v1.Case.return_reason:type_name -> jiexu.v1.ReturnReason
-	57, // 34: jiexu.v1.Case.destination_from:type_name -> jiexu.v1.YearMonth
-	59, // 35: jiexu.v1.Case.enrolled_on:type_name -> jiexu.v1.Date
-	7,  // 36: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
-	7,  // 37: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
-	7,  // 38: jiexu.v1.WithdrawCaseResponse.case:type_name -> jiexu.v1.Case
-	7,  // 39: jiexu.v1.ConfirmCaseResponse.case:type_name -> jiexu.v1.Case
-	60, // 40: jiexu.v1.RefuseCaseRequest.reason:type_name -> jiexu.v1.RejectReason
-	7,  // 41: jiexu.v1.RefuseCaseResponse.case:type_name -> jiexu.v1.Case
-	57, // 42: jiexu.v1.SuspendEnrolmentRequest.last_month:type_name -> jiexu.v1.YearMonth
-	59, // 43: jiexu.v1.SuspendEnrolmentRequest.suspended_on:type_name -> jiexu.v1.Date
-	5,  // 44: jiexu.v1.SuspendEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	62, // 45: jiexu.v1.SuspendEnrolmentResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	7,  // 46: jiexu.v1.SuspendEnrolmentResponse.cases:type_name -> jiexu.v1.Case
-	5,  // 47: jiexu.v1.ResumeEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,  // 48: jiexu.v1.PayOutHeldResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	62, // 49: jiexu.v1.RegisterCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	7,  // 50: jiexu.v1.RegisterCertificateResponse.assessment:type_name -> jiexu.v1.Case
-	62, // 51: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	62, // 52: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	59, // 53: jiexu.v1.CheckCertificateResponse.voided_on:type_name -> jiexu.v1.Date
-	7,  // 54: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
-	1,  // 55: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
-	2,  // 56: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
-	7,  // 57: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
-	3,  // 58: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
-	5,  // 59: jiexu.v1.PutRecordResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,  // 60: jiexu.v1.GetEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,  // 61: jiexu.v1.ListEnrolmentsResponse.enrolments:type_name -> jiexu.v1.Enrolment
-	3,  // 62: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
-	62, // 63: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	59, // 64: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
-	58, // 65: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
-	58, // 66: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
-	46, // 67: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
-	58, // 68: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
-	1,  // 69: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
-	2,  // 70: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
-	58, // 71: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
-	58, // 72: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
-	52, // 73: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
-	53, // 74: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
-	58, // 75: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
-	8,  // 76: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
-	10, // 77: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
-	32, // 78: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
-	34, // 79: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
-	12, // 80: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
-	14, // 81: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
-	16, // 82: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
-	36, // 83: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
-	38, // 84: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
-	40, // 85: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
-	42, // 86: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
-	18, // 87: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
-	20, // 88: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
-	22, // 89: jiexu.v1.AgencyService.PayOutHeld:input_type -> jiexu.v1.PayOutHeldRequest
-	24, // 90: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
-	44, // 91: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
-	26, // 92: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
-	28, // 93: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
-	30, // 94: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
-	47, // 95: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
-	49, // 96: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
-	51, // 97: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
-	9,  // 98: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
-	11, // 99: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
-	33, // 100: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
-	35, // 101: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
-	13, // 102: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
-	15, // 103: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
-	17, // 104: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
-	37, // 105: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
-	39, // 106: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
-	41, // 107: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
-	43, // 108: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
-	19, // 109: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
-	21, // 110: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
-	23, // 111: jiexu.v1.AgencyService.PayOutHeld:output_type -> jiexu.v1.PayOutHeldResponse
-	25, // 112: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
-	45, // 113: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
-	27, // 114: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
-	29, // 115: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
-	31, // 116: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
-	48, // 117: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
-	50, // 118: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
-	54, // 119: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
-	98, // [98:120] is the sub-list for method output_type
-	76, // [76:98] is the sub-list for method input_type
-	76, // [76:76] is the sub-list for extension type_name
-	76, // [76:76] is the sub-list for extension extendee
-	0,  // [0:76] is the sub-list for field type_name
+	55,  // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
+	56,  // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
+	57,  // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
+	57,  // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
+	0,   // 4: jiexu.v1.Record.status:type_name -> jiexu.v1.EnrolmentStatus
+	58,  // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	59,  // 6: jiexu.v1.Record.registered_on:type_name -> jiexu.v1.Date
+	59,  // 7: jiexu.v1.Record.suspended_on:type_name -> jiexu.v1.Date
+	57,  // 8: jiexu.v1.Record.benefits_from:type_name -> jiexu.v1.YearMonth
+	56,  // 9: jiexu.v1.Period.scheme:type_name -> jiexu.v1.Scheme
+	57,  // 10: jiexu.v1.Period.enrolled_from:type_name -> jiexu.v1.YearMonth
+	57,  // 11: jiexu.v1.Period.enrolled_to:type_name -> jiexu.v1.YearMonth
+	0,   // 12: jiexu.v1.Period.status:type_name -> jiexu.v1.EnrolmentStatus
+	59,  // 13: jiexu.v1.Period.registered_on:type_name -> jiexu.v1.Date
+	59,  // 14: jiexu.v1.Period.suspended_on:type_name -> jiexu.v1.Date
+	58,  // 15: jiexu.v1.Period.updated_at:type_name -> google.protobuf.Timestamp
+	57,  // 16: jiexu.v1.Period.continuous_from:type_name -> jiexu.v1.YearMonth
+	57,  // 17: jiexu.v1.Period.benefits_from:type_name -> jiexu.v1.YearMonth
+	55,  // 18: jiexu.v1.Enrolment.person:type_name -> jiexu.v1.Person
+	4,   // 19: jiexu.v1.Enrolment.periods:type_name -> jiexu.v1.Period
+	2,   // 20: jiexu.v1.CaseStep.state:type_name -> jiexu.v1.CaseState
+	58,  // 21: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
+	1,   // 22: jiexu.v1.Case.side:type_name -> jiexu.v1.CaseSide
+	2,   // 23: jiexu.v1.Case.state:type_name -> jiexu.v1.CaseState
+	55,  // 24: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
+	56,  // 25: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
+	56,  // 26: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
+	60,  // 27: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
+	6,   // 28: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
+	58,  // 29: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
+	58,  // 30: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	59,  // 31: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
+	59,  // 32: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
+	59,  // 33: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
+	59,  // 34: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
+	61,  // 35: jiexu.v1.Case.return_reason:type_name -> jiexu.v1.ReturnReason
+	57,  // 36: jiexu.v1.Case.destination_from:type_name -> jiexu.v1.YearMonth
+	59,  // 37: jiexu.v1.Case.enrolled_on:type_name -> jiexu.v1.Date
+	7,   // 38: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
+	7,   // 39: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
+	7,   // 40: jiexu.v1.WithdrawCaseResponse.case:type_name -> jiexu.v1.Case
+	7,   // 41: jiexu.v1.ConfirmCaseResponse.case:type_name -> jiexu.v1.Case
+	60,  // 42: jiexu.v1.RefuseCaseRequest.reason:type_name -> jiexu.v1.RejectReason
+	7,   // 43: jiexu.v1.RefuseCaseResponse.case:type_name -> jiexu.v1.Case
+	57,  // 44: jiexu.v1.SuspendEnrolmentRequest.last_month:type_name -> jiexu.v1.YearMonth
+	59,  // 45: jiexu.v1.SuspendEnrolmentRequest.suspended_on:type_name -> jiexu.v1.Date
+	5,   // 46: jiexu.v1.SuspendEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	62,  // 47: jiexu.v1.SuspendEnrolmentResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	7,   // 48: jiexu.v1.SuspendEnrolmentResponse.cases:type_name -> jiexu.v1.Case
+	5,   // 49: jiexu.v1.ResumeEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	5,   // 50: jiexu.v1.PayOutHeldResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	62,  // 51: jiexu.v1.RegisterCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	7,   // 52: jiexu.v1.RegisterCertificateResponse.assessment:type_name -> jiexu.v1.Case
+	62,  // 53: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	62,  // 54: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	59,  // 55: jiexu.v1.CheckCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	7,   // 56: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
+	1,   // 57: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
+	2,   // 58: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
+	7,   // 59: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
+	3,   // 60: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
+	5,   // 61: jiexu.v1.PutRecordResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	5,   // 62: jiexu.v1.GetEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	5,   // 63: jiexu.v1.ListEnrolmentsResponse.enrolments:type_name -> jiexu.v1.Enrolment
+	3,   // 64: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
+	62,  // 65: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	59,  // 66: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	58,  // 67: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
+	58,  // 68: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
+	46,  // 69: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
+	58,  // 70: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
+	1,   // 71: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
+	2,   // 72: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
+	58,  // 73: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
+	58,  // 74: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
+	52,  // 75: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
+	53,  // 76: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
+	58,  // 77: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
+	8,   // 78: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
+	10,  // 79: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
+	32,  // 80: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
+	34,  // 81: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
+	12,  // 82: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
+	14,  // 83: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
+	16,  // 84: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
+	36,  // 85: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
+	38,  // 86: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
+	40,  // 87: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
+	42,  // 88: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
+	18,  // 89: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
+	20,  // 90: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
+	22,  // 91: jiexu.v1.AgencyService.PayOutHeld:input_type -> jiexu.v1.PayOutHeldRequest
+	24,  // 92: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
+	44,  // 93: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
+	26,  // 94: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
+	28,  // 95: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
+	30,  // 96: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
+	47,  // 97: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
+	49,  // 98: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
+	51,  // 99: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
+	9,   // 100: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
+	11,  // 101: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
+	33,  // 102: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
+	35,  // 103: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
+	13,  // 104: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
+	15,  // 105: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
+	17,  // 106: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
+	37,  // 107: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
+	39,  // 108: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
+	41,  // 109: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
+	43,  // 110: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
+	19,  // 111: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
+	21,  // 112: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
+	23,  // 113: jiexu.v1.AgencyService.PayOutHeld:output_type -> jiexu.v1.PayOutHeldResponse
+	25,  // 114: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
+	45,  // 115: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
+	27,  // 116: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
+	29,  // 117: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
+	31,  // 118: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
+	48,  // 119: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
+	50,  // 120: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
+	54,  // 121: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
+	100, // [100:122] is the sub-list for method output_type
+	78,  // [78:100] is the sub-list for method input_type
+	78,  // [78:78] is the sub-list for extension type_name
+	78,  // [78:78] is the sub-list for extension extendee
+	0,   // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_agency_proto_init() }

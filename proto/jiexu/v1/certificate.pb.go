@@ -74,11 +74,19 @@ type Certificate struct {
 	// continuous_from is the first month of the person's uninterrupted
 	// enrolment ending at enrolled_to, across earlier transfers without a gap.
 	ContinuousFrom *YearMonth `protobuf:"bytes,30,opt,name=continuous_from,json=continuousFrom,proto3" json:"continuous_from,omitempty"`
-	// months_recognised is how many of months_paid were recognised from
-	// earlier transfers in (2015 §3) rather than paid here.
+	// months_recognised, on an employee-scheme certificate, is how many of
+	// months_paid were recognised from earlier transfers in (2015 §3) rather
+	// than paid here. On a resident or NCMS certificate it is the
+	// employee-scheme months carried from earlier transfers, not part of
+	// months_paid, so that a later employee enrolment recognises them.
 	MonthsRecognised int32 `protobuf:"varint,31,opt,name=months_recognised,json=monthsRecognised,proto3" json:"months_recognised,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// ended_on_joining says the participation ended by itself because the
+	// person joined an urban scheme (an NCMS member, 2009 §4, 2015 §1; or a
+	// resident member taking up employment, 2015 §1): the person is enrolled
+	// already, so no registration window applies and register_by is unset.
+	EndedOnJoining bool `protobuf:"varint,32,opt,name=ended_on_joining,json=endedOnJoining,proto3" json:"ended_on_joining,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Certificate) Reset() {
@@ -314,6 +322,13 @@ func (x *Certificate) GetMonthsRecognised() int32 {
 	return 0
 }
 
+func (x *Certificate) GetEndedOnJoining() bool {
+	if x != nil {
+		return x.EndedOnJoining
+	}
+	return false
+}
+
 // SealedCertificate is a certificate as issued: its exact bytes and the
 // origin's seal over them, verifiable offline.
 type SealedCertificate struct {
@@ -373,7 +388,7 @@ var File_jiexu_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_certificate_proto_rawDesc = "" +
 	"\n" +
-	"\x1ajiexu/v1/certificate.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\x90\n" +
+	"\x1ajiexu/v1/certificate.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xba\n" +
 	"\n" +
 	"\vCertificate\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x12\n" +
@@ -414,7 +429,8 @@ const file_jiexu_v1_certificate_proto_rawDesc = "" +
 	"\x0forigin_division\x18\x1c \x01(\tR\x0eoriginDivision\x122\n" +
 	"\x15register_by_uncertain\x18\x1d \x01(\bR\x13registerByUncertain\x12<\n" +
 	"\x0fcontinuous_from\x18\x1e \x01(\v2\x13.jiexu.v1.YearMonthR\x0econtinuousFrom\x12+\n" +
-	"\x11months_recognised\x18\x1f \x01(\x05R\x10monthsRecognisedJ\x04\b\x14\x10\x15J\x04\b\x15\x10\x16R\acase_idR\x12destination_region\"Y\n" +
+	"\x11months_recognised\x18\x1f \x01(\x05R\x10monthsRecognised\x12(\n" +
+	"\x10ended_on_joining\x18  \x01(\bR\x0eendedOnJoiningJ\x04\b\x14\x10\x15J\x04\b\x15\x10\x16R\acase_idR\x12destination_region\"Y\n" +
 	"\x11SealedCertificate\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\"\n" +
 	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04sealB\x7f\n" +
