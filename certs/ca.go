@@ -122,6 +122,19 @@ func LoadCA(dir string, opts ...Option) (*CA, error) {
 	return &CA{Cert: cert, Key: key, dir: dir, opts: newOptions(opts)}, nil
 }
 
+// Signer returns a signer of the CA's own key, for statements only the CA
+// may make (the registry announcement); check them with CheckCASeal.
+func (ca *CA) Signer() *Signer { return NewSigner(ca.Cert, ca.Key) }
+
+// Revoked returns the CA's current revocation list, checked.
+func (ca *CA) Revoked() (*Revoked, error) {
+	der, err := LoadCRL(filepath.Join(ca.dir, CRLFile))
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevoked(der, ca.Cert)
+}
+
 // IssueRequest describes a certificate to issue.
 type IssueRequest struct {
 	Role   Role

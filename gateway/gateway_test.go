@@ -85,13 +85,14 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// sign publishes the next snapshot with the CA's current revocation list.
 func (f *fixture) sign(t *testing.T) *jiexuv1.SignedSnapshot {
 	t.Helper()
-	crl, err := f.ca.Revoke(nil)
+	crl, err := f.ca.Revoked()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := registry.SignDirectory(f.snapDir, f.table, f.reg.Signer, crl, time.Hour, time.Now())
+	s, err := registry.SignDirectory(f.snapDir, f.table, f.reg.Signer, crl.DER, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ type Service struct {
 	mu      sync.Mutex // guards the fields below
 	modTime time.Time
 	current *jiexuv1.SignedSnapshot
-	version uint64
+	snap    *jiexuv1.Snapshot
 }
 
 // NewService serves dir's snapshot.pb.
@@ -43,38 +43,42 @@ func NewService(dir string) *Service {
 	return &Service{path: filepath.Join(dir, SnapshotFile)}
 }
 
-func (s *Service) load() (*jiexuv1.SignedSnapshot, uint64, error) {
+func (s *Service) load() (*jiexuv1.SignedSnapshot, *jiexuv1.Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fi, err := os.Stat(s.path)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	if s.current == nil || !fi.ModTime().Equal(s.modTime) {
 		signed, err := LoadSigned(s.path)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
-		var snap jiexuv1.Snapshot
-		if err := proto.Unmarshal(signed.GetSnapshot(), &snap); err != nil {
-			return nil, 0, err
+		snap := &jiexuv1.Snapshot{}
+		if err := proto.Unmarshal(signed.GetSnapshot(), snap); err != nil {
+			return nil, nil, err
 		}
-		s.current, s.version, s.modTime = signed, snap.GetVersion(), fi.ModTime()
+		s.current, s.snap, s.modTime = signed, snap, fi.ModTime()
 	}
-	return s.current, s.version, nil
+	return s.current, s.snap, nil
 }
 
-// GetSnapshot returns the snapshot when it is newer than the caller's.
+// GetSnapshot returns the snapshot when it is newer than the caller's: a
+// later registry epoch, or a later version in the same epoch. A caller ahead
+// of the registry in an older epoch (a stolen key's huge version) still gets
+// the snapshot of the newer epoch.
 func (s *Service) GetSnapshot(_ context.Context, req *jiexuv1.GetSnapshotRequest) (*jiexuv1.GetSnapshotResponse, error) {
-	signed, version, err := s.load()
+	signed, snap, err := s.load()
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, status.Error(codes.Unavailable, "registry has no signed snapshot yet (run 'jiexu registry sign')")
 		}
 		return nil, status.Errorf(codes.Internal, "read snapshot: %v", err)
 	}
-	resp := &jiexuv1.GetSnapshotResponse{Version: version}
-	if req.GetKnownVersion() < version {
+	epoch, version := snap.GetRegistryEpoch(), snap.GetVersion()
+	resp := &jiexuv1.GetSnapshotResponse{Version: version, Epoch: epoch}
+	if req.GetKnownEpoch() < epoch || (req.GetKnownEpoch() == epoch && req.GetKnownVersion() < version) {
 		resp.Snapshot = signed
 	}
 	return resp, nil

@@ -205,7 +205,7 @@ func loadVerified(dir, caFile string) (*registry.Verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA certificate: %w (give it with --ca-file)", err)
 	}
-	return registry.VerifySnapshot(signed, ca, 0, time.Now())
+	return registry.VerifySnapshot(signed, ca, nil, time.Now())
 }
 
 func newRegistryShowCmd() *cobra.Command {
@@ -236,8 +236,11 @@ func newRegistryShowCmd() *cobra.Command {
 				return err
 			}
 		}
-		fmt.Fprintf(w, "snapshot version %d (signature verified), issued %s, expires %s, %d revoked serial(s), division table %s\n",
-			s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len(), t.Identity())
+		fmt.Fprintf(w, "snapshot version %d (signature verified), issued %s, expires %s, %d revoked serial(s), CRL number %v, division table %s\n",
+			s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len(), v.Revoked.Number, t.Identity())
+		if v.Pin != nil {
+			fmt.Fprintf(w, "registry epoch %d: the CA announced certificate %s on %s\n", v.Pin.Epoch, v.Pin.Fingerprint, v.Pin.IssuedAt.Format(time.RFC3339))
+		}
 		for _, n := range s.GetNodes() {
 			full, _ := t.FullName(n.GetRegion())
 			fmt.Fprintf(w, "  %s  %-9s %-21s %s (%s)", n.GetRegion(), registry.KindLabel(n.GetKind()), n.GetAddress(), n.GetAgencyName(), full)

@@ -37,7 +37,9 @@ type Options struct {
 	RetryMin, RetryMax time.Duration
 	// DeadAfter is the dead-letter horizon written into each node's config.
 	DeadAfter time.Duration
-	Now       func() time.Time
+	// RegistryRefresh is how often nodes ask the registry (default 10s).
+	RegistryRefresh time.Duration
+	Now             func() time.Time
 }
 
 // Layout is where Init put everything.
@@ -201,6 +203,9 @@ func Init(opts Options) (*Layout, error) {
 		cfg.RegistryAddress = l.RegistryAddr
 		cfg.RegistrySnapshot = filepath.Join("..", "..", "registry", registry.SnapshotFile)
 		cfg.RegistryRefresh = node.Duration(10 * time.Second)
+		if opts.RegistryRefresh > 0 {
+			cfg.RegistryRefresh = node.Duration(opts.RegistryRefresh)
+		}
 		cfg.RetryMin, cfg.RetryMax = node.Duration(opts.RetryMin), node.Duration(opts.RetryMax)
 		if opts.DeadAfter > 0 {
 			cfg.DeadAfter = node.Duration(opts.DeadAfter)
