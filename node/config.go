@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,8 +61,18 @@ type Config struct {
 	DataDir string `json:"data_dir"`
 	// Listen is the inter-node mutual-TLS listener, host:port.
 	Listen string `json:"listen"`
-	// AgencyListen is the local agency API: "unix:PATH" or a loopback host:port.
+	// AgencyListen is the local agency API's unix socket, "unix:PATH"; empty
+	// means agency.sock in data_dir. The socket is mode 0600 and answers only
+	// the node's own user (and root), with the admin role.
 	AgencyListen string `json:"agency_listen"`
+	// AgencyTLSListen optionally serves the agency API over TCP, host:port,
+	// with mutual TLS: the node presents its certificate and callers an
+	// operator certificate from operator_ca_dir, whose role (reader, clerk,
+	// admin) decides what they may call. Empty disables it.
+	AgencyTLSListen string `json:"agency_tls_listen"`
+	// OperatorCADir is the node's own operator CA ('jiexu operator init'):
+	// ca.pem and crl.pem are read from it (the key need not be there).
+	OperatorCADir string `json:"operator_ca_dir"`
 	// MetricsListen is the listener for /metrics: HTTPS with the node's
 	// certificate, answering the national Prometheus's client certificate
 	// only (role monitoring); plain HTTP on a loopback address, for a
@@ -104,7 +115,7 @@ func NewConfig() Config {
 		Kind:                "insurance",
 		DataDir:             "data",
 		Listen:              "127.0.0.1:7443",
-		AgencyListen:        "unix:agency.sock",
+		OperatorCADir:       "operators",
 		MetricsListen:       "127.0.0.1:9443",
 		CertFile:            "cert.pem",
 		KeyFile:             "key.pem",
@@ -141,12 +152,22 @@ func (c *Config) Resolve(base string) {
 			*p = filepath.Join(base, *p)
 		}
 	}
-	for _, p := range []*string{&c.DataDir, &c.CertFile, &c.KeyFile, &c.CAFile, &c.RegistrySnapshot, &c.DivisionsDir, &c.CalendarFile} {
+	for _, p := range []*string{&c.DataDir, &c.CertFile, &c.KeyFile, &c.CAFile, &c.RegistrySnapshot, &c.DivisionsDir, &c.CalendarFile, &c.OperatorCADir} {
 		abs(p)
 	}
 	if rest, ok := strings.CutPrefix(c.AgencyListen, "unix:"); ok && !filepath.IsAbs(rest) {
 		c.AgencyListen = "unix:" + filepath.Join(base, rest)
 	}
+	c.AgencyListen = c.AgencyAddress()
+}
+
+// AgencyAddress is the agency API's socket: agency_listen, or agency.sock
+// in data_dir when that is empty.
+func (c *Config) AgencyAddress() string {
+	if c.AgencyListen == "" {
+		return "unix:" + filepath.Join(c.DataDir, "agency.sock")
+	}
+	return c.AgencyListen
 }
 
 // AgencyKind returns the kind as the wire enum.
@@ -171,8 +192,6 @@ func (c *Config) Validate() error {
 		return errors.New("data_dir: required")
 	case c.Listen == "":
 		return errors.New("listen: required (host:port of the inter-node listener)")
-	case c.AgencyListen == "":
-		return errors.New("agency_listen: required (unix:PATH or 127.0.0.1:PORT)")
 	case c.CertFile == "" || c.KeyFile == "" || c.CAFile == "":
 		return errors.New("cert_file, key_file, ca_file: required")
 	case c.RegistryAddress == "" && c.RegistrySnapshot == "":
@@ -190,8 +209,24 @@ func (c *Config) Validate() error {
 	case c.LogFormat != "json" && c.LogFormat != "text":
 		return fmt.Errorf("log_format: %q must be \"json\" or \"text\"", c.LogFormat)
 	}
-	if !strings.HasPrefix(c.AgencyListen, "unix:") && !isLoopback(c.AgencyListen) {
-		return fmt.Errorf("agency_listen: %q must be unix:PATH or a loopback address; the agency API has no authentication of its own", c.AgencyListen)
+	path, ok := strings.CutPrefix(c.AgencyAddress(), "unix:")
+	switch {
+	case !ok:
+		return fmt.Errorf("agency_listen: %q must be unix:PATH; for TCP set agency_tls_listen, which needs operator certificates (jiexu operator init)", c.AgencyListen)
+	case path == "" || len(path) > maxSocketPath:
+		return fmt.Errorf("agency_listen: socket path %q must be 1..%d bytes long", path, maxSocketPath)
+	}
+	if c.AgencyTLSListen != "" {
+		host, port, err := net.SplitHostPort(c.AgencyTLSListen)
+		if err != nil || port == "" {
+			return fmt.Errorf("agency_tls_listen: %q must be host:port", c.AgencyTLSListen)
+		}
+		if host != "" && net.ParseIP(host) == nil {
+			return fmt.Errorf("agency_tls_listen: %q: give an IP address to listen on, not a name", c.AgencyTLSListen)
+		}
+		if c.OperatorCADir == "" {
+			return errors.New("operator_ca_dir: required with agency_tls_listen (create it with 'jiexu operator init')")
+		}
 	}
 	return nil
 }
@@ -206,13 +241,19 @@ func isPlaceholder(addr string) bool {
 	return host == "example" || strings.HasSuffix(host, ".example")
 }
 
+// maxSocketPath is the longest unix socket path Linux accepts (sun_path
+// holds 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
+// isLoopback reports whether a host:port names a loopback IP address. Only
+// an IP literal counts: a name such as 127.attacker.example is not one.
 func isLoopback(addr string) bool {
-	host := addr
-	if i := strings.LastIndex(addr, ":"); i >= 0 {
-		host = addr[:i]
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
 	}
-	host = strings.Trim(host, "[]")
-	return host == "127.0.0.1" || host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // WriteConfig writes cfg as indented JSON.

@@ -43,6 +43,9 @@ import (
 // to import a few hundred thousand records in one transaction.
 const MaxAgencyMessage = 256 << 20
 
+// maxAgencyConns caps the connections open on each agency listener.
+const maxAgencyConns = 64
+
 // DBFile is the store's file name inside data_dir.
 const DBFile = "jiexu.db"
 
@@ -78,7 +81,7 @@ type Node struct {
 
 // Addrs are the addresses a running node listens on.
 type Addrs struct {
-	Listen, Agency, Metrics string
+	Listen, Agency, AgencyTLS, Metrics string
 }
 
 // Option configures a Node.
@@ -268,16 +271,42 @@ func (n *Node) Run(ctx context.Context) error {
 	reflection.Register(peerSrv)
 	n.srvMetrics.InitializeMetrics(peerSrv)
 
-	agencySrv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxAgencyMessage), grpc.ChainUnaryInterceptor(
-		n.srvMetrics.UnaryServerInterceptor(),
-		logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
-		recovery.UnaryServerInterceptor(recoverOpt),
-	))
-	jiexuv1.RegisterAgencyServiceServer(agencySrv, &agencyServer{n: n})
-	healthpb.RegisterHealthServer(agencySrv, n.health)
-	reflection.Register(agencySrv)
-	n.srvMetrics.InitializeMetrics(agencySrv)
+	// The agency API: the unix socket (the node's own user, admin), and
+	// optionally TCP with operator certificates; the same services, roles
+	// checked and every call logged with its operator.
+	newAgencyServer := func(creds credentials.TransportCredentials) *grpc.Server {
+		srv := grpc.NewServer(grpc.Creds(creds), grpc.MaxRecvMsgSize(MaxAgencyMessage),
+			grpc.ChainUnaryInterceptor(
+				n.srvMetrics.UnaryServerInterceptor(),
+				n.agencyUnary(),
+				recovery.UnaryServerInterceptor(recoverOpt),
+			),
+			grpc.ChainStreamInterceptor(
+				n.srvMetrics.StreamServerInterceptor(),
+				n.agencyStream(),
+				recovery.StreamServerInterceptor(recoverOpt),
+			))
+		jiexuv1.RegisterAgencyServiceServer(srv, &agencyServer{n: n})
+		healthpb.RegisterHealthServer(srv, n.health)
+		n.srvMetrics.InitializeMetrics(srv)
+		return srv
+	}
+	agencySrv := newAgencyServer(unixCreds{})
+	var agencyTLSSrv *grpc.Server
+	if n.cfg.AgencyTLSListen != "" {
+		tlsCfg, err := n.operatorTLS()
+		if err != nil {
+			return err
+		}
+		agencyTLSSrv = newAgencyServer(credentials.NewTLS(tlsCfg))
+	}
 
+	var lis []net.Listener
+	closeAll := func() {
+		for _, l := range lis {
+			l.Close()
+		}
+	}
 	peerLis := n.peerLis
 	if peerLis == nil {
 		var err error
@@ -285,16 +314,29 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 	}
-	agencyLis, err := listen(n.cfg.AgencyListen)
+	lis = append(lis, peerLis)
+	agencyLis, err := listen(n.cfg.AgencyAddress())
 	if err != nil {
-		peerLis.Close()
+		closeAll()
 		return fmt.Errorf("agency_listen: %w", err)
+	}
+	lis = append(lis, agencyLis)
+	agencyLis = newPeerListener(agencyLis, maxAgencyConns)
+	var agencyTLSLis net.Listener
+	if agencyTLSSrv != nil {
+		if agencyTLSLis, err = listen(n.cfg.AgencyTLSListen); err != nil {
+			closeAll()
+			return fmt.Errorf("agency_tls_listen: %w", err)
+		}
+		lis = append(lis, agencyTLSLis)
+		if !isLoopback(agencyTLSLis.Addr().String()) {
+			n.log.Warn("the agency API is reachable from the network: only operator certificates protect it", "agency_tls_listen", agencyTLSLis.Addr().String())
+		}
 	}
 	metricsLis := n.metricsLis
 	if metricsLis == nil && n.cfg.MetricsListen != "" {
 		if metricsLis, err = listen(n.cfg.MetricsListen); err != nil {
-			peerLis.Close()
-			agencyLis.Close()
+			closeAll()
 			return fmt.Errorf("metrics_listen: %w", err)
 		}
 	}
@@ -302,9 +344,12 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := n.gw.Start(ctx); err != nil {
 		return err
 	}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- peerSrv.Serve(peerLis) }()
 	go func() { errc <- agencySrv.Serve(agencyLis) }()
+	if agencyTLSSrv != nil {
+		go func() { errc <- agencyTLSSrv.Serve(agencyTLSLis) }()
+	}
 	var httpSrv *http.Server
 	if metricsLis != nil {
 		mux := http.NewServeMux()
@@ -322,17 +367,17 @@ func (n *Node) Run(ctx context.Context) error {
 		}()
 	}
 	n.mu.Lock()
-	n.addrs = Addrs{Listen: peerLis.Addr().String(), Agency: n.cfg.AgencyListen}
+	n.addrs = Addrs{Listen: peerLis.Addr().String(), Agency: n.cfg.AgencyAddress()}
 	if metricsLis != nil {
 		n.addrs.Metrics = metricsLis.Addr().String()
 	}
-	if !strings.HasPrefix(n.cfg.AgencyListen, "unix:") {
-		n.addrs.Agency = agencyLis.Addr().String()
+	if agencyTLSLis != nil {
+		n.addrs.AgencyTLS = agencyTLSLis.Addr().String()
 	}
 	n.mu.Unlock()
 	n.checkHealth()
 	close(n.ready)
-	n.log.Info("node serving", "listen", n.addrs.Listen, "agency", n.addrs.Agency, "metrics", n.addrs.Metrics,
+	n.log.Info("node serving", "listen", n.addrs.Listen, "agency", n.addrs.Agency, "agency_tls", n.addrs.AgencyTLS, "metrics", n.addrs.Metrics,
 		"agency_name", n.cfg.AgencyName, "registry_version", n.gw.Directory().Version(), "version", Version)
 
 	hup := make(chan os.Signal, 1)
@@ -360,12 +405,22 @@ loop:
 	n.health.Shutdown()
 	cancel()
 	stopped := make(chan struct{})
-	go func() { peerSrv.GracefulStop(); agencySrv.GracefulStop(); close(stopped) }()
+	servers := []*grpc.Server{peerSrv, agencySrv}
+	if agencyTLSSrv != nil {
+		servers = append(servers, agencyTLSSrv)
+	}
+	go func() {
+		for _, srv := range servers {
+			srv.GracefulStop()
+		}
+		close(stopped)
+	}()
 	select {
 	case <-stopped:
 	case <-time.After(10 * time.Second):
-		peerSrv.Stop()
-		agencySrv.Stop()
+		for _, srv := range servers {
+			srv.Stop()
+		}
 	}
 	if httpSrv != nil {
 		shutCtx, c := context.WithTimeout(context.Background(), 5*time.Second)

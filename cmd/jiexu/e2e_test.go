@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	_ = os.Chmod(dir, 0o755) // the tests run it as user nobody too
 	binary = filepath.Join(dir, "jiexu")
 	if out, err := exec.Command("go", "build", "-ldflags", "-X jiexu/node.Version="+testVersion+" -X jiexu/node.Commit="+testCommit, "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build jiexu: %v\n%s", err, out)

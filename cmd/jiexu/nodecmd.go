@@ -132,7 +132,7 @@ The folder is /etc/jiexu when the package made it (the store then goes to
 	f.StringVar(&opts.DataDir, "data", "", "step 2: folder for the store (default /var/lib/jiexu in the system layout, else DIR/data)")
 	f.StringVar(&opts.Listen, "listen", "", "step 2: the inter-node listener (default 0.0.0.0:7443)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "step 2: the /metrics listener (default 0.0.0.0:9443)")
-	f.StringVar(&opts.AgencyListen, "agency-listen", "", "step 2: the local agency API, unix:PATH or a loopback host:port (default unix:agency.sock beside node.json, or /run/jiexu/agency.sock)")
+	f.StringVar(&opts.AgencyListen, "agency-listen", "", "step 2: the local agency API's socket, unix:PATH (default agency.sock in the store's folder, or /run/jiexu/agency.sock)")
 	f.StringVar(&opts.Contact.Address, "contact-address", "", "step 2: address printed on certificates")
 	f.StringVar(&opts.Contact.Postcode, "contact-postcode", "", "step 2: postcode printed on certificates")
 	f.StringVar(&opts.Contact.Phone, "contact-phone", "", "step 2: phone printed on certificates")

@@ -66,7 +66,7 @@ and the registry. Start with 'jiexu demo'.`,
 	add(groupStart, newDemoCmd(), newDevnetCmd())
 	add(groupNational, newCACmd(), newRegistryCmd())
 	add(groupNode, newNodeCmd(), newOutboxCmd(), newDeadLettersCmd())
-	add(groupOperator, newRecordsCmd(), newTransferCmd(), newCertCmd())
+	add(groupOperator, newRecordsCmd(), newTransferCmd(), newCertCmd(), newOperatorCmd())
 	root.AddCommand(newVersionCmd())
 	return root
 }

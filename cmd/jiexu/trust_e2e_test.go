@@ -236,3 +236,175 @@ func rogue(t *testing.T, addr, keyDir string, signed *jiexuv1.SignedSnapshot) (s
 	t.Cleanup(srv.Stop)
 	return srv.Stop
 }
+
+// freePort returns a loopback address nobody listens on right now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// asNobody runs the binary as user nobody (the test must run as root).
+func asNobody(args ...string) (string, error) {
+	cmd := exec.Command(binary, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Finding 2: with agency_listen on loopback TCP, user nobody listed every
+// record (whole ID numbers, names, balances), streamed a backup and wrote
+// records. Now TCP needs mutual TLS with an operator certificate from the
+// node's own operator CA, and the certificate's role decides what it may do.
+func TestAgencyAPIWantsAnOperator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	jiexu(t, "devnet", "init", "--dir", dir, "--regions", "150100,150700", "--people", "4")
+	cfgFile := filepath.Join(dir, "nodes", "150100", "node.json")
+	cfg, err := node.LoadConfig(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, filepath.Join(dir, "registry.log"), "registry", "serve", "--dir", filepath.Join(dir, "registry"), "--listen", cfg.RegistryAddress, "--tls", filepath.Join(dir, "registry", "tls"))
+
+	// The old way: the agency API on loopback TCP, unauthenticated.
+	tcp := freePort(t)
+	cfg.AgencyListen = tcp
+	if err := node.WriteConfig(cfgFile, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runJiexu("node", "serve", "--config", cfgFile); err == nil || !strings.Contains(out, "agency_listen") {
+		t.Fatalf("node serve with agency_listen %s: %v\n%s\nwant it refused, naming agency_listen", tcp, err, out)
+	}
+	for _, bad := range []string{"127.attacker.example:7444", "localhost:7444"} {
+		cfg.AgencyListen, cfg.AgencyTLSListen = "", bad
+		_ = node.WriteConfig(cfgFile, cfg)
+		if out, err := runJiexu("node", "serve", "--config", cfgFile); err == nil || !strings.Contains(out, "agency_tls_listen") {
+			t.Errorf("node serve with agency_tls_listen %s: %v\n%s\nwant it refused", bad, err, out)
+		}
+	}
+
+	// The new way: the socket, and TCP for operators with certificates.
+	cfg.AgencyListen, cfg.AgencyTLSListen = "", tcp
+	if err := node.WriteConfig(cfgFile, cfg); err != nil {
+		t.Fatal(err)
+	}
+	jiexu(t, "operator", "init", "--config", cfgFile)
+	ops := map[string]string{}
+	for _, role := range []string{"reader", "clerk", "admin"} {
+		ops[role] = filepath.Join(dir, "operator-"+role)
+		jiexu(t, "operator", "issue", "--config", cfgFile, "--name", "经办员"+role, "--role", role, "--out", ops[role])
+	}
+	logFile := filepath.Join(dir, "150100.log")
+	start(t, logFile, "node", "serve", "--config", cfgFile)
+	agencyOf(t, cfgFile) // the socket, as the node's own user: ready
+	people := filepath.Join(dir, "nodes", "150100", "records.csv")
+	jiexu(t, "records", "import", "--config", cfgFile, people)
+
+	as := func(role string, args ...string) (string, error) {
+		return runJiexu(append(args, "--agency", tcp, "--operator", ops[role])...)
+	}
+	// 包头's genuine node certificate from the national CA is not an operator's.
+	nodeCert := filepath.Join(dir, "nodes", "150700")
+	fake := filepath.Join(dir, "operator-fake")
+	if err := os.MkdirAll(fake, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{certs.CertFile, certs.KeyFile} {
+		data, _ := os.ReadFile(filepath.Join(nodeCert, f))
+		_ = os.WriteFile(filepath.Join(fake, f), data, 0o600)
+	}
+	id := "150123196501218148"
+	put := []string{"records", "put", "--id", id, "--name", "赵勇", "--scheme", "employee", "--division", "150100"}
+	tests := []struct {
+		name   string
+		run    func() (string, error)
+		wantOK bool
+	}{
+		{"no certificate", func() (string, error) { return runJiexu("records", "list", "--agency", tcp) }, false},
+		{"a node's certificate", func() (string, error) {
+			return runJiexu("records", "list", "--agency", tcp, "--operator", fake)
+		}, false},
+		{"reader lists", func() (string, error) { return as("reader", "records", "list") }, true},
+		{"reader writes", func() (string, error) { return as("reader", put...) }, false},
+		{"reader backs up", func() (string, error) {
+			return as("reader", "node", "backup", "--out", filepath.Join(dir, "r.db"))
+		}, false},
+		{"clerk writes", func() (string, error) { return as("clerk", put...) }, true},
+		{"clerk backs up", func() (string, error) {
+			return as("clerk", "node", "backup", "--out", filepath.Join(dir, "c.db"))
+		}, false},
+		{"admin backs up", func() (string, error) {
+			return as("admin", "node", "backup", "--out", filepath.Join(dir, "a.db"))
+		}, true},
+	}
+	if os.Geteuid() == 0 {
+		sock := strings.TrimPrefix(cfg.AgencyAddress(), "unix:")
+		tests = append(tests,
+			struct {
+				name   string
+				run    func() (string, error)
+				wantOK bool
+			}{"nobody on the socket", func() (string, error) { return asNobody("records", "list", "--agency", "unix:"+sock) }, false},
+			struct {
+				name   string
+				run    func() (string, error)
+				wantOK bool
+			}{"nobody on the socket made 0666", func() (string, error) {
+				// Only the kernel's word on the caller's uid keeps nobody out now.
+				for d := filepath.Dir(sock); strings.HasPrefix(d, os.TempDir()) && d != os.TempDir(); d = filepath.Dir(d) {
+					fi, _ := os.Stat(d)
+					_ = os.Chmod(d, 0o755)
+					defer os.Chmod(d, fi.Mode().Perm())
+				}
+				_ = os.Chmod(sock, 0o666)
+				defer os.Chmod(sock, 0o600)
+				out, err := asNobody("records", "list", "--agency", "unix:"+sock)
+				if err != nil && (strings.Contains(out, "permission denied") || !strings.Contains(out, "Unavailable")) { // the handshake refused it: the server closed the connection
+					t.Errorf("refused for another reason than the peer check: %s", out)
+				}
+				return out, err
+			}, false},
+			struct {
+				name   string
+				run    func() (string, error)
+				wantOK bool
+			}{"nobody on TCP", func() (string, error) { return asNobody("records", "list", "--agency", tcp) }, false},
+		)
+	} else {
+		t.Log("not root: the checks as user nobody are skipped")
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := tt.run()
+			if (err == nil) != tt.wantOK {
+				t.Fatalf("succeeded = %v, want %v\n%s", err == nil, tt.wantOK, out)
+			}
+			if tt.wantOK && strings.Contains(out, id) {
+				t.Errorf("output shows a whole ID number:\n%s", out)
+			}
+		})
+	}
+
+	// A revoked operator is refused from the next connection on.
+	jiexu(t, "operator", "revoke", "--config", cfgFile, "--cert", filepath.Join(ops["reader"], certs.CertFile))
+	if out, err := as("reader", "records", "list"); err == nil {
+		t.Errorf("revoked reader still lists records:\n%s", out)
+	}
+	// Every call is logged with who made it, and no whole ID number is.
+	log := readFile(t, logFile)
+	for _, want := range []string{"operator=经办员clerk", "method=PutRecord", "operator=经办员reader", "code=PermissionDenied", "method=Backup"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("node log lacks %q", want)
+		}
+	}
+	if strings.Contains(log, id) {
+		t.Error("node log holds a whole ID number")
+	}
+}

@@ -199,7 +199,7 @@ func Init(opts Options) (*Layout, error) {
 		full, _ := t.FullName(region)
 		cfg.Contact = node.Contact{Address: full + "政务服务中心", Postcode: postcodeFor(region), Phone: "12393", ContactPerson: "经办窗口"}
 		cfg.Listen, cfg.MetricsListen = listen, metrics
-		cfg.AgencyListen = "unix:agency.sock"
+		cfg.AgencyListen = "" // agency.sock in the data folder
 		cfg.RegistryAddress = l.RegistryAddr
 		cfg.RegistrySnapshot = filepath.Join("..", "..", "registry", registry.SnapshotFile)
 		cfg.RegistryRefresh = node.Duration(10 * time.Second)
