@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/proto/limits"
 )
 
 // dispatcher delivers the outbox of one peer region.
@@ -144,7 +145,10 @@ func (d *dispatcher) deliverDue(ctx context.Context) (time.Time, error) {
 	if ctx.Err() != nil {
 		return time.Time{}, nil // shutting down: the attempts are simply retried later
 	}
-	d.reachable = slices.ContainsFunc(batch, func(a *attempt) bool { return a.err == nil })
+	// Reachable, unless it also asked us to slow down: then every message
+	// waits for its retry hint.
+	d.reachable = slices.ContainsFunc(batch, func(a *attempt) bool { return a.err == nil }) &&
+		!slices.ContainsFunc(batch, func(a *attempt) bool { _, busy := limits.RetryAfter(a.err); return busy })
 	return now, d.record(batch)
 }
 
@@ -223,7 +227,12 @@ func (d *dispatcher) record(batch []*attempt) error {
 				dead++
 				continue
 			}
-			e.NextAttemptAt = timestamppb.New(now.Add(d.g.backoff(e.Attempts)))
+			delay := d.g.backoff(e.Attempts)
+			if hint, ok := limits.RetryAfter(a.err); ok {
+				// The peer is busy, not down: come back when it said.
+				delay = max(hint, d.g.cfg.RetryMin)
+			}
+			e.NextAttemptAt = timestamppb.New(now.Add(delay))
 			data, err := proto.Marshal(e)
 			if err != nil {
 				return err

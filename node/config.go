@@ -107,6 +107,62 @@ type Config struct {
 	// LogFormat is "json" (default) or "text"; LogLevel "debug", "info", "warn" or "error".
 	LogFormat string `json:"log_format"`
 	LogLevel  string `json:"log_level"`
+	// Limits bound what one caller may ask of the node.
+	Limits Limits `json:"limits"`
+}
+
+// Limits bound what one caller may ask of the node, on every listener.
+// Beyond a rate or concurrency limit a call is ResourceExhausted with a
+// retry hint, which a sending node's dispatcher follows.
+type Limits struct {
+	// PeerRate and PeerBurst are each peer region's calls a second on the
+	// inter-node listener (a token bucket).
+	PeerRate  float64 `json:"peer_rate"`
+	PeerBurst int     `json:"peer_burst"`
+	// PeerConcurrency is each peer region's calls in flight; keep it above
+	// the senders' window (32).
+	PeerConcurrency int `json:"peer_concurrency"`
+	// LookupRate and LookupBurst bound each caller's certificate look-ups
+	// (a peer's LookupCertificate, an operator's CheckCertificate), which
+	// answer with personal data.
+	LookupRate  float64 `json:"lookup_rate"`
+	LookupBurst int     `json:"lookup_burst"`
+	// AgencyRate and AgencyBurst are each operator's agency calls a second.
+	AgencyRate  float64 `json:"agency_rate"`
+	AgencyBurst int     `json:"agency_burst"`
+	// MaxConnections caps the open connections of each listener.
+	MaxConnections int `json:"max_connections"`
+	// MaxStreams caps the calls in flight on one connection.
+	MaxStreams int `json:"max_streams"`
+}
+
+// DefaultLimits fit a pooling region's traffic with room for a backlog
+// draining after an outage.
+func DefaultLimits() Limits {
+	return Limits{
+		PeerRate: 200, PeerBurst: 400, PeerConcurrency: 64,
+		LookupRate: 0.2, LookupBurst: 20,
+		AgencyRate: 100, AgencyBurst: 200,
+		MaxConnections: 1024, MaxStreams: 128,
+	}
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.PeerRate <= 0 || l.PeerBurst < 1:
+		return errors.New("limits.peer_rate, limits.peer_burst: must be positive")
+	case l.PeerConcurrency < 1:
+		return errors.New("limits.peer_concurrency: must be at least 1")
+	case l.LookupRate <= 0 || l.LookupBurst < 1:
+		return errors.New("limits.lookup_rate, limits.lookup_burst: must be positive")
+	case l.AgencyRate <= 0 || l.AgencyBurst < 1:
+		return errors.New("limits.agency_rate, limits.agency_burst: must be positive")
+	case l.MaxConnections < 1:
+		return errors.New("limits.max_connections: must be at least 1")
+	case l.MaxStreams < 1:
+		return errors.New("limits.max_streams: must be at least 1")
+	}
+	return nil
 }
 
 // NewConfig returns a Config with defaults.
@@ -127,6 +183,7 @@ func NewConfig() Config {
 		WaitingPeriodMonths: 3,
 		LogFormat:           "json",
 		LogLevel:            "info",
+		Limits:              DefaultLimits(),
 	}
 }
 
@@ -208,6 +265,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("waiting_period_months: %d must be 0..%d", c.WaitingPeriodMonths, rules.MaxWaitingMonths)
 	case c.LogFormat != "json" && c.LogFormat != "text":
 		return fmt.Errorf("log_format: %q must be \"json\" or \"text\"", c.LogFormat)
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
 	}
 	path, ok := strings.CutPrefix(c.AgencyAddress(), "unix:")
 	switch {

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -36,6 +37,7 @@ import (
 	"jiexu/gateway"
 	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/proto/limits"
 	"jiexu/registry"
 )
 
@@ -43,8 +45,12 @@ import (
 // to import a few hundred thousand records in one transaction.
 const MaxAgencyMessage = 256 << 20
 
-// maxAgencyConns caps the connections open on each agency listener.
-const maxAgencyConns = 64
+// maxAgencyConns caps the connections open on the agency socket, and
+// maxMetricsConns on /metrics.
+const (
+	maxAgencyConns  = 64
+	maxMetricsConns = 64
+)
 
 // DBFile is the store's file name inside data_dir.
 const DBFile = "jiexu.db"
@@ -63,6 +69,7 @@ type Node struct {
 	metrics    *metrics
 	reg        *prometheus.Registry
 	srvMetrics *grpcprom.ServerMetrics
+	limited    *prometheus.CounterVec
 	health     *health.Server
 	now        func() time.Time
 
@@ -191,7 +198,8 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	n.reg = prometheus.NewRegistry()
 	n.metrics = newMetrics(n)
 	n.metrics.initialize()
-	n.reg.MustRegister(n.metrics, n.gw.Metrics(), n.srvMetrics, cliMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.limited = newLimitedCalls()
+	n.reg.MustRegister(n.metrics, n.limited, n.gw.Metrics(), n.srvMetrics, cliMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return n, nil
 }
 
@@ -253,15 +261,27 @@ func (n *Node) Run(ctx context.Context) error {
 		return status.Error(codes.Internal, "internal error")
 	})
 
-	peerSrv := grpc.NewServer(
+	// Interceptors, outermost first: metrics, logging, who the caller is
+	// (and may it call), its rate and calls in flight, the size of every
+	// field, recovery.
+	peerLim := n.peerLimiter()
+	peerSrv := grpc.NewServer(append(limits.ServerOptions(MaxPeerMessage, uint32(n.cfg.Limits.MaxStreams)),
 		grpc.Creds(credentials.NewTLS(certs.ServerTLS(n.kp, poolOf(n.ca)))),
 		grpc.ChainUnaryInterceptor(
 			n.srvMetrics.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
 			n.gw.UnaryServerInterceptor(),
+			peerLim.Unary(),
+			limits.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(recoverOpt),
 		),
-	)
+		grpc.ChainStreamInterceptor(
+			n.srvMetrics.StreamServerInterceptor(),
+			peerLim.Stream(),
+			limits.StreamServerInterceptor(),
+			recovery.StreamServerInterceptor(recoverOpt),
+		),
+	)...)
 	ps := &peerServer{n: n}
 	jiexuv1.RegisterTransferServiceServer(peerSrv, ps)
 	jiexuv1.RegisterCertificateServiceServer(peerSrv, ps)
@@ -274,31 +294,34 @@ func (n *Node) Run(ctx context.Context) error {
 	// The agency API: the unix socket (the node's own user, admin), and
 	// optionally TCP with operator certificates; the same services, roles
 	// checked and every call logged with its operator.
-	newAgencyServer := func(creds credentials.TransportCredentials) *grpc.Server {
-		srv := grpc.NewServer(grpc.Creds(creds), grpc.MaxRecvMsgSize(MaxAgencyMessage),
-			grpc.ChainUnaryInterceptor(
-				n.srvMetrics.UnaryServerInterceptor(),
-				n.agencyUnary(),
-				recovery.UnaryServerInterceptor(recoverOpt),
-			),
-			grpc.ChainStreamInterceptor(
-				n.srvMetrics.StreamServerInterceptor(),
-				n.agencyStream(),
-				recovery.StreamServerInterceptor(recoverOpt),
-			))
+	// Operators over TCP have a rate and calls in flight each; the socket's
+	// only caller is the node's own user (who can read the store file
+	// anyway), so it has the connection cap and the sizes but no rate: a
+	// bureau's own systems may call it as fast as the node answers.
+	agencyLim := n.agencyLimiter()
+	newAgencyServer := func(creds credentials.TransportCredentials, rated bool) *grpc.Server {
+		unary := []grpc.UnaryServerInterceptor{n.srvMetrics.UnaryServerInterceptor(), n.agencyUnary()}
+		stream := []grpc.StreamServerInterceptor{n.srvMetrics.StreamServerInterceptor(), n.agencyStream()}
+		if rated {
+			unary, stream = append(unary, agencyLim.Unary()), append(stream, agencyLim.Stream())
+		}
+		unary = append(unary, limits.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoverOpt))
+		stream = append(stream, limits.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoverOpt))
+		srv := grpc.NewServer(append(limits.ServerOptions(MaxAgencyMessage, uint32(n.cfg.Limits.MaxStreams)),
+			grpc.Creds(creds), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
 		jiexuv1.RegisterAgencyServiceServer(srv, &agencyServer{n: n})
 		healthpb.RegisterHealthServer(srv, n.health)
 		n.srvMetrics.InitializeMetrics(srv)
 		return srv
 	}
-	agencySrv := newAgencyServer(unixCreds{})
+	agencySrv := newAgencyServer(unixCreds{}, false)
 	var agencyTLSSrv *grpc.Server
 	if n.cfg.AgencyTLSListen != "" {
 		tlsCfg, err := n.operatorTLS()
 		if err != nil {
 			return err
 		}
-		agencyTLSSrv = newAgencyServer(credentials.NewTLS(tlsCfg))
+		agencyTLSSrv = newAgencyServer(credentials.NewTLS(tlsCfg), true)
 	}
 
 	var lis []net.Listener
@@ -315,13 +338,14 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	lis = append(lis, peerLis)
+	peerLis = n.capConnections(peerLis)
 	agencyLis, err := listen(n.cfg.AgencyAddress())
 	if err != nil {
 		closeAll()
 		return fmt.Errorf("agency_listen: %w", err)
 	}
 	lis = append(lis, agencyLis)
-	agencyLis = newPeerListener(agencyLis, maxAgencyConns)
+	agencyLis = newPeerListener(agencyLis, min(maxAgencyConns, n.cfg.Limits.MaxConnections))
 	var agencyTLSLis net.Listener
 	if agencyTLSSrv != nil {
 		if agencyTLSLis, err = listen(n.cfg.AgencyTLSListen); err != nil {
@@ -329,6 +353,7 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("agency_tls_listen: %w", err)
 		}
 		lis = append(lis, agencyTLSLis)
+		agencyTLSLis = n.capConnections(agencyTLSLis)
 		if !isLoopback(agencyTLSLis.Addr().String()) {
 			n.log.Warn("the agency API is reachable from the network: only operator certificates protect it", "agency_tls_listen", agencyTLSLis.Addr().String())
 		}
@@ -339,6 +364,9 @@ func (n *Node) Run(ctx context.Context) error {
 			closeAll()
 			return fmt.Errorf("metrics_listen: %w", err)
 		}
+	}
+	if metricsLis != nil {
+		metricsLis = netutil.LimitListener(metricsLis, maxMetricsConns)
 	}
 
 	if err := n.gw.Start(ctx); err != nil {
@@ -354,7 +382,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if metricsLis != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
-		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		httpSrv = n.metricsServer(mux)
 		if !isLoopback(metricsLis.Addr().String()) {
 			// Off this machine, /metrics is TLS with the node's certificate,
 			// for the national Prometheus's client certificate only.

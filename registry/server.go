@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -22,6 +23,7 @@ import (
 
 	"jiexu/certs"
 	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/proto/limits"
 )
 
 // Service serves the latest signed snapshot from a registry folder. It
@@ -96,6 +98,44 @@ type ServeConfig struct {
 	Listener net.Listener
 	// Ready, if set, receives the bound address once listening.
 	Ready func(addr net.Addr)
+	// Rate and Burst are each caller's calls a second; Concurrency its calls
+	// in flight; MaxConnections the open connections. Zero takes the
+	// defaults (5/s, 20, 4, 4096: about 400 nodes ask once a minute).
+	Rate           float64
+	Burst          int
+	Concurrency    int
+	MaxConnections int
+}
+
+// Registry listener bounds: a snapshot request is a few bytes (health and
+// reflection requests a little more).
+const (
+	maxRegistryRequest = 64 << 10
+	maxRegistryStreams = 16
+)
+
+func (c *ServeConfig) defaults() {
+	if c.Rate <= 0 {
+		c.Rate = 5
+	}
+	if c.Burst <= 0 {
+		c.Burst = 20
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 4096
+	}
+}
+
+// callerKey names a registry caller by its verified certificate.
+func callerKey(ctx context.Context) string {
+	cert, err := certs.PeerCertificate(ctx)
+	if err != nil {
+		return ""
+	}
+	return certs.Fingerprint(cert)
 }
 
 // Validate names the first bad field.
@@ -134,11 +174,18 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 	}
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))))
+	cfg.defaults()
+	lim := limits.NewLimiter(limits.Config{Rate: limits.Rate{PerSecond: cfg.Rate, Burst: cfg.Burst}, Concurrency: cfg.Concurrency, Key: callerKey})
+	srv := grpc.NewServer(append(limits.ServerOptions(maxRegistryRequest, maxRegistryStreams),
+		grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))),
+		grpc.ChainUnaryInterceptor(lim.Unary(), limits.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(lim.Stream(), limits.StreamServerInterceptor()),
+	)...)
 	jiexuv1.RegisterRegistryServiceServer(srv, NewService(cfg.Dir))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+	lis = netutil.LimitListener(lis, cfg.MaxConnections)
 	log.Info("registry serving", "addr", lis.Addr().String(), "dir", cfg.Dir)
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())

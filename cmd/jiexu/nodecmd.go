@@ -632,14 +632,22 @@ func newListOutboxCmd(use, short string, dead bool) *cobra.Command {
 	cmd.Flags().StringVar(&peer, "peer", "", "only messages to this region")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-			resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead, PeerRegion: peer})
-			if err != nil {
-				return err
+			all := &jiexuv1.ListOutboxResponse{}
+			req := &jiexuv1.ListOutboxRequest{Dead: dead, PeerRegion: peer}
+			for { // every page
+				resp, err := c.ListOutbox(ctx, req)
+				if err != nil {
+					return err
+				}
+				all.Messages = append(all.Messages, resp.GetMessages()...)
+				if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+					break
+				}
 			}
 			if *asJSON {
-				return printJSON(cmd.OutOrStdout(), resp)
+				return printJSON(cmd.OutOrStdout(), all)
 			}
-			render.FormatOutbox(cmd.OutOrStdout(), resp.GetMessages(), time.Now())
+			render.FormatOutbox(cmd.OutOrStdout(), all.GetMessages(), time.Now())
 			return nil
 		})
 	}
@@ -896,12 +904,13 @@ func newOutboxShowCmd() *cobra.Command {
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		seq, err := strconv.ParseUint(args[0], 10, 64)
-		if err != nil {
+		if err != nil || seq == 0 {
 			return usagef("%q is not a sequence number", args[0])
 		}
 		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
 			for _, dead := range []bool{false, true} {
-				resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead})
+				// The page starting right after seq-1 holds seq if it exists.
+				resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead, Limit: 1, PageToken: strconv.FormatUint(seq-1, 10)})
 				if err != nil {
 					return err
 				}

@@ -292,14 +292,19 @@ func TestAgencyAPIWantsAnOperator(t *testing.T) {
 
 	// The new way: the socket, and TCP for operators with certificates.
 	cfg.AgencyListen, cfg.AgencyTLSListen = "", tcp
+	cfg.Limits.AgencyRate, cfg.Limits.AgencyBurst = 0.1, 10
 	if err := node.WriteConfig(cfgFile, cfg); err != nil {
 		t.Fatal(err)
 	}
 	jiexu(t, "operator", "init", "--config", cfgFile)
 	ops := map[string]string{}
-	for _, role := range []string{"reader", "clerk", "admin"} {
+	for _, role := range []string{"reader", "clerk", "admin", "flood"} {
 		ops[role] = filepath.Join(dir, "operator-"+role)
-		jiexu(t, "operator", "issue", "--config", cfgFile, "--name", "经办员"+role, "--role", role, "--out", ops[role])
+		r := role
+		if role == "flood" {
+			r = "reader"
+		}
+		jiexu(t, "operator", "issue", "--config", cfgFile, "--name", "经办员"+role, "--role", r, "--out", ops[role])
 	}
 	logFile := filepath.Join(dir, "150100.log")
 	start(t, logFile, "node", "serve", "--config", cfgFile)
@@ -392,6 +397,15 @@ func TestAgencyAPIWantsAnOperator(t *testing.T) {
 		})
 	}
 
+	// Each operator has a rate (here a burst of 10, then one call in 10 s).
+	limited := false
+	for i := 0; i < 12 && !limited; i++ {
+		out, err := as("flood", "node", "status")
+		limited = err != nil && strings.Contains(out, "too many calls")
+	}
+	if !limited {
+		t.Error("an operator's 12 quick calls were never limited")
+	}
 	// A revoked operator is refused from the next connection on.
 	jiexu(t, "operator", "revoke", "--config", cfgFile, "--cert", filepath.Join(ops["reader"], certs.CertFile))
 	if out, err := as("reader", "records", "list"); err == nil {

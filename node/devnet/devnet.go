@@ -39,7 +39,9 @@ type Options struct {
 	DeadAfter time.Duration
 	// RegistryRefresh is how often nodes ask the registry (default 10s).
 	RegistryRefresh time.Duration
-	Now             func() time.Time
+	// Limits, if set, replace the nodes' default limits (node.DefaultLimits).
+	Limits *node.Limits
+	Now    func() time.Time
 }
 
 // Layout is where Init put everything.
@@ -205,6 +207,9 @@ func Init(opts Options) (*Layout, error) {
 		cfg.RegistryRefresh = node.Duration(10 * time.Second)
 		if opts.RegistryRefresh > 0 {
 			cfg.RegistryRefresh = node.Duration(opts.RegistryRefresh)
+		}
+		if opts.Limits != nil {
+			cfg.Limits = *opts.Limits
 		}
 		cfg.RetryMin, cfg.RetryMax = node.Duration(opts.RetryMin), node.Duration(opts.RetryMax)
 		if opts.DeadAfter > 0 {

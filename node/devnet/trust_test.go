@@ -2,20 +2,26 @@ package devnet_test
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/certs"
+	"jiexu/gateway"
+	"jiexu/node"
 	"jiexu/node/devnet"
 	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/proto/limits"
 	"jiexu/registry"
 )
 
@@ -188,5 +194,161 @@ func TestRevokedRegistryKeyCannotRollBackRevocation(t *testing.T) {
 		if node, _ := n.Node(baotou); node.GetAddress() == "203.0.113.9:7443" {
 			t.Fatal("the node routes by the conflicting snapshot")
 		}
+	}
+}
+
+// tightLimits are small enough to reach in a test.
+func tightLimits() *node.Limits {
+	l := node.DefaultLimits()
+	l.PeerRate, l.PeerBurst, l.PeerConcurrency = 20, 40, 8
+	l.LookupRate, l.LookupBurst = 0.01, 5
+	l.MaxConnections, l.MaxStreams = 8, 4
+	return &l
+}
+
+// Finding 3: one peer pushed 1,505 fsynced notifications a second and
+// 19,465 certificate look-ups a second, and five 3.5 MB notifications grew
+// the store from 0.13 MB to 38 MB. Now each peer has a token bucket (and a
+// stricter one for look-ups), calls in flight, a message size and a size for
+// every field; beyond them it hears ResourceExhausted with a retry hint.
+func TestPeerLimits(t *testing.T) {
+	tn := startNet(t, devnet.Options{Limits: tightLimits()}, hohhot)
+	ctx := context.Background()
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	client := jiexuv1.NewTransferServiceClient(bt.conn)
+	person := tn.people(hohhot)[0].GetPerson()
+	notify := func(caseID string, p *jiexuv1.Person) error {
+		req := notice(bt, hohhot, caseID, gateway.NewMessageID(), p)
+		bt.seal(t, req)
+		_, err := client.NotifyTransfer(ctx, req)
+		return err
+	}
+
+	// A flood of notifications from 16 goroutines.
+	const calls = 300
+	var mu sync.Mutex
+	var ok, limited, other int
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < calls; i += 16 {
+				err := notify(fmt.Sprintf("150200-20261123-%06d", i), person)
+				_, hint := limits.RetryAfter(err)
+				mu.Lock()
+				switch {
+				case err == nil:
+					ok++
+				case status.Code(err) == codes.ResourceExhausted && hint:
+					limited++
+				default:
+					other++
+					t.Errorf("notification %d: %v", i, err)
+				}
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if most := 40 + int(20*elapsed.Seconds()) + 1; ok > most || limited == 0 {
+		t.Errorf("%d of %d notifications accepted in %s, %d refused with a retry hint; want at most %d accepted (burst 40, 20/s)",
+			ok, calls, elapsed.Round(time.Millisecond), limited, most)
+	}
+	cases, err := tn.Clients[hohhot].ListCases(ctx, &jiexuv1.ListCasesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases.GetCases()) != ok {
+		t.Errorf("%d cases stored, %d notifications accepted", len(cases.GetCases()), ok)
+	}
+
+	// Look-ups have a bucket of their own: 5, then a retry hint.
+	lookup := jiexuv1.NewCertificateServiceClient(bt.conn)
+	var answered, refused int
+	for i := 1; i <= 50; i++ {
+		_, err := lookup.LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: fmt.Sprintf("蒙呼和浩特2026第%05d号", i), IdNumber: person.GetIdNumber()})
+		if _, hint := limits.RetryAfter(err); hint {
+			refused++
+		} else {
+			answered++
+		}
+	}
+	if answered > 5 || refused == 0 {
+		t.Errorf("look-ups: %d answered, %d refused; want at most 5 answered", answered, refused)
+	}
+
+	// Oversized fields: the whole message beyond 256 KiB, and one field
+	// beyond its own bound; neither reaches the store.
+	time.Sleep(time.Second) // a token or two for the next calls
+	huge := proto.Clone(person).(*jiexuv1.Person)
+	huge.HouseholdPlace = strings.Repeat("地", 3500*1024/3)
+	if err := notify("150200-20261123-900001", huge); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a 3.5 MB notification: %v, want ResourceExhausted", err)
+	}
+	long := proto.Clone(person).(*jiexuv1.Person)
+	long.HouseholdPlace = strings.Repeat("地", 20000)
+	err = notify("150200-20261123-900002", long)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "person.household_place") || len(err.Error()) > 1000 {
+		t.Errorf("a 60 KB household place: %.300v, want InvalidArgument naming person.household_place, briefly", err)
+	}
+	after, _ := tn.Clients[hohhot].ListCases(ctx, &jiexuv1.ListCasesRequest{})
+	if len(after.GetCases()) != ok {
+		t.Errorf("oversized notifications stored cases: %d, was %d", len(after.GetCases()), ok)
+	}
+}
+
+// Each inter-node listener caps its connections and the calls on one
+// connection.
+func TestPeerListenerCaps(t *testing.T) {
+	tn := startNet(t, devnet.Options{Limits: tightLimits()}, hohhot)
+	dir := layoutOf(t, tn.Layout, baotou).Dir
+	check := func(p *peer, timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		_, err := healthpb.NewHealthClient(p.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	// Eight connections are open (the cap); a ninth gets no answer until
+	// one of them closes.
+	var open []*peer
+	for i := 0; i < 8; i++ {
+		p := dialAs(t, tn, baotou, dir, hohhot)
+		if err := check(p, 10*time.Second); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		open = append(open, p)
+	}
+	ninth := dialAs(t, tn, baotou, dir, hohhot)
+	if err := check(ninth, 500*time.Millisecond); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("a ninth connection: %v, want no answer (DeadlineExceeded)", err)
+	}
+	ninth.conn.Close() // it waits in the queue; it would take the next place
+	open[0].conn.Close()
+	if err := check(dialAs(t, tn, baotou, dir, hohhot), 10*time.Second); err != nil {
+		t.Fatalf("after one closed: %v", err)
+	}
+
+	// Four calls in flight on one connection (health watches stay open); a
+	// fifth waits for one of them.
+	p := open[1]
+	ctx, cancel := context.WithCancel(context.Background())
+	for i := 0; i < 4; i++ {
+		w, err := healthpb.NewHealthClient(p.conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Recv(); err != nil {
+			t.Fatalf("watch %d: %v", i, err)
+		}
+	}
+	if err := check(p, 500*time.Millisecond); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("a fifth call on the connection: %v, want it held (DeadlineExceeded)", err)
+	}
+	cancel()
+	if err := check(p, 10*time.Second); err != nil {
+		t.Errorf("after the watches ended: %v", err)
 	}
 }

@@ -683,46 +683,46 @@ var File_jiexu_v1_registry_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x17jiexu/v1/registry.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xd3\x02\n" +
-	"\x04Node\x12\x16\n" +
-	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
-	"\vagency_name\x18\x02 \x01(\tR\n" +
+	"\x17jiexu/v1/registry.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16jiexu/v1/options.proto\x1a\x14jiexu/v1/types.proto\"\x97\x03\n" +
+	"\x04Node\x12\x1e\n" +
+	"\x06region\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\x06region\x12*\n" +
+	"\vagency_name\x18\x02 \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\n" +
 	"agencyName\x12(\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x14.jiexu.v1.AgencyKindR\x04kind\x12\x18\n" +
-	"\aaddress\x18\x04 \x01(\tR\aaddress\x129\n" +
-	"\x18certificate_fingerprints\x18\x05 \x03(\tR\x17certificateFingerprints\x12\x16\n" +
-	"\x06serves\x18\x06 \x03(\tR\x06serves\x12+\n" +
-	"\acontact\x18\a \x01(\v2\x11.jiexu.v1.ContactR\acontact\x12'\n" +
-	"\x0fmetrics_address\x18\b \x01(\tR\x0emetricsAddress\x12%\n" +
-	"\x0eformer_regions\x18\t \x03(\tR\rformerRegions\"\x87\x01\n" +
-	"\rDivisionTable\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
-	"\x06sha256\x18\x02 \x01(\fR\x06sha256\x12!\n" +
-	"\fcurrent_gzip\x18\x03 \x01(\fR\vcurrentGzip\x12!\n" +
-	"\fhistory_gzip\x18\x04 \x01(\fR\vhistoryGzip\"E\n" +
-	"\x11SuccessorDecision\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12\x1c\n" +
-	"\tsuccessor\x18\x02 \x01(\tR\tsuccessor\"\x93\x03\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x14.jiexu.v1.AgencyKindR\x04kind\x12!\n" +
+	"\aaddress\x18\x04 \x01(\tB\a\x82\xb5\x18\x03\x10\x85\x02R\aaddress\x12C\n" +
+	"\x18certificate_fingerprints\x18\x05 \x03(\tB\b\x82\xb5\x18\x04\x10@\x18\bR\x17certificateFingerprints\x12!\n" +
+	"\x06serves\x18\x06 \x03(\tB\t\x82\xb5\x18\x05\x10\x06\x18\x88'R\x06serves\x12+\n" +
+	"\acontact\x18\a \x01(\v2\x11.jiexu.v1.ContactR\acontact\x120\n" +
+	"\x0fmetrics_address\x18\b \x01(\tB\a\x82\xb5\x18\x03\x10\x85\x02R\x0emetricsAddress\x12/\n" +
+	"\x0eformer_regions\x18\t \x03(\tB\b\x82\xb5\x18\x04\x10\x06\x18@R\rformerRegions\"\xad\x01\n" +
+	"\rDivisionTable\x12 \n" +
+	"\aversion\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\aversion\x12\x1e\n" +
+	"\x06sha256\x18\x02 \x01(\fB\x06\x82\xb5\x18\x02\x10 R\x06sha256\x12,\n" +
+	"\fcurrent_gzip\x18\x03 \x01(\fB\t\x82\xb5\x18\x05\x10\x80\x80\x80\bR\vcurrentGzip\x12,\n" +
+	"\fhistory_gzip\x18\x04 \x01(\fB\t\x82\xb5\x18\x05\x10\x80\x80\x80\bR\vhistoryGzip\"U\n" +
+	"\x11SuccessorDecision\x12\x1a\n" +
+	"\x04code\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\x04code\x12$\n" +
+	"\tsuccessor\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\tsuccessor\"\xb0\x03\n" +
 	"\bSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x127\n" +
 	"\tissued_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n" +
-	"\x05nodes\x18\x04 \x03(\v2\x0e.jiexu.v1.NodeR\x05nodes\x12'\n" +
-	"\x0frevocation_list\x18\x05 \x01(\fR\x0erevocationList\x125\n" +
-	"\tdivisions\x18\x06 \x01(\v2\x17.jiexu.v1.DivisionTableR\tdivisions\x12L\n" +
-	"\x13successor_decisions\x18\a \x03(\v2\x1b.jiexu.v1.SuccessorDecisionR\x12successorDecisions\x12%\n" +
-	"\x0eregistry_epoch\x18\b \x01(\x04R\rregistryEpoch\"\x94\x01\n" +
-	"\x0eSignedSnapshot\x12\x1a\n" +
-	"\bsnapshot\x18\x01 \x01(\fR\bsnapshot\x12\"\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12-\n" +
+	"\x05nodes\x18\x04 \x03(\v2\x0e.jiexu.v1.NodeB\a\x82\xb5\x18\x03\x18\x88'R\x05nodes\x122\n" +
+	"\x0frevocation_list\x18\x05 \x01(\fB\t\x82\xb5\x18\x05\x10\x80\x80\x80\bR\x0erevocationList\x125\n" +
+	"\tdivisions\x18\x06 \x01(\v2\x17.jiexu.v1.DivisionTableR\tdivisions\x12U\n" +
+	"\x13successor_decisions\x18\a \x03(\v2\x1b.jiexu.v1.SuccessorDecisionB\a\x82\xb5\x18\x03\x18\x90NR\x12successorDecisions\x12%\n" +
+	"\x0eregistry_epoch\x18\b \x01(\x04R\rregistryEpoch\"\x9f\x01\n" +
+	"\x0eSignedSnapshot\x12%\n" +
+	"\bsnapshot\x18\x01 \x01(\fB\t\x82\xb5\x18\x05\x10\x80\x80\x80\x10R\bsnapshot\x12\"\n" +
 	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04seal\x12B\n" +
-	"\fannouncement\x18\x03 \x01(\v2\x1e.jiexu.v1.RegistryAnnouncementR\fannouncement\"\x9b\x01\n" +
+	"\fannouncement\x18\x03 \x01(\v2\x1e.jiexu.v1.RegistryAnnouncementR\fannouncement\"\xa3\x01\n" +
 	"\x11RegistryStatement\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x127\n" +
-	"\x17certificate_fingerprint\x18\x02 \x01(\tR\x16certificateFingerprint\x127\n" +
-	"\tissued_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\"X\n" +
-	"\x14RegistryAnnouncement\x12\x1c\n" +
-	"\tstatement\x18\x01 \x01(\fR\tstatement\x12\"\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12?\n" +
+	"\x17certificate_fingerprint\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x16certificateFingerprint\x127\n" +
+	"\tissued_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\"a\n" +
+	"\x14RegistryAnnouncement\x12%\n" +
+	"\tstatement\x18\x01 \x01(\fB\a\x82\xb5\x18\x03\x10\x80\bR\tstatement\x12\"\n" +
 	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"Z\n" +
 	"\x12GetSnapshotRequest\x12#\n" +
 	"\rknown_version\x18\x01 \x01(\x04R\fknownVersion\x12\x1f\n" +
@@ -791,6 +791,7 @@ func file_jiexu_v1_registry_proto_init() {
 	if File_jiexu_v1_registry_proto != nil {
 		return
 	}
+	file_jiexu_v1_options_proto_init()
 	file_jiexu_v1_types_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

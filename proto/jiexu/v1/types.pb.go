@@ -349,7 +349,9 @@ func (x *YearMonth) GetMonth() int32 {
 // is the key across all schemes.
 type Person struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// name is at most 50 characters (names of the minorities written in Han
+	// characters or with the middle dot run long, none this long).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// id_number is the 18-character citizen ID number, upper-case X.
 	IdNumber string `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
 	// insurance_number is the local medical-insurance number (医疗保障编号) where one is used.
@@ -583,7 +585,8 @@ type Seal struct {
 	// key_id is the lower-case hex SHA-256 fingerprint of the signer's certificate.
 	KeyId     string        `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	Algorithm SealAlgorithm `protobuf:"varint,2,opt,name=algorithm,proto3,enum=jiexu.v1.SealAlgorithm" json:"algorithm,omitempty"`
-	Signature []byte        `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// signature is an ASN.1 ECDSA P-256 signature (at most 72 bytes).
+	Signature []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
 	// certificate is the signer's X.509 certificate (DER), so that the seal can
 	// be checked offline by anyone who holds the national CA certificate.
 	Certificate   []byte      `protobuf:"bytes,4,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -803,50 +806,50 @@ var File_jiexu_v1_types_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x14jiexu/v1/types.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"B\n" +
+	"\x14jiexu/v1/types.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16jiexu/v1/options.proto\"B\n" +
 	"\x04Date\x12\x12\n" +
 	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x14\n" +
 	"\x05month\x18\x02 \x01(\x05R\x05month\x12\x10\n" +
 	"\x03day\x18\x03 \x01(\x05R\x03day\"5\n" +
 	"\tYearMonth\x12\x12\n" +
 	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x14\n" +
-	"\x05month\x18\x02 \x01(\x05R\x05month\"\xb6\x02\n" +
-	"\x06Person\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
-	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12)\n" +
-	"\x10insurance_number\x18\x03 \x01(\tR\x0finsuranceNumber\x12>\n" +
-	"\x0ehousehold_type\x18\x04 \x01(\x0e2\x17.jiexu.v1.HouseholdTypeR\rhouseholdType\x12'\n" +
-	"\x0fhousehold_place\x18\x05 \x01(\tR\x0ehouseholdPlace\x12.\n" +
-	"\x13household_head_name\x18\x06 \x01(\tR\x11householdHeadName\x127\n" +
-	"\x18household_head_id_number\x18\a \x01(\tR\x15householdHeadIdNumber\"|\n" +
-	"\aContact\x12\x18\n" +
-	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1a\n" +
-	"\bpostcode\x18\x02 \x01(\tR\bpostcode\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\x12%\n" +
-	"\x0econtact_person\x18\x04 \x01(\tR\rcontactPerson\"J\n" +
+	"\x05month\x18\x02 \x01(\x05R\x05month\"\xef\x02\n" +
+	"\x06Person\x12\x1d\n" +
+	"\x04name\x18\x01 \x01(\tB\t\x82\xb5\x18\x05\b2\x10\xc8\x01R\x04name\x12#\n" +
+	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x12R\bidNumber\x121\n" +
+	"\x10insurance_number\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x0finsuranceNumber\x12>\n" +
+	"\x0ehousehold_type\x18\x04 \x01(\x0e2\x17.jiexu.v1.HouseholdTypeR\rhouseholdType\x122\n" +
+	"\x0fhousehold_place\x18\x05 \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\x0ehouseholdPlace\x129\n" +
+	"\x13household_head_name\x18\x06 \x01(\tB\t\x82\xb5\x18\x05\b2\x10\xc8\x01R\x11householdHeadName\x12?\n" +
+	"\x18household_head_id_number\x18\a \x01(\tB\x06\x82\xb5\x18\x02\x10\x12R\x15householdHeadIdNumber\"\xa2\x01\n" +
+	"\aContact\x12#\n" +
+	"\aaddress\x18\x01 \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\aaddress\x12\"\n" +
+	"\bpostcode\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\bpostcode\x12\x1c\n" +
+	"\x05phone\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x05phone\x120\n" +
+	"\x0econtact_person\x18\x04 \x01(\tB\t\x82\xb5\x18\x05\b2\x10\xc8\x01R\rcontactPerson\"\\\n" +
 	"\n" +
-	"BatchProof\x12\x12\n" +
-	"\x04root\x18\x01 \x01(\fR\x04root\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\rR\x05index\x12\x12\n" +
-	"\x04path\x18\x03 \x03(\fR\x04path\"\xcb\x01\n" +
-	"\x04Seal\x12\x15\n" +
-	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x125\n" +
-	"\talgorithm\x18\x02 \x01(\x0e2\x17.jiexu.v1.SealAlgorithmR\talgorithm\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature\x12 \n" +
-	"\vcertificate\x18\x04 \x01(\fR\vcertificate\x125\n" +
+	"BatchProof\x12\x1a\n" +
+	"\x04root\x18\x01 \x01(\fB\x06\x82\xb5\x18\x02\x10@R\x04root\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12\x1c\n" +
+	"\x04path\x18\x03 \x03(\fB\b\x82\xb5\x18\x04\x10@\x18@R\x04path\"\xe4\x01\n" +
+	"\x04Seal\x12\x1d\n" +
+	"\x06key_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x05keyId\x125\n" +
+	"\talgorithm\x18\x02 \x01(\x0e2\x17.jiexu.v1.SealAlgorithmR\talgorithm\x12$\n" +
+	"\tsignature\x18\x03 \x01(\fB\x06\x82\xb5\x18\x02\x10PR\tsignature\x12)\n" +
+	"\vcertificate\x18\x04 \x01(\fB\a\x82\xb5\x18\x03\x10\x80@R\vcertificate\x125\n" +
 	"\vbatch_proof\x18\x05 \x01(\v2\x14.jiexu.v1.BatchProofR\n" +
-	"batchProof\"\xd0\x01\n" +
-	"\rMessageHeader\x12\x1d\n" +
+	"batchProof\"\xf2\x01\n" +
+	"\rMessageHeader\x12&\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\x12#\n" +
-	"\rsender_region\x18\x02 \x01(\tR\fsenderRegion\x12'\n" +
-	"\x0freceiver_region\x18\x03 \x01(\tR\x0ereceiverRegion\x12\x17\n" +
-	"\acase_id\x18\x04 \x01(\tR\x06caseId\x129\n" +
+	"message_id\x18\x01 \x01(\tB\a\x82\xb5\x18\x03\x10\x80\x01R\tmessageId\x12+\n" +
+	"\rsender_region\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\fsenderRegion\x12/\n" +
+	"\x0freceiver_region\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\x0ereceiverRegion\x12 \n" +
+	"\acase_id\x18\x04 \x01(\tB\a\x82\xb5\x18\x03\x10\x80\x01R\x06caseId\x129\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x83\x01\n" +
-	"\aReceipt\x12\x1d\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8c\x01\n" +
+	"\aReceipt\x12&\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1c\n" +
+	"message_id\x18\x01 \x01(\tB\a\x82\xb5\x18\x03\x10\x80\x01R\tmessageId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12;\n" +
 	"\vaccepted_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"acceptedAt*[\n" +
@@ -917,6 +920,7 @@ func file_jiexu_v1_types_proto_init() {
 	if File_jiexu_v1_types_proto != nil {
 		return
 	}
+	file_jiexu_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
