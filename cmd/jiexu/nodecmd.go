@@ -579,13 +579,23 @@ func newCertShowCmd() *cobra.Command {
 }
 
 func newCertVerifyCmd() *cobra.Command {
-	var caFile string
+	var caFile, crlFile, snapFile string
 	cmd := &cobra.Command{
-		Use:   "verify --ca CA.pem FILE.pb",
-		Short: "check an exported certificate offline",
-		Args:  exactArgs(1, "one exported certificate file"),
+		Use:   "verify --ca CA.pem [--crl CRL.pem | --snapshot SNAPSHOT.pb] FILE.pb",
+		Short: "check an exported certificate offline, and its sealing key's revocation",
+		Long: `Check an exported certificate offline against the national CA: its seal over
+its exact bytes and that its amounts and number agree with themselves. With the
+CA's revocation list (--crl, or the list inside a signed registry snapshot,
+--snapshot), a certificate sealed before its sealing key was revoked is VALID
+AT THE TIME (the sealing time being the sealer's own claim), and one sealed
+after it is refused.`,
+		Args: exactArgs(1, "one exported certificate file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ca, err := certs.LoadCertificate(caFile)
+			if err != nil {
+				return err
+			}
+			revoked, err := node.LoadRevocation(ca, crlFile, snapFile)
 			if err != nil {
 				return err
 			}
@@ -597,16 +607,17 @@ func newCertVerifyCmd() *cobra.Command {
 			if err := proto.Unmarshal(data, sc); err != nil {
 				return fmt.Errorf("%s is not an exported certificate: %w", args[0], err)
 			}
-			cert, err := node.VerifyCertificate(sc, ca, nil)
+			report, err := node.CheckCertificateOffline(sc, ca, revoked)
 			if err != nil {
 				return fmt.Errorf("%s does NOT verify: %w", args[0], err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "OK: %s was sealed by region %s on %s and has not been altered (verification code %s)\n",
-				cert.GetNumber(), cert.GetOriginRegion(), cert.GetIssuedAt().AsTime().In(rules.CST).Format("2006-01-02 15:04"), rules.VerificationCode(sc))
+			node.WriteCertificateReport(cmd.OutOrStdout(), report)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&caFile, "ca", "", "the national CA certificate (ca.pem)")
+	cmd.Flags().StringVar(&crlFile, "crl", "", "the CA's revocation list (crl.pem): tell a key revoked after sealing from one revoked before")
+	cmd.Flags().StringVar(&snapFile, "snapshot", "", "a signed registry snapshot (snapshot.pb): its revocation list, verified, instead of --crl")
 	required(cmd, "ca")
 	return cmd
 }
