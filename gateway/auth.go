@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"slices"
@@ -41,15 +42,8 @@ func (g *Gateway) authorize(ctx context.Context) (string, error) {
 	if v.verified.Revoked.Contains(cert) {
 		return "", fmt.Errorf("%w: region %s serial %s", certs.ErrRevoked, region, cert.SerialNumber)
 	}
-	node, err := v.router.Node(region)
-	if err != nil {
-		return "", fmt.Errorf("%w: %s", ErrUnregistered, region)
-	}
-	if fps := node.GetCertificateFingerprints(); len(fps) > 0 && !slices.Contains(fps, certs.Fingerprint(cert)) {
-		return "", fmt.Errorf("%w: region %s presented a certificate the registry does not list (serial %s, fingerprint %s…). "+
-			"After a renewal the national level must list the new certificate: "+
-			"'jiexu registry add --dir REGISTRY --cert NEW.pem --cert OLD.pem --address …' then 'jiexu registry sign …'",
-			ErrCertificateNotListed, region, cert.SerialNumber, certs.Fingerprint(cert)[:16])
+	if err := v.listed(region, cert); err != nil {
+		return "", err
 	}
 	return region, nil
 }
@@ -57,6 +51,41 @@ func (g *Gateway) authorize(ctx context.Context) (string, error) {
 // refusalReasons are the values of the reason label of
 // jiexu_peers_refused_total, each counted from 0.
 var refusalReasons = []string{"no_certificate", "no_region", "revoked", "certificate_not_listed", "unregistered", "no_snapshot", "other"}
+
+// listed checks that region has a node in the snapshot and, when the
+// registry pins certificate fingerprints for it, that cert is one of them.
+func (v *view) listed(region string, cert *x509.Certificate) error {
+	node, err := v.router.Node(region)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrUnregistered, region)
+	}
+	if fps := node.GetCertificateFingerprints(); len(fps) > 0 && !slices.Contains(fps, certs.Fingerprint(cert)) {
+		return fmt.Errorf("%w: region %s: certificate serial %s (fingerprint %.16s…) is not one the registry lists. "+
+			"After a renewal the national level must list the new certificate: "+
+			"'jiexu registry add --dir REGISTRY --cert NEW.pem --cert OLD.pem --address …' then 'jiexu registry sign …'",
+			ErrCertificateNotListed, region, cert.SerialNumber, certs.Fingerprint(cert))
+	}
+	return nil
+}
+
+// CheckSealer checks the certificate that sealed a document (a delivered
+// certificate, say) against the current snapshot: its region has a node,
+// the registry lists the certificate when it pins fingerprints, and the
+// snapshot's revocation list does not revoke it.
+func (d *Directory) CheckSealer(cert *x509.Certificate) error {
+	v, err := d.view()
+	if err != nil {
+		return err
+	}
+	region, err := certs.RegionOf(cert)
+	if err != nil {
+		return err
+	}
+	if v.verified.Revoked.Contains(cert) {
+		return fmt.Errorf("%w: region %s serial %s", certs.ErrRevoked, region, cert.SerialNumber)
+	}
+	return v.listed(region, cert)
+}
 
 // refusalReason is a bounded label for refused callers.
 func refusalReason(err error) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -351,4 +352,90 @@ func TestPeerListenerCaps(t *testing.T) {
 	if err := check(p, 10*time.Second); err != nil {
 		t.Errorf("after the watches ended: %v", err)
 	}
+}
+
+// Finding 5: a look-up told a wrong number from a wrong ID number, and a
+// certificate the CA issued for a registered region, but that the registry
+// does not list, sealed messages and certificates.
+func TestLookupAndSealers(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	p := tn.people(hohhot)[0]
+	c := certificateFor(t, tn, p, hohhot, hulunbuir)
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	lookup := func(number, id string) error {
+		_, err := jiexuv1.NewCertificateServiceClient(bt.conn).LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: number, IdNumber: id})
+		return err
+	}
+	other := tn.people(hohhot)[1].GetPerson().GetIdNumber()
+	if err := lookup(c.GetCertificateNumber(), p.GetPerson().GetIdNumber()); err != nil {
+		t.Fatalf("look-up with both right: %v", err)
+	}
+	wrongID := lookup(c.GetCertificateNumber(), other)
+	wrongNumber := lookup("蒙呼和浩特2026第09999号", p.GetPerson().GetIdNumber())
+	if status.Code(wrongID) != codes.NotFound || status.Convert(wrongID).Message() != status.Convert(wrongNumber).Message() ||
+		status.Code(wrongID) != status.Code(wrongNumber) {
+		t.Errorf("a wrong ID number answers %v; a wrong number %v; want the same NotFound", wrongID, wrongNumber)
+	}
+	// Each look-up is logged with who asked for which number, the ID number masked.
+	log := filepath.Join(layoutOf(t, tn.Layout, hohhot).Dir, "node.log")
+	data := readLog(t, log)
+	if n := strings.Count(data, "certificate look-up"); n != 3 || !strings.Contains(data, "caller=\"peer region 150200\"") ||
+		!strings.Contains(data, c.GetCertificateNumber()) || strings.Contains(data, other) {
+		t.Errorf("look-up log: %d lines, caller named %v, number %v, whole ID %v", n,
+			strings.Contains(data, "peer region 150200"), strings.Contains(data, c.GetCertificateNumber()), strings.Contains(data, other))
+	}
+
+	// An operator's check at the destination is logged there too.
+	if _, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: p.GetPerson().GetIdNumber()}); err != nil {
+		t.Fatalf("CheckCertificate: %v", err)
+	}
+	destLog := readLog(t, filepath.Join(layoutOf(t, tn.Layout, hulunbuir).Dir, "node.log"))
+	if !strings.Contains(destLog, "certificate look-up") || !strings.Contains(destLog, "caller=\"operator uid ") || !strings.Contains(destLog, "issuer=150100") {
+		t.Error("the destination's log does not record the operator's check")
+	}
+
+	// A second certificate for 包头 from the CA: genuine, but not the one the
+	// registry lists. It seals a message sent over 包头's listed connection.
+	ca, err := certs.LoadCA(tn.Layout.CADir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare := filepath.Join(t.TempDir(), "baotou-2")
+	if _, err := ca.Issue(certs.IssueRequest{Role: certs.RoleNode, Region: baotou, Name: "包头 (unlisted)"}, spare); err != nil {
+		t.Fatal(err)
+	}
+	unlisted := loadSigner(t, spare)
+	req := notice(bt, hohhot, "150200-20261123-000077", "unlisted-1", tn.people(hohhot)[2].GetPerson())
+	if err := gateway.SealMessage(unlisted, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, req); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a message sealed by an unlisted certificate: %v, want Unauthenticated", err)
+	}
+
+	// A certificate sealed by the unlisted key, delivered in a message 包头
+	// seals properly, for a case 呼和浩特 (destination) has with 包头.
+	rng := rand.New(rand.NewPCG(7, 7))
+	person := devnet.SyntheticPeople(rng, registry.DefaultTable(), baotou, "insurance", 1, time.Now())[0]
+	open := tn.enrolAndApply(person, baotou, hohhot)
+	sc := sealedCertificate(t, &peer{region: baotou, signer: unlisted}, person, 100000000)
+	deliver := &jiexuv1.DeliverCertificateRequest{Header: bt.header(hohhot, open.GetCaseId(), "deliver-unlisted"), Certificate: sc}
+	bt.seal(t, deliver)
+	_, err = jiexuv1.NewCertificateServiceClient(bt.conn).DeliverCertificate(ctx, deliver)
+	if err == nil || !strings.Contains(err.Error(), "not one the registry lists") {
+		t.Errorf("a certificate sealed by an unlisted certificate: %v, want it refused", err)
+	}
+	if got := tn.getCase(hohhot, open.GetCaseId()); got.GetCertificateNumber() != "" {
+		t.Errorf("the case took the certificate %s", got.GetCertificateNumber())
+	}
+}
+
+func readLog(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
