@@ -120,6 +120,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if n.log == nil {
 		n.log = slog.Default()
 	}
+	n.log = slog.New(ClipLogs(n.log.Handler()))
 	n.log = n.log.With("region", cfg.Region)
 	n.table = registry.DefaultTable()
 	if cfg.DivisionsDir != "" {

@@ -186,6 +186,7 @@ func (n *Node) agencyUnary() grpc.UnaryServerInterceptor {
 		if err != nil {
 			return nil, err
 		}
+		normalizeRequest(req)
 		return handler(ctx, req)
 	}
 }

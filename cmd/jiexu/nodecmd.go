@@ -557,7 +557,7 @@ func newCertShowCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(out, data, 0o644); err != nil {
+				if err := node.WritePrivate(out, data); err != nil {
 					return err
 				}
 				fmt.Fprintf(notes, "exported to %s\n", out)
@@ -567,7 +567,7 @@ func newCertShowCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(html, page, 0o644); err != nil {
+				if err := node.WritePrivate(html, page); err != nil {
 					return err
 				}
 				fmt.Fprintf(notes, "printable page written to %s (open it in a browser and print)\n", html)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/certs"
+	"jiexu/node"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -310,7 +311,7 @@ func newRegistryServeCmd() *cobra.Command {
 			return registry.Serve(cmd.Context(), registry.ServeConfig{
 				Dir: dir, Listen: listen,
 				CertFile: filepath.Join(tls, certs.CertFile), KeyFile: filepath.Join(tls, certs.KeyFile), CAFile: filepath.Join(tls, certs.CACertFile),
-				Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+				Logger: slog.New(node.ClipLogs(slog.NewJSONHandler(os.Stderr, nil))),
 			})
 		},
 	}

@@ -439,3 +439,66 @@ func readLog(t *testing.T, path string) string {
 	}
 	return string(data)
 }
+
+// Finding 6: names took U+202E, zero-width characters and formula
+// prefixes, and error texts echoed megabytes of input into logs.
+func TestNamesAndEchoes(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	ctx := context.Background()
+	base := tn.people(hohhot)[0]
+	put := func(mutate func(*jiexuv1.Person)) (*jiexuv1.Enrolment, error) {
+		r := proto.Clone(base).(*jiexuv1.Record)
+		mutate(r.Person)
+		resp, err := tn.Clients[hohhot].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: r})
+		return resp.GetEnrolment(), err
+	}
+	tests := []struct {
+		name   string
+		mutate func(*jiexuv1.Person)
+		field  string
+	}{
+		{"right-to-left override", func(p *jiexuv1.Person) { p.Name = "王\u202e伟" }, "record.person.name"},
+		{"zero-width space", func(p *jiexuv1.Person) { p.Name = "王\u200b伟" }, "record.person.name"},
+		{"formula", func(p *jiexuv1.Person) { p.Name = "=HYPERLINK(\"http://x\",\"王伟\")" }, "record.person.name"},
+		{"bidi in the place", func(p *jiexuv1.Person) { p.HouseholdPlace = "呼和浩特\u2066市" }, "record.person.household_place"},
+		{"formula in the place", func(p *jiexuv1.Person) { p.HouseholdPlace = "@SUM(1+1)*cmd|' /C calc'!A0" }, "record.person.household_place"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := put(tt.mutate)
+			if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("PutRecord: %v, want InvalidArgument naming %s", err, tt.field)
+			}
+		})
+	}
+	// A decomposed name is stored composed (NFC), without stray spaces.
+	r, err := put(func(p *jiexuv1.Person) { p.Name = " Ame\u0301lie " })
+	if err != nil || r.GetPerson().GetName() != "Am\u00e9lie" {
+		t.Fatalf("PutRecord(decomposed) = %q, %v; want %q", r.GetPerson().GetName(), err, "Am\u00e9lie")
+	}
+	// From a peer, sealed: refused, not rewritten.
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	p := proto.Clone(tn.people(hohhot)[1].GetPerson()).(*jiexuv1.Person)
+	p.Name = "\u202e" + p.GetName()
+	req := notice(bt, hohhot, "150200-20261123-000061", "bidi-1", p)
+	bt.seal(t, req)
+	if _, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, req); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a peer's name with U+202E: %v, want InvalidArgument", err)
+	}
+
+	// A megabyte of input comes back, and goes to the log, in a few hundred bytes.
+	logFile := filepath.Join(layoutOf(t, tn.Layout, hohhot).Dir, "node.log")
+	before, _ := os.Stat(logFile)
+	_, err = tn.Clients[hohhot].GetEnrolment(ctx, &jiexuv1.GetEnrolmentRequest{IdNumber: strings.Repeat("9", 1<<20)})
+	if status.Code(err) != codes.InvalidArgument || len(err.Error()) > 1000 {
+		t.Errorf("a 1 MB ID number: %d bytes of error (%v), want a short InvalidArgument", len(err.Error()), status.Code(err))
+	}
+	_, err = tn.Clients[hohhot].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: strings.Repeat("蒙", 300), IdNumber: base.GetPerson().GetIdNumber()})
+	if status.Code(err) != codes.InvalidArgument || len(err.Error()) > 1000 {
+		t.Errorf("a long certificate number: %d bytes of error, want a short InvalidArgument", len(err.Error()))
+	}
+	after, _ := os.Stat(logFile)
+	if grown := after.Size() - before.Size(); grown > 8<<10 {
+		t.Errorf("the log grew by %d bytes for two refused calls", grown)
+	}
+}
