@@ -14,7 +14,8 @@ import (
 )
 
 // interNodePrefixes are the services whose callers must be registered nodes.
-// Health checks and reflection are exempt.
+// Health checks and reflection need only a certificate the snapshot does
+// not revoke.
 var interNodePrefixes = []string{"/jiexu.v1.TransferService/", "/jiexu.v1.CertificateService/", "/jiexu.v1.RemittanceService/"}
 
 // Authorize checks a caller: a verified chain with a region, not revoked by
@@ -106,18 +107,47 @@ func refusalReason(err error) string {
 	return "other"
 }
 
-// UnaryServerInterceptor refuses inter-node calls from callers that
-// Authorize rejects, with Unauthenticated or PermissionDenied.
+// checkCaller lets a call through the inter-node listener: a business call
+// from a caller Authorize accepts; anything else (health, reflection) from
+// any caller the current snapshot does not revoke.
+func (g *Gateway) checkCaller(ctx context.Context, method string) error {
+	var err error
+	if slices.ContainsFunc(interNodePrefixes, func(p string) bool { return strings.HasPrefix(method, p) }) {
+		_, err = g.Authorize(ctx)
+	} else {
+		var cert *x509.Certificate
+		if cert, err = certs.PeerCertificate(ctx); err == nil {
+			if v := g.dir.current.Load(); v != nil && v.verified.Revoked.Contains(cert) {
+				err = fmt.Errorf("%w: serial %s", certs.ErrRevoked, cert.SerialNumber)
+			}
+		}
+	}
+	if err != nil {
+		g.metrics.refused.WithLabelValues(refusalReason(err)).Inc()
+		g.log.Warn("caller refused", "method", method, "err", err)
+		return StatusOf(err)
+	}
+	return nil
+}
+
+// UnaryServerInterceptor refuses calls from callers that checkCaller
+// rejects, with Unauthenticated or PermissionDenied.
 func (g *Gateway) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !slices.ContainsFunc(interNodePrefixes, func(p string) bool { return strings.HasPrefix(info.FullMethod, p) }) {
-			return handler(ctx, req)
-		}
-		if _, err := g.Authorize(ctx); err != nil {
-			g.metrics.refused.WithLabelValues(refusalReason(err)).Inc()
-			g.log.Warn("caller refused", "method", info.FullMethod, "err", err)
-			return nil, StatusOf(err)
+		if err := g.checkCaller(ctx, info.FullMethod); err != nil {
+			return nil, err
 		}
 		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor does the same for streams (a health watch,
+// reflection).
+func (g *Gateway) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := g.checkCaller(ss.Context(), info.FullMethod); err != nil {
+			return err
+		}
+		return handler(srv, ss)
 	}
 }

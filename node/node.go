@@ -278,6 +278,7 @@ func (n *Node) Run(ctx context.Context) error {
 		),
 		grpc.ChainStreamInterceptor(
 			n.srvMetrics.StreamServerInterceptor(),
+			n.gw.StreamServerInterceptor(),
 			peerLim.Stream(),
 			limits.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(recoverOpt),

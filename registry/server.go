@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,16 +34,19 @@ type Service struct {
 	jiexuv1.UnimplementedRegistryServiceServer
 
 	path string
+	ca   *x509.Certificate
 
 	mu      sync.Mutex // guards the fields below
 	modTime time.Time
 	current *jiexuv1.SignedSnapshot
 	snap    *jiexuv1.Snapshot
+	revoked *certs.Revoked
 }
 
-// NewService serves dir's snapshot.pb.
-func NewService(dir string) *Service {
-	return &Service{path: filepath.Join(dir, SnapshotFile)}
+// NewService serves dir's snapshot.pb; ca checks the revocation list it
+// carries, by which the service refuses revoked callers.
+func NewService(dir string, ca *x509.Certificate) *Service {
+	return &Service{path: filepath.Join(dir, SnapshotFile), ca: ca}
 }
 
 func (s *Service) load() (*jiexuv1.SignedSnapshot, *jiexuv1.Snapshot, error) {
@@ -61,9 +65,47 @@ func (s *Service) load() (*jiexuv1.SignedSnapshot, *jiexuv1.Snapshot, error) {
 		if err := proto.Unmarshal(signed.GetSnapshot(), snap); err != nil {
 			return nil, nil, err
 		}
-		s.current, s.snap, s.modTime = signed, snap, fi.ModTime()
+		revoked, err := certs.ParseRevoked(snap.GetRevocationList(), s.ca)
+		if err != nil {
+			return nil, nil, fmt.Errorf("snapshot's revocation list: %w", err)
+		}
+		s.current, s.snap, s.revoked, s.modTime = signed, snap, revoked, fi.ModTime()
 	}
 	return s.current, s.snap, nil
+}
+
+// checkCaller refuses a caller whose certificate the served snapshot's
+// revocation list revokes, whatever it calls (health and reflection too).
+func (s *Service) checkCaller(ctx context.Context) error {
+	cert, err := certs.PeerCertificate(ctx)
+	if err != nil {
+		return status.Error(codes.Unauthenticated, err.Error())
+	}
+	if _, _, err := s.load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return status.Errorf(codes.Internal, "read snapshot: %v", err)
+	}
+	s.mu.Lock()
+	revoked := s.revoked
+	s.mu.Unlock()
+	if revoked.Contains(cert) {
+		return status.Errorf(codes.Unauthenticated, "%v: serial %s", certs.ErrRevoked, cert.SerialNumber)
+	}
+	return nil
+}
+
+// unary and stream refuse revoked callers before anything else.
+func (s *Service) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.checkCaller(ctx); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func (s *Service) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := s.checkCaller(ss.Context()); err != nil {
+		return err
+	}
+	return handler(srv, ss)
 }
 
 // GetSnapshot returns the snapshot when it is newer than the caller's: a
@@ -174,14 +216,19 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 	}
+	ca, err := certs.LoadCertificate(cfg.CAFile)
+	if err != nil {
+		return err
+	}
 	cfg.defaults()
+	svc := NewService(cfg.Dir, ca)
 	lim := limits.NewLimiter(limits.Config{Rate: limits.Rate{PerSecond: cfg.Rate, Burst: cfg.Burst}, Concurrency: cfg.Concurrency, Key: callerKey})
 	srv := grpc.NewServer(append(limits.ServerOptions(maxRegistryRequest, maxRegistryStreams),
 		grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))),
-		grpc.ChainUnaryInterceptor(lim.Unary(), limits.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(lim.Stream(), limits.StreamServerInterceptor()),
+		grpc.ChainUnaryInterceptor(svc.unary, lim.Unary(), limits.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(svc.stream, lim.Stream(), limits.StreamServerInterceptor()),
 	)...)
-	jiexuv1.RegisterRegistryServiceServer(srv, NewService(cfg.Dir))
+	jiexuv1.RegisterRegistryServiceServer(srv, svc)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)

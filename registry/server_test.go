@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"math/big"
 	"net"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -97,4 +99,41 @@ func TestRegistryLimits(t *testing.T) {
 	if _, err := other.GetSnapshot(ctx, big); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("a 100 KiB request: %v, want ResourceExhausted", err)
 	}
+}
+
+// Finding 6: the registry (and its health service) answered revoked callers.
+func TestRegistryRefusesRevokedCallers(t *testing.T) {
+	f := newFixture(t)
+	revoked := certtest.Node(t, f.ca, "150700")
+	if _, err := f.ca.Revoke([]*big.Int{revoked.Signer.Cert.SerialNumber}); err != nil {
+		t.Fatal(err)
+	}
+	addr := serveRegistry(t, f, nil) // its snapshot carries the list
+	ctx := context.Background()
+	if _, err := dialRegistry(t, addr, f.node).GetSnapshot(ctx, &jiexuv1.GetSnapshotRequest{}); err != nil {
+		t.Fatalf("a good caller: %v", err)
+	}
+	c := dialRegistry(t, addr, revoked)
+	if _, err := c.GetSnapshot(ctx, &jiexuv1.GetSnapshotRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("GetSnapshot from a revoked caller: %v, want Unauthenticated", err)
+	}
+	conn := dialConn(t, addr, revoked)
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("health check from a revoked caller: %v, want Unauthenticated", err)
+	}
+}
+
+func dialConn(t *testing.T, addr string, as certtest.Issued) *grpc.ClientConn {
+	t.Helper()
+	kp, err := certs.LoadKeyPair(as.CertFile(), as.KeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, _ := certs.LoadPool(filepath.Join(as.Dir, certs.CACertFile))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(certs.ClientTLS(kp, roots, certs.RegistryRole))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

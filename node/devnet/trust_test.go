@@ -502,3 +502,41 @@ func TestNamesAndEchoes(t *testing.T) {
 		t.Errorf("the log grew by %d bytes for two refused calls", grown)
 	}
 }
+
+// Finding 6: a node's health service answered revoked callers.
+func TestHealthRefusesRevokedCallers(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	ctx := context.Background()
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	check := func() error {
+		_, err := healthpb.NewHealthClient(bt.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	if err := check(); err != nil {
+		t.Fatalf("before the revocation: %v", err)
+	}
+	ca, err := certs.LoadCA(tn.Layout.CADir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Revoke([]*big.Int{bt.signer.Cert.SerialNumber}); err != nil {
+		t.Fatal(err)
+	}
+	if err := devnet.SignRegistry(tn.Layout, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	signed, _ := registry.LoadSigned(filepath.Join(tn.Layout.RegistryDir, registry.SnapshotFile))
+	if _, err := tn.Node(hohhot).Gateway().Directory().Install(signed); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("health check from a revoked caller: %v, want Unauthenticated", err)
+	}
+	w, err := healthpb.NewHealthClient(bt.conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err == nil {
+		_, err = w.Recv()
+	}
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("health watch from a revoked caller: %v, want Unauthenticated", err)
+	}
+}
