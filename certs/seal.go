@@ -22,6 +22,10 @@ const (
 	// DomainRegistryAnnouncement is the CA's statement naming the registry
 	// certificate to trust.
 	DomainRegistryAnnouncement = "jiexu/v1 registry announcement"
+	// DomainReceipt is a receiver's receipt for a message.
+	DomainReceipt = "jiexu/v1 receipt"
+	// DomainAuditCheckpoint is a node's seal over its audit chain's head.
+	DomainAuditCheckpoint = "jiexu/v1 audit checkpoint"
 )
 
 // Signer seals content with a node's (or the registry's) key.

@@ -218,7 +218,7 @@ type StoreStats struct {
 // verification).
 func InspectStore(tx *bolt.Tx) (StoreStats, error) {
 	var st StoreStats
-	for _, b := range allBuckets {
+	for _, b := range requiredBuckets {
 		if tx.Bucket(b) == nil {
 			return st, fmt.Errorf("bucket %s missing", b)
 		}

@@ -312,6 +312,7 @@ func (n *Node) Run(ctx context.Context) error {
 		srv := grpc.NewServer(append(limits.ServerOptions(MaxAgencyMessage, uint32(n.cfg.Limits.MaxStreams)),
 			grpc.Creds(creds), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
 		jiexuv1.RegisterAgencyServiceServer(srv, &agencyServer{n: n})
+		jiexuv1.RegisterAuditServiceServer(srv, &auditServer{n: n})
 		healthpb.RegisterHealthServer(srv, n.health)
 		n.srvMetrics.InitializeMetrics(srv)
 		return srv

@@ -88,6 +88,8 @@ var methodRoles = map[string]Role{
 	jiexuv1.AgencyService_Backup_FullMethodName:              RoleAdmin,
 	jiexuv1.AgencyService_RedriveOutbox_FullMethodName:       RoleAdmin,
 	jiexuv1.AgencyService_PayOutHeld_FullMethodName:          RoleAdmin,
+	jiexuv1.AuditService_VerifyAudit_FullMethodName:          RoleReader,
+	jiexuv1.AuditService_ExportCase_FullMethodName:           RoleClerk,
 }
 
 // MethodRole returns the least role a full method name needs.

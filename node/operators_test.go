@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -33,7 +35,16 @@ func TestIsLoopbackParsesTheHost(t *testing.T) {
 // placed there (or it needs admin), and reading never needs more than
 // writing.
 func TestEveryAgencyMethodHasARole(t *testing.T) {
-	sd := jiexuv1.File_jiexu_v1_agency_proto.Services().ByName("AgencyService")
+	for _, sd := range []protoreflect.ServiceDescriptor{
+		jiexuv1.File_jiexu_v1_agency_proto.Services().ByName("AgencyService"),
+		jiexuv1.File_jiexu_v1_audit_proto.Services().ByName("AuditService"),
+	} {
+		checkRoles(t, sd)
+	}
+}
+
+func checkRoles(t *testing.T, sd protoreflect.ServiceDescriptor) {
+	t.Helper()
 	for i := 0; i < sd.Methods().Len(); i++ {
 		m := sd.Methods().Get(i)
 		full := "/" + string(sd.FullName()) + "/" + string(m.Name())
@@ -46,6 +57,9 @@ func TestEveryAgencyMethodHasARole(t *testing.T) {
 			t.Errorf("%s reads but needs %s", full, r)
 		}
 	}
+}
+
+func TestRoleNames(t *testing.T) {
 	if MethodRole("/jiexu.v1.AgencyService/SomethingNew") != RoleAdmin {
 		t.Error("an unknown method does not need admin")
 	}

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
@@ -19,6 +22,7 @@ import (
 
 	"jiexu/certs"
 	"jiexu/node"
+	"jiexu/node/devnet"
 	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
@@ -29,6 +33,7 @@ import (
 type trustNet struct {
 	dir, caDir, regDir string
 	registry           *process
+	procs              map[string][]*process
 	cfgs               map[string]string
 	clients            map[string]jiexuv1.AgencyServiceClient
 	registryAddr       string
@@ -39,7 +44,7 @@ func startTrustNet(t *testing.T, regions ...string) *trustNet {
 	dir := t.TempDir()
 	jiexu(t, "devnet", "init", "--dir", dir, "--regions", strings.Join(regions, ","), "--people", "4")
 	tn := &trustNet{dir: dir, caDir: filepath.Join(dir, "ca"), regDir: filepath.Join(dir, "registry"),
-		cfgs: map[string]string{}, clients: map[string]jiexuv1.AgencyServiceClient{}}
+		cfgs: map[string]string{}, clients: map[string]jiexuv1.AgencyServiceClient{}, procs: map[string][]*process{}}
 	for _, r := range regions {
 		path := filepath.Join(dir, "nodes", r, "node.json")
 		cfg, err := node.LoadConfig(path)
@@ -54,7 +59,7 @@ func startTrustNet(t *testing.T, regions ...string) *trustNet {
 	}
 	tn.registry = start(t, filepath.Join(dir, "registry.log"), "registry", "serve", "--dir", tn.regDir, "--listen", tn.registryAddr, "--tls", filepath.Join(tn.regDir, "tls"))
 	for _, r := range regions {
-		start(t, filepath.Join(dir, r+".log"), "node", "serve", "--config", tn.cfgs[r])
+		tn.procs[r] = append(tn.procs[r], start(t, filepath.Join(dir, r+".log"), "node", "serve", "--config", tn.cfgs[r]))
 		tn.clients[r] = agencyOf(t, tn.cfgs[r])
 	}
 	return tn
@@ -509,5 +514,167 @@ func TestCertVerifyKnowsRevocation(t *testing.T) {
 	_ = os.WriteFile(bad, data, 0o600)
 	if out, err := runJiexu("cert", "verify", "--ca", caFile, "--snapshot", bad, genuine); err == nil {
 		t.Errorf("a tampered snapshot was accepted:\n%s", out)
+	}
+}
+
+// copyFile copies a file (a stopped node's store) for tampering.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tamperStore changes a copy of a store's audit chain with bbolt directly,
+// as someone with the file but not the node's key would.
+func tamperStore(t *testing.T, path string, fn func(b *bolt.Bucket) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { return fn(tx.Bucket([]byte("gateway.audit"))) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func auditKey(n uint64) []byte {
+	k := make([]byte, 8)
+	for i := 7; i >= 0; i-- {
+		k[i], n = byte(n), n>>8
+	}
+	return k
+}
+
+// Finding: nothing recorded what went in and out. Now every message, receipt
+// and case transition is chained in the store; 'jiexu audit verify' finds any
+// edit, and 'jiexu audit export' gives one case's evidence, with the peers'
+// sealed receipts, which verifies offline against the CA.
+func TestAuditTrail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	tn := startTrustNet(t, "150100", "150700")
+	ctx := context.Background()
+	origin, dest := tn.clients["150100"], tn.clients["150700"]
+	jiexu(t, "records", "import", "--config", tn.cfgs["150100"], filepath.Join(tn.dir, "nodes", "150100", "records.csv"))
+	var caseIDs []string
+	var ids []string
+	people := devnetPeople(t, ctx, origin)
+	for id := range people {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids[:2] {
+		e := people[id]
+		p := e.GetPeriods()[len(e.GetPeriods())-1]
+		last := rules.YearMonthOf(time.Now().AddDate(0, -1, 0))
+		if rules.MonthIndex(last) < rules.MonthIndex(p.GetEnrolledFrom()) {
+			last = p.GetEnrolledFrom()
+		}
+		sus, err := origin.SuspendEnrolment(ctx, &jiexuv1.SuspendEnrolmentRequest{IdNumber: id, LastMonth: last, ConfirmWaiting: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &jiexuv1.Record{Person: e.GetPerson(), Scheme: p.GetScheme()}
+		if _, err := dest.PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: devnet.DestinationRecord(r, devnet.NodeLayout{Region: "150700", Kind: "insurance"}, time.Now())}); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := dest.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: e.GetPerson().GetName(), OriginDivision: "150100",
+			CertificateNumber: certNumber(t, sus.GetCertificate()), VerificationCode: rules.VerificationCode(sus.GetCertificate())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		caseIDs = append(caseIDs, resp.GetCase().GetCaseId())
+	}
+	for _, id := range caseIDs {
+		for i := 0; ; i++ {
+			c, err := origin.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: id})
+			if err == nil && c.GetCase().GetState() == jiexuv1.CaseState_CASE_STATE_CLOSED {
+				break
+			}
+			if i > 600 {
+				t.Fatalf("case %s did not close: %v", id, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	caFile := filepath.Join(tn.caDir, certs.CACertFile)
+	for _, r := range []string{"150100", "150700"} {
+		if out := jiexu(t, "audit", "verify", "--config", tn.cfgs[r]); !strings.HasPrefix(out, "OK:") {
+			t.Errorf("audit verify at %s: %s", r, out)
+		}
+	}
+	// One case's evidence, from each side.
+	for _, r := range []string{"150100", "150700"} {
+		file := filepath.Join(tn.dir, "evidence-"+r+".pb")
+		jiexu(t, "audit", "export", "--config", tn.cfgs[r], caseIDs[0], "--out", file)
+		if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("export mode %v, %v; want 0600", fi.Mode().Perm(), err)
+		}
+		out := jiexu(t, "audit", "verify-export", "--ca", caFile, file)
+		for _, want := range []string{"OK: case " + caseIDs[0], "sealed receipt for", "received ", "sent ", "case "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("verify-export at %s lacks %q:\n%s", r, want, out)
+			}
+		}
+		if strings.Contains(out, caseIDs[1]) {
+			t.Errorf("the evidence for %s shows case %s", caseIDs[0], caseIDs[1])
+		}
+		data, _ := os.ReadFile(file)
+		data[len(data)/2] ^= 1
+		bad := file + ".bad"
+		_ = os.WriteFile(bad, data, 0o600)
+		if out, err := runJiexu("audit", "verify-export", "--ca", caFile, bad); err == nil {
+			t.Errorf("a tampered export verifies:\n%s", out)
+		}
+	}
+
+	// Stop the destination and tamper with copies of its store.
+	cfg, _ := node.LoadConfig(tn.cfgs["150700"])
+	store := filepath.Join(cfg.DataDir, node.DBFile)
+	for _, p := range tn.procs["150700"] {
+		p.kill(syscall.SIGTERM)
+	}
+	good := filepath.Join(tn.dir, "good.db")
+	copyFile(t, store, good)
+	if out := jiexu(t, "audit", "verify", "--store", good, "--ca", caFile); !strings.HasPrefix(out, "OK:") {
+		t.Fatalf("audit verify --store: %s", out)
+	}
+	var n uint64
+	tamperStore(t, good, func(b *bolt.Bucket) error { n = uint64(b.Stats().KeyN); return nil })
+	tests := []struct {
+		name string
+		fn   func(b *bolt.Bucket) error
+	}{
+		{"one entry edited", func(b *bolt.Bucket) error {
+			v := bytes.Clone(b.Get(auditKey(3)))
+			v[len(v)-3] ^= 1
+			return b.Put(auditKey(3), v)
+		}},
+		{"truncated", func(b *bolt.Bucket) error { return b.Delete(auditKey(n)) }},
+		{"reordered", func(b *bolt.Bucket) error {
+			a, c := bytes.Clone(b.Get(auditKey(2))), bytes.Clone(b.Get(auditKey(3)))
+			if err := b.Put(auditKey(2), c); err != nil {
+				return err
+			}
+			return b.Put(auditKey(3), a)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store.db")
+			copyFile(t, good, path)
+			tamperStore(t, path, tt.fn)
+			out, err := runJiexu("audit", "verify", "--store", path, "--ca", caFile)
+			if err == nil || !strings.Contains(out, "audit chain does not verify") {
+				t.Fatalf("audit verify of a store %s: %v\n%s", tt.name, err, out)
+			}
+		})
 	}
 }

@@ -743,10 +743,17 @@ func (x *MessageHeader) GetCreatedAt() *timestamppb.Timestamp {
 // Receipt acknowledges a message: the receiver has durably applied it, or had
 // already applied it (duplicate).
 type Receipt struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	Duplicate     bool                   `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
-	AcceptedAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MessageId  string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Duplicate  bool                   `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	AcceptedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
+	// seal is the receiver's seal over this receipt (without the seal, and
+	// with duplicate false): its proof that it received the message, which
+	// the sender keeps in its audit chain.
+	Seal *Seal `protobuf:"bytes,4,opt,name=seal,proto3" json:"seal,omitempty"`
+	// message_digest is SHA-256 of the content the message's seal covers,
+	// binding the receipt to exactly that message.
+	MessageDigest []byte `protobuf:"bytes,5,opt,name=message_digest,json=messageDigest,proto3" json:"message_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -802,6 +809,20 @@ func (x *Receipt) GetAcceptedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Receipt) GetSeal() *Seal {
+	if x != nil {
+		return x.Seal
+	}
+	return nil
+}
+
+func (x *Receipt) GetMessageDigest() []byte {
+	if x != nil {
+		return x.MessageDigest
+	}
+	return nil
+}
+
 var File_jiexu_v1_types_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_types_proto_rawDesc = "" +
@@ -846,13 +867,15 @@ const file_jiexu_v1_types_proto_rawDesc = "" +
 	"\x0freceiver_region\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\x0ereceiverRegion\x12 \n" +
 	"\acase_id\x18\x04 \x01(\tB\a\x82\xb5\x18\x03\x10\x80\x01R\x06caseId\x129\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8c\x01\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xdf\x01\n" +
 	"\aReceipt\x12&\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tB\a\x82\xb5\x18\x03\x10\x80\x01R\tmessageId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12;\n" +
 	"\vaccepted_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"acceptedAt*[\n" +
+	"acceptedAt\x12\"\n" +
+	"\x04seal\x18\x04 \x01(\v2\x0e.jiexu.v1.SealR\x04seal\x12-\n" +
+	"\x0emessage_digest\x18\x05 \x01(\fB\x06\x82\xb5\x18\x02\x10 R\rmessageDigest*[\n" +
 	"\x06Scheme\x12\x16\n" +
 	"\x12SCHEME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSCHEME_EMPLOYEE\x10\x01\x12\x13\n" +
@@ -908,11 +931,12 @@ var file_jiexu_v1_types_proto_depIdxs = []int32{
 	8,  // 2: jiexu.v1.Seal.batch_proof:type_name -> jiexu.v1.BatchProof
 	12, // 3: jiexu.v1.MessageHeader.created_at:type_name -> google.protobuf.Timestamp
 	12, // 4: jiexu.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	9,  // 5: jiexu.v1.Receipt.seal:type_name -> jiexu.v1.Seal
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_types_proto_init() }
