@@ -15,7 +15,7 @@ import (
 
 // auditFixture is a gateway with a chain of n case transitions over three
 // cases and a checkpoint every 5 entries.
-func auditFixture(t *testing.T, n int) *Gateway {
+func auditFixture(t testing.TB, n int) *Gateway {
 	t.Helper()
 	f := newFixture(t)
 	g := f.gateway(t, func(c *Config) { c.AuditCheckpointEvery = 5 })
@@ -182,4 +182,23 @@ func TestAuditExport(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzVerifyExport(f *testing.F) {
+	g := auditFixture(f, 13)
+	x, err := g.Audit().ExportCase("case-1")
+	if err != nil {
+		f.Fatal(err)
+	}
+	wire, _ := proto.Marshal(x)
+	f.Add(wire)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var x jiexuv1.AuditExport
+		if proto.Unmarshal(data, &x) != nil {
+			return
+		}
+		if r, err := VerifyExport(&x, g.cfg.CA); err == nil && len(r.Entries) == 0 {
+			t.Fatal("an export of no entries verified")
+		}
+	})
 }

@@ -65,7 +65,7 @@ type fixture struct {
 	registry string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	ca := certtest.NewCA(t)
 	f := &fixture{ca: ca, reg: certtest.Registry(t, ca), node: certtest.Node(t, ca, "150100"), table: registry.DefaultTable()}
 	f.dbPath = filepath.Join(t.TempDir(), "node.db")
@@ -99,7 +99,7 @@ func (f *fixture) sign(t *testing.T) *jiexuv1.SignedSnapshot {
 	return s
 }
 
-func (f *fixture) gateway(t *testing.T, mutate func(*Config)) *Gateway {
+func (f *fixture) gateway(t testing.TB, mutate func(*Config)) *Gateway {
 	t.Helper()
 	db, err := bolt.Open(f.dbPath, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {

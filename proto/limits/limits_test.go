@@ -156,3 +156,21 @@ func TestLimiter(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func FuzzCheck(f *testing.F) {
+	seed, _ := proto.Marshal(&jiexuv1.ImportRecordsRequest{Records: []*jiexuv1.Record{{Person: person()}}})
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, m := range []proto.Message{&jiexuv1.ImportRecordsRequest{}, &jiexuv1.NotifyTransferRequest{}, &jiexuv1.SignedSnapshot{}} {
+			if proto.Unmarshal(data, m) != nil {
+				continue
+			}
+			if err := limits.Check(m); err != nil {
+				var fe *limits.FieldError
+				if !errors.As(err, &fe) || len(fe.Violations) == 0 || len(err.Error()) > 20*300 {
+					t.Fatalf("Check(%T) = %v", m, err)
+				}
+			}
+		}
+	})
+}
