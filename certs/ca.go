@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,9 @@ const (
 	// RoleMonitoring is the national Prometheus's client certificate, the
 	// only one a node's /metrics over TLS accepts.
 	RoleMonitoring
+	// RoleOperator is a person's certificate for one node's agency API,
+	// issued by that node's own operator CA (client authentication only).
+	RoleOperator
 )
 
 // CA is the national root: its certificate, key and folder.
@@ -43,11 +47,19 @@ type CA struct {
 }
 
 type options struct {
-	regionCheck func(code string) error
+	regionCheck  func(code string) error
+	organization string
 }
 
 // Option configures a CA.
 type Option func(*options)
+
+// WithOrganization sets the subject organization of a new CA's certificate
+// (default 国家医疗保障局, the national root); a bureau's operator CA names
+// the bureau.
+func WithOrganization(org string) Option {
+	return func(o *options) { o.organization = org }
+}
 
 // WithRegionCheck makes the CA refuse regions for which check returns an error
 // (the caller passes the GB/T 2260 table's look-up).
@@ -70,6 +82,10 @@ func InitCA(dir, name string, opts ...Option) (*CA, error) {
 	if name == "" {
 		name = DefaultCAName
 	}
+	org := o.organization
+	if org == "" {
+		org = "国家医疗保障局"
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -77,7 +93,7 @@ func InitCA(dir, name string, opts ...Option) (*CA, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          randomSerial(),
-		Subject:               pkix.Name{CommonName: name, Organization: []string{"国家医疗保障局"}, Country: []string{"CN"}},
+		Subject:               pkix.Name{CommonName: name, Organization: []string{org}, Country: []string{"CN"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
@@ -122,6 +138,19 @@ func LoadCA(dir string, opts ...Option) (*CA, error) {
 	return &CA{Cert: cert, Key: key, dir: dir, opts: newOptions(opts)}, nil
 }
 
+// Signer returns a signer of the CA's own key, for statements only the CA
+// may make (the registry announcement); check them with CheckCASeal.
+func (ca *CA) Signer() *Signer { return NewSigner(ca.Cert, ca.Key) }
+
+// Revoked returns the CA's current revocation list, checked.
+func (ca *CA) Revoked() (*Revoked, error) {
+	der, err := LoadCRL(filepath.Join(ca.dir, CRLFile))
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevoked(der, ca.Cert)
+}
+
 // IssueRequest describes a certificate to issue.
 type IssueRequest struct {
 	Role   Role
@@ -131,6 +160,9 @@ type IssueRequest struct {
 	// Kind is RoleNode only: KindInsurance or KindNCMS, or empty when the
 	// certificate does not say (older certificates).
 	Kind string
+	// OperatorRole is RoleOperator's role on the node (Region): a label
+	// the node interprets, such as "reader", "clerk" or "admin".
+	OperatorRole string
 	// Validity defaults to one year.
 	Validity time.Duration
 }
@@ -174,6 +206,15 @@ func (ca *CA) template(req IssueRequest) (*x509.Certificate, error) {
 		tmpl.URIs = append(tmpl.URIs, RegistryURI())
 	case RoleMonitoring:
 		tmpl.URIs = append(tmpl.URIs, MonitoringURI())
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	case RoleOperator:
+		if !isSixDigits(req.Region) {
+			return nil, fmt.Errorf("%w: region %q must be 6 digits", ErrBadRegion, req.Region)
+		}
+		if req.OperatorRole == "" || strings.ContainsAny(req.OperatorRole, "/?#") {
+			return nil, fmt.Errorf("operator role %q: a plain label such as clerk is required", req.OperatorRole)
+		}
+		tmpl.URIs = append(tmpl.URIs, OperatorURI(req.Region, req.OperatorRole))
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	default:
 		return nil, fmt.Errorf("unknown role %d", req.Role)

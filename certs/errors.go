@@ -19,6 +19,8 @@ var (
 	ErrBadSeal = errors.New("seal does not match the sealed content")
 	// ErrUnsealed is returned when a seal is missing or incomplete.
 	ErrUnsealed = errors.New("not sealed")
+	// ErrNotOperator is returned when a certificate names no operator region and role.
+	ErrNotOperator = errors.New("certificate is not an operator's")
 	// ErrBadRegion is returned when an issue request names a region that is not a real division code.
 	ErrBadRegion = errors.New("not a pooling-region code")
 	// ErrNotMonitoring is returned when a client of /metrics lacks the monitoring role.

@@ -20,6 +20,8 @@ const (
 	// monitoringPath is the URI SAN path of the national Prometheus's
 	// client certificate.
 	monitoringPath = "/monitoring"
+	// operatorPathPrefix precedes region/role in an operator's URI SAN.
+	operatorPathPrefix = "/operator/"
 )
 
 // RegionURI returns the URI SAN that binds a certificate to a pooling region.
@@ -64,6 +66,27 @@ func regionOf(uris []*url.URL) (string, error) {
 		return code, nil
 	}
 	return "", ErrNoRegion
+}
+
+// OperatorURI returns the URI SAN of an operator certificate: the region of
+// the node it opens and the operator's role there.
+func OperatorURI(region, role string) *url.URL {
+	return &url.URL{Scheme: uriScheme, Host: uriHost, Path: operatorPathPrefix + region + "/" + role}
+}
+
+// OperatorOf returns the region and role an operator certificate names.
+func OperatorOf(cert *x509.Certificate) (region, role string, err error) {
+	for _, u := range cert.URIs {
+		if u.Scheme != uriScheme || u.Host != uriHost || !strings.HasPrefix(u.Path, operatorPathPrefix) {
+			continue
+		}
+		region, role, ok := strings.Cut(strings.TrimPrefix(u.Path, operatorPathPrefix), "/")
+		if !ok || !isSixDigits(region) || role == "" || strings.Contains(role, "/") {
+			return "", "", fmt.Errorf("%w: malformed operator URI %s", ErrNotOperator, u)
+		}
+		return region, role, nil
+	}
+	return "", "", ErrNotOperator
 }
 
 // IsRegistry reports whether a certificate carries the registry role.

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -18,6 +19,13 @@ const (
 	DomainMessage     = "jiexu/v1 message"
 	DomainCertificate = "jiexu/v1 certificate"
 	DomainSnapshot    = "jiexu/v1 snapshot"
+	// DomainRegistryAnnouncement is the CA's statement naming the registry
+	// certificate to trust.
+	DomainRegistryAnnouncement = "jiexu/v1 registry announcement"
+	// DomainReceipt is a receiver's receipt for a message.
+	DomainReceipt = "jiexu/v1 receipt"
+	// DomainAuditCheckpoint is a node's seal over its audit chain's head.
+	DomainAuditCheckpoint = "jiexu/v1 audit checkpoint"
 )
 
 // Signer seals content with a node's (or the registry's) key.
@@ -66,6 +74,20 @@ func CheckSeal(seal *jiexuv1.Seal, domain string, content []byte, roots *x509.Ce
 		return nil, err
 	}
 	return cert, nil
+}
+
+// CheckCASeal verifies a seal made by the CA itself (Signer of the CA's own
+// certificate and key): the signature, and that the sealing certificate is
+// exactly ca.
+func CheckCASeal(seal *jiexuv1.Seal, domain string, content []byte, ca *x509.Certificate) error {
+	cert, err := CheckSignature(seal, domain, content)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(cert.Raw, ca.Raw) {
+		return fmt.Errorf("%w: sealed by %q, not the CA", ErrUnknownCA, cert.Subject.CommonName)
+	}
+	return nil
 }
 
 // CheckSignature verifies a seal's signature over content under a domain

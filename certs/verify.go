@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -11,16 +12,20 @@ import (
 // Revoked is a set of revoked certificate serials taken from a CRL that the
 // CA signed.
 type Revoked struct {
-	serials map[string]struct{}
-	// Number is the CRL's sequence number; NextUpdate its stated expiry.
-	Number     *big.Int
-	NextUpdate time.Time
+	// serials maps a revoked serial to its revocation time.
+	serials map[string]time.Time
+	// Number is the CRL's sequence number (nil for an empty input);
+	// ThisUpdate and NextUpdate its issue time and stated expiry.
+	Number                 *big.Int
+	ThisUpdate, NextUpdate time.Time
+	// DER is the CRL as signed (nil for an empty input).
+	DER []byte
 }
 
 // ParseRevoked checks a CRL's signature against the CA and returns its
 // serials. An empty input is an empty set.
 func ParseRevoked(der []byte, ca *x509.Certificate) (*Revoked, error) {
-	r := &Revoked{serials: map[string]struct{}{}}
+	r := &Revoked{serials: map[string]time.Time{}}
 	if len(der) == 0 {
 		return r, nil
 	}
@@ -31,20 +36,51 @@ func ParseRevoked(der []byte, ca *x509.Certificate) (*Revoked, error) {
 	if err := crl.CheckSignatureFrom(ca); err != nil {
 		return nil, fmt.Errorf("revocation list not signed by the CA: %w", err)
 	}
-	for _, e := range crl.RevokedCertificateEntries {
-		r.serials[e.SerialNumber.String()] = struct{}{}
+	if crl.Number == nil {
+		return nil, errors.New("revocation list has no CRL number")
 	}
-	r.Number, r.NextUpdate = crl.Number, crl.NextUpdate
+	for _, e := range crl.RevokedCertificateEntries {
+		r.serials[e.SerialNumber.String()] = e.RevocationTime
+	}
+	r.Number, r.ThisUpdate, r.NextUpdate = crl.Number, crl.ThisUpdate, crl.NextUpdate
+	r.DER = bytes.Clone(der)
 	return r, nil
 }
 
 // Contains reports whether a certificate is revoked. A nil set holds nothing.
 func (r *Revoked) Contains(cert *x509.Certificate) bool {
-	if r == nil {
-		return false
-	}
-	_, ok := r.serials[cert.SerialNumber.String()]
+	_, ok := r.RevokedAt(cert)
 	return ok
+}
+
+// RevokedAt returns when a certificate was revoked, and whether it is.
+func (r *Revoked) RevokedAt(cert *x509.Certificate) (time.Time, bool) {
+	if r == nil {
+		return time.Time{}, false
+	}
+	at, ok := r.serials[cert.SerialNumber.String()]
+	return at, ok
+}
+
+// CompareNumber orders two lists by CRL number; a nil list or an empty one
+// (no number) comes before every signed list.
+func (r *Revoked) CompareNumber(o *Revoked) int {
+	var a, b *big.Int
+	if r != nil {
+		a = r.Number
+	}
+	if o != nil {
+		b = o.Number
+	}
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return a.Cmp(b)
 }
 
 // Len returns the number of revoked serials.

@@ -13,41 +13,89 @@ import (
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
-// List returns pending messages (dead=false) or dead letters, optionally for
-// one peer, oldest first, without payloads unless withPayload.
-func (g *Gateway) List(dead bool, peer string, limit int, withPayload bool) ([]*jiexuv1.OutboxMessage, error) {
+// ListQuery chooses a page of pending messages or dead letters.
+type ListQuery struct {
+	// Dead lists dead letters instead of pending messages.
+	Dead bool
+	// Peer, if set, keeps only messages to that region.
+	Peer string
+	// After skips messages up to and including this sequence (the last
+	// sequence of the previous page; 0 for the first).
+	After uint64
+	// Limit is the page size (at least 1).
+	Limit int
+	// WithPayload keeps the sealed payloads (they are dropped otherwise).
+	WithPayload bool
+}
+
+// List returns a page of pending messages or dead letters, oldest first,
+// and the sequence to pass as After for the next page (0 on the last page).
+// It reads at most Limit+1 messages per peer, never the whole queue.
+func (g *Gateway) List(q ListQuery) ([]*jiexuv1.OutboxMessage, uint64, error) {
+	if q.Limit < 1 {
+		q.Limit = 1
+	}
 	var out []*jiexuv1.OutboxMessage
-	bucket := bucketOutbox
-	if dead {
-		bucket = bucketDead
+	keep := func(v []byte) error {
+		e := &jiexuv1.OutboxMessage{}
+		if err := proto.Unmarshal(v, e); err != nil {
+			return err
+		}
+		if !q.WithPayload {
+			e.Payload = nil
+		}
+		out = append(out, e)
+		return nil
 	}
 	err := g.cfg.DB.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucket).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			e := &jiexuv1.OutboxMessage{}
-			if err := proto.Unmarshal(v, e); err != nil {
-				return err
+		if q.Dead { // keyed by sequence alone
+			c := tx.Bucket(bucketDead).Cursor()
+			for k, v := c.Seek(seqKey(q.After + 1)); k != nil && len(out) <= q.Limit; k, v = c.Next() {
+				if q.Peer != "" {
+					var e jiexuv1.OutboxMessage
+					if err := proto.Unmarshal(v, &e); err != nil {
+						return err
+					}
+					if e.GetPeerRegion() != q.Peer {
+						continue
+					}
+				}
+				if err := keep(v); err != nil {
+					return err
+				}
 			}
-			if peer != "" && e.GetPeerRegion() != peer {
-				continue
+			return nil
+		}
+		// Keyed by peer, then sequence: take up to Limit+1 from each peer.
+		c := tx.Bucket(bucketOutbox).Cursor()
+		peers := []string{q.Peer}
+		if q.Peer == "" {
+			peers = nil
+			for k, _ := c.First(); k != nil; k, _ = c.Seek(append(bytes.Clone(k[:6]), 0xff)) {
+				peers = append(peers, string(k[:6]))
 			}
-			if !withPayload {
-				e.Payload = nil
+		}
+		for _, p := range peers {
+			n := 0
+			for k, v := c.Seek(outboxKey(p, q.After+1)); k != nil && bytes.HasPrefix(k, []byte(p)) && n <= q.Limit; k, v = c.Next() {
+				if err := keep(v); err != nil {
+					return err
+				}
+				n++
 			}
-			out = append(out, e)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if !dead { // outbox keys sort by peer first; present oldest first overall
-		sortBySequence(out)
+	sortBySequence(out)
+	var next uint64
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+		next = out[len(out)-1].GetSequence()
 	}
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return out, next, nil
 }
 
 func sortBySequence(ms []*jiexuv1.OutboxMessage) {
@@ -170,7 +218,7 @@ type StoreStats struct {
 // verification).
 func InspectStore(tx *bolt.Tx) (StoreStats, error) {
 	var st StoreStats
-	for _, b := range allBuckets {
+	for _, b := range requiredBuckets {
 		if tx.Bucket(b) == nil {
 			return st, fmt.Errorf("bucket %s missing", b)
 		}

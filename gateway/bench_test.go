@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"jiexu/certs"
 	"jiexu/certs/certtest"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
@@ -24,7 +25,11 @@ func sealedNotice(b *testing.B) (*jiexuv1.NotifyTransferRequest, *view) {
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
-	return m, &view{roots: roots, verified: &registry.Verified{}}
+	router, err := registry.NewRouter(registry.DefaultTable(), []*jiexuv1.Node{{Region: "150100", CertificateFingerprints: []string{certs.Fingerprint(n.Signer.Cert)}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m, &view{roots: roots, verified: &registry.Verified{}, router: router}
 }
 
 // BenchmarkVerifyMessage checks a seal and the signer's chain every time.
@@ -32,7 +37,7 @@ func BenchmarkVerifyMessage(b *testing.B) {
 	m, v := sealedNotice(b)
 	now := time.Now()
 	for b.Loop() {
-		fresh := &view{roots: v.roots, verified: v.verified} // remembers nothing
+		fresh := &view{roots: v.roots, verified: v.verified, router: v.router} // remembers nothing
 		if _, err := fresh.verifyMessage(m, now); err != nil {
 			b.Fatal(err)
 		}

@@ -40,6 +40,9 @@ type Directory struct {
 	current atomic.Pointer[view]
 	fetched atomic.Int64 // unix seconds of the last successful refresh
 	lastErr atomic.Pointer[string]
+	// installMu makes verify-against-held and replace one step, so that two
+	// installs never both pass against the same held snapshot.
+	installMu sync.Mutex
 }
 
 func newDirectory(ca *x509.Certificate, table *registry.Table, db *bolt.DB, now func() time.Time) *Directory {
@@ -75,20 +78,27 @@ func (d *Directory) loadStored() error {
 	return err
 }
 
-// Install verifies a signed snapshot and, when it is not older than the one
-// held, makes it current and stores it. It reports whether it changed.
+// Install verifies a signed snapshot against the CA and against what the
+// node holds (registry.VerifySnapshot: version, CRL number, revoked and
+// pinned signers, times) and, when it is newer, makes it current and stores
+// it. It reports whether it changed.
 func (d *Directory) Install(signed *jiexuv1.SignedSnapshot) (bool, error) {
 	return d.install(signed, d.now(), true)
 }
 
 func (d *Directory) install(signed *jiexuv1.SignedSnapshot, at time.Time, store bool) (bool, error) {
-	held := d.Version()
+	d.installMu.Lock()
+	defer d.installMu.Unlock()
+	var held *registry.Verified
+	if cur := d.current.Load(); cur != nil {
+		held = cur.verified
+	}
 	v, err := registry.VerifySnapshot(signed, d.ca, held, at)
 	if err != nil {
 		return false, err
 	}
-	if cur := d.current.Load(); cur != nil && v.Snapshot.GetVersion() == held && proto.Equal(cur.verified.Signed, signed) {
-		return false, nil
+	if held != nil && v.Epoch() == held.Epoch() && v.Version() == held.Version() {
+		return false, nil // the same snapshot (VerifySnapshot refuses other content)
 	}
 	table, err := d.tableFor(v.Snapshot.GetDivisions())
 	if err != nil {
@@ -99,7 +109,7 @@ func (d *Directory) install(signed *jiexuv1.SignedSnapshot, at time.Time, store 
 		return false, fmt.Errorf("snapshot %d: %w", v.Snapshot.GetVersion(), err)
 	}
 	if store {
-		data, err := proto.Marshal(signed)
+		data, err := proto.Marshal(v.Signed)
 		if err != nil {
 			return false, err
 		}
@@ -195,6 +205,15 @@ func (d *Directory) Revoked() *certs.Revoked {
 // Version returns the current snapshot's version, 0 when none.
 func (d *Directory) Version() uint64 { return d.Snapshot().GetVersion() }
 
+// Epoch returns the registry epoch in force: 0 until the CA announces a
+// registry certificate, then the announcement's epoch.
+func (d *Directory) Epoch() uint64 {
+	if v := d.current.Load(); v != nil {
+		return v.verified.Epoch()
+	}
+	return 0
+}
+
 // Expired reports whether the current snapshot is missing or past its expiry.
 func (d *Directory) Expired() bool {
 	s := d.Snapshot()
@@ -248,7 +267,7 @@ func newRegistryClient(dir *Directory, address string, kp *certs.KeyPair, log *s
 func (c *registryClient) refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	resp, err := jiexuv1.NewRegistryServiceClient(c.conn).GetSnapshot(ctx, &jiexuv1.GetSnapshotRequest{KnownVersion: c.dir.Version()})
+	resp, err := jiexuv1.NewRegistryServiceClient(c.conn).GetSnapshot(ctx, &jiexuv1.GetSnapshotRequest{KnownVersion: c.dir.Version(), KnownEpoch: c.dir.Epoch()})
 	if err != nil {
 		return fmt.Errorf("fetch snapshot from %s: %w", c.address, err)
 	}
@@ -261,7 +280,7 @@ func (c *registryClient) refresh(ctx context.Context) error {
 		return fmt.Errorf("snapshot from %s refused: %w", c.address, err)
 	}
 	if changed {
-		c.log.Info("registry snapshot installed", "version", c.dir.Version(), "divisions", c.dir.Table().Identity())
+		c.log.Info("registry snapshot installed", "version", c.dir.Version(), "epoch", c.dir.Epoch(), "divisions", c.dir.Table().Identity())
 		if t := c.dir.Table(); t != c.dir.table {
 			c.log.Info("routing by the registry's division table, not this node's own", "registry_table", t.Identity(), "own_table", c.dir.table.Identity())
 		}

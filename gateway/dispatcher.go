@@ -14,7 +14,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"jiexu/certs"
 	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/proto/limits"
 )
 
 // dispatcher delivers the outbox of one peer region.
@@ -97,9 +99,10 @@ func (d *dispatcher) run(ctx context.Context) {
 }
 
 type attempt struct {
-	key   []byte
-	entry *jiexuv1.OutboxMessage
-	err   error
+	key     []byte
+	entry   *jiexuv1.OutboxMessage
+	receipt *jiexuv1.Receipt // the peer's, verified, when err is nil
+	err     error
 }
 
 // deliverDue sends up to Window due messages concurrently and records the
@@ -138,25 +141,29 @@ func (d *dispatcher) deliverDue(ctx context.Context) (time.Time, error) {
 	var wg sync.WaitGroup
 	for _, a := range batch {
 		wg.Add(1)
-		go func() { defer wg.Done(); a.err = d.send(ctx, a.entry) }()
+		go func() { defer wg.Done(); a.receipt, a.err = d.send(ctx, a.entry) }()
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return time.Time{}, nil // shutting down: the attempts are simply retried later
 	}
-	d.reachable = slices.ContainsFunc(batch, func(a *attempt) bool { return a.err == nil })
+	// Reachable, unless it also asked us to slow down: then every message
+	// waits for its retry hint.
+	d.reachable = slices.ContainsFunc(batch, func(a *attempt) bool { return a.err == nil }) &&
+		!slices.ContainsFunc(batch, func(a *attempt) bool { _, busy := limits.RetryAfter(a.err); return busy })
 	return now, d.record(batch)
 }
 
-// send makes one delivery attempt.
-func (d *dispatcher) send(ctx context.Context, e *jiexuv1.OutboxMessage) error {
+// send makes one delivery attempt and returns the peer's receipt, its seal
+// verified and bound to the message sent.
+func (d *dispatcher) send(ctx context.Context, e *jiexuv1.OutboxMessage) (*jiexuv1.Receipt, error) {
 	respType, err := methodResponse(e.GetMethod())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c, err := d.g.conn(d.peer)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The dispatcher's backoff is the retry policy; gRPC's own reconnect
 	// backoff (up to two minutes) must not delay a peer that came back.
@@ -167,17 +174,38 @@ func (d *dispatcher) send(ctx context.Context, e *jiexuv1.OutboxMessage) error {
 	defer cancel()
 	resp := respType.New().Interface()
 	if err := c.Invoke(ctx, e.GetMethod(), rawFrame(e.GetPayload()), resp, grpc.ForceCodecV2(rawCodec{})); err != nil {
-		return err
+		return nil, err
 	}
 	fd := resp.ProtoReflect().Descriptor().Fields().ByName("receipt")
 	if fd == nil {
-		return fmt.Errorf("%s: response has no receipt", e.GetMethod())
+		return nil, fmt.Errorf("%s: response has no receipt", e.GetMethod())
 	}
 	receipt, ok := resp.ProtoReflect().Get(fd).Message().Interface().(*jiexuv1.Receipt)
-	if !ok || receipt.GetMessageId() != e.GetMessageId() {
-		return fmt.Errorf("%s: receipt for message %q, sent %q", e.GetMethod(), receipt.GetMessageId(), e.GetMessageId())
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: no receipt", ErrBadReceipt, e.GetMethod())
 	}
-	return nil
+	m, err := decodeMessage(e.GetMethod(), e.GetPayload())
+	if err != nil {
+		return nil, err
+	}
+	digest, err := messageDigest(m)
+	if err != nil {
+		return nil, err
+	}
+	v, err := d.g.dir.view()
+	if err != nil {
+		return nil, err
+	}
+	peer := func(region string) bool { return d.g.dir.SameRegion(region, d.peer) }
+	cert, err := checkReceipt(receipt, peer, e.GetMessageId(), digest, v.roots, v.verified.Revoked)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", e.GetMethod(), err)
+	}
+	region, _ := certs.RegionOf(cert) // checked by checkReceipt
+	if err := v.listed(region, cert); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", e.GetMethod(), ErrBadReceipt, err)
+	}
+	return receipt, nil
 }
 
 // record commits a batch's outcomes: acknowledged messages leave the outbox
@@ -195,6 +223,10 @@ func (d *dispatcher) record(batch []*attempt) error {
 			}
 			if a.err == nil {
 				if err := out.Delete(a.key); err != nil {
+					return err
+				}
+				if err := d.g.Audit().Append(tx, &jiexuv1.AuditEntry{Kind: jiexuv1.AuditKind_AUDIT_KIND_RECEIPT, CaseId: a.entry.GetCaseId(),
+					PeerRegion: receiptRegion(a.receipt, d.peer), Method: a.entry.GetMethod(), MessageId: a.entry.GetMessageId(), Receipt: a.receipt}); err != nil {
 					return err
 				}
 				if d.g.onAck != nil {
@@ -223,7 +255,12 @@ func (d *dispatcher) record(batch []*attempt) error {
 				dead++
 				continue
 			}
-			e.NextAttemptAt = timestamppb.New(now.Add(d.g.backoff(e.Attempts)))
+			delay := d.g.backoff(e.Attempts)
+			if hint, ok := limits.RetryAfter(a.err); ok {
+				// The peer is busy, not down: come back when it said.
+				delay = max(hint, d.g.cfg.RetryMin)
+			}
+			e.NextAttemptAt = timestamppb.New(now.Add(delay))
 			data, err := proto.Marshal(e)
 			if err != nil {
 				return err

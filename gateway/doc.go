@@ -19,8 +19,16 @@
 //     the registry is unreachable, by the division table the snapshot
 //     carries (Table), and treats a node's former regions as that node
 //     (Canonical, SameRegion): a region whose code changed keeps its queues.
-//   - Auth: a unary interceptor that takes the caller's region from its
-//     verified chain and refuses unknown, unregistered or revoked peers.
+//   - Auth: interceptors that take the caller's region from its verified
+//     chain and refuse unknown, unregistered, unlisted or revoked peers
+//     (health and reflection: revoked ones), and a message sealed by a
+//     certificate the registry does not list for its region.
+//   - Receipts: the receiver seals each receipt over the digest of the
+//     message; the sender verifies it before the message leaves its outbox.
+//   - Audit: Audit().Append(tx, entry) hash-chains every message in and
+//     out, every receipt and every case transition (the node calls it) in
+//     the transaction of the effect, with sealed checkpoints; VerifyAudit
+//     finds any edit, ExportCase/VerifyExport give one case's evidence.
 //
 // Example:
 //

@@ -31,6 +31,12 @@ var (
 	ErrNoSnapshot = errors.New("no registry snapshot yet")
 	// ErrNotFound is returned when an outbox message does not exist.
 	ErrNotFound = errors.New("no such outbox message")
+	// ErrBadReceipt is returned when a peer's receipt is unsealed or does not fit the message sent.
+	ErrBadReceipt = errors.New("receipt invalid")
+	// ErrAuditTampered is returned when the audit chain or an export does not verify.
+	ErrAuditTampered = errors.New("audit chain does not verify")
+	// ErrNoAuditEntries is returned when the audit chain holds nothing of a case.
+	ErrNoAuditEntries = errors.New("no audit entries for this case")
 )
 
 // StatusOf translates the gateway's errors to gRPC status errors. Errors that
@@ -58,7 +64,7 @@ func StatusOf(err error) error {
 	case errors.Is(err, ErrNoSnapshot):
 		code = codes.Unavailable
 	case errors.Is(err, registry.ErrUnserved), errors.Is(err, registry.ErrUnknownNode),
-		errors.Is(err, registry.ErrUnknownDivision), errors.Is(err, ErrNotFound):
+		errors.Is(err, registry.ErrUnknownDivision), errors.Is(err, ErrNotFound), errors.Is(err, ErrNoAuditEntries):
 		code = codes.NotFound
 	case errors.Is(err, registry.ErrMalformedCode), errors.Is(err, registry.ErrNotPlace):
 		code = codes.InvalidArgument

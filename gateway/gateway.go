@@ -51,6 +51,11 @@ type Config struct {
 	Window int
 	// CallTimeout bounds one delivery attempt.
 	CallTimeout time.Duration
+	// AuditCheckpointEvery seals a checkpoint of the audit chain every so
+	// many entries; AuditCheckpointInterval seals one at least that often
+	// while entries come.
+	AuditCheckpointEvery    int
+	AuditCheckpointInterval time.Duration
 	// DialOptions are added to every peer connection (client metrics).
 	DialOptions []grpc.DialOption
 	Logger      *slog.Logger
@@ -68,6 +73,9 @@ func NewConfig() Config {
 		Window:          32,
 		CallTimeout:     10 * time.Second,
 		Now:             time.Now,
+
+		AuditCheckpointEvery:    100,
+		AuditCheckpointInterval: time.Minute,
 	}
 }
 
@@ -92,6 +100,8 @@ func (c *Config) Validate() error {
 		return errors.New("window: must be at least 1")
 	case c.RegistryRefresh <= 0:
 		return errors.New("registry_refresh: must be positive")
+	case c.AuditCheckpointEvery < 0 || c.AuditCheckpointInterval <= 0:
+		return errors.New("audit checkpoints: every must be at least 0 and the interval positive")
 	}
 	if r, err := certs.RegionOf(c.KeyPair.Leaf()); err != nil || r != c.Region {
 		return fmt.Errorf("region: the node certificate is for region %q, config says %q", r, c.Region)
@@ -198,6 +208,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 		g.wg.Add(1)
 		go func() { defer g.wg.Done(); rc.run(ctx, g.cfg.RegistryRefresh) }()
 	}
+	g.wg.Add(1)
+	go func() { defer g.wg.Done(); g.Audit().run(ctx.Done(), g.cfg.AuditCheckpointInterval) }()
 	peers := map[string]bool{}
 	if err := g.cfg.DB.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
@@ -339,6 +351,10 @@ func (g *Gateway) Enqueue(tx *bolt.Tx, peer, method, caseID string, msg Message)
 		return err
 	}
 	if err := b.Put(outboxKey(peer, seq), data); err != nil {
+		return err
+	}
+	if err := g.Audit().Append(tx, &jiexuv1.AuditEntry{Kind: jiexuv1.AuditKind_AUDIT_KIND_MESSAGE_OUT, CaseId: caseID, PeerRegion: peer,
+		Method: method, MessageId: h.MessageId, Message: payload, At: h.CreatedAt}); err != nil {
 		return err
 	}
 	tx.OnCommit(func() { g.wake(peer) })

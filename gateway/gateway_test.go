@@ -65,7 +65,7 @@ type fixture struct {
 	registry string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	ca := certtest.NewCA(t)
 	f := &fixture{ca: ca, reg: certtest.Registry(t, ca), node: certtest.Node(t, ca, "150100"), table: registry.DefaultTable()}
 	f.dbPath = filepath.Join(t.TempDir(), "node.db")
@@ -85,20 +85,21 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// sign publishes the next snapshot with the CA's current revocation list.
 func (f *fixture) sign(t *testing.T) *jiexuv1.SignedSnapshot {
 	t.Helper()
-	crl, err := f.ca.Revoke(nil)
+	crl, err := f.ca.Revoked()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := registry.SignDirectory(f.snapDir, f.table, f.reg.Signer, crl, time.Hour, time.Now())
+	s, err := registry.SignDirectory(f.snapDir, f.table, f.reg.Signer, crl.DER, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func (f *fixture) gateway(t *testing.T, mutate func(*Config)) *Gateway {
+func (f *fixture) gateway(t testing.TB, mutate func(*Config)) *Gateway {
 	t.Helper()
 	db, err := bolt.Open(f.dbPath, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
@@ -207,7 +208,7 @@ func TestSealAndHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := func() error { // a new view remembers nothing: the full check each time
-		_, err := (&view{roots: roots, verified: &registry.Verified{}}).verifyMessage(msg, time.Now())
+		_, err := (&view{roots: roots, verified: &registry.Verified{}}).verifySeal(msg, time.Now())
 		return err
 	}
 	if err := check(); err != nil {
@@ -291,10 +292,10 @@ func TestRememberedChainStillChecksRevocationAndExpiry(t *testing.T) {
 	roots, _ := certs.LoadPool(f.node.CAFile())
 	v := &view{roots: roots, verified: &registry.Verified{}}
 	now := time.Now()
-	if _, err := v.verifyMessage(m, now); err != nil {
+	if _, err := v.verifySeal(m, now); err != nil {
 		t.Fatalf("first check: %v", err)
 	}
-	if _, err := v.verifyMessage(m, now.AddDate(2, 0, 0)); !errors.Is(err, certs.ErrExpired) {
+	if _, err := v.verifySeal(m, now.AddDate(2, 0, 0)); !errors.Is(err, certs.ErrExpired) {
 		t.Errorf("remembered but expired: %v, want ErrExpired", err)
 	}
 	crl, err := f.ca.Revoke([]*big.Int{f.node.Signer.Cert.SerialNumber})
@@ -306,7 +307,49 @@ func TestRememberedChainStillChecksRevocationAndExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.verified.Revoked = revoked
-	if _, err := v.verifyMessage(m, now); !errors.Is(err, certs.ErrRevoked) {
+	if _, err := v.verifySeal(m, now); !errors.Is(err, certs.ErrRevoked) {
 		t.Errorf("remembered but revoked: %v, want ErrRevoked", err)
+	}
+}
+
+// A certificate the CA issued for a registered region but the registry does
+// not list does not seal, when the registry pins fingerprints for it.
+func TestUnlistedSealerRefused(t *testing.T) {
+	f := newFixture(t)
+	listed, unlisted := f.node, certtest.Node(t, f.ca, "150100")
+	roots, _ := certs.LoadPool(f.node.CAFile())
+	router, err := registry.NewRouter(f.table, []*jiexuv1.Node{
+		{Region: "150100", CertificateFingerprints: []string{certs.Fingerprint(listed.Signer.Cert)}},
+		{Region: "150700"}, // lists none: any of its certificates seals
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &view{roots: roots, verified: &registry.Verified{}, router: router}
+	other := certtest.Node(t, f.ca, "150700")
+	tests := []struct {
+		name   string
+		signer certtest.Issued
+		sender string
+		ok     bool
+	}{
+		{"listed", listed, "150100", true},
+		{"unlisted, same region", unlisted, "150100", false},
+		{"region without pins", other, "150700", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &jiexuv1.RejectTransferRequest{
+				Header: &jiexuv1.MessageHeader{MessageId: "m", SenderRegion: tt.sender, ReceiverRegion: "150200", CaseId: "c", CreatedAt: timestamppb.Now()},
+				Reason: jiexuv1.RejectReason_REJECT_REASON_NOT_ENROLLED,
+			}
+			if err := SealMessage(tt.signer.Signer, m); err != nil {
+				t.Fatal(err)
+			}
+			_, err := v.verifyMessage(m, time.Now())
+			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrBadMessageSeal)) {
+				t.Fatalf("verifyMessage = %v, want ok %v", err, tt.ok)
+			}
+		})
 	}
 }

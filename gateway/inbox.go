@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -72,6 +73,21 @@ func (g *Gateway) Receive(ctx context.Context, msg Message, apply ApplyFunc) (*j
 	if _, err := v.verifyMessage(msg, g.cfg.Now()); err != nil {
 		return nil, err
 	}
+	digest, err := messageDigest(msg)
+	if err != nil {
+		return nil, err
+	}
+	wire, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	method, _ := grpc.Method(ctx)
+	// The receipt is sealed before the transaction (a seal is slow, and the
+	// batch may run the function again); it is stored only if applied.
+	fresh := &jiexuv1.Receipt{MessageId: h.GetMessageId(), AcceptedAt: timestamppb.New(g.cfg.Now()), MessageDigest: digest}
+	if err := sealReceipt(g.Signer(), fresh); err != nil {
+		return nil, err
+	}
 	key := inboxKey(h.GetSenderRegion(), h.GetMessageId())
 	var receipt *jiexuv1.Receipt
 	err = g.cfg.DB.Batch(func(tx *bolt.Tx) error {
@@ -85,15 +101,19 @@ func (g *Gateway) Receive(ctx context.Context, msg Message, apply ApplyFunc) (*j
 			receipt = r
 			return nil
 		}
+		// The message enters the chain before what it causes.
+		if err := g.Audit().Append(tx, &jiexuv1.AuditEntry{Kind: jiexuv1.AuditKind_AUDIT_KIND_MESSAGE_IN, CaseId: h.GetCaseId(),
+			PeerRegion: h.GetSenderRegion(), Method: method, MessageId: h.GetMessageId(), Message: wire, Receipt: fresh}); err != nil {
+			return err
+		}
 		if err := apply(tx); err != nil {
 			return err
 		}
-		r := &jiexuv1.Receipt{MessageId: h.GetMessageId(), AcceptedAt: timestamppb.New(g.cfg.Now())}
-		data, err := proto.Marshal(r)
+		data, err := proto.Marshal(fresh)
 		if err != nil {
 			return err
 		}
-		receipt = r
+		receipt = proto.Clone(fresh).(*jiexuv1.Receipt)
 		return in.Put(key, data)
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ type Metrics struct {
 	pendingDesc, oldestDesc, deadDesc         *prometheus.Desc
 	snapVersionDesc, snapAgeDesc, snapExpDesc *prometheus.Desc
 	tableDesc                                 *prometheus.Desc
+	epochDesc                                 *prometheus.Desc
 }
 
 func newMetrics(g *Gateway) *Metrics {
@@ -53,6 +54,7 @@ func newMetrics(g *Gateway) *Metrics {
 		tableDesc: prometheus.NewDesc("jiexu_divisions_table_info",
 			"The GB/T 2260 table the node routes by: its version, the first 12 hex digits of its SHA-256, and its source (registry: carried by the snapshot; local: the node's own).",
 			[]string{"version", "sha256", "source"}, nil),
+		epochDesc: prometheus.NewDesc("jiexu_registry_epoch", "Registry epoch in force: 0 until the CA announces a registry certificate.", nil, nil),
 	}
 }
 
@@ -61,7 +63,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range m.vecs() {
 		c.Describe(ch)
 	}
-	for _, d := range []*prometheus.Desc{m.pendingDesc, m.oldestDesc, m.deadDesc, m.snapVersionDesc, m.snapAgeDesc, m.snapExpDesc, m.tableDesc} {
+	for _, d := range []*prometheus.Desc{m.pendingDesc, m.oldestDesc, m.deadDesc, m.snapVersionDesc, m.snapAgeDesc, m.snapExpDesc, m.tableDesc, m.epochDesc} {
 		ch <- d
 	}
 }
@@ -119,5 +121,6 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.snapVersionDesc, prometheus.GaugeValue, float64(snap.GetVersion()))
 		ch <- prometheus.MustNewConstMetric(m.snapAgeDesc, prometheus.GaugeValue, now.Sub(snap.GetIssuedAt().AsTime()).Seconds())
 		ch <- prometheus.MustNewConstMetric(m.snapExpDesc, prometheus.GaugeValue, snap.GetExpiresAt().AsTime().Sub(now).Seconds())
+		ch <- prometheus.MustNewConstMetric(m.epochDesc, prometheus.GaugeValue, float64(m.g.dir.Epoch()))
 	}
 }

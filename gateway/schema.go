@@ -17,13 +17,23 @@ var (
 	bucketDead = []byte("gateway.dead")
 	// bucketInbox: sender region (6) + message id → Receipt.
 	bucketInbox = []byte("gateway.inbox")
-	// bucketMeta: named values: the registry snapshot, the outbox sequence.
+	// bucketMeta: named values: the registry snapshot, the outbox sequence,
+	// the audit chain's head.
 	bucketMeta = []byte("gateway.meta")
+	// bucketAudit: sequence (8, big-endian) → AuditEntry as hashed (see audit.go).
+	bucketAudit = []byte("gateway.audit")
 
 	keySnapshot = []byte("registry.snapshot")
+	// keyAuditHead: the audit chain's last sequence (8) and hash (32).
+	keyAuditHead = []byte("audit.head")
+	// keyAuditCheckpoint: the sequence (8) of the last checkpoint entry.
+	keyAuditCheckpoint = []byte("audit.checkpoint")
 )
 
-var allBuckets = [][]byte{bucketOutbox, bucketDead, bucketInbox, bucketMeta}
+var allBuckets = [][]byte{bucketOutbox, bucketDead, bucketInbox, bucketMeta, bucketAudit}
+
+// requiredBuckets are those a store from before the audit chain has too.
+var requiredBuckets = [][]byte{bucketOutbox, bucketDead, bucketInbox, bucketMeta}
 
 // CreateBuckets creates the gateway's buckets if missing.
 func CreateBuckets(tx *bolt.Tx) error {

@@ -93,7 +93,21 @@ func verifyMessage(m Message, now time.Time, chain func(*x509.Certificate) error
 // certificates whose chain verified so that each message costs one
 // signature check, not two. Validity and revocation are checked every time;
 // the memory lives as long as the snapshot (and so its revocation list).
+// When the registry pins certificate fingerprints for the sender's region,
+// the sealer must be one of them: a certificate the CA issued for the
+// region but the registry does not list does not seal.
 func (v *view) verifyMessage(m Message, now time.Time) (*x509.Certificate, error) {
+	cert, err := v.verifySeal(m, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.listed(m.GetHeader().GetSenderRegion(), cert); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadMessageSeal, err) // a bad seal (Unauthenticated), whoever the caller is
+	}
+	return cert, nil
+}
+
+func (v *view) verifySeal(m Message, now time.Time) (*x509.Certificate, error) {
 	return verifyMessage(m, now, func(cert *x509.Certificate) error {
 		fp := certs.Fingerprint(cert)
 		if _, ok := v.chains.Load(fp); ok {

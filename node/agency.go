@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"jiexu/gateway"
 	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
@@ -187,11 +188,25 @@ func (s *agencyServer) ListOutbox(_ context.Context, req *jiexuv1.ListOutboxRequ
 			return nil, toStatus(err)
 		}
 	}
-	ms, err := s.n.gw.List(req.GetDead(), req.GetPeerRegion(), pageSize(req.GetLimit()), false)
+	q := gateway.ListQuery{Dead: req.GetDead(), Peer: req.GetPeerRegion(), Limit: pageSize(req.GetLimit())}
+	if t := req.GetPageToken(); t != "" {
+		after, err := strconv.ParseUint(t, 10, 64)
+		if err != nil {
+			var vs violations
+			vs.add("page_token", "not a token this node gave (use next_page_token of the previous page)")
+			return nil, toStatus(vs.err())
+		}
+		q.After = after
+	}
+	ms, next, err := s.n.gw.List(q)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &jiexuv1.ListOutboxResponse{Messages: ms}, nil
+	resp := &jiexuv1.ListOutboxResponse{Messages: ms}
+	if next != 0 {
+		resp.NextPageToken = strconv.FormatUint(next, 10)
+	}
+	return resp, nil
 }
 
 func (s *agencyServer) RedriveOutbox(_ context.Context, req *jiexuv1.RedriveOutboxRequest) (*jiexuv1.RedriveOutboxResponse, error) {

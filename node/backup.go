@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,6 +71,8 @@ func VerifyBackup(path string, ca *x509.Certificate) (sum BackupSummary, err err
 			err = fmt.Errorf("store structure damaged: %v", p)
 		}
 	}()
+	// A bad page pointer can fault on the mmap: make that a panic here.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
 	if err != nil {
 		return sum, fmt.Errorf("open %s: %w", path, err)

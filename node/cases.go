@@ -109,6 +109,9 @@ func (n *Node) stepEvent(tx *bolt.Tx, c *jiexuv1.Case, ev event, now time.Time) 
 	}
 	n.setDeadlines(c, from, ev.Event, now)
 	if c.GetState() != from {
+		if err := n.gw.Audit().Append(tx, gateway.CaseTransition(c.GetCaseId(), render.Label(from), render.Label(c.GetState()))); err != nil {
+			return err
+		}
 		c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: c.GetState(), At: timestamppb.New(now), Event: ev.Event.String()})
 		caseID, side, to := c.GetCaseId(), c.GetSide(), c.GetState()
 		origin, dest := c.GetOriginRegion(), c.GetDestinationRegion()

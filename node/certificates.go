@@ -143,7 +143,7 @@ func (n *Node) fetchCertificate(ctx context.Context, number, id, issuerDivision 
 	}
 	got := &fetched{issuer: issuer}
 	if issuer == n.cfg.Region {
-		local, err := n.certificate(number)
+		local, err := n.lookupCertificate(operatorCaller(ctx), number, id)
 		if err != nil {
 			return nil, err
 		}
@@ -154,6 +154,7 @@ func (n *Node) fetchCertificate(ctx context.Context, number, id, issuerDivision 
 		err := n.gw.Invoke(cctx, issuer, jiexuv1.CertificateService_LookupCertificate_FullMethodName,
 			&jiexuv1.LookupCertificateRequest{Number: number, IdNumber: id}, resp)
 		cancel()
+		n.logLookup(operatorCaller(ctx), number, id, issuer, err)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,8 +61,18 @@ type Config struct {
 	DataDir string `json:"data_dir"`
 	// Listen is the inter-node mutual-TLS listener, host:port.
 	Listen string `json:"listen"`
-	// AgencyListen is the local agency API: "unix:PATH" or a loopback host:port.
+	// AgencyListen is the local agency API's unix socket, "unix:PATH"; empty
+	// means agency.sock in data_dir. The socket is mode 0600 and answers only
+	// the node's own user (and root), with the admin role.
 	AgencyListen string `json:"agency_listen"`
+	// AgencyTLSListen optionally serves the agency API over TCP, host:port,
+	// with mutual TLS: the node presents its certificate and callers an
+	// operator certificate from operator_ca_dir, whose role (reader, clerk,
+	// admin) decides what they may call. Empty disables it.
+	AgencyTLSListen string `json:"agency_tls_listen"`
+	// OperatorCADir is the node's own operator CA ('jiexu operator init'):
+	// ca.pem and crl.pem are read from it (the key need not be there).
+	OperatorCADir string `json:"operator_ca_dir"`
 	// MetricsListen is the listener for /metrics: HTTPS with the node's
 	// certificate, answering the national Prometheus's client certificate
 	// only (role monitoring); plain HTTP on a loopback address, for a
@@ -96,6 +107,62 @@ type Config struct {
 	// LogFormat is "json" (default) or "text"; LogLevel "debug", "info", "warn" or "error".
 	LogFormat string `json:"log_format"`
 	LogLevel  string `json:"log_level"`
+	// Limits bound what one caller may ask of the node.
+	Limits Limits `json:"limits"`
+}
+
+// Limits bound what one caller may ask of the node, on every listener.
+// Beyond a rate or concurrency limit a call is ResourceExhausted with a
+// retry hint, which a sending node's dispatcher follows.
+type Limits struct {
+	// PeerRate and PeerBurst are each peer region's calls a second on the
+	// inter-node listener (a token bucket).
+	PeerRate  float64 `json:"peer_rate"`
+	PeerBurst int     `json:"peer_burst"`
+	// PeerConcurrency is each peer region's calls in flight; keep it above
+	// the senders' window (32).
+	PeerConcurrency int `json:"peer_concurrency"`
+	// LookupRate and LookupBurst bound each caller's certificate look-ups
+	// (a peer's LookupCertificate, an operator's CheckCertificate), which
+	// answer with personal data.
+	LookupRate  float64 `json:"lookup_rate"`
+	LookupBurst int     `json:"lookup_burst"`
+	// AgencyRate and AgencyBurst are each operator's agency calls a second.
+	AgencyRate  float64 `json:"agency_rate"`
+	AgencyBurst int     `json:"agency_burst"`
+	// MaxConnections caps the open connections of each listener.
+	MaxConnections int `json:"max_connections"`
+	// MaxStreams caps the calls in flight on one connection.
+	MaxStreams int `json:"max_streams"`
+}
+
+// DefaultLimits fit a pooling region's traffic with room for a backlog
+// draining after an outage.
+func DefaultLimits() Limits {
+	return Limits{
+		PeerRate: 200, PeerBurst: 400, PeerConcurrency: 64,
+		LookupRate: 0.2, LookupBurst: 20,
+		AgencyRate: 100, AgencyBurst: 200,
+		MaxConnections: 1024, MaxStreams: 128,
+	}
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.PeerRate <= 0 || l.PeerBurst < 1:
+		return errors.New("limits.peer_rate, limits.peer_burst: must be positive")
+	case l.PeerConcurrency < 1:
+		return errors.New("limits.peer_concurrency: must be at least 1")
+	case l.LookupRate <= 0 || l.LookupBurst < 1:
+		return errors.New("limits.lookup_rate, limits.lookup_burst: must be positive")
+	case l.AgencyRate <= 0 || l.AgencyBurst < 1:
+		return errors.New("limits.agency_rate, limits.agency_burst: must be positive")
+	case l.MaxConnections < 1:
+		return errors.New("limits.max_connections: must be at least 1")
+	case l.MaxStreams < 1:
+		return errors.New("limits.max_streams: must be at least 1")
+	}
+	return nil
 }
 
 // NewConfig returns a Config with defaults.
@@ -104,7 +171,7 @@ func NewConfig() Config {
 		Kind:                "insurance",
 		DataDir:             "data",
 		Listen:              "127.0.0.1:7443",
-		AgencyListen:        "unix:agency.sock",
+		OperatorCADir:       "operators",
 		MetricsListen:       "127.0.0.1:9443",
 		CertFile:            "cert.pem",
 		KeyFile:             "key.pem",
@@ -116,6 +183,7 @@ func NewConfig() Config {
 		WaitingPeriodMonths: 3,
 		LogFormat:           "json",
 		LogLevel:            "info",
+		Limits:              DefaultLimits(),
 	}
 }
 
@@ -141,12 +209,22 @@ func (c *Config) Resolve(base string) {
 			*p = filepath.Join(base, *p)
 		}
 	}
-	for _, p := range []*string{&c.DataDir, &c.CertFile, &c.KeyFile, &c.CAFile, &c.RegistrySnapshot, &c.DivisionsDir, &c.CalendarFile} {
+	for _, p := range []*string{&c.DataDir, &c.CertFile, &c.KeyFile, &c.CAFile, &c.RegistrySnapshot, &c.DivisionsDir, &c.CalendarFile, &c.OperatorCADir} {
 		abs(p)
 	}
 	if rest, ok := strings.CutPrefix(c.AgencyListen, "unix:"); ok && !filepath.IsAbs(rest) {
 		c.AgencyListen = "unix:" + filepath.Join(base, rest)
 	}
+	c.AgencyListen = c.AgencyAddress()
+}
+
+// AgencyAddress is the agency API's socket: agency_listen, or agency.sock
+// in data_dir when that is empty.
+func (c *Config) AgencyAddress() string {
+	if c.AgencyListen == "" {
+		return "unix:" + filepath.Join(c.DataDir, "agency.sock")
+	}
+	return c.AgencyListen
 }
 
 // AgencyKind returns the kind as the wire enum.
@@ -171,8 +249,6 @@ func (c *Config) Validate() error {
 		return errors.New("data_dir: required")
 	case c.Listen == "":
 		return errors.New("listen: required (host:port of the inter-node listener)")
-	case c.AgencyListen == "":
-		return errors.New("agency_listen: required (unix:PATH or 127.0.0.1:PORT)")
 	case c.CertFile == "" || c.KeyFile == "" || c.CAFile == "":
 		return errors.New("cert_file, key_file, ca_file: required")
 	case c.RegistryAddress == "" && c.RegistrySnapshot == "":
@@ -190,8 +266,27 @@ func (c *Config) Validate() error {
 	case c.LogFormat != "json" && c.LogFormat != "text":
 		return fmt.Errorf("log_format: %q must be \"json\" or \"text\"", c.LogFormat)
 	}
-	if !strings.HasPrefix(c.AgencyListen, "unix:") && !isLoopback(c.AgencyListen) {
-		return fmt.Errorf("agency_listen: %q must be unix:PATH or a loopback address; the agency API has no authentication of its own", c.AgencyListen)
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	path, ok := strings.CutPrefix(c.AgencyAddress(), "unix:")
+	switch {
+	case !ok:
+		return fmt.Errorf("agency_listen: %q must be unix:PATH; for TCP set agency_tls_listen, which needs operator certificates (jiexu operator init)", c.AgencyListen)
+	case path == "" || len(path) > maxSocketPath:
+		return fmt.Errorf("agency_listen: socket path %q must be 1..%d bytes long", path, maxSocketPath)
+	}
+	if c.AgencyTLSListen != "" {
+		host, port, err := net.SplitHostPort(c.AgencyTLSListen)
+		if err != nil || port == "" {
+			return fmt.Errorf("agency_tls_listen: %q must be host:port", c.AgencyTLSListen)
+		}
+		if host != "" && net.ParseIP(host) == nil {
+			return fmt.Errorf("agency_tls_listen: %q: give an IP address to listen on, not a name", c.AgencyTLSListen)
+		}
+		if c.OperatorCADir == "" {
+			return errors.New("operator_ca_dir: required with agency_tls_listen (create it with 'jiexu operator init')")
+		}
 	}
 	return nil
 }
@@ -206,13 +301,19 @@ func isPlaceholder(addr string) bool {
 	return host == "example" || strings.HasSuffix(host, ".example")
 }
 
+// maxSocketPath is the longest unix socket path Linux accepts (sun_path
+// holds 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
+// isLoopback reports whether a host:port names a loopback IP address. Only
+// an IP literal counts: a name such as 127.attacker.example is not one.
 func isLoopback(addr string) bool {
-	host := addr
-	if i := strings.LastIndex(addr, ":"); i >= 0 {
-		host = addr[:i]
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
 	}
-	host = strings.Trim(host, "[]")
-	return host == "127.0.0.1" || host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // WriteConfig writes cfg as indented JSON.

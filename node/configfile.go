@@ -177,7 +177,9 @@ var configComments = map[string]string{
 	"contact":               "Printed on the certificates (参保凭证) this node issues.",
 	"data_dir":              "The store (jiexu.db). Back it up with 'jiexu node backup'.",
 	"listen":                "The inter-node listener (mutual TLS). Peers reach it at the address the\nregistry lists for this region, which must be one of the certificate's\nhosts.",
-	"agency_listen":         "The local agency API used by 'jiexu records …', 'jiexu transfer …' and the\nbureau's own systems: unix:PATH or a loopback address only.",
+	"agency_listen":         "The local agency API used by 'jiexu records …', 'jiexu transfer …' and the\nbureau's own systems: a unix socket, unix:PATH (empty: agency.sock in\ndata_dir). It answers only the node's own user and root.",
+	"agency_tls_listen":     "The agency API over TCP for the bureau's other machines, IP:port, with\nmutual TLS: each caller shows an operator certificate from operator_ca_dir\n('jiexu operator issue') whose role (reader, clerk, admin) decides what it\nmay call. Empty turns it off.",
+	"operator_ca_dir":       "The node's own operator CA ('jiexu operator init'): the node reads its\nca.pem and crl.pem.",
 	"metrics_listen":        "Prometheus /metrics over TLS with this node's certificate: only the national\nPrometheus, with its monitoring certificate from the national CA, may scrape\nit. A loopback address serves plain HTTP to this machine; empty turns it off.",
 	"cert_file":             "The node certificate and key, and the national CA certificate. Replacing\ncert_file and key_file (or SIGHUP) reloads them without a restart.",
 	"key_file":              "",
@@ -193,6 +195,7 @@ var configComments = map[string]string{
 	"calendar_file":         "A newer working-day calendar (date,kind,name lines) than the embedded one\n(optional); load next year's when the State Council publishes it.",
 	"log_format":            "Logs on standard error: \"json\" or \"text\"; level \"debug\", \"info\", \"warn\" or\n\"error\".",
 	"log_level":             "",
+	"limits":                "What one caller may ask of the node: each peer region's calls a second\n(peer_rate, peer_burst) and calls in flight (peer_concurrency); certificate\nlook-ups, which answer with personal data (lookup_rate, lookup_burst); each\noperator's calls over agency_tls_listen; and on every listener the open\nconnections and the calls on one connection. Beyond a limit a call gets\nResourceExhausted with a retry hint.",
 }
 
 // CommentedConfig renders cfg as a config file with a comment on each key;

@@ -16,7 +16,10 @@
 //	n, err := node.New(cfg, node.WithLogger(cfg.NewLogger(os.Stderr)))
 //	err = n.Run(ctx) // until ctx ends; SIGHUP reloads the certificate
 //
-// and talk to it with DialAgency. The pure rules (ID numbers, amounts in
+// and talk to it with DialAgency: its unix socket as the node's own user, or
+// agency_tls_listen with an operator certificate from the node's own
+// operator CA, whose role (operators.go has the method → role table)
+// decides what it may call. The pure rules (ID numbers, amounts in
 // words, certificate numbers, the calendar, waiting periods) live in
 // node/rules; how cases and certificates are shown lives in node/render.
 //

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"jiexu/gateway"
+	"jiexu/node/rules"
 	"jiexu/node/transfer"
 )
 
@@ -49,8 +50,12 @@ type violations struct {
 	list []*errdetails.BadRequest_FieldViolation
 }
 
+// maxDescription bounds a violation's description: whatever of the input
+// it quotes is clipped (rules.Clip).
+const maxDescription = 300
+
 func (v *violations) add(field, format string, args ...any) {
-	v.list = append(v.list, &errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
+	v.list = append(v.list, &errdetails.BadRequest_FieldViolation{Field: field, Description: rules.Clip(fmt.Sprintf(format, args...), maxDescription)})
 }
 
 func (v *violations) err() error {

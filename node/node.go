@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -36,12 +37,20 @@ import (
 	"jiexu/gateway"
 	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/proto/limits"
 	"jiexu/registry"
 )
 
 // MaxAgencyMessage bounds a message on the local agency API: large enough
 // to import a few hundred thousand records in one transaction.
 const MaxAgencyMessage = 256 << 20
+
+// maxAgencyConns caps the connections open on the agency socket, and
+// maxMetricsConns on /metrics.
+const (
+	maxAgencyConns  = 64
+	maxMetricsConns = 64
+)
 
 // DBFile is the store's file name inside data_dir.
 const DBFile = "jiexu.db"
@@ -60,6 +69,7 @@ type Node struct {
 	metrics    *metrics
 	reg        *prometheus.Registry
 	srvMetrics *grpcprom.ServerMetrics
+	limited    *prometheus.CounterVec
 	health     *health.Server
 	now        func() time.Time
 
@@ -78,7 +88,7 @@ type Node struct {
 
 // Addrs are the addresses a running node listens on.
 type Addrs struct {
-	Listen, Agency, Metrics string
+	Listen, Agency, AgencyTLS, Metrics string
 }
 
 // Option configures a Node.
@@ -110,6 +120,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if n.log == nil {
 		n.log = slog.Default()
 	}
+	n.log = slog.New(ClipLogs(n.log.Handler()))
 	n.log = n.log.With("region", cfg.Region)
 	n.table = registry.DefaultTable()
 	if cfg.DivisionsDir != "" {
@@ -188,7 +199,8 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	n.reg = prometheus.NewRegistry()
 	n.metrics = newMetrics(n)
 	n.metrics.initialize()
-	n.reg.MustRegister(n.metrics, n.gw.Metrics(), n.srvMetrics, cliMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.limited = newLimitedCalls()
+	n.reg.MustRegister(n.metrics, n.limited, n.gw.Metrics(), n.srvMetrics, cliMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return n, nil
 }
 
@@ -250,15 +262,28 @@ func (n *Node) Run(ctx context.Context) error {
 		return status.Error(codes.Internal, "internal error")
 	})
 
-	peerSrv := grpc.NewServer(
+	// Interceptors, outermost first: metrics, logging, who the caller is
+	// (and may it call), its rate and calls in flight, the size of every
+	// field, recovery.
+	peerLim := n.peerLimiter()
+	peerSrv := grpc.NewServer(append(limits.ServerOptions(MaxPeerMessage, uint32(n.cfg.Limits.MaxStreams)),
 		grpc.Creds(credentials.NewTLS(certs.ServerTLS(n.kp, poolOf(n.ca)))),
 		grpc.ChainUnaryInterceptor(
 			n.srvMetrics.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
 			n.gw.UnaryServerInterceptor(),
+			peerLim.Unary(),
+			limits.UnaryServerInterceptor(),
 			recovery.UnaryServerInterceptor(recoverOpt),
 		),
-	)
+		grpc.ChainStreamInterceptor(
+			n.srvMetrics.StreamServerInterceptor(),
+			n.gw.StreamServerInterceptor(),
+			peerLim.Stream(),
+			limits.StreamServerInterceptor(),
+			recovery.StreamServerInterceptor(recoverOpt),
+		),
+	)...)
 	ps := &peerServer{n: n}
 	jiexuv1.RegisterTransferServiceServer(peerSrv, ps)
 	jiexuv1.RegisterCertificateServiceServer(peerSrv, ps)
@@ -268,16 +293,46 @@ func (n *Node) Run(ctx context.Context) error {
 	reflection.Register(peerSrv)
 	n.srvMetrics.InitializeMetrics(peerSrv)
 
-	agencySrv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxAgencyMessage), grpc.ChainUnaryInterceptor(
-		n.srvMetrics.UnaryServerInterceptor(),
-		logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
-		recovery.UnaryServerInterceptor(recoverOpt),
-	))
-	jiexuv1.RegisterAgencyServiceServer(agencySrv, &agencyServer{n: n})
-	healthpb.RegisterHealthServer(agencySrv, n.health)
-	reflection.Register(agencySrv)
-	n.srvMetrics.InitializeMetrics(agencySrv)
+	// The agency API: the unix socket (the node's own user, admin), and
+	// optionally TCP with operator certificates; the same services, roles
+	// checked and every call logged with its operator.
+	// Operators over TCP have a rate and calls in flight each; the socket's
+	// only caller is the node's own user (who can read the store file
+	// anyway), so it has the connection cap and the sizes but no rate: a
+	// bureau's own systems may call it as fast as the node answers.
+	agencyLim := n.agencyLimiter()
+	newAgencyServer := func(creds credentials.TransportCredentials, rated bool) *grpc.Server {
+		unary := []grpc.UnaryServerInterceptor{n.srvMetrics.UnaryServerInterceptor(), n.agencyUnary()}
+		stream := []grpc.StreamServerInterceptor{n.srvMetrics.StreamServerInterceptor(), n.agencyStream()}
+		if rated {
+			unary, stream = append(unary, agencyLim.Unary()), append(stream, agencyLim.Stream())
+		}
+		unary = append(unary, limits.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoverOpt))
+		stream = append(stream, limits.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoverOpt))
+		srv := grpc.NewServer(append(limits.ServerOptions(MaxAgencyMessage, uint32(n.cfg.Limits.MaxStreams)),
+			grpc.Creds(creds), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
+		jiexuv1.RegisterAgencyServiceServer(srv, &agencyServer{n: n})
+		jiexuv1.RegisterAuditServiceServer(srv, &auditServer{n: n})
+		healthpb.RegisterHealthServer(srv, n.health)
+		n.srvMetrics.InitializeMetrics(srv)
+		return srv
+	}
+	agencySrv := newAgencyServer(unixCreds{}, false)
+	var agencyTLSSrv *grpc.Server
+	if n.cfg.AgencyTLSListen != "" {
+		tlsCfg, err := n.operatorTLS()
+		if err != nil {
+			return err
+		}
+		agencyTLSSrv = newAgencyServer(credentials.NewTLS(tlsCfg), true)
+	}
 
+	var lis []net.Listener
+	closeAll := func() {
+		for _, l := range lis {
+			l.Close()
+		}
+	}
 	peerLis := n.peerLis
 	if peerLis == nil {
 		var err error
@@ -285,31 +340,52 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 	}
-	agencyLis, err := listen(n.cfg.AgencyListen)
+	lis = append(lis, peerLis)
+	peerLis = n.capConnections(peerLis)
+	agencyLis, err := listen(n.cfg.AgencyAddress())
 	if err != nil {
-		peerLis.Close()
+		closeAll()
 		return fmt.Errorf("agency_listen: %w", err)
+	}
+	lis = append(lis, agencyLis)
+	agencyLis = newPeerListener(agencyLis, min(maxAgencyConns, n.cfg.Limits.MaxConnections))
+	var agencyTLSLis net.Listener
+	if agencyTLSSrv != nil {
+		if agencyTLSLis, err = listen(n.cfg.AgencyTLSListen); err != nil {
+			closeAll()
+			return fmt.Errorf("agency_tls_listen: %w", err)
+		}
+		lis = append(lis, agencyTLSLis)
+		agencyTLSLis = n.capConnections(agencyTLSLis)
+		if !isLoopback(agencyTLSLis.Addr().String()) {
+			n.log.Warn("the agency API is reachable from the network: only operator certificates protect it", "agency_tls_listen", agencyTLSLis.Addr().String())
+		}
 	}
 	metricsLis := n.metricsLis
 	if metricsLis == nil && n.cfg.MetricsListen != "" {
 		if metricsLis, err = listen(n.cfg.MetricsListen); err != nil {
-			peerLis.Close()
-			agencyLis.Close()
+			closeAll()
 			return fmt.Errorf("metrics_listen: %w", err)
 		}
+	}
+	if metricsLis != nil {
+		metricsLis = netutil.LimitListener(metricsLis, maxMetricsConns)
 	}
 
 	if err := n.gw.Start(ctx); err != nil {
 		return err
 	}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- peerSrv.Serve(peerLis) }()
 	go func() { errc <- agencySrv.Serve(agencyLis) }()
+	if agencyTLSSrv != nil {
+		go func() { errc <- agencyTLSSrv.Serve(agencyTLSLis) }()
+	}
 	var httpSrv *http.Server
 	if metricsLis != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
-		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		httpSrv = n.metricsServer(mux)
 		if !isLoopback(metricsLis.Addr().String()) {
 			// Off this machine, /metrics is TLS with the node's certificate,
 			// for the national Prometheus's client certificate only.
@@ -322,17 +398,17 @@ func (n *Node) Run(ctx context.Context) error {
 		}()
 	}
 	n.mu.Lock()
-	n.addrs = Addrs{Listen: peerLis.Addr().String(), Agency: n.cfg.AgencyListen}
+	n.addrs = Addrs{Listen: peerLis.Addr().String(), Agency: n.cfg.AgencyAddress()}
 	if metricsLis != nil {
 		n.addrs.Metrics = metricsLis.Addr().String()
 	}
-	if !strings.HasPrefix(n.cfg.AgencyListen, "unix:") {
-		n.addrs.Agency = agencyLis.Addr().String()
+	if agencyTLSLis != nil {
+		n.addrs.AgencyTLS = agencyTLSLis.Addr().String()
 	}
 	n.mu.Unlock()
 	n.checkHealth()
 	close(n.ready)
-	n.log.Info("node serving", "listen", n.addrs.Listen, "agency", n.addrs.Agency, "metrics", n.addrs.Metrics,
+	n.log.Info("node serving", "listen", n.addrs.Listen, "agency", n.addrs.Agency, "agency_tls", n.addrs.AgencyTLS, "metrics", n.addrs.Metrics,
 		"agency_name", n.cfg.AgencyName, "registry_version", n.gw.Directory().Version(), "version", Version)
 
 	hup := make(chan os.Signal, 1)
@@ -360,12 +436,22 @@ loop:
 	n.health.Shutdown()
 	cancel()
 	stopped := make(chan struct{})
-	go func() { peerSrv.GracefulStop(); agencySrv.GracefulStop(); close(stopped) }()
+	servers := []*grpc.Server{peerSrv, agencySrv}
+	if agencyTLSSrv != nil {
+		servers = append(servers, agencyTLSSrv)
+	}
+	go func() {
+		for _, srv := range servers {
+			srv.GracefulStop()
+		}
+		close(stopped)
+	}()
 	select {
 	case <-stopped:
 	case <-time.After(10 * time.Second):
-		peerSrv.Stop()
-		agencySrv.Stop()
+		for _, srv := range servers {
+			srv.Stop()
+		}
 	}
 	if httpSrv != nil {
 		shutCtx, c := context.WithTimeout(context.Background(), 5*time.Second)

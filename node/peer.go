@@ -269,7 +269,7 @@ func (n *Node) onCertificate(tx *bolt.Tx, req *jiexuv1.DeliverCertificateRequest
 	if err != nil {
 		return err
 	}
-	cert, err := VerifyCertificate(req.GetCertificate(), n.ca, n.gw.Directory().Revoked())
+	cert, err := n.verifyDelivered(req.GetCertificate())
 	if err != nil {
 		var vs violations
 		vs.add("certificate", "%v", err)
@@ -368,16 +368,13 @@ func (s *peerServer) ReturnRemittance(ctx context.Context, req *jiexuv1.ReturnRe
 // LookupCertificate returns a certificate this node issued to a caller who
 // knows its number and the person's ID number. A wrong ID number gets the
 // same NotFound as a wrong number, so numbers cannot be probed for names.
-func (s *peerServer) LookupCertificate(_ context.Context, req *jiexuv1.LookupCertificateRequest) (*jiexuv1.LookupCertificateResponse, error) {
+func (s *peerServer) LookupCertificate(ctx context.Context, req *jiexuv1.LookupCertificateRequest) (*jiexuv1.LookupCertificateResponse, error) {
 	var vs violations
 	id := s.n.v.checkCertRef(&vs, req.GetNumber(), req.GetIdNumber())
 	if err := vs.err(); err != nil {
 		return nil, toStatus(err)
 	}
-	got, err := s.n.certificate(req.GetNumber())
-	if err == nil && (got.cert.GetPerson().GetIdNumber() != id || !s.n.same(got.cert.GetOriginRegion(), s.n.cfg.Region)) {
-		err = ErrNotFound
-	}
+	got, err := s.n.lookupCertificate(peerCaller(ctx), req.GetNumber(), id)
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -3,7 +3,6 @@ package node
 import (
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"jiexu/node/rules"
@@ -22,7 +21,8 @@ type validator struct {
 
 func (v validator) today() time.Time { return v.now().In(rules.CST) }
 
-// checkName: 1..50 characters, no control characters.
+// checkName: 1..50 characters, no control, format or bidi characters, no
+// formula prefix (rules.CheckText).
 func checkName(vs *violations, field, name string, required bool) {
 	n := utf8.RuneCountInString(name)
 	switch {
@@ -30,15 +30,8 @@ func checkName(vs *violations, field, name string, required bool) {
 		vs.add(field, "required")
 	case n > 50:
 		vs.add(field, "at most 50 characters, got %d", n)
-	case !utf8.ValidString(name):
-		vs.add(field, "not valid UTF-8")
 	default:
-		for _, r := range name {
-			if unicode.IsControl(r) {
-				vs.add(field, "must not contain control characters")
-				return
-			}
-		}
+		checkChars(vs, field, name)
 	}
 }
 
@@ -96,12 +89,14 @@ func (v validator) checkRecord(vs *violations, prefix string, r *jiexuv1.Record)
 	if n := len(p.GetInsuranceNumber()); n > 32 {
 		vs.add(prefix+".person.insurance_number", "at most 32 characters, got %d", n)
 	}
+	checkChars(vs, prefix+".person.insurance_number", p.GetInsuranceNumber())
 	if _, ok := jiexuv1.HouseholdType_name[int32(p.GetHouseholdType())]; !ok || p.GetHouseholdType() == jiexuv1.HouseholdType_HOUSEHOLD_TYPE_UNSPECIFIED {
 		vs.add(prefix+".person.household_type", "must be agricultural or non-agricultural")
 	}
 	if n := utf8.RuneCountInString(p.GetHouseholdPlace()); n > 100 {
 		vs.add(prefix+".person.household_place", "at most 100 characters, got %d", n)
 	}
+	checkChars(vs, prefix+".person.household_place", p.GetHouseholdPlace())
 	switch r.GetScheme() {
 	case jiexuv1.Scheme_SCHEME_EMPLOYEE, jiexuv1.Scheme_SCHEME_RESIDENT:
 		if v.kind == jiexuv1.AgencyKind_AGENCY_KIND_NCMS {
@@ -212,23 +207,15 @@ func checkScheme(vs *violations, field string, s jiexuv1.Scheme) {
 	}
 }
 
-// checkText validates free text: at most max characters, valid UTF-8, no
-// control characters.
+// checkText validates free text: at most max characters, and what
+// rules.CheckText refuses (control, format and bidi characters, a formula
+// prefix).
 func checkText(vs *violations, field, s string, max int) {
-	n := utf8.RuneCountInString(s)
-	switch {
-	case !utf8.ValidString(s):
-		vs.add(field, "not valid UTF-8")
-	case n > max:
+	if n := utf8.RuneCountInString(s); n > max {
 		vs.add(field, "at most %d characters, got %d", max, n)
-	default:
-		for _, r := range s {
-			if unicode.IsControl(r) {
-				vs.add(field, "must not contain control characters")
-				return
-			}
-		}
+		return
 	}
+	checkChars(vs, field, s)
 }
 
 // checkPerson validates the person block of an inter-node message.
@@ -239,6 +226,7 @@ func (v validator) checkPerson(vs *violations, prefix string, p *jiexuv1.Person)
 	}
 	checkName(vs, prefix+".name", p.GetName(), true)
 	v.checkID(vs, prefix+".id_number", p.GetIdNumber())
+	checkChars(vs, prefix+".household_place", p.GetHouseholdPlace())
 }
 
 // checkCertRef validates a certificate number and its holder's ID number,

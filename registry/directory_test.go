@@ -66,7 +66,7 @@ func TestDirectoryMovesAndDecides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := registry.VerifySnapshot(signed, ca.Cert, 0, time.Now())
+	v, err := registry.VerifySnapshot(signed, ca.Cert, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

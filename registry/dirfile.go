@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,6 +26,10 @@ const (
 	DirectoryFile = "directory.json"
 	// SnapshotFile is the latest signed snapshot (binary SignedSnapshot).
 	SnapshotFile = "snapshot.pb"
+	// AnnouncementFile is the CA's announcement of the registry certificate
+	// (binary RegistryAnnouncement, 'jiexu ca announce-registry'); when
+	// present, every snapshot is signed in its epoch and carries it.
+	AnnouncementFile = "announcement.pb"
 )
 
 // InitDir creates an empty directory in dir.
@@ -127,29 +132,65 @@ func RemoveNode(dir, region string) error {
 
 // SignDirectory stamps the directory with the next version, the CA's current
 // revocation list, the division table t and an expiry, signs it and writes
-// snapshot.pb. Nodes route by the table the snapshot carries.
+// snapshot.pb. Nodes route by the table the snapshot carries. When the
+// folder holds an announcement (announcement.pb), the snapshot is signed in
+// its epoch and carries it, and only the announced certificate may sign.
 func SignDirectory(dir string, t *Table, signer *certs.Signer, crl []byte, ttl time.Duration, now time.Time) (*jiexuv1.SignedSnapshot, error) {
+	if ttl <= 0 || ttl > MaxLifetime {
+		return nil, fmt.Errorf("ttl: %s must be positive and at most %s (nodes refuse longer-lived snapshots)", ttl, MaxLifetime)
+	}
+	if list, err := x509.ParseRevocationList(crl); err == nil {
+		for _, e := range list.RevokedCertificateEntries {
+			if e.SerialNumber.Cmp(signer.Cert.SerialNumber) == 0 {
+				return nil, fmt.Errorf("the registry certificate (serial %s) is revoked by the CA's list: nodes would refuse the snapshot; issue a new one (jiexu ca issue --registry) and announce it (jiexu ca announce-registry)", signer.Cert.SerialNumber)
+			}
+		}
+	}
 	snap, err := LoadDirectory(dir)
+	if err != nil {
+		return nil, err
+	}
+	announcement, err := loadAnnouncement(filepath.Join(dir, AnnouncementFile))
 	if err != nil {
 		return nil, err
 	}
 	if _, err := SnapshotRouter(t, snap); err != nil {
 		return nil, err
 	}
-	version := snap.GetVersion() + 1
+	var epoch uint64
+	if announcement != nil {
+		var st jiexuv1.RegistryStatement
+		if err := proto.Unmarshal(announcement.GetStatement(), &st); err != nil {
+			return nil, fmt.Errorf("%s: %w", AnnouncementFile, err)
+		}
+		if fp := certs.Fingerprint(signer.Cert); st.GetCertificateFingerprint() != fp {
+			return nil, fmt.Errorf("%s names registry certificate %s, but this one is %s: sign with the announced certificate (or remove a stale announcement)",
+				AnnouncementFile, st.GetCertificateFingerprint(), fp)
+		}
+		epoch = st.GetEpoch()
+	}
+	version := snap.GetVersion()
 	if prev, err := LoadSigned(filepath.Join(dir, SnapshotFile)); err == nil {
+		// The last published version counts when it is of this epoch; a new
+		// epoch need not climb over whatever a stolen key published.
 		var old jiexuv1.Snapshot
-		if proto.Unmarshal(prev.GetSnapshot(), &old) == nil && old.GetVersion() >= version {
-			version = old.GetVersion() + 1
+		if proto.Unmarshal(prev.GetSnapshot(), &old) == nil && old.GetRegistryEpoch() == epoch {
+			version = max(version, old.GetVersion())
 		}
 	}
+	if version == math.MaxUint64 {
+		return nil, fmt.Errorf("version %d cannot grow: if a stolen registry key published it, announce a new registry certificate (jiexu ca announce-registry) to start a new epoch", version)
+	}
+	version++
 	Stamp(snap, version, now, ttl)
 	snap.RevocationList = crl
 	snap.Divisions = t.Proto()
+	snap.RegistryEpoch = epoch
 	signed, err := Sign(snap, signer)
 	if err != nil {
 		return nil, err
 	}
+	signed.Announcement = announcement
 	data, err := proto.Marshal(signed)
 	if err != nil {
 		return nil, err
@@ -159,6 +200,31 @@ func SignDirectory(dir string, t *Table, signer *certs.Signer, crl []byte, ttl t
 	}
 	snap.RevocationList, snap.Divisions = nil, nil // the directory file stays readable
 	return signed, SaveDirectory(dir, snap)
+}
+
+// loadAnnouncement reads an announcement file, nil when there is none.
+func loadAnnouncement(path string) (*jiexuv1.RegistryAnnouncement, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a := &jiexuv1.RegistryAnnouncement{}
+	if err := proto.Unmarshal(data, a); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+// WriteAnnouncement writes a registry announcement file atomically.
+func WriteAnnouncement(path string, a *jiexuv1.RegistryAnnouncement) error {
+	data, err := proto.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, data)
 }
 
 // LoadSigned reads a SignedSnapshot file.

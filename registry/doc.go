@@ -23,13 +23,16 @@
 //   - Signed snapshots: versioned, expiring directories of nodes carrying the
 //     CA's revocation list and the division table the registry checked them
 //     with, sealed by the registry's certificate, and the verifier a node
-//     uses before trusting one.
+//     uses before trusting one, against what it already holds (version, CRL
+//     number, revoked signers).
+//   - Announcements: the CA's own statement naming the registry certificate
+//     nodes trust from an epoch on, the recovery from a stolen registry key.
 //
 // Example:
 //
 //	t := registry.DefaultTable()
-//	snap, _ := registry.VerifySnapshot(signed, roots, heldVersion, time.Now())
-//	r, _ := registry.SnapshotRouter(t, snap.Snapshot)
+//	v, _ := registry.VerifySnapshot(signed, caCert, held, time.Now()) // held: the last Verified, or nil
+//	r, _ := registry.SnapshotRouter(t, v.Snapshot)
 //	rt, _ := r.Route("330103") // 330103 (abolished 2021) → 330105 → node 330100
 //	_ = registry.Describe(os.Stdout, t, "412723")
 //

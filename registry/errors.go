@@ -29,6 +29,16 @@ var (
 	ErrRollback = errors.New("snapshot older than the one held")
 	// ErrSnapshotExpired is returned when a snapshot is past its expiry.
 	ErrSnapshotExpired = errors.New("snapshot expired")
+	// ErrConflict is returned when a snapshot has the version of the one held but other content.
+	ErrConflict = errors.New("snapshot has the held version but other content")
+	// ErrStaleCRL is returned when a snapshot carries a revocation list older than the one held.
+	ErrStaleCRL = errors.New("snapshot carries an older revocation list than the one held")
+	// ErrFutureSnapshot is returned when a snapshot is issued in the future or claims too long a life.
+	ErrFutureSnapshot = errors.New("snapshot issued in the future or valid for too long")
+	// ErrNotPinned is returned when a snapshot is sealed by a registry certificate other than the one the CA announced.
+	ErrNotPinned = errors.New("snapshot sealed by a registry certificate the CA has not announced")
+	// ErrBadAnnouncement is returned when a registry announcement is not the CA's or contradicts one held.
+	ErrBadAnnouncement = errors.New("registry announcement invalid")
 	// ErrDuplicateNode is returned when two nodes claim the same region or division.
 	ErrDuplicateNode = errors.New("division already served by another node")
 	// ErrAddressNotCertified is returned when a node is registered at an

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -22,6 +24,7 @@ import (
 
 	"jiexu/certs"
 	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/proto/limits"
 )
 
 // Service serves the latest signed snapshot from a registry folder. It
@@ -31,50 +34,95 @@ type Service struct {
 	jiexuv1.UnimplementedRegistryServiceServer
 
 	path string
+	ca   *x509.Certificate
 
 	mu      sync.Mutex // guards the fields below
 	modTime time.Time
 	current *jiexuv1.SignedSnapshot
-	version uint64
+	snap    *jiexuv1.Snapshot
+	revoked *certs.Revoked
 }
 
-// NewService serves dir's snapshot.pb.
-func NewService(dir string) *Service {
-	return &Service{path: filepath.Join(dir, SnapshotFile)}
+// NewService serves dir's snapshot.pb; ca checks the revocation list it
+// carries, by which the service refuses revoked callers.
+func NewService(dir string, ca *x509.Certificate) *Service {
+	return &Service{path: filepath.Join(dir, SnapshotFile), ca: ca}
 }
 
-func (s *Service) load() (*jiexuv1.SignedSnapshot, uint64, error) {
+func (s *Service) load() (*jiexuv1.SignedSnapshot, *jiexuv1.Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fi, err := os.Stat(s.path)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	if s.current == nil || !fi.ModTime().Equal(s.modTime) {
 		signed, err := LoadSigned(s.path)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
-		var snap jiexuv1.Snapshot
-		if err := proto.Unmarshal(signed.GetSnapshot(), &snap); err != nil {
-			return nil, 0, err
+		snap := &jiexuv1.Snapshot{}
+		if err := proto.Unmarshal(signed.GetSnapshot(), snap); err != nil {
+			return nil, nil, err
 		}
-		s.current, s.version, s.modTime = signed, snap.GetVersion(), fi.ModTime()
+		revoked, err := certs.ParseRevoked(snap.GetRevocationList(), s.ca)
+		if err != nil {
+			return nil, nil, fmt.Errorf("snapshot's revocation list: %w", err)
+		}
+		s.current, s.snap, s.revoked, s.modTime = signed, snap, revoked, fi.ModTime()
 	}
-	return s.current, s.version, nil
+	return s.current, s.snap, nil
 }
 
-// GetSnapshot returns the snapshot when it is newer than the caller's.
+// checkCaller refuses a caller whose certificate the served snapshot's
+// revocation list revokes, whatever it calls (health and reflection too).
+func (s *Service) checkCaller(ctx context.Context) error {
+	cert, err := certs.PeerCertificate(ctx)
+	if err != nil {
+		return status.Error(codes.Unauthenticated, err.Error())
+	}
+	if _, _, err := s.load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return status.Errorf(codes.Internal, "read snapshot: %v", err)
+	}
+	s.mu.Lock()
+	revoked := s.revoked
+	s.mu.Unlock()
+	if revoked.Contains(cert) {
+		return status.Errorf(codes.Unauthenticated, "%v: serial %s", certs.ErrRevoked, cert.SerialNumber)
+	}
+	return nil
+}
+
+// unary and stream refuse revoked callers before anything else.
+func (s *Service) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := s.checkCaller(ctx); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+func (s *Service) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := s.checkCaller(ss.Context()); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}
+
+// GetSnapshot returns the snapshot when it is newer than the caller's: a
+// later registry epoch, or a later version in the same epoch. A caller ahead
+// of the registry in an older epoch (a stolen key's huge version) still gets
+// the snapshot of the newer epoch.
 func (s *Service) GetSnapshot(_ context.Context, req *jiexuv1.GetSnapshotRequest) (*jiexuv1.GetSnapshotResponse, error) {
-	signed, version, err := s.load()
+	signed, snap, err := s.load()
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, status.Error(codes.Unavailable, "registry has no signed snapshot yet (run 'jiexu registry sign')")
 		}
 		return nil, status.Errorf(codes.Internal, "read snapshot: %v", err)
 	}
-	resp := &jiexuv1.GetSnapshotResponse{Version: version}
-	if req.GetKnownVersion() < version {
+	epoch, version := snap.GetRegistryEpoch(), snap.GetVersion()
+	resp := &jiexuv1.GetSnapshotResponse{Version: version, Epoch: epoch}
+	if req.GetKnownEpoch() < epoch || (req.GetKnownEpoch() == epoch && req.GetKnownVersion() < version) {
 		resp.Snapshot = signed
 	}
 	return resp, nil
@@ -92,6 +140,44 @@ type ServeConfig struct {
 	Listener net.Listener
 	// Ready, if set, receives the bound address once listening.
 	Ready func(addr net.Addr)
+	// Rate and Burst are each caller's calls a second; Concurrency its calls
+	// in flight; MaxConnections the open connections. Zero takes the
+	// defaults (5/s, 20, 4, 4096: about 400 nodes ask once a minute).
+	Rate           float64
+	Burst          int
+	Concurrency    int
+	MaxConnections int
+}
+
+// Registry listener bounds: a snapshot request is a few bytes (health and
+// reflection requests a little more).
+const (
+	maxRegistryRequest = 64 << 10
+	maxRegistryStreams = 16
+)
+
+func (c *ServeConfig) defaults() {
+	if c.Rate <= 0 {
+		c.Rate = 5
+	}
+	if c.Burst <= 0 {
+		c.Burst = 20
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 4096
+	}
+}
+
+// callerKey names a registry caller by its verified certificate.
+func callerKey(ctx context.Context) string {
+	cert, err := certs.PeerCertificate(ctx)
+	if err != nil {
+		return ""
+	}
+	return certs.Fingerprint(cert)
 }
 
 // Validate names the first bad field.
@@ -130,11 +216,23 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 		}
 	}
-	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))))
-	jiexuv1.RegisterRegistryServiceServer(srv, NewService(cfg.Dir))
+	ca, err := certs.LoadCertificate(cfg.CAFile)
+	if err != nil {
+		return err
+	}
+	cfg.defaults()
+	svc := NewService(cfg.Dir, ca)
+	lim := limits.NewLimiter(limits.Config{Rate: limits.Rate{PerSecond: cfg.Rate, Burst: cfg.Burst}, Concurrency: cfg.Concurrency, Key: callerKey})
+	srv := grpc.NewServer(append(limits.ServerOptions(maxRegistryRequest, maxRegistryStreams),
+		grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))),
+		grpc.ChainUnaryInterceptor(svc.unary, lim.Unary(), limits.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(svc.stream, lim.Stream(), limits.StreamServerInterceptor()),
+	)...)
+	jiexuv1.RegisterRegistryServiceServer(srv, svc)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
+	lis = netutil.LimitListener(lis, cfg.MaxConnections)
 	log.Info("registry serving", "addr", lis.Addr().String(), "dir", cfg.Dir)
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())

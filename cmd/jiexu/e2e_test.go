@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	_ = os.Chmod(dir, 0o755) // the tests run it as user nobody too
 	binary = filepath.Join(dir, "jiexu")
 	if out, err := exec.Command("go", "build", "-ldflags", "-X jiexu/node.Version="+testVersion+" -X jiexu/node.Commit="+testCommit, "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build jiexu: %v\n%s", err, out)
@@ -344,9 +345,16 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 	}
 	d, _ := dc.GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: caseIDs[0]})
 	exported := filepath.Join(dir, "cert.pb")
-	show := jiexu(t, "cert", "show", "--config", destCfg, d.GetCase().GetCertificateNumber(), "--out", exported)
+	page := filepath.Join(dir, "cert.html")
+	_ = os.WriteFile(page, nil, 0o644) // an older export, readable by all: it becomes private too
+	show := jiexu(t, "cert", "show", "--config", destCfg, d.GetCase().GetCertificateNumber(), "--out", exported, "--html", page)
 	if !strings.Contains(show, "累计实际缴费月数") {
 		t.Errorf("cert show:\n%s", show)
+	}
+	for _, f := range []string{exported, page} { // they hold the whole ID number
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, %v; want 0600", f, fi.Mode().Perm(), err)
+		}
 	}
 	caFile := filepath.Join(dir, "ca", "ca.pem")
 	if out := jiexu(t, "cert", "verify", "--ca", caFile, exported); !strings.HasPrefix(out, "OK:") {

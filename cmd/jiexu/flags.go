@@ -8,21 +8,25 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"jiexu/node"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
-// agencyFlags name the node a command talks to: --config (or JIEXU_CONFIG) or --agency.
+// agencyFlags name the node a command talks to: --config (or JIEXU_CONFIG),
+// or --agency, with --operator for the TCP agency API.
 type agencyFlags struct {
-	config, addr string
+	config, addr, operator string
 }
 
 func addAgencyFlags(cmd *cobra.Command) *agencyFlags {
 	a := &agencyFlags{}
-	cmd.Flags().StringVar(&a.config, "config", defaultConfig(), "the node's config file (or set JIEXU_CONFIG; default /etc/jiexu/node.json when it exists)")
-	cmd.Flags().StringVar(&a.addr, "agency", "", "the node's agency address (unix:PATH or 127.0.0.1:PORT) instead of --config")
+	cmd.Flags().StringVar(&a.config, "config", defaultConfig(), "the node's config file (or set JIEXU_CONFIG; default /etc/jiexu/node.json when it exists): talk to its unix socket")
+	cmd.Flags().StringVar(&a.addr, "agency", os.Getenv("JIEXU_AGENCY"), "the node's agency address instead of --config: unix:PATH, or HOST:PORT of agency_tls_listen with --operator")
+	cmd.Flags().StringVar(&a.operator, "operator", os.Getenv("JIEXU_OPERATOR"), "your operator folder (from 'jiexu operator issue') for a HOST:PORT --agency")
 	_ = cmd.MarkFlagFilename("config", "json")
+	_ = cmd.MarkFlagDirname("operator")
 	return a
 }
 
@@ -45,6 +49,15 @@ func fileExists(path string) bool {
 
 // dial connects to the node's agency API.
 func (a *agencyFlags) dial() (jiexuv1.AgencyServiceClient, func(), error) {
+	c, conn, err := a.dialConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, func() { conn.Close() }, nil
+}
+
+// dialConn connects to the node's agency listener (the agency and audit APIs).
+func (a *agencyFlags) dialConn() (jiexuv1.AgencyServiceClient, *grpc.ClientConn, error) {
 	target := a.addr
 	if target == "" {
 		if a.config == "" {
@@ -54,13 +67,13 @@ func (a *agencyFlags) dial() (jiexuv1.AgencyServiceClient, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		target = cfg.AgencyListen
+		target = cfg.AgencyAddress()
 	}
-	c, conn, err := node.DialAgency(target)
-	if err != nil {
-		return nil, nil, err
+	var opts []node.DialOption
+	if a.operator != "" {
+		opts = append(opts, node.WithOperator(a.operator))
 	}
-	return c, func() { conn.Close() }, nil
+	return node.DialAgency(target, opts...)
 }
 
 // call runs fn against the node with a bounded context.

@@ -132,7 +132,7 @@ The folder is /etc/jiexu when the package made it (the store then goes to
 	f.StringVar(&opts.DataDir, "data", "", "step 2: folder for the store (default /var/lib/jiexu in the system layout, else DIR/data)")
 	f.StringVar(&opts.Listen, "listen", "", "step 2: the inter-node listener (default 0.0.0.0:7443)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "step 2: the /metrics listener (default 0.0.0.0:9443)")
-	f.StringVar(&opts.AgencyListen, "agency-listen", "", "step 2: the local agency API, unix:PATH or a loopback host:port (default unix:agency.sock beside node.json, or /run/jiexu/agency.sock)")
+	f.StringVar(&opts.AgencyListen, "agency-listen", "", "step 2: the local agency API's socket, unix:PATH (default agency.sock in the store's folder, or /run/jiexu/agency.sock)")
 	f.StringVar(&opts.Contact.Address, "contact-address", "", "step 2: address printed on certificates")
 	f.StringVar(&opts.Contact.Postcode, "contact-postcode", "", "step 2: postcode printed on certificates")
 	f.StringVar(&opts.Contact.Phone, "contact-phone", "", "step 2: phone printed on certificates")
@@ -560,7 +560,7 @@ func newCertShowCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(out, data, 0o644); err != nil {
+				if err := node.WritePrivate(out, data); err != nil {
 					return err
 				}
 				fmt.Fprintf(notes, "exported to %s\n", out)
@@ -570,7 +570,7 @@ func newCertShowCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(html, page, 0o644); err != nil {
+				if err := node.WritePrivate(html, page); err != nil {
 					return err
 				}
 				fmt.Fprintf(notes, "printable page written to %s (open it in a browser and print)\n", html)
@@ -582,13 +582,23 @@ func newCertShowCmd() *cobra.Command {
 }
 
 func newCertVerifyCmd() *cobra.Command {
-	var caFile string
+	var caFile, crlFile, snapFile string
 	cmd := &cobra.Command{
-		Use:   "verify --ca CA.pem FILE.pb",
-		Short: "check an exported certificate offline",
-		Args:  exactArgs(1, "one exported certificate file"),
+		Use:   "verify --ca CA.pem [--crl CRL.pem | --snapshot SNAPSHOT.pb] FILE.pb",
+		Short: "check an exported certificate offline, and its sealing key's revocation",
+		Long: `Check an exported certificate offline against the national CA: its seal over
+its exact bytes and that its amounts and number agree with themselves. With the
+CA's revocation list (--crl, or the list inside a signed registry snapshot,
+--snapshot), a certificate sealed before its sealing key was revoked is VALID
+AT THE TIME (the sealing time being the sealer's own claim), and one sealed
+after it is refused.`,
+		Args: exactArgs(1, "one exported certificate file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ca, err := certs.LoadCertificate(caFile)
+			if err != nil {
+				return err
+			}
+			revoked, err := node.LoadRevocation(ca, crlFile, snapFile)
 			if err != nil {
 				return err
 			}
@@ -600,16 +610,17 @@ func newCertVerifyCmd() *cobra.Command {
 			if err := proto.Unmarshal(data, sc); err != nil {
 				return fmt.Errorf("%s is not an exported certificate: %w", args[0], err)
 			}
-			cert, err := node.VerifyCertificate(sc, ca, nil)
+			report, err := node.CheckCertificateOffline(sc, ca, revoked)
 			if err != nil {
 				return fmt.Errorf("%s does NOT verify: %w", args[0], err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "OK: %s was sealed by region %s on %s and has not been altered (verification code %s)\n",
-				cert.GetNumber(), cert.GetOriginRegion(), cert.GetIssuedAt().AsTime().In(rules.CST).Format("2006-01-02 15:04"), rules.VerificationCode(sc))
+			node.WriteCertificateReport(cmd.OutOrStdout(), report)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&caFile, "ca", "", "the national CA certificate (ca.pem)")
+	cmd.Flags().StringVar(&crlFile, "crl", "", "the CA's revocation list (crl.pem): tell a key revoked after sealing from one revoked before")
+	cmd.Flags().StringVar(&snapFile, "snapshot", "", "a signed registry snapshot (snapshot.pb): its revocation list, verified, instead of --crl")
 	required(cmd, "ca")
 	return cmd
 }
@@ -635,14 +646,22 @@ func newListOutboxCmd(use, short string, dead bool) *cobra.Command {
 	cmd.Flags().StringVar(&peer, "peer", "", "only messages to this region")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-			resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead, PeerRegion: peer})
-			if err != nil {
-				return err
+			all := &jiexuv1.ListOutboxResponse{}
+			req := &jiexuv1.ListOutboxRequest{Dead: dead, PeerRegion: peer}
+			for { // every page
+				resp, err := c.ListOutbox(ctx, req)
+				if err != nil {
+					return err
+				}
+				all.Messages = append(all.Messages, resp.GetMessages()...)
+				if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+					break
+				}
 			}
 			if *asJSON {
-				return printJSON(cmd.OutOrStdout(), resp)
+				return printJSON(cmd.OutOrStdout(), all)
 			}
-			render.FormatOutbox(cmd.OutOrStdout(), resp.GetMessages(), time.Now())
+			render.FormatOutbox(cmd.OutOrStdout(), all.GetMessages(), time.Now())
 			return nil
 		})
 	}
@@ -899,12 +918,13 @@ func newOutboxShowCmd() *cobra.Command {
 	asJSON := addJSONFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		seq, err := strconv.ParseUint(args[0], 10, 64)
-		if err != nil {
+		if err != nil || seq == 0 {
 			return usagef("%q is not a sequence number", args[0])
 		}
 		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
 			for _, dead := range []bool{false, true} {
-				resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead})
+				// The page starting right after seq-1 holds seq if it exists.
+				resp, err := c.ListOutbox(ctx, &jiexuv1.ListOutboxRequest{Dead: dead, Limit: 1, PageToken: strconv.FormatUint(seq-1, 10)})
 				if err != nil {
 					return err
 				}

@@ -6,15 +6,17 @@ import (
 	"math/big"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"jiexu/certs"
+	"jiexu/registry"
 )
 
 func newCACmd() *cobra.Command {
-	return group("ca", "the national CA: create it, issue and sign node certificates, revoke them",
-		newCAInitCmd(), newCAIssueCmd(), newCACSRCmd(), newCASignCmd(), newCARevokeCmd())
+	return group("ca", "the national CA: create it, issue and sign node certificates, revoke them, announce the registry's certificate",
+		newCAInitCmd(), newCAIssueCmd(), newCACSRCmd(), newCASignCmd(), newCARevokeCmd(), newCAAnnounceRegistryCmd())
 }
 
 func newCAInitCmd() *cobra.Command {
@@ -243,5 +245,45 @@ func newCARevokeCmd() *cobra.Command {
 	cmd.Flags().StringSliceVar(&serials, "serial", nil, "decimal serial number to revoke (repeatable)")
 	cmd.Flags().StringSliceVar(&files, "cert", nil, "certificate file to revoke (repeatable)")
 	required(cmd, "ca")
+	return cmd
+}
+
+func newCAAnnounceRegistryCmd() *cobra.Command {
+	var caDir, certFile, out string
+	var epoch uint64
+	cmd := &cobra.Command{
+		Use:   "announce-registry --ca DIR --cert REGISTRY.pem --epoch N --out FILE",
+		Short: "name the registry certificate nodes trust from now on (recovery from a lost registry key)",
+		Long: `Seal, with the CA's own key, the statement that from epoch N on snapshots are
+signed by this registry certificate and no other. Write it into the registry
+folder (announcement.pb): every snapshot signed from then on carries it, and
+nodes that verify it pin the certificate and count versions afresh.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ca, err := certs.LoadCA(caDir)
+			if err != nil {
+				return err
+			}
+			cert, err := certs.LoadCertificate(certFile)
+			if err != nil {
+				return err
+			}
+			a, err := registry.Announce(ca, cert, epoch, time.Now())
+			if err != nil {
+				return err
+			}
+			if err := registry.WriteAnnouncement(out, a); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "announced registry certificate %s for epoch %d in %s.\nNodes refuse snapshots from any other registry certificate once they see it: sign with it ('jiexu registry sign --tls …') and serve it.\n",
+				certs.Fingerprint(cert), epoch, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&caDir, "ca", "", "the CA folder")
+	cmd.Flags().StringVar(&certFile, "cert", "", "the new registry certificate (cert.pem from 'jiexu ca issue --registry')")
+	cmd.Flags().Uint64Var(&epoch, "epoch", 0, "1 for the first announcement, then one more than the last")
+	cmd.Flags().StringVar(&out, "out", "", "file to write, normally the registry folder's announcement.pb")
+	required(cmd, "ca", "cert", "epoch", "out")
 	return cmd
 }

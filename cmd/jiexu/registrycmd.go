@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/certs"
+	"jiexu/node"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -205,7 +206,7 @@ func loadVerified(dir, caFile string) (*registry.Verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA certificate: %w (give it with --ca-file)", err)
 	}
-	return registry.VerifySnapshot(signed, ca, 0, time.Now())
+	return registry.VerifySnapshot(signed, ca, nil, time.Now())
 }
 
 func newRegistryShowCmd() *cobra.Command {
@@ -236,8 +237,11 @@ func newRegistryShowCmd() *cobra.Command {
 				return err
 			}
 		}
-		fmt.Fprintf(w, "snapshot version %d (signature verified), issued %s, expires %s, %d revoked serial(s), division table %s\n",
-			s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len(), t.Identity())
+		fmt.Fprintf(w, "snapshot version %d (signature verified), issued %s, expires %s, %d revoked serial(s), CRL number %v, division table %s\n",
+			s.GetVersion(), s.GetIssuedAt().AsTime().Format(time.RFC3339), s.GetExpiresAt().AsTime().Format(time.RFC3339), v.Revoked.Len(), v.Revoked.Number, t.Identity())
+		if v.Pin != nil {
+			fmt.Fprintf(w, "registry epoch %d: the CA announced certificate %s on %s\n", v.Pin.Epoch, v.Pin.Fingerprint, v.Pin.IssuedAt.Format(time.RFC3339))
+		}
 		for _, n := range s.GetNodes() {
 			full, _ := t.FullName(n.GetRegion())
 			fmt.Fprintf(w, "  %s  %-9s %-21s %s (%s)", n.GetRegion(), registry.KindLabel(n.GetKind()), n.GetAddress(), n.GetAgencyName(), full)
@@ -307,7 +311,7 @@ func newRegistryServeCmd() *cobra.Command {
 			return registry.Serve(cmd.Context(), registry.ServeConfig{
 				Dir: dir, Listen: listen,
 				CertFile: filepath.Join(tls, certs.CertFile), KeyFile: filepath.Join(tls, certs.KeyFile), CAFile: filepath.Join(tls, certs.CACertFile),
-				Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+				Logger: slog.New(node.ClipLogs(slog.NewJSONHandler(os.Stderr, nil))),
 			})
 		},
 	}

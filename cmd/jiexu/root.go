@@ -65,8 +65,8 @@ and the registry. Start with 'jiexu demo'.`,
 	}
 	add(groupStart, newDemoCmd(), newDevnetCmd())
 	add(groupNational, newCACmd(), newRegistryCmd())
-	add(groupNode, newNodeCmd(), newOutboxCmd(), newDeadLettersCmd())
-	add(groupOperator, newRecordsCmd(), newTransferCmd(), newCertCmd())
+	add(groupNode, newNodeCmd(), newOutboxCmd(), newDeadLettersCmd(), newAuditCmd())
+	add(groupOperator, newRecordsCmd(), newTransferCmd(), newCertCmd(), newOperatorCmd())
 	root.AddCommand(newVersionCmd())
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"jiexu/node"
 	"jiexu/node/devnet"
 	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
@@ -17,8 +18,13 @@ import (
 // applied as fast as the agency API takes them and the clock stops when the
 // last destination case completes.
 func BenchmarkTransfer(b *testing.B) {
+	// The two nodes trust each other's pace: no per-peer rate here, so the
+	// benchmark measures the transfer, not the limit (node.DefaultLimits
+	// allows 200 messages a second per peer).
+	unlimited := node.DefaultLimits()
+	unlimited.PeerRate, unlimited.PeerBurst, unlimited.PeerConcurrency = 1e9, 1e9, 1e6
 	l, err := devnet.Init(devnet.Options{Dir: b.TempDir(), Regions: []string{hohhot, hulunbuir}, People: max(b.N, 1),
-		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, Limits: &unlimited})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,7 +37,11 @@ type Options struct {
 	RetryMin, RetryMax time.Duration
 	// DeadAfter is the dead-letter horizon written into each node's config.
 	DeadAfter time.Duration
-	Now       func() time.Time
+	// RegistryRefresh is how often nodes ask the registry (default 10s).
+	RegistryRefresh time.Duration
+	// Limits, if set, replace the nodes' default limits (node.DefaultLimits).
+	Limits *node.Limits
+	Now    func() time.Time
 }
 
 // Layout is where Init put everything.
@@ -197,10 +201,16 @@ func Init(opts Options) (*Layout, error) {
 		full, _ := t.FullName(region)
 		cfg.Contact = node.Contact{Address: full + "政务服务中心", Postcode: postcodeFor(region), Phone: "12393", ContactPerson: "经办窗口"}
 		cfg.Listen, cfg.MetricsListen = listen, metrics
-		cfg.AgencyListen = "unix:agency.sock"
+		cfg.AgencyListen = "" // agency.sock in the data folder
 		cfg.RegistryAddress = l.RegistryAddr
 		cfg.RegistrySnapshot = filepath.Join("..", "..", "registry", registry.SnapshotFile)
 		cfg.RegistryRefresh = node.Duration(10 * time.Second)
+		if opts.RegistryRefresh > 0 {
+			cfg.RegistryRefresh = node.Duration(opts.RegistryRefresh)
+		}
+		if opts.Limits != nil {
+			cfg.Limits = *opts.Limits
+		}
 		cfg.RetryMin, cfg.RetryMax = node.Duration(opts.RetryMin), node.Duration(opts.RetryMax)
 		if opts.DeadAfter > 0 {
 			cfg.DeadAfter = node.Duration(opts.DeadAfter)

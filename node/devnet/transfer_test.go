@@ -18,9 +18,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/certs"
+	"jiexu/gateway"
 	"jiexu/node"
 	"jiexu/node/devnet"
 	"jiexu/node/render"
@@ -775,16 +775,18 @@ func servePeer(t *testing.T, tn *testNet, region string) func(method string) int
 	got := map[string]int{}
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))), grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
 		method, _ := grpc.MethodFromServerStream(stream)
-		var raw emptypb.Empty // read the request as unknown fields, to echo its message id
+		var raw emptypb.Empty // read the request as unknown fields: its bytes as sent
 		if err := stream.RecvMsg(&raw); err != nil {
 			return err
 		}
-		var h struct{ jiexuv1.NotifyTransferRequest }
-		_ = proto.Unmarshal(rawBytes(&raw), &h.NotifyTransferRequest) // every request has the header in field 1
 		mu.Lock()
 		got[method[strings.LastIndex(method, "/")+1:]]++
 		mu.Unlock()
-		return stream.SendMsg(&jiexuv1.RemitResponse{Receipt: &jiexuv1.Receipt{MessageId: h.GetHeader().GetMessageId(), AcceptedAt: timestamppb.Now()}})
+		receipt, err := gateway.Acknowledge(kp.Signer(), method, rawBytes(&raw), time.Now()) // sealed, as a node's
+		if err != nil {
+			return err
+		}
+		return stream.SendMsg(&jiexuv1.RemitResponse{Receipt: receipt})
 	}))
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)

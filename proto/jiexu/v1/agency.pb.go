@@ -3465,12 +3465,17 @@ func (x *OutboxMessage) GetDead() bool {
 	return false
 }
 
-// ListOutboxRequest chooses pending messages or dead letters.
+// ListOutboxRequest chooses pending messages or dead letters, a page at a
+// time, oldest first.
 type ListOutboxRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Dead          bool                   `protobuf:"varint,1,opt,name=dead,proto3" json:"dead,omitempty"`
-	PeerRegion    string                 `protobuf:"bytes,2,opt,name=peer_region,json=peerRegion,proto3" json:"peer_region,omitempty"`
-	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Dead       bool                   `protobuf:"varint,1,opt,name=dead,proto3" json:"dead,omitempty"`
+	PeerRegion string                 `protobuf:"bytes,2,opt,name=peer_region,json=peerRegion,proto3" json:"peer_region,omitempty"`
+	// limit is the page size: at most this many messages (default and
+	// maximum 1,000).
+	Limit int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// page_token is next_page_token of the previous page; empty for the first.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3526,10 +3531,19 @@ func (x *ListOutboxRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *ListOutboxRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListOutboxResponse lists messages (without payloads).
 type ListOutboxResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Messages      []*OutboxMessage       `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages []*OutboxMessage       `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// next_page_token asks for the next page; empty on the last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3569,6 +3583,13 @@ func (x *ListOutboxResponse) GetMessages() []*OutboxMessage {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *ListOutboxResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // RedriveOutboxRequest names dead letters to retry; empty means all.
@@ -4012,7 +4033,7 @@ var File_jiexu_v1_agency_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\xde\x04\n" +
+	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x16jiexu/v1/options.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\xde\x04\n" +
 	"\x06Record\x12(\n" +
 	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12(\n" +
 	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\x1a\n" +
@@ -4241,9 +4262,9 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
 	"enrolments\x18\x01 \x03(\v2\x13.jiexu.v1.EnrolmentR\n" +
 	"enrolments\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"B\n" +
-	"\x14ImportRecordsRequest\x12*\n" +
-	"\arecords\x18\x01 \x03(\v2\x10.jiexu.v1.RecordR\arecords\"\xbf\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"L\n" +
+	"\x14ImportRecordsRequest\x124\n" +
+	"\arecords\x18\x01 \x03(\v2\x10.jiexu.v1.RecordB\b\x82\xb5\x18\x04\x18\xc0\x84=R\arecords\"\xbf\x01\n" +
 	"\x15ImportRecordsResponse\x12\x1a\n" +
 	"\bimported\x18\x01 \x01(\x05R\bimported\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\x05R\acreated\x12\x18\n" +
@@ -4274,16 +4295,19 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\n" +
 	" \x01(\tR\tlastError\x12\x12\n" +
-	"\x04dead\x18\v \x01(\bR\x04dead\"^\n" +
+	"\x04dead\x18\v \x01(\bR\x04dead\"\x8d\x01\n" +
 	"\x11ListOutboxRequest\x12\x12\n" +
-	"\x04dead\x18\x01 \x01(\bR\x04dead\x12\x1f\n" +
-	"\vpeer_region\x18\x02 \x01(\tR\n" +
+	"\x04dead\x18\x01 \x01(\bR\x04dead\x12'\n" +
+	"\vpeer_region\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\n" +
 	"peerRegion\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"I\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\x12%\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\tpageToken\"q\n" +
 	"\x12ListOutboxResponse\x123\n" +
-	"\bmessages\x18\x01 \x03(\v2\x17.jiexu.v1.OutboxMessageR\bmessages\"4\n" +
-	"\x14RedriveOutboxRequest\x12\x1c\n" +
-	"\tsequences\x18\x01 \x03(\x04R\tsequences\"3\n" +
+	"\bmessages\x18\x01 \x03(\v2\x17.jiexu.v1.OutboxMessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
+	"\x14RedriveOutboxRequest\x12&\n" +
+	"\tsequences\x18\x01 \x03(\x04B\b\x82\xb5\x18\x04\x18\xa0\x8d\x06R\tsequences\"3\n" +
 	"\x15RedriveOutboxResponse\x12\x1a\n" +
 	"\bredriven\x18\x01 \x01(\x05R\bredriven\"\x12\n" +
 	"\x10GetStatusRequest\"\xb9\x01\n" +
@@ -4589,6 +4613,7 @@ func file_jiexu_v1_agency_proto_init() {
 		return
 	}
 	file_jiexu_v1_certificate_proto_init()
+	file_jiexu_v1_options_proto_init()
 	file_jiexu_v1_transfer_proto_init()
 	file_jiexu_v1_types_proto_init()
 	type x struct{}

@@ -286,8 +286,13 @@ type Snapshot struct {
 	Divisions *DivisionTable `protobuf:"bytes,6,opt,name=divisions,proto3" json:"divisions,omitempty"`
 	// successor_decisions route former codes that were split between nodes.
 	SuccessorDecisions []*SuccessorDecision `protobuf:"bytes,7,rep,name=successor_decisions,json=successorDecisions,proto3" json:"successor_decisions,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// registry_epoch is the epoch of the CA's announcement naming the
+	// certificate that signs this snapshot; 0 before any announcement.
+	// Versions count up within an epoch: a snapshot of a later epoch
+	// replaces any version of an earlier one.
+	RegistryEpoch uint64 `protobuf:"varint,8,opt,name=registry_epoch,json=registryEpoch,proto3" json:"registry_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Snapshot) Reset() {
@@ -369,11 +374,22 @@ func (x *Snapshot) GetSuccessorDecisions() []*SuccessorDecision {
 	return nil
 }
 
+func (x *Snapshot) GetRegistryEpoch() uint64 {
+	if x != nil {
+		return x.RegistryEpoch
+	}
+	return 0
+}
+
 // SignedSnapshot is a snapshot's exact bytes and the registry's seal.
 type SignedSnapshot struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Snapshot      []byte                 `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	Seal          *Seal                  `protobuf:"bytes,2,opt,name=seal,proto3" json:"seal,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Snapshot []byte                 `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Seal     *Seal                  `protobuf:"bytes,2,opt,name=seal,proto3" json:"seal,omitempty"`
+	// announcement is the CA's statement naming the registry certificate that
+	// signs snapshots from its epoch on. It is sealed by the CA itself, so a
+	// stolen registry key can neither forge nor replace it.
+	Announcement  *RegistryAnnouncement `protobuf:"bytes,3,opt,name=announcement,proto3" json:"announcement,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -422,17 +438,145 @@ func (x *SignedSnapshot) GetSeal() *Seal {
 	return nil
 }
 
-// GetSnapshotRequest asks for a snapshot newer than known_version.
+func (x *SignedSnapshot) GetAnnouncement() *RegistryAnnouncement {
+	if x != nil {
+		return x.Announcement
+	}
+	return nil
+}
+
+// RegistryStatement is the national CA's word on which registry certificate
+// signs snapshots: the recovery after a registry key is lost or stolen.
+type RegistryStatement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// epoch orders statements; a node follows the highest it has verified.
+	Epoch uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// certificate_fingerprint is the lower-case hex SHA-256 of the registry
+	// certificate to trust from this epoch on; snapshots sealed by any other
+	// certificate are refused.
+	CertificateFingerprint string                 `protobuf:"bytes,2,opt,name=certificate_fingerprint,json=certificateFingerprint,proto3" json:"certificate_fingerprint,omitempty"`
+	IssuedAt               *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=issued_at,json=issuedAt,proto3" json:"issued_at,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *RegistryStatement) Reset() {
+	*x = RegistryStatement{}
+	mi := &file_jiexu_v1_registry_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegistryStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegistryStatement) ProtoMessage() {}
+
+func (x *RegistryStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_registry_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegistryStatement.ProtoReflect.Descriptor instead.
+func (*RegistryStatement) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RegistryStatement) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *RegistryStatement) GetCertificateFingerprint() string {
+	if x != nil {
+		return x.CertificateFingerprint
+	}
+	return ""
+}
+
+func (x *RegistryStatement) GetIssuedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssuedAt
+	}
+	return nil
+}
+
+// RegistryAnnouncement is a RegistryStatement's exact bytes sealed by the CA.
+type RegistryAnnouncement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Statement     []byte                 `protobuf:"bytes,1,opt,name=statement,proto3" json:"statement,omitempty"`
+	Seal          *Seal                  `protobuf:"bytes,2,opt,name=seal,proto3" json:"seal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegistryAnnouncement) Reset() {
+	*x = RegistryAnnouncement{}
+	mi := &file_jiexu_v1_registry_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegistryAnnouncement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegistryAnnouncement) ProtoMessage() {}
+
+func (x *RegistryAnnouncement) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_registry_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegistryAnnouncement.ProtoReflect.Descriptor instead.
+func (*RegistryAnnouncement) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RegistryAnnouncement) GetStatement() []byte {
+	if x != nil {
+		return x.Statement
+	}
+	return nil
+}
+
+func (x *RegistryAnnouncement) GetSeal() *Seal {
+	if x != nil {
+		return x.Seal
+	}
+	return nil
+}
+
+// GetSnapshotRequest asks for a snapshot newer than the caller's: a later
+// epoch, or a later version in the same epoch.
 type GetSnapshotRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	KnownVersion  uint64                 `protobuf:"varint,1,opt,name=known_version,json=knownVersion,proto3" json:"known_version,omitempty"`
+	KnownEpoch    uint64                 `protobuf:"varint,2,opt,name=known_epoch,json=knownEpoch,proto3" json:"known_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetSnapshotRequest) Reset() {
 	*x = GetSnapshotRequest{}
-	mi := &file_jiexu_v1_registry_proto_msgTypes[5]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +588,7 @@ func (x *GetSnapshotRequest) String() string {
 func (*GetSnapshotRequest) ProtoMessage() {}
 
 func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_registry_proto_msgTypes[5]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +601,7 @@ func (x *GetSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*GetSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetSnapshotRequest) GetKnownVersion() uint64 {
@@ -467,18 +611,26 @@ func (x *GetSnapshotRequest) GetKnownVersion() uint64 {
 	return 0
 }
 
+func (x *GetSnapshotRequest) GetKnownEpoch() uint64 {
+	if x != nil {
+		return x.KnownEpoch
+	}
+	return 0
+}
+
 // GetSnapshotResponse carries the snapshot, unset when not newer.
 type GetSnapshotResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Snapshot      *SignedSnapshot        `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetSnapshotResponse) Reset() {
 	*x = GetSnapshotResponse{}
-	mi := &file_jiexu_v1_registry_proto_msgTypes[6]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +642,7 @@ func (x *GetSnapshotResponse) String() string {
 func (*GetSnapshotResponse) ProtoMessage() {}
 
 func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jiexu_v1_registry_proto_msgTypes[6]
+	mi := &file_jiexu_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +655,7 @@ func (x *GetSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*GetSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_jiexu_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetSnapshotResponse) GetSnapshot() *SignedSnapshot {
@@ -520,47 +672,66 @@ func (x *GetSnapshotResponse) GetVersion() uint64 {
 	return 0
 }
 
+func (x *GetSnapshotResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 var File_jiexu_v1_registry_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x17jiexu/v1/registry.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xd3\x02\n" +
-	"\x04Node\x12\x16\n" +
-	"\x06region\x18\x01 \x01(\tR\x06region\x12\x1f\n" +
-	"\vagency_name\x18\x02 \x01(\tR\n" +
+	"\x17jiexu/v1/registry.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16jiexu/v1/options.proto\x1a\x14jiexu/v1/types.proto\"\x97\x03\n" +
+	"\x04Node\x12\x1e\n" +
+	"\x06region\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\x06region\x12*\n" +
+	"\vagency_name\x18\x02 \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\n" +
 	"agencyName\x12(\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x14.jiexu.v1.AgencyKindR\x04kind\x12\x18\n" +
-	"\aaddress\x18\x04 \x01(\tR\aaddress\x129\n" +
-	"\x18certificate_fingerprints\x18\x05 \x03(\tR\x17certificateFingerprints\x12\x16\n" +
-	"\x06serves\x18\x06 \x03(\tR\x06serves\x12+\n" +
-	"\acontact\x18\a \x01(\v2\x11.jiexu.v1.ContactR\acontact\x12'\n" +
-	"\x0fmetrics_address\x18\b \x01(\tR\x0emetricsAddress\x12%\n" +
-	"\x0eformer_regions\x18\t \x03(\tR\rformerRegions\"\x87\x01\n" +
-	"\rDivisionTable\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
-	"\x06sha256\x18\x02 \x01(\fR\x06sha256\x12!\n" +
-	"\fcurrent_gzip\x18\x03 \x01(\fR\vcurrentGzip\x12!\n" +
-	"\fhistory_gzip\x18\x04 \x01(\fR\vhistoryGzip\"E\n" +
-	"\x11SuccessorDecision\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12\x1c\n" +
-	"\tsuccessor\x18\x02 \x01(\tR\tsuccessor\"\xec\x02\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x14.jiexu.v1.AgencyKindR\x04kind\x12!\n" +
+	"\aaddress\x18\x04 \x01(\tB\a\x82\xb5\x18\x03\x10\x85\x02R\aaddress\x12C\n" +
+	"\x18certificate_fingerprints\x18\x05 \x03(\tB\b\x82\xb5\x18\x04\x10@\x18\bR\x17certificateFingerprints\x12!\n" +
+	"\x06serves\x18\x06 \x03(\tB\t\x82\xb5\x18\x05\x10\x06\x18\x88'R\x06serves\x12+\n" +
+	"\acontact\x18\a \x01(\v2\x11.jiexu.v1.ContactR\acontact\x120\n" +
+	"\x0fmetrics_address\x18\b \x01(\tB\a\x82\xb5\x18\x03\x10\x85\x02R\x0emetricsAddress\x12/\n" +
+	"\x0eformer_regions\x18\t \x03(\tB\b\x82\xb5\x18\x04\x10\x06\x18@R\rformerRegions\"\xad\x01\n" +
+	"\rDivisionTable\x12 \n" +
+	"\aversion\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\aversion\x12\x1e\n" +
+	"\x06sha256\x18\x02 \x01(\fB\x06\x82\xb5\x18\x02\x10 R\x06sha256\x12,\n" +
+	"\fcurrent_gzip\x18\x03 \x01(\fB\t\x82\xb5\x18\x05\x10\x80\x80\x80\bR\vcurrentGzip\x12,\n" +
+	"\fhistory_gzip\x18\x04 \x01(\fB\t\x82\xb5\x18\x05\x10\x80\x80\x80\bR\vhistoryGzip\"U\n" +
+	"\x11SuccessorDecision\x12\x1a\n" +
+	"\x04code\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\x04code\x12$\n" +
+	"\tsuccessor\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\tsuccessor\"\xb0\x03\n" +
 	"\bSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x127\n" +
 	"\tissued_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12$\n" +
-	"\x05nodes\x18\x04 \x03(\v2\x0e.jiexu.v1.NodeR\x05nodes\x12'\n" +
-	"\x0frevocation_list\x18\x05 \x01(\fR\x0erevocationList\x125\n" +
-	"\tdivisions\x18\x06 \x01(\v2\x17.jiexu.v1.DivisionTableR\tdivisions\x12L\n" +
-	"\x13successor_decisions\x18\a \x03(\v2\x1b.jiexu.v1.SuccessorDecisionR\x12successorDecisions\"P\n" +
-	"\x0eSignedSnapshot\x12\x1a\n" +
-	"\bsnapshot\x18\x01 \x01(\fR\bsnapshot\x12\"\n" +
-	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"9\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12-\n" +
+	"\x05nodes\x18\x04 \x03(\v2\x0e.jiexu.v1.NodeB\a\x82\xb5\x18\x03\x18\x88'R\x05nodes\x122\n" +
+	"\x0frevocation_list\x18\x05 \x01(\fB\t\x82\xb5\x18\x05\x10\x80\x80\x80\bR\x0erevocationList\x125\n" +
+	"\tdivisions\x18\x06 \x01(\v2\x17.jiexu.v1.DivisionTableR\tdivisions\x12U\n" +
+	"\x13successor_decisions\x18\a \x03(\v2\x1b.jiexu.v1.SuccessorDecisionB\a\x82\xb5\x18\x03\x18\x90NR\x12successorDecisions\x12%\n" +
+	"\x0eregistry_epoch\x18\b \x01(\x04R\rregistryEpoch\"\x9f\x01\n" +
+	"\x0eSignedSnapshot\x12%\n" +
+	"\bsnapshot\x18\x01 \x01(\fB\t\x82\xb5\x18\x05\x10\x80\x80\x80\x10R\bsnapshot\x12\"\n" +
+	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04seal\x12B\n" +
+	"\fannouncement\x18\x03 \x01(\v2\x1e.jiexu.v1.RegistryAnnouncementR\fannouncement\"\xa3\x01\n" +
+	"\x11RegistryStatement\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12?\n" +
+	"\x17certificate_fingerprint\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x16certificateFingerprint\x127\n" +
+	"\tissued_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\"a\n" +
+	"\x14RegistryAnnouncement\x12%\n" +
+	"\tstatement\x18\x01 \x01(\fB\a\x82\xb5\x18\x03\x10\x80\bR\tstatement\x12\"\n" +
+	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"Z\n" +
 	"\x12GetSnapshotRequest\x12#\n" +
-	"\rknown_version\x18\x01 \x01(\x04R\fknownVersion\"e\n" +
+	"\rknown_version\x18\x01 \x01(\x04R\fknownVersion\x12\x1f\n" +
+	"\vknown_epoch\x18\x02 \x01(\x04R\n" +
+	"knownEpoch\"{\n" +
 	"\x13GetSnapshotResponse\x124\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x18.jiexu.v1.SignedSnapshotR\bsnapshot\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion2]\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch2]\n" +
 	"\x0fRegistryService\x12J\n" +
 	"\vGetSnapshot\x12\x1c.jiexu.v1.GetSnapshotRequest\x1a\x1d.jiexu.v1.GetSnapshotResponseB|\n" +
 	"\fcom.jiexu.v1B\rRegistryProtoP\x01Z\x1cjiexu/proto/jiexu/v1;jiexuv1\xa2\x02\x03JXX\xaa\x02\bJiexu.V1\xca\x02\bJiexu\\V1\xe2\x02\x14Jiexu\\V1\\GPBMetadata\xea\x02\tJiexu::V1b\x06proto3"
@@ -577,37 +748,42 @@ func file_jiexu_v1_registry_proto_rawDescGZIP() []byte {
 	return file_jiexu_v1_registry_proto_rawDescData
 }
 
-var file_jiexu_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_jiexu_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_jiexu_v1_registry_proto_goTypes = []any{
 	(*Node)(nil),                  // 0: jiexu.v1.Node
 	(*DivisionTable)(nil),         // 1: jiexu.v1.DivisionTable
 	(*SuccessorDecision)(nil),     // 2: jiexu.v1.SuccessorDecision
 	(*Snapshot)(nil),              // 3: jiexu.v1.Snapshot
 	(*SignedSnapshot)(nil),        // 4: jiexu.v1.SignedSnapshot
-	(*GetSnapshotRequest)(nil),    // 5: jiexu.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),   // 6: jiexu.v1.GetSnapshotResponse
-	(AgencyKind)(0),               // 7: jiexu.v1.AgencyKind
-	(*Contact)(nil),               // 8: jiexu.v1.Contact
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*Seal)(nil),                  // 10: jiexu.v1.Seal
+	(*RegistryStatement)(nil),     // 5: jiexu.v1.RegistryStatement
+	(*RegistryAnnouncement)(nil),  // 6: jiexu.v1.RegistryAnnouncement
+	(*GetSnapshotRequest)(nil),    // 7: jiexu.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),   // 8: jiexu.v1.GetSnapshotResponse
+	(AgencyKind)(0),               // 9: jiexu.v1.AgencyKind
+	(*Contact)(nil),               // 10: jiexu.v1.Contact
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Seal)(nil),                  // 12: jiexu.v1.Seal
 }
 var file_jiexu_v1_registry_proto_depIdxs = []int32{
-	7,  // 0: jiexu.v1.Node.kind:type_name -> jiexu.v1.AgencyKind
-	8,  // 1: jiexu.v1.Node.contact:type_name -> jiexu.v1.Contact
-	9,  // 2: jiexu.v1.Snapshot.issued_at:type_name -> google.protobuf.Timestamp
-	9,  // 3: jiexu.v1.Snapshot.expires_at:type_name -> google.protobuf.Timestamp
+	9,  // 0: jiexu.v1.Node.kind:type_name -> jiexu.v1.AgencyKind
+	10, // 1: jiexu.v1.Node.contact:type_name -> jiexu.v1.Contact
+	11, // 2: jiexu.v1.Snapshot.issued_at:type_name -> google.protobuf.Timestamp
+	11, // 3: jiexu.v1.Snapshot.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: jiexu.v1.Snapshot.nodes:type_name -> jiexu.v1.Node
 	1,  // 5: jiexu.v1.Snapshot.divisions:type_name -> jiexu.v1.DivisionTable
 	2,  // 6: jiexu.v1.Snapshot.successor_decisions:type_name -> jiexu.v1.SuccessorDecision
-	10, // 7: jiexu.v1.SignedSnapshot.seal:type_name -> jiexu.v1.Seal
-	4,  // 8: jiexu.v1.GetSnapshotResponse.snapshot:type_name -> jiexu.v1.SignedSnapshot
-	5,  // 9: jiexu.v1.RegistryService.GetSnapshot:input_type -> jiexu.v1.GetSnapshotRequest
-	6,  // 10: jiexu.v1.RegistryService.GetSnapshot:output_type -> jiexu.v1.GetSnapshotResponse
-	10, // [10:11] is the sub-list for method output_type
-	9,  // [9:10] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 7: jiexu.v1.SignedSnapshot.seal:type_name -> jiexu.v1.Seal
+	6,  // 8: jiexu.v1.SignedSnapshot.announcement:type_name -> jiexu.v1.RegistryAnnouncement
+	11, // 9: jiexu.v1.RegistryStatement.issued_at:type_name -> google.protobuf.Timestamp
+	12, // 10: jiexu.v1.RegistryAnnouncement.seal:type_name -> jiexu.v1.Seal
+	4,  // 11: jiexu.v1.GetSnapshotResponse.snapshot:type_name -> jiexu.v1.SignedSnapshot
+	7,  // 12: jiexu.v1.RegistryService.GetSnapshot:input_type -> jiexu.v1.GetSnapshotRequest
+	8,  // 13: jiexu.v1.RegistryService.GetSnapshot:output_type -> jiexu.v1.GetSnapshotResponse
+	13, // [13:14] is the sub-list for method output_type
+	12, // [12:13] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_registry_proto_init() }
@@ -615,6 +791,7 @@ func file_jiexu_v1_registry_proto_init() {
 	if File_jiexu_v1_registry_proto != nil {
 		return
 	}
+	file_jiexu_v1_options_proto_init()
 	file_jiexu_v1_types_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -622,7 +799,7 @@ func file_jiexu_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_registry_proto_rawDesc), len(file_jiexu_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

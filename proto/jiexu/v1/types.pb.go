@@ -349,7 +349,9 @@ func (x *YearMonth) GetMonth() int32 {
 // is the key across all schemes.
 type Person struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// name is at most 50 characters (names of the minorities written in Han
+	// characters or with the middle dot run long, none this long).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// id_number is the 18-character citizen ID number, upper-case X.
 	IdNumber string `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
 	// insurance_number is the local medical-insurance number (医疗保障编号) where one is used.
@@ -583,7 +585,8 @@ type Seal struct {
 	// key_id is the lower-case hex SHA-256 fingerprint of the signer's certificate.
 	KeyId     string        `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	Algorithm SealAlgorithm `protobuf:"varint,2,opt,name=algorithm,proto3,enum=jiexu.v1.SealAlgorithm" json:"algorithm,omitempty"`
-	Signature []byte        `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// signature is an ASN.1 ECDSA P-256 signature (at most 72 bytes).
+	Signature []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
 	// certificate is the signer's X.509 certificate (DER), so that the seal can
 	// be checked offline by anyone who holds the national CA certificate.
 	Certificate   []byte      `protobuf:"bytes,4,opt,name=certificate,proto3" json:"certificate,omitempty"`
@@ -740,10 +743,17 @@ func (x *MessageHeader) GetCreatedAt() *timestamppb.Timestamp {
 // Receipt acknowledges a message: the receiver has durably applied it, or had
 // already applied it (duplicate).
 type Receipt struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	Duplicate     bool                   `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
-	AcceptedAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MessageId  string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Duplicate  bool                   `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	AcceptedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=accepted_at,json=acceptedAt,proto3" json:"accepted_at,omitempty"`
+	// seal is the receiver's seal over this receipt (without the seal, and
+	// with duplicate false): its proof that it received the message, which
+	// the sender keeps in its audit chain.
+	Seal *Seal `protobuf:"bytes,4,opt,name=seal,proto3" json:"seal,omitempty"`
+	// message_digest is SHA-256 of the content the message's seal covers,
+	// binding the receipt to exactly that message.
+	MessageDigest []byte `protobuf:"bytes,5,opt,name=message_digest,json=messageDigest,proto3" json:"message_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -799,57 +809,73 @@ func (x *Receipt) GetAcceptedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Receipt) GetSeal() *Seal {
+	if x != nil {
+		return x.Seal
+	}
+	return nil
+}
+
+func (x *Receipt) GetMessageDigest() []byte {
+	if x != nil {
+		return x.MessageDigest
+	}
+	return nil
+}
+
 var File_jiexu_v1_types_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_types_proto_rawDesc = "" +
 	"\n" +
-	"\x14jiexu/v1/types.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"B\n" +
+	"\x14jiexu/v1/types.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16jiexu/v1/options.proto\"B\n" +
 	"\x04Date\x12\x12\n" +
 	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x14\n" +
 	"\x05month\x18\x02 \x01(\x05R\x05month\x12\x10\n" +
 	"\x03day\x18\x03 \x01(\x05R\x03day\"5\n" +
 	"\tYearMonth\x12\x12\n" +
 	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x14\n" +
-	"\x05month\x18\x02 \x01(\x05R\x05month\"\xb6\x02\n" +
-	"\x06Person\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
-	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12)\n" +
-	"\x10insurance_number\x18\x03 \x01(\tR\x0finsuranceNumber\x12>\n" +
-	"\x0ehousehold_type\x18\x04 \x01(\x0e2\x17.jiexu.v1.HouseholdTypeR\rhouseholdType\x12'\n" +
-	"\x0fhousehold_place\x18\x05 \x01(\tR\x0ehouseholdPlace\x12.\n" +
-	"\x13household_head_name\x18\x06 \x01(\tR\x11householdHeadName\x127\n" +
-	"\x18household_head_id_number\x18\a \x01(\tR\x15householdHeadIdNumber\"|\n" +
-	"\aContact\x12\x18\n" +
-	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1a\n" +
-	"\bpostcode\x18\x02 \x01(\tR\bpostcode\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\x12%\n" +
-	"\x0econtact_person\x18\x04 \x01(\tR\rcontactPerson\"J\n" +
+	"\x05month\x18\x02 \x01(\x05R\x05month\"\xef\x02\n" +
+	"\x06Person\x12\x1d\n" +
+	"\x04name\x18\x01 \x01(\tB\t\x82\xb5\x18\x05\b2\x10\xc8\x01R\x04name\x12#\n" +
+	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x12R\bidNumber\x121\n" +
+	"\x10insurance_number\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x0finsuranceNumber\x12>\n" +
+	"\x0ehousehold_type\x18\x04 \x01(\x0e2\x17.jiexu.v1.HouseholdTypeR\rhouseholdType\x122\n" +
+	"\x0fhousehold_place\x18\x05 \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\x0ehouseholdPlace\x129\n" +
+	"\x13household_head_name\x18\x06 \x01(\tB\t\x82\xb5\x18\x05\b2\x10\xc8\x01R\x11householdHeadName\x12?\n" +
+	"\x18household_head_id_number\x18\a \x01(\tB\x06\x82\xb5\x18\x02\x10\x12R\x15householdHeadIdNumber\"\xa2\x01\n" +
+	"\aContact\x12#\n" +
+	"\aaddress\x18\x01 \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\aaddress\x12\"\n" +
+	"\bpostcode\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\bpostcode\x12\x1c\n" +
+	"\x05phone\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x05phone\x120\n" +
+	"\x0econtact_person\x18\x04 \x01(\tB\t\x82\xb5\x18\x05\b2\x10\xc8\x01R\rcontactPerson\"\\\n" +
 	"\n" +
-	"BatchProof\x12\x12\n" +
-	"\x04root\x18\x01 \x01(\fR\x04root\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\rR\x05index\x12\x12\n" +
-	"\x04path\x18\x03 \x03(\fR\x04path\"\xcb\x01\n" +
-	"\x04Seal\x12\x15\n" +
-	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x125\n" +
-	"\talgorithm\x18\x02 \x01(\x0e2\x17.jiexu.v1.SealAlgorithmR\talgorithm\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature\x12 \n" +
-	"\vcertificate\x18\x04 \x01(\fR\vcertificate\x125\n" +
+	"BatchProof\x12\x1a\n" +
+	"\x04root\x18\x01 \x01(\fB\x06\x82\xb5\x18\x02\x10@R\x04root\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\rR\x05index\x12\x1c\n" +
+	"\x04path\x18\x03 \x03(\fB\b\x82\xb5\x18\x04\x10@\x18@R\x04path\"\xe4\x01\n" +
+	"\x04Seal\x12\x1d\n" +
+	"\x06key_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x05keyId\x125\n" +
+	"\talgorithm\x18\x02 \x01(\x0e2\x17.jiexu.v1.SealAlgorithmR\talgorithm\x12$\n" +
+	"\tsignature\x18\x03 \x01(\fB\x06\x82\xb5\x18\x02\x10PR\tsignature\x12)\n" +
+	"\vcertificate\x18\x04 \x01(\fB\a\x82\xb5\x18\x03\x10\x80@R\vcertificate\x125\n" +
 	"\vbatch_proof\x18\x05 \x01(\v2\x14.jiexu.v1.BatchProofR\n" +
-	"batchProof\"\xd0\x01\n" +
-	"\rMessageHeader\x12\x1d\n" +
+	"batchProof\"\xf2\x01\n" +
+	"\rMessageHeader\x12&\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\x12#\n" +
-	"\rsender_region\x18\x02 \x01(\tR\fsenderRegion\x12'\n" +
-	"\x0freceiver_region\x18\x03 \x01(\tR\x0ereceiverRegion\x12\x17\n" +
-	"\acase_id\x18\x04 \x01(\tR\x06caseId\x129\n" +
+	"message_id\x18\x01 \x01(\tB\a\x82\xb5\x18\x03\x10\x80\x01R\tmessageId\x12+\n" +
+	"\rsender_region\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\fsenderRegion\x12/\n" +
+	"\x0freceiver_region\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\x0ereceiverRegion\x12 \n" +
+	"\acase_id\x18\x04 \x01(\tB\a\x82\xb5\x18\x03\x10\x80\x01R\x06caseId\x129\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x83\x01\n" +
-	"\aReceipt\x12\x1d\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xdf\x01\n" +
+	"\aReceipt\x12&\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1c\n" +
+	"message_id\x18\x01 \x01(\tB\a\x82\xb5\x18\x03\x10\x80\x01R\tmessageId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12;\n" +
 	"\vaccepted_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"acceptedAt*[\n" +
+	"acceptedAt\x12\"\n" +
+	"\x04seal\x18\x04 \x01(\v2\x0e.jiexu.v1.SealR\x04seal\x12-\n" +
+	"\x0emessage_digest\x18\x05 \x01(\fB\x06\x82\xb5\x18\x02\x10 R\rmessageDigest*[\n" +
 	"\x06Scheme\x12\x16\n" +
 	"\x12SCHEME_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSCHEME_EMPLOYEE\x10\x01\x12\x13\n" +
@@ -905,11 +931,12 @@ var file_jiexu_v1_types_proto_depIdxs = []int32{
 	8,  // 2: jiexu.v1.Seal.batch_proof:type_name -> jiexu.v1.BatchProof
 	12, // 3: jiexu.v1.MessageHeader.created_at:type_name -> google.protobuf.Timestamp
 	12, // 4: jiexu.v1.Receipt.accepted_at:type_name -> google.protobuf.Timestamp
-	5,  // [5:5] is the sub-list for method output_type
-	5,  // [5:5] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	9,  // 5: jiexu.v1.Receipt.seal:type_name -> jiexu.v1.Seal
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_types_proto_init() }
@@ -917,6 +944,7 @@ func file_jiexu_v1_types_proto_init() {
 	if File_jiexu_v1_types_proto != nil {
 		return
 	}
+	file_jiexu_v1_options_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
