@@ -69,11 +69,12 @@ func TestCheckFields(t *testing.T) {
 	}
 }
 
-// Every string, bytes, repeated and map field of the files this package's
-// author owns carries an explicit limit; other files' fields get defaults
-// until annotated.
+// Every string, bytes, repeated and map field of every request message
+// carries an explicit limit.
 func TestOwnFilesAnnotateEveryField(t *testing.T) {
-	files := []protoreflect.FileDescriptor{jiexuv1.File_jiexu_v1_types_proto, jiexuv1.File_jiexu_v1_registry_proto}
+	files := []protoreflect.FileDescriptor{jiexuv1.File_jiexu_v1_types_proto, jiexuv1.File_jiexu_v1_registry_proto,
+		jiexuv1.File_jiexu_v1_agency_proto, jiexuv1.File_jiexu_v1_transfer_proto, jiexuv1.File_jiexu_v1_certificate_proto,
+		jiexuv1.File_jiexu_v1_audit_proto}
 	for _, fd := range files {
 		var walk func(protoreflect.MessageDescriptors)
 		walk = func(ms protoreflect.MessageDescriptors) {

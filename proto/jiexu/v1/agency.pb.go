@@ -4033,11 +4033,11 @@ var File_jiexu_v1_agency_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
-	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x16jiexu/v1/options.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\xde\x04\n" +
+	"\x15jiexu/v1/agency.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajiexu/v1/certificate.proto\x1a\x16jiexu/v1/options.proto\x1a\x17jiexu/v1/transfer.proto\x1a\x14jiexu/v1/types.proto\"\xe6\x04\n" +
 	"\x06Record\x12(\n" +
 	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12(\n" +
-	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\x1a\n" +
-	"\bdivision\x18\x03 \x01(\tR\bdivision\x128\n" +
+	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\"\n" +
+	"\bdivision\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\bdivision\x128\n" +
 	"\renrolled_from\x18\x04 \x01(\v2\x13.jiexu.v1.YearMonthR\fenrolledFrom\x124\n" +
 	"\venrolled_to\x18\x05 \x01(\v2\x13.jiexu.v1.YearMonthR\n" +
 	"enrolledTo\x12\x1f\n" +
@@ -4052,11 +4052,11 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	" \x01(\bR\vgapBackPaid\x123\n" +
 	"\rregistered_on\x18\v \x01(\v2\x0e.jiexu.v1.DateR\fregisteredOn\x121\n" +
 	"\fsuspended_on\x18\f \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x128\n" +
-	"\rbenefits_from\x18\r \x01(\v2\x13.jiexu.v1.YearMonthR\fbenefitsFrom\"\xd1\x06\n" +
+	"\rbenefits_from\x18\r \x01(\v2\x13.jiexu.v1.YearMonthR\fbenefitsFrom\"\xf7\x06\n" +
 	"\x06Period\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\rR\x06number\x12(\n" +
-	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\x1a\n" +
-	"\bdivision\x18\x03 \x01(\tR\bdivision\x128\n" +
+	"\x06scheme\x18\x02 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12\"\n" +
+	"\bdivision\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\bdivision\x128\n" +
 	"\renrolled_from\x18\x04 \x01(\v2\x13.jiexu.v1.YearMonthR\fenrolledFrom\x124\n" +
 	"\venrolled_to\x18\x05 \x01(\v2\x13.jiexu.v1.YearMonthR\n" +
 	"enrolledTo\x12\x1f\n" +
@@ -4070,34 +4070,36 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	" \x01(\x0e2\x19.jiexu.v1.EnrolmentStatusR\x06status\x12\"\n" +
 	"\rgap_back_paid\x18\v \x01(\bR\vgapBackPaid\x123\n" +
 	"\rregistered_on\x18\f \x01(\v2\x0e.jiexu.v1.DateR\fregisteredOn\x121\n" +
-	"\fsuspended_on\x18\r \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x12-\n" +
-	"\x12certificate_number\x18\x0e \x01(\tR\x11certificateNumber\x12\x17\n" +
-	"\acase_id\x18\x0f \x01(\tR\x06caseId\x12\x12\n" +
-	"\x04note\x18\x10 \x01(\tR\x04note\x129\n" +
+	"\fsuspended_on\x18\r \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x127\n" +
+	"\x12certificate_number\x18\x0e \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x11certificateNumber\x12\x1f\n" +
+	"\acase_id\x18\x0f \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\x12\x1e\n" +
+	"\x04note\x18\x10 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x04note\x129\n" +
 	"\n" +
 	"updated_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12<\n" +
 	"\x0fcontinuous_from\x18\x12 \x01(\v2\x13.jiexu.v1.YearMonthR\x0econtinuousFrom\x12!\n" +
 	"\fcredited_fen\x18\x13 \x01(\x03R\vcreditedFen\x128\n" +
-	"\rbenefits_from\x18\x14 \x01(\v2\x13.jiexu.v1.YearMonthR\fbenefitsFrom\"a\n" +
+	"\rbenefits_from\x18\x14 \x01(\v2\x13.jiexu.v1.YearMonthR\fbenefitsFrom\"j\n" +
 	"\tEnrolment\x12(\n" +
-	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12*\n" +
-	"\aperiods\x18\x02 \x03(\v2\x10.jiexu.v1.PeriodR\aperiods\"w\n" +
+	"\x06person\x18\x01 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x123\n" +
+	"\aperiods\x18\x02 \x03(\v2\x10.jiexu.v1.PeriodB\a\x82\xb5\x18\x03\x18\xc8\x01R\aperiods\"\x83\x01\n" +
 	"\bCaseStep\x12)\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12*\n" +
-	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
-	"\x05event\x18\x03 \x01(\tR\x05event\"\xfd\x0f\n" +
-	"\x04Case\x12\x17\n" +
-	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12&\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12 \n" +
+	"\x05event\x18\x03 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x05event\"\x92\x11\n" +
+	"\x04Case\x12\x1f\n" +
+	"\acase_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\x12&\n" +
 	"\x04side\x18\x02 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
 	"\x05state\x18\x03 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12(\n" +
-	"\x06person\x18\x04 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12'\n" +
-	"\x0forigin_division\x18\x05 \x01(\tR\x0eoriginDivision\x12#\n" +
-	"\rorigin_region\x18\x06 \x01(\tR\foriginRegion\x12-\n" +
-	"\x12destination_region\x18\a \x01(\tR\x11destinationRegion\x125\n" +
+	"\x06person\x18\x04 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12/\n" +
+	"\x0forigin_division\x18\x05 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x0eoriginDivision\x12+\n" +
+	"\rorigin_region\x18\x06 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\foriginRegion\x125\n" +
+	"\x12destination_region\x18\a \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x11destinationRegion\x125\n" +
 	"\rorigin_scheme\x18\b \x01(\x0e2\x10.jiexu.v1.SchemeR\foriginScheme\x12?\n" +
-	"\x12destination_scheme\x18\t \x01(\x0e2\x10.jiexu.v1.SchemeR\x11destinationScheme\x12-\n" +
+	"\x12destination_scheme\x18\t \x01(\x0e2\x10.jiexu.v1.SchemeR\x11destinationScheme\x127\n" +
 	"\x12certificate_number\x18\n" +
-	" \x01(\tR\x11certificateNumber\x12\x1f\n" +
+	" \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x11certificateNumber\x12\x1f\n" +
 	"\vmonths_paid\x18\v \x01(\x05R\n" +
 	"monthsPaid\x12\x1d\n" +
 	"\n" +
@@ -4105,11 +4107,13 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\tcertified\x18\r \x01(\bR\tcertified\x12\x16\n" +
 	"\x06funded\x18\x0e \x01(\bR\x06funded\x12\x1c\n" +
 	"\tconfirmed\x18\x0f \x01(\bR\tconfirmed\x12;\n" +
-	"\rreject_reason\x18\x10 \x01(\x0e2\x16.jiexu.v1.RejectReasonR\frejectReason\x12#\n" +
-	"\rreject_detail\x18\x11 \x01(\tR\frejectDetail\x12(\n" +
-	"\x05steps\x18\x12 \x03(\v2\x12.jiexu.v1.CaseStepR\x05steps\x12\x1d\n" +
+	"\rreject_reason\x18\x10 \x01(\x0e2\x16.jiexu.v1.RejectReasonR\frejectReason\x12/\n" +
+	"\rreject_detail\x18\x11 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\frejectDetail\x121\n" +
+	"\x05steps\x18\x12 \x03(\v2\x12.jiexu.v1.CaseStepB\a\x82\xb5\x18\x03\x18\xe8\aR\x05steps\x12)\n" +
 	"\n" +
-	"last_error\x18\x13 \x01(\tR\tlastError\x127\n" +
+	"last_error\x18\x13 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\tlastError\x127\n" +
 	"\topened_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12.\n" +
@@ -4120,8 +4124,9 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x12registered_in_time\x18\x19 \x01(\bR\x10registeredInTime\x12\x1d\n" +
 	"\n" +
 	"gap_months\x18\x1a \x01(\x05R\tgapMonths\x12%\n" +
-	"\x0ewaiting_months\x18\x1b \x01(\x05R\rwaitingMonths\x12%\n" +
-	"\x0ewaiting_reason\x18\x1c \x01(\tR\rwaitingReason\x128\n" +
+	"\x0ewaiting_months\x18\x1b \x01(\x05R\rwaitingMonths\x121\n" +
+	"\x0ewaiting_reason\x18\x1c \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\rwaitingReason\x128\n" +
 	"\x10transfer_out_due\x18\x1d \x01(\v2\x0e.jiexu.v1.DateR\x0etransferOutDue\x126\n" +
 	"\x0ftransfer_in_due\x18\x1e \x01(\v2\x0e.jiexu.v1.DateR\rtransferInDue\x12-\n" +
 	"\n" +
@@ -4132,50 +4137,55 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x11certificate_acked\x18# \x01(\bR\x10certificateAcked\x12\x1a\n" +
 	"\bdeclined\x18$ \x01(\bR\bdeclined\x12!\n" +
 	"\freturned_fen\x18% \x01(\x03R\vreturnedFen\x12;\n" +
-	"\rreturn_reason\x18& \x01(\x0e2\x16.jiexu.v1.ReturnReasonR\freturnReason\x12\x12\n" +
-	"\x04note\x18' \x01(\tR\x04note\x12'\n" +
-	"\x0fwithdraw_detail\x18( \x01(\tR\x0ewithdrawDetail\x12>\n" +
+	"\rreturn_reason\x18& \x01(\x0e2\x16.jiexu.v1.ReturnReasonR\freturnReason\x12\x1e\n" +
+	"\x04note\x18' \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x04note\x123\n" +
+	"\x0fwithdraw_detail\x18( \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x0ewithdrawDetail\x12>\n" +
 	"\x10destination_from\x18) \x01(\v2\x13.jiexu.v1.YearMonthR\x0fdestinationFrom\x12/\n" +
 	"\venrolled_on\x18* \x01(\v2\x0e.jiexu.v1.DateR\n" +
-	"enrolledOn\x123\n" +
-	"\x15presented_certificate\x18+ \x01(\tR\x14presentedCertificate\x12%\n" +
-	"\x0epresented_code\x18, \x01(\tR\rpresentedCode\x12<\n" +
-	"\x1apresented_insurance_number\x18- \x01(\tR\x18presentedInsuranceNumber\x122\n" +
+	"enrolledOn\x12=\n" +
+	"\x15presented_certificate\x18+ \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x14presentedCertificate\x12-\n" +
+	"\x0epresented_code\x18, \x01(\tB\x06\x82\xb5\x18\x02\x10 R\rpresentedCode\x12D\n" +
+	"\x1apresented_insurance_number\x18- \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x18presentedInsuranceNumber\x122\n" +
 	"\x15register_by_uncertain\x18. \x01(\bR\x13registerByUncertain\x12%\n" +
-	"\x0eoverlap_months\x18/ \x01(\x05R\roverlapMonths\x12\x14\n" +
-	"\x05route\x180 \x01(\tR\x05route\"\x84\x02\n" +
-	"\x14ApplyTransferRequest\x12\x1b\n" +
-	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12'\n" +
-	"\x0forigin_division\x18\x02 \x01(\tR\x0eoriginDivision\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\x12-\n" +
-	"\x12certificate_number\x18\x04 \x01(\tR\x11certificateNumber\x12+\n" +
-	"\x11verification_code\x18\x05 \x01(\tR\x10verificationCode\x126\n" +
-	"\x17origin_insurance_number\x18\x06 \x01(\tR\x15originInsuranceNumber\";\n" +
+	"\x0eoverlap_months\x18/ \x01(\x05R\roverlapMonths\x12 \n" +
+	"\x05route\x180 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x05route\"\xb9\x02\n" +
+	"\x14ApplyTransferRequest\x12#\n" +
+	"\tid_number\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x12/\n" +
+	"\x0forigin_division\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x0eoriginDivision\x12\x1d\n" +
+	"\x04name\x18\x03 \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\x04name\x127\n" +
+	"\x12certificate_number\x18\x04 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x11certificateNumber\x123\n" +
+	"\x11verification_code\x18\x05 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x10verificationCode\x12>\n" +
+	"\x17origin_insurance_number\x18\x06 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x15originInsuranceNumber\";\n" +
 	"\x15ApplyTransferResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"}\n" +
-	"\x17ApplyTransferOutRequest\x12\x1b\n" +
-	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x121\n" +
-	"\x14destination_division\x18\x03 \x01(\tR\x13destinationDivision\">\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\x98\x01\n" +
+	"\x17ApplyTransferOutRequest\x12#\n" +
+	"\tid_number\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x12\x1d\n" +
+	"\x04name\x18\x02 \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\x04name\x129\n" +
+	"\x14destination_division\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x13destinationDivision\">\n" +
 	"\x18ApplyTransferOutResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"F\n" +
-	"\x13WithdrawCaseRequest\x12\x17\n" +
-	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\tR\x06detail\":\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"Z\n" +
+	"\x13WithdrawCaseRequest\x12\x1f\n" +
+	"\acase_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\x12\"\n" +
+	"\x06detail\x18\x02 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x06detail\":\n" +
 	"\x14WithdrawCaseResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"-\n" +
-	"\x12ConfirmCaseRequest\x12\x17\n" +
-	"\acase_id\x18\x01 \x01(\tR\x06caseId\"9\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"5\n" +
+	"\x12ConfirmCaseRequest\x12\x1f\n" +
+	"\acase_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\"9\n" +
 	"\x13ConfirmCaseResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"t\n" +
-	"\x11RefuseCaseRequest\x12\x17\n" +
-	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12.\n" +
-	"\x06reason\x18\x02 \x01(\x0e2\x16.jiexu.v1.RejectReasonR\x06reason\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"8\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\x88\x01\n" +
+	"\x11RefuseCaseRequest\x12\x1f\n" +
+	"\acase_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\x12.\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x16.jiexu.v1.RejectReasonR\x06reason\x12\"\n" +
+	"\x06detail\x18\x03 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x06detail\"8\n" +
 	"\x12RefuseCaseResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\xc6\x01\n" +
-	"\x17SuspendEnrolmentRequest\x12\x1b\n" +
-	"\tid_number\x18\x01 \x01(\tR\bidNumber\x122\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\xce\x01\n" +
+	"\x17SuspendEnrolmentRequest\x12#\n" +
+	"\tid_number\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x122\n" +
 	"\n" +
 	"last_month\x18\x02 \x01(\v2\x13.jiexu.v1.YearMonthR\tlastMonth\x121\n" +
 	"\fsuspended_on\x18\x03 \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x12'\n" +
@@ -4183,41 +4193,43 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x18SuspendEnrolmentResponse\x121\n" +
 	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12=\n" +
 	"\vcertificate\x18\x02 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12$\n" +
-	"\x05cases\x18\x03 \x03(\v2\x0e.jiexu.v1.CaseR\x05cases\"M\n" +
-	"\x16ResumeEnrolmentRequest\x12\x1b\n" +
-	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"{\n" +
+	"\x05cases\x18\x03 \x03(\v2\x0e.jiexu.v1.CaseR\x05cases\"a\n" +
+	"\x16ResumeEnrolmentRequest\x12#\n" +
+	"\tid_number\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x12\"\n" +
+	"\x06reason\x18\x02 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x06reason\"{\n" +
 	"\x17ResumeEnrolmentResponse\x121\n" +
 	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12-\n" +
-	"\x12voided_certificate\x18\x02 \x01(\tR\x11voidedCertificate\"y\n" +
-	"\x11PayOutHeldRequest\x12\x1b\n" +
-	"\tid_number\x18\x01 \x01(\tR\bidNumber\x12\x16\n" +
+	"\x12voided_certificate\x18\x02 \x01(\tR\x11voidedCertificate\"\x8d\x01\n" +
+	"\x11PayOutHeldRequest\x12#\n" +
+	"\tid_number\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x12\x16\n" +
 	"\x06period\x18\x02 \x01(\rR\x06period\x12\x1d\n" +
 	"\n" +
-	"amount_fen\x18\x03 \x01(\x03R\tamountFen\x12\x10\n" +
-	"\x03how\x18\x04 \x01(\tR\x03how\"G\n" +
+	"amount_fen\x18\x03 \x01(\x03R\tamountFen\x12\x1c\n" +
+	"\x03how\x18\x04 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x03how\"G\n" +
 	"\x12PayOutHeldResponse\x121\n" +
-	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\"\xa7\x01\n" +
-	"\x1aRegisterCertificateRequest\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
-	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12+\n" +
-	"\x11verification_code\x18\x03 \x01(\tR\x10verificationCode\x12'\n" +
-	"\x0fissuer_division\x18\x04 \x01(\tR\x0eissuerDivision\"\xb1\x01\n" +
+	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\"\xc9\x01\n" +
+	"\x1aRegisterCertificateRequest\x12 \n" +
+	"\x06number\x18\x01 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x06number\x12#\n" +
+	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x123\n" +
+	"\x11verification_code\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x10verificationCode\x12/\n" +
+	"\x0fissuer_division\x18\x04 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x0eissuerDivision\"\xb1\x01\n" +
 	"\x1bRegisterCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12#\n" +
 	"\rissuer_region\x18\x02 \x01(\tR\fissuerRegion\x12.\n" +
 	"\n" +
 	"assessment\x18\x03 \x01(\v2\x0e.jiexu.v1.CaseR\n" +
-	"assessment\"P\n" +
-	"\x19ReissueCertificateRequest\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
-	"\tid_number\x18\x02 \x01(\tR\bidNumber\"[\n" +
+	"assessment\"b\n" +
+	"\x19ReissueCertificateRequest\x12 \n" +
+	"\x06number\x18\x01 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x06number\x12#\n" +
+	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\"[\n" +
 	"\x1aReissueCertificateResponse\x12=\n" +
-	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\"w\n" +
-	"\x17CheckCertificateRequest\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
-	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12'\n" +
-	"\x0fissuer_division\x18\x03 \x01(\tR\x0eissuerDivision\"\xcc\x01\n" +
+	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\"\x91\x01\n" +
+	"\x17CheckCertificateRequest\x12 \n" +
+	"\x06number\x18\x01 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x06number\x12#\n" +
+	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x12/\n" +
+	"\x0fissuer_division\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x0eissuerDivision\"\xcc\x01\n" +
 	"\x18CheckCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12#\n" +
 	"\rissuer_region\x18\x02 \x01(\tR\fissuerRegion\x12+\n" +
@@ -4228,17 +4240,17 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x0eBackupResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x1f\n" +
 	"\vtotal_bytes\x18\x02 \x01(\x03R\n" +
-	"totalBytes\")\n" +
-	"\x0eGetCaseRequest\x12\x17\n" +
-	"\acase_id\x18\x01 \x01(\tR\x06caseId\"5\n" +
+	"totalBytes\"1\n" +
+	"\x0eGetCaseRequest\x12\x1f\n" +
+	"\acase_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\"5\n" +
 	"\x0fGetCaseResponse\x12\"\n" +
-	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\xbe\x01\n" +
+	"\x04case\x18\x01 \x01(\v2\x0e.jiexu.v1.CaseR\x04case\"\xc6\x01\n" +
 	"\x10ListCasesRequest\x12&\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12\x1b\n" +
-	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12%\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\x12\x1b\n" +
+	"page_token\x18\x04 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\tpageToken\x12\x1b\n" +
 	"\topen_only\x18\x05 \x01(\bR\bopenOnly\"a\n" +
 	"\x11ListCasesResponse\x12$\n" +
 	"\x05cases\x18\x01 \x03(\v2\x0e.jiexu.v1.CaseR\x05cases\x12&\n" +
@@ -4247,17 +4259,17 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x06record\x18\x01 \x01(\v2\x10.jiexu.v1.RecordR\x06record\"b\n" +
 	"\x11PutRecordResponse\x121\n" +
 	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12\x1a\n" +
-	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"2\n" +
-	"\x13GetEnrolmentRequest\x12\x1b\n" +
-	"\tid_number\x18\x01 \x01(\tR\bidNumber\"k\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\":\n" +
+	"\x13GetEnrolmentRequest\x12#\n" +
+	"\tid_number\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\"k\n" +
 	"\x14GetEnrolmentResponse\x121\n" +
 	"\tenrolment\x18\x01 \x01(\v2\x13.jiexu.v1.EnrolmentR\tenrolment\x12 \n" +
 	"\fid_issued_at\x18\x02 \x01(\tR\n" +
-	"idIssuedAt\"S\n" +
+	"idIssuedAt\"[\n" +
 	"\x15ListEnrolmentsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12%\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"u\n" +
+	"page_token\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\tpageToken\"u\n" +
 	"\x16ListEnrolmentsResponse\x123\n" +
 	"\n" +
 	"enrolments\x18\x01 \x03(\v2\x13.jiexu.v1.EnrolmentR\n" +
@@ -4271,30 +4283,32 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\aupdated\x18\x03 \x01(\x05R\aupdated\x12\x1c\n" +
 	"\tunchanged\x18\x04 \x01(\x05R\tunchanged\x12\x1c\n" +
 	"\tsuspended\x18\x05 \x01(\x05R\tsuspended\x12\x1a\n" +
-	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"/\n" +
-	"\x15GetCertificateRequest\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\"\xa5\x01\n" +
+	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"9\n" +
+	"\x15GetCertificateRequest\x12 \n" +
+	"\x06number\x18\x01 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x06number\"\xa5\x01\n" +
 	"\x16GetCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12+\n" +
 	"\tvoided_on\x18\x02 \x01(\v2\x0e.jiexu.v1.DateR\bvoidedOn\x12\x1f\n" +
 	"\vvoid_reason\x18\x03 \x01(\tR\n" +
-	"voidReason\"\x84\x03\n" +
+	"voidReason\"\xbe\x03\n" +
 	"\rOutboxMessage\x12\x1a\n" +
-	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x1d\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12%\n" +
 	"\n" +
-	"message_id\x18\x02 \x01(\tR\tmessageId\x12\x1f\n" +
-	"\vpeer_region\x18\x03 \x01(\tR\n" +
-	"peerRegion\x12\x16\n" +
-	"\x06method\x18\x04 \x01(\tR\x06method\x12\x17\n" +
-	"\acase_id\x18\x05 \x01(\tR\x06caseId\x12\x18\n" +
-	"\apayload\x18\x06 \x01(\fR\apayload\x129\n" +
+	"message_id\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\tmessageId\x12'\n" +
+	"\vpeer_region\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\n" +
+	"peerRegion\x12\"\n" +
+	"\x06method\x18\x04 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x06method\x12\x1f\n" +
+	"\acase_id\x18\x05 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\x12\"\n" +
+	"\apayload\x18\x06 \x01(\fB\b\x82\xb5\x18\x04\x10\x80\x80\x04R\apayload\x129\n" +
 	"\n" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1a\n" +
 	"\battempts\x18\b \x01(\rR\battempts\x12B\n" +
-	"\x0fnext_attempt_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12\x1d\n" +
+	"\x0fnext_attempt_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12)\n" +
 	"\n" +
 	"last_error\x18\n" +
-	" \x01(\tR\tlastError\x12\x12\n" +
+	" \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\tlastError\x12\x12\n" +
 	"\x04dead\x18\v \x01(\bR\x04dead\"\x8d\x01\n" +
 	"\x11ListOutboxRequest\x12\x12\n" +
 	"\x04dead\x18\x01 \x01(\bR\x04dead\x12'\n" +
@@ -4310,15 +4324,16 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\tsequences\x18\x01 \x03(\x04B\b\x82\xb5\x18\x04\x18\xa0\x8d\x06R\tsequences\"3\n" +
 	"\x15RedriveOutboxResponse\x12\x1a\n" +
 	"\bredriven\x18\x01 \x01(\x05R\bredriven\"\x12\n" +
-	"\x10GetStatusRequest\"\xb9\x01\n" +
+	"\x10GetStatusRequest\"\xcd\x01\n" +
 	"\n" +
-	"PeerStatus\x12\x16\n" +
-	"\x06region\x18\x01 \x01(\tR\x06region\x12\x18\n" +
+	"PeerStatus\x12\x1e\n" +
+	"\x06region\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x06region\x12\x18\n" +
 	"\apending\x18\x02 \x01(\x05R\apending\x12\x12\n" +
 	"\x04dead\x18\x03 \x01(\x05R\x04dead\x12F\n" +
-	"\x11oldest_pending_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0foldestPendingAt\x12\x1d\n" +
+	"\x11oldest_pending_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0foldestPendingAt\x12)\n" +
 	"\n" +
-	"last_error\x18\x05 \x01(\tR\tlastError\"t\n" +
+	"last_error\x18\x05 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\tlastError\"t\n" +
 	"\tCaseCount\x12&\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12\x14\n" +

@@ -388,17 +388,17 @@ var File_jiexu_v1_certificate_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_certificate_proto_rawDesc = "" +
 	"\n" +
-	"\x1ajiexu/v1/certificate.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jiexu/v1/types.proto\"\xba\n" +
+	"\x1ajiexu/v1/certificate.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16jiexu/v1/options.proto\x1a\x14jiexu/v1/types.proto\"\xfd\n" +
 	"\n" +
-	"\vCertificate\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x12\n" +
+	"\vCertificate\x12 \n" +
+	"\x06number\x18\x01 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x06number\x12\x12\n" +
 	"\x04year\x18\x02 \x01(\x05R\x04year\x12\x16\n" +
 	"\x06serial\x18\x03 \x01(\rR\x06serial\x121\n" +
 	"\fgenerated_on\x18\x04 \x01(\v2\x0e.jiexu.v1.DateR\vgeneratedOn\x12(\n" +
 	"\x06person\x18\x05 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12(\n" +
-	"\x06scheme\x18\x06 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12#\n" +
-	"\rorigin_region\x18\a \x01(\tR\foriginRegion\x12\x1f\n" +
-	"\vorigin_name\x18\b \x01(\tR\n" +
+	"\x06scheme\x18\x06 \x01(\x0e2\x10.jiexu.v1.SchemeR\x06scheme\x12+\n" +
+	"\rorigin_region\x18\a \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\foriginRegion\x12*\n" +
+	"\vorigin_name\x18\b \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\n" +
 	"originName\x128\n" +
 	"\renrolled_from\x18\t \x01(\v2\x13.jiexu.v1.YearMonthR\fenrolledFrom\x124\n" +
 	"\venrolled_to\x18\n" +
@@ -407,10 +407,10 @@ const file_jiexu_v1_certificate_proto_rawDesc = "" +
 	"\vmonths_paid\x18\v \x01(\x05R\n" +
 	"monthsPaid\x12\x1f\n" +
 	"\vbalance_fen\x18\f \x01(\x03R\n" +
-	"balanceFen\x12#\n" +
-	"\rbalance_words\x18\r \x01(\tR\fbalanceWords\x12'\n" +
-	"\x0fbalance_figures\x18\x0e \x01(\tR\x0ebalanceFigures\x12\x1f\n" +
-	"\vagency_name\x18\x0f \x01(\tR\n" +
+	"balanceFen\x12.\n" +
+	"\rbalance_words\x18\r \x01(\tB\t\x82\xb5\x18\x05\b@\x10\x80\x02R\fbalanceWords\x12/\n" +
+	"\x0fbalance_figures\x18\x0e \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x0ebalanceFigures\x12*\n" +
+	"\vagency_name\x18\x0f \x01(\tB\t\x82\xb5\x18\x05\bd\x10\x90\x03R\n" +
 	"agencyName\x125\n" +
 	"\vagency_kind\x18\x10 \x01(\x0e2\x14.jiexu.v1.AgencyKindR\n" +
 	"agencyKind\x128\n" +
@@ -425,14 +425,14 @@ const file_jiexu_v1_certificate_proto_rawDesc = "" +
 	"\vregister_by\x18\x19 \x01(\v2\x0e.jiexu.v1.DateR\n" +
 	"registerBy\x127\n" +
 	"\tissued_at\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\bissuedAt\x121\n" +
-	"\fsuspended_on\x18\x1b \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x12'\n" +
-	"\x0forigin_division\x18\x1c \x01(\tR\x0eoriginDivision\x122\n" +
+	"\fsuspended_on\x18\x1b \x01(\v2\x0e.jiexu.v1.DateR\vsuspendedOn\x12/\n" +
+	"\x0forigin_division\x18\x1c \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x0eoriginDivision\x122\n" +
 	"\x15register_by_uncertain\x18\x1d \x01(\bR\x13registerByUncertain\x12<\n" +
 	"\x0fcontinuous_from\x18\x1e \x01(\v2\x13.jiexu.v1.YearMonthR\x0econtinuousFrom\x12+\n" +
 	"\x11months_recognised\x18\x1f \x01(\x05R\x10monthsRecognised\x12(\n" +
-	"\x10ended_on_joining\x18  \x01(\bR\x0eendedOnJoiningJ\x04\b\x14\x10\x15J\x04\b\x15\x10\x16R\acase_idR\x12destination_region\"Y\n" +
-	"\x11SealedCertificate\x12 \n" +
-	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\"\n" +
+	"\x10ended_on_joining\x18  \x01(\bR\x0eendedOnJoiningJ\x04\b\x14\x10\x15J\x04\b\x15\x10\x16R\acase_idR\x12destination_region\"c\n" +
+	"\x11SealedCertificate\x12*\n" +
+	"\vcertificate\x18\x01 \x01(\fB\b\x82\xb5\x18\x04\x10\x80\x80\x04R\vcertificate\x12\"\n" +
 	"\x04seal\x18\x02 \x01(\v2\x0e.jiexu.v1.SealR\x04sealB\x7f\n" +
 	"\fcom.jiexu.v1B\x10CertificateProtoP\x01Z\x1cjiexu/proto/jiexu/v1;jiexuv1\xa2\x02\x03JXX\xaa\x02\bJiexu.V1\xca\x02\bJiexu\\V1\xe2\x02\x14Jiexu\\V1\\GPBMetadata\xea\x02\tJiexu::V1b\x06proto3"
 
@@ -489,6 +489,7 @@ func file_jiexu_v1_certificate_proto_init() {
 	if File_jiexu_v1_certificate_proto != nil {
 		return
 	}
+	file_jiexu_v1_options_proto_init()
 	file_jiexu_v1_types_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -1257,38 +1257,40 @@ var File_jiexu_v1_transfer_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"\n" +
-	"\x17jiexu/v1/transfer.proto\x12\bjiexu.v1\x1a\x1ajiexu/v1/certificate.proto\x1a\x14jiexu/v1/types.proto\"\xca\x01\n" +
+	"\x17jiexu/v1/transfer.proto\x12\bjiexu.v1\x1a\x1ajiexu/v1/certificate.proto\x1a\x16jiexu/v1/options.proto\x1a\x14jiexu/v1/types.proto\"\xd2\x01\n" +
 	"\x16RequestTransferRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12(\n" +
-	"\x06person\x18\x02 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x121\n" +
-	"\x14destination_division\x18\x03 \x01(\tR\x13destinationDivision\x12\"\n" +
+	"\x06person\x18\x02 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x129\n" +
+	"\x14destination_division\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x13destinationDivision\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"F\n" +
 	"\x17RequestTransferResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\x85\x04\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xa7\x04\n" +
 	"\x15NotifyTransferRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12(\n" +
 	"\x06person\x18\x02 \x01(\v2\x10.jiexu.v1.PersonR\x06person\x12?\n" +
-	"\x12destination_scheme\x18\x03 \x01(\x0e2\x10.jiexu.v1.SchemeR\x11destinationScheme\x12'\n" +
-	"\x0forigin_division\x18\x04 \x01(\tR\x0eoriginDivision\x12/\n" +
+	"\x12destination_scheme\x18\x03 \x01(\x0e2\x10.jiexu.v1.SchemeR\x11destinationScheme\x12/\n" +
+	"\x0forigin_division\x18\x04 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x0eoriginDivision\x12/\n" +
 	"\venrolled_on\x18\x05 \x01(\v2\x0e.jiexu.v1.DateR\n" +
 	"enrolledOn\x12>\n" +
-	"\x10destination_from\x18\x06 \x01(\v2\x13.jiexu.v1.YearMonthR\x0fdestinationFrom\x12-\n" +
-	"\x12certificate_number\x18\a \x01(\tR\x11certificateNumber\x12+\n" +
-	"\x11verification_code\x18\b \x01(\tR\x10verificationCode\x126\n" +
-	"\x17origin_insurance_number\x18\t \x01(\tR\x15originInsuranceNumber\x12\"\n" +
+	"\x10destination_from\x18\x06 \x01(\v2\x13.jiexu.v1.YearMonthR\x0fdestinationFrom\x127\n" +
+	"\x12certificate_number\x18\a \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x11certificateNumber\x123\n" +
+	"\x11verification_code\x18\b \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x10verificationCode\x12>\n" +
+	"\x17origin_insurance_number\x18\t \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x15originInsuranceNumber\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"E\n" +
 	"\x16NotifyTransferResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xb4\x01\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xc0\x01\n" +
 	"\x15RejectTransferRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12.\n" +
-	"\x06reason\x18\x02 \x01(\x0e2\x16.jiexu.v1.RejectReasonR\x06reason\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\x12\"\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x16.jiexu.v1.RejectReasonR\x06reason\x12\"\n" +
+	"\x06detail\x18\x03 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x06detail\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"E\n" +
 	"\x16RejectTransferResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\x86\x01\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\x92\x01\n" +
 	"\x17WithdrawTransferRequest\x12/\n" +
-	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\"\n" +
+	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12\"\n" +
+	"\x06detail\x18\x02 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x06detail\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"G\n" +
 	"\x18WithdrawTransferResponse\x12+\n" +
 	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xaf\x01\n" +
@@ -1297,21 +1299,21 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"\vcertificate\x18\x02 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"I\n" +
 	"\x1aDeliverCertificateResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"O\n" +
-	"\x18LookupCertificateRequest\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
-	"\tid_number\x18\x02 \x01(\tR\bidNumber\"\xa8\x01\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"a\n" +
+	"\x18LookupCertificateRequest\x12 \n" +
+	"\x06number\x18\x01 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x06number\x12#\n" +
+	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\"\xa8\x01\n" +
 	"\x19LookupCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12+\n" +
 	"\tvoided_on\x18\x02 \x01(\v2\x0e.jiexu.v1.DateR\bvoidedOn\x12\x1f\n" +
 	"\vvoid_reason\x18\x03 \x01(\tR\n" +
-	"voidReason\"\xce\x01\n" +
+	"voidReason\"\xe0\x01\n" +
 	"\fRemitRequest\x12/\n" +
-	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12\x1b\n" +
-	"\tid_number\x18\x02 \x01(\tR\bidNumber\x12\x1d\n" +
+	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12#\n" +
+	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x12\x1d\n" +
 	"\n" +
-	"amount_fen\x18\x03 \x01(\x03R\tamountFen\x12-\n" +
-	"\x12certificate_number\x18\x04 \x01(\tR\x11certificateNumber\x12\"\n" +
+	"amount_fen\x18\x03 \x01(\x03R\tamountFen\x127\n" +
+	"\x12certificate_number\x18\x04 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x11certificateNumber\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"<\n" +
 	"\rRemitResponse\x12+\n" +
 	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\x8e\x01\n" +
@@ -1321,13 +1323,14 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"H\n" +
 	"\x19ConfirmRemittanceResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xd5\x01\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\xe1\x01\n" +
 	"\x17ReturnRemittanceRequest\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.jiexu.v1.MessageHeaderR\x06header\x12\x1d\n" +
 	"\n" +
 	"amount_fen\x18\x02 \x01(\x03R\tamountFen\x12.\n" +
-	"\x06reason\x18\x03 \x01(\x0e2\x16.jiexu.v1.ReturnReasonR\x06reason\x12\x16\n" +
-	"\x06detail\x18\x04 \x01(\tR\x06detail\x12\"\n" +
+	"\x06reason\x18\x03 \x01(\x0e2\x16.jiexu.v1.ReturnReasonR\x06reason\x12\"\n" +
+	"\x06detail\x18\x04 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\x06detail\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"G\n" +
 	"\x18ReturnRemittanceResponse\x12+\n" +
 	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt*\xbc\x02\n" +
@@ -1471,6 +1474,7 @@ func file_jiexu_v1_transfer_proto_init() {
 		return
 	}
 	file_jiexu_v1_certificate_proto_init()
+	file_jiexu_v1_options_proto_init()
 	file_jiexu_v1_types_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
