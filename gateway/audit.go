@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -243,6 +244,10 @@ func VerifyAudit(tx *bolt.Tx, ca *x509.Certificate) *jiexuv1.VerifyAuditResponse
 		if err := proto.Unmarshal(v, e); err != nil {
 			return fail("entry %d does not decode: %v", want, err)
 		}
+		if r.Kinds == nil {
+			r.Kinds = map[string]uint64{}
+		}
+		r.Kinds[strings.ToLower(strings.TrimPrefix(e.GetKind().String(), "AUDIT_KIND_"))]++
 		if e.GetSequence() != want {
 			return fail("entry %d holds entry %d: entries were moved", want, e.GetSequence())
 		}

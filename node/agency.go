@@ -162,13 +162,14 @@ func (s *agencyServer) ReissueCertificate(_ context.Context, req *jiexuv1.Reissu
 func (s *agencyServer) CheckCertificate(ctx context.Context, req *jiexuv1.CheckCertificateRequest) (*jiexuv1.CheckCertificateResponse, error) {
 	var vs violations
 	id := s.n.v.checkCertRef(&vs, req.GetNumber(), req.GetIdNumber())
+	checkCode(&vs, "verification_code", req.GetVerificationCode())
 	if d := req.GetIssuerDivision(); d != "" {
 		s.n.v.checkDivision(&vs, "issuer_division", d)
 	}
 	if err := vs.err(); err != nil {
 		return nil, toStatus(err)
 	}
-	got, err := s.n.fetchCertificate(ctx, req.GetNumber(), id, req.GetIssuerDivision())
+	got, err := s.n.fetchCertificate(ctx, req.GetNumber(), id, req.GetVerificationCode(), req.GetIssuerDivision())
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -78,6 +80,14 @@ func WriteAuditReport(w io.Writer, r *jiexuv1.VerifyAuditResponse) error {
 		return fmt.Errorf("%w: %s", gateway.ErrAuditTampered, p)
 	}
 	fmt.Fprintf(w, "OK: %d audit entries chained, %d checkpoints sealed", r.GetEntries(), r.GetCheckpoints())
+	if len(r.GetKinds()) > 0 {
+		kinds := make([]string, 0, len(r.GetKinds()))
+		for k, n := range r.GetKinds() {
+			kinds = append(kinds, fmt.Sprintf("%d %s", n, strings.ReplaceAll(k, "_", " ")))
+		}
+		slices.Sort(kinds)
+		fmt.Fprintf(w, " (%s)", strings.Join(kinds, ", "))
+	}
 	if n := r.GetEntries() - r.GetLastCheckpoint(); n > 0 && r.GetCheckpoints() > 0 {
 		fmt.Fprintf(w, "; the last %d entries are chained but not yet under a checkpoint", n)
 	}

@@ -120,7 +120,7 @@ type fetched struct {
 // fetchCertificate asks the issuer (this node, or a peer over the network)
 // for its record of a certificate, by number and ID number, and verifies
 // the answer.
-func (n *Node) fetchCertificate(ctx context.Context, number, id, issuerDivision string) (*fetched, error) {
+func (n *Node) fetchCertificate(ctx context.Context, number, id, code, issuerDivision string) (*fetched, error) {
 	var issuer string
 	if issuerDivision != "" {
 		router, err := n.gw.Directory().Router()
@@ -143,7 +143,7 @@ func (n *Node) fetchCertificate(ctx context.Context, number, id, issuerDivision 
 	}
 	got := &fetched{issuer: issuer}
 	if issuer == n.cfg.Region {
-		local, err := n.lookupCertificate(operatorCaller(ctx), number, id)
+		local, err := n.lookupCertificate(operatorCaller(ctx), number, id, code)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +152,7 @@ func (n *Node) fetchCertificate(ctx context.Context, number, id, issuerDivision 
 		resp := &jiexuv1.LookupCertificateResponse{}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := n.gw.Invoke(cctx, issuer, jiexuv1.CertificateService_LookupCertificate_FullMethodName,
-			&jiexuv1.LookupCertificateRequest{Number: number, IdNumber: id}, resp)
+			&jiexuv1.LookupCertificateRequest{Number: number, IdNumber: id, VerificationCode: code}, resp)
 		cancel()
 		n.logLookup(operatorCaller(ctx), number, id, issuer, err)
 		if err != nil {
@@ -189,7 +189,7 @@ func (n *Node) registerCertificate(ctx context.Context, req *jiexuv1.RegisterCer
 	if err := vs.err(); err != nil {
 		return nil, err
 	}
-	got, err := n.fetchCertificate(ctx, req.GetNumber(), id, req.GetIssuerDivision())
+	got, err := n.fetchCertificate(ctx, req.GetNumber(), id, code, req.GetIssuerDivision())
 	if err != nil {
 		return nil, err
 	}

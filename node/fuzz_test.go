@@ -115,7 +115,7 @@ func FuzzHandlers(f *testing.F) {
 		case "NotifyTransfer":
 			f.Add(uint8(i), mustMarshal(f, notify))
 		case "LookupCertificate", "CheckCertificate":
-			f.Add(uint8(i), mustMarshal(f, &jiexuv1.LookupCertificateRequest{Number: "蒙呼和浩特2026第00001号", IdNumber: person.IdNumber}))
+			f.Add(uint8(i), mustMarshal(f, &jiexuv1.LookupCertificateRequest{Number: "蒙呼和浩特2026第00001号", IdNumber: person.IdNumber, VerificationCode: "AAAA-BBBB-CCCC"}))
 		case "PutRecord":
 			f.Add(uint8(i), mustMarshal(f, &jiexuv1.PutRecordRequest{Record: &jiexuv1.Record{Person: person, Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE,
 				Division: "150100", EnrolledFrom: &jiexuv1.YearMonth{Year: 2020, Month: 1}}}))

@@ -371,11 +371,15 @@ func (s *peerServer) ReturnRemittance(ctx context.Context, req *jiexuv1.ReturnRe
 func (s *peerServer) LookupCertificate(ctx context.Context, req *jiexuv1.LookupCertificateRequest) (*jiexuv1.LookupCertificateResponse, error) {
 	var vs violations
 	id := s.n.v.checkCertRef(&vs, req.GetNumber(), req.GetIdNumber())
+	checkCode(&vs, "verification_code", req.GetVerificationCode())
 	if err := vs.err(); err != nil {
 		return nil, toStatus(err)
 	}
-	got, err := s.n.lookupCertificate(peerCaller(ctx), req.GetNumber(), id)
+	got, err := s.n.lookupCertificate(peerCaller(ctx), req.GetNumber(), id, req.GetVerificationCode())
 	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := s.n.auditLookup(peerKey(ctx), req.GetNumber(), id); err != nil {
 		return nil, toStatus(err)
 	}
 	return &jiexuv1.LookupCertificateResponse{Certificate: got.sealed, VoidedOn: got.voidedOn, VoidReason: got.voidReason}, nil

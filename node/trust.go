@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -15,14 +16,14 @@ import (
 
 // errNoSuchCertificate is the one answer to a look-up that finds nothing:
 // a wrong number and a wrong ID number look the same.
-var errNoSuchCertificate = fmt.Errorf("%w: no certificate with this number and ID number was issued here", ErrNotFound)
+var errNoSuchCertificate = fmt.Errorf("%w: no certificate with this number, ID number and verification code was issued here: check all three against the person's copy", ErrNotFound)
 
 // lookupCertificate answers a look-up by certificate number and ID number
 // (the person's consent: who knows both): the certificate when this node
 // issued it to that person, else errNoSuchCertificate, whichever of the two
 // was wrong; the seal is verified only for a match. Every look-up is logged
 // with its caller, the number and the masked ID number.
-func (n *Node) lookupCertificate(caller, number, id string) (*storedCertificate, error) {
+func (n *Node) lookupCertificate(caller, number, id, code string) (*storedCertificate, error) {
 	var got *storedCertificate
 	err := n.db.View(func(tx *bolt.Tx) error {
 		sealed, err := getCertificate(tx, number)
@@ -33,7 +34,7 @@ func (n *Node) lookupCertificate(caller, number, id string) (*storedCertificate,
 		if err := proto.Unmarshal(sealed.GetCertificate(), c); err != nil {
 			return err
 		}
-		if c.GetPerson().GetIdNumber() == id && n.same(c.GetOriginRegion(), n.cfg.Region) {
+		if c.GetPerson().GetIdNumber() == id && n.same(c.GetOriginRegion(), n.cfg.Region) && issuedCode(tx, number, sealed, code) {
 			got = &storedCertificate{sealed: sealed}
 			got.voidedOn, got.voidReason = certificateVoided(tx, number)
 		}
@@ -52,6 +53,33 @@ func (n *Node) lookupCertificate(caller, number, id string) (*storedCertificate,
 		return nil, err
 	}
 	return got, nil
+}
+
+// issuedCode reports whether code is the verification code of the stored
+// certificate or of an earlier version of it (a copy from before a 补办):
+// the person's consent to a look-up.
+func issuedCode(tx *bolt.Tx, number string, current *jiexuv1.SealedCertificate, code string) bool {
+	if sameCode(code, rules.VerificationCode(current)) {
+		return true
+	}
+	c := tx.Bucket(bucketCertificateHistory).Cursor()
+	prefix := []byte(number + "#")
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		old := &jiexuv1.SealedCertificate{}
+		if proto.Unmarshal(v, old) == nil && sameCode(code, rules.VerificationCode(old)) {
+			return true
+		}
+	}
+	return false
+}
+
+// auditLookup appends to the audit trail that a peer was given a
+// certificate: who, which, for whom (masked).
+func (n *Node) auditLookup(peer, number, id string) error {
+	return n.db.Update(func(tx *bolt.Tx) error {
+		return n.gw.Audit().Append(tx, &jiexuv1.AuditEntry{Kind: jiexuv1.AuditKind_AUDIT_KIND_LOOKUP, PeerRegion: peer,
+			Detail: rules.Clip(number, 64) + " " + rules.MaskID(id)})
+	})
 }
 
 // logLookup leaves the line every certificate look-up leaves, here or at

@@ -240,6 +240,13 @@ func (v validator) checkCertRef(vs *violations, number, id string) string {
 	return id
 }
 
+// checkCode checks a verification code's form: 12 letters and digits.
+func checkCode(vs *violations, field, code string) {
+	if len(strings.ReplaceAll(strings.TrimSpace(code), "-", "")) != 12 {
+		vs.add(field, "the 核验码 printed on the certificate: 12 letters and digits, as XXXX-XXXX-XXXX")
+	}
+}
+
 // checkPeerDivision checks a division code in a message from another node:
 // its form only, since the sender's table may be newer than ours.
 func checkPeerDivision(vs *violations, field, code string) {

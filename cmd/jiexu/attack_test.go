@@ -227,7 +227,7 @@ func TestAttacks(t *testing.T) {
 		_, err := nw.Clients[hohhot].GetEnrolment(ctx, &jiexuv1.GetEnrolmentRequest{IdNumber: strings.Repeat("9", 4<<20)})
 		a.add("6b. GetEnrolment with a 4 MB ID number", "%s, %d bytes of error; the log grew %d bytes", code(err), len(fmt.Sprint(err)), fileSize(logFile)-before)
 		before = fileSize(logFile)
-		_, err = nw.Clients[hohhot].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: strings.Repeat("蒙", 1<<20), IdNumber: person.GetIdNumber()})
+		_, err = nw.Clients[hohhot].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: strings.Repeat("蒙", 1<<20), IdNumber: person.GetIdNumber(), VerificationCode: "AAAA-BBBB-CCCC"})
 		a.add("6d. CheckCertificate with a 3 MB certificate number", "%s, %d bytes of error; the log grew %d bytes", code(err), len(fmt.Sprint(err)), fileSize(logFile)-before)
 		before = fileSize(logFile)
 		req := &jiexuv1.NotifyTransferRequest{Header: &jiexuv1.MessageHeader{MessageId: gateway.NewMessageID(), SenderRegion: baotou, ReceiverRegion: hohhot,
@@ -249,7 +249,7 @@ func TestAttacks(t *testing.T) {
 		c := a.transfer(hohhot, hulunbuir, a.layout(hohhot).People[5])
 		look := func(number, id string) error {
 			_, err := jiexuv1.NewCertificateServiceClient(a.dial(baotou, a.layout(baotou).Dir, nw.Node(hohhot).Addrs().Listen).conn).
-				LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: number, IdNumber: id})
+				LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: number, IdNumber: id, VerificationCode: "AAAA-BBBB-CCCC"})
 			return err
 		}
 		wrongID := look(c.GetCertificateNumber(), a.layout(hohhot).People[3].GetPerson().GetIdNumber())
@@ -291,7 +291,7 @@ func TestAttacks(t *testing.T) {
 		a.add("3a. one peer floods 1,000 notifications (16 at a time)", "%d accepted and fsynced, %d refused in %s (under load)", ok, refused, time.Since(start).Round(time.Millisecond))
 		var answered, limited int
 		for i := 1; i <= 200; i++ {
-			_, err := jiexuv1.NewCertificateServiceClient(bt.conn).LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: fmt.Sprintf("蒙呼和浩特2026第%05d号", i), IdNumber: person.GetIdNumber()})
+			_, err := jiexuv1.NewCertificateServiceClient(bt.conn).LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: fmt.Sprintf("蒙呼和浩特2026第%05d号", i), IdNumber: person.GetIdNumber(), VerificationCode: "AAAA-BBBB-CCCC"})
 			if status.Code(err) == codes.ResourceExhausted {
 				limited++
 			} else {

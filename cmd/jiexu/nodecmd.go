@@ -791,19 +791,20 @@ func newCertReissueCmd() *cobra.Command {
 }
 
 func newCertCheckCmd() *cobra.Command {
-	var id, issuer string
+	var id, issuer, code string
 	cmd := &cobra.Command{
-		Use:   "check --config FILE NUMBER --id ID",
+		Use:   "check --config FILE NUMBER --id ID --code CODE",
 		Short: "fetch the issuer's record to check a paper copy",
 		Args:  exactArgs(1, "one certificate number"),
 	}
 	dial := addAgencyFlags(cmd)
 	cmd.Flags().StringVar(&id, "id", "", "the holder's ID number, as on the paper copy")
 	cmd.Flags().StringVar(&issuer, "issuer", "", "the issuing region (default: found from the number)")
-	required(cmd, "id")
+	cmd.Flags().StringVar(&code, "code", "", "the 核验码 printed on the paper copy (the issuer answers only its holder)")
+	required(cmd, "id", "code")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return dial.call(cmd.Context(), func(ctx context.Context, c jiexuv1.AgencyServiceClient) error {
-			resp, err := c.CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: args[0], IdNumber: id, IssuerDivision: issuer})
+			resp, err := c.CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: args[0], IdNumber: id, IssuerDivision: issuer, VerificationCode: code})
 			if err != nil {
 				return err
 			}

@@ -91,6 +91,17 @@ func certificateFor(t *testing.T, tn *testNet, p *jiexuv1.Record, origin, dest s
 	return done
 }
 
+// codeOf is the verification code of the certificate number as the issuer
+// holds it now: what the person's copy shows.
+func (tn *testNet) codeOf(issuer, number string) string {
+	tn.t.Helper()
+	resp, err := tn.Clients[issuer].GetCertificate(context.Background(), &jiexuv1.GetCertificateRequest{Number: number})
+	if err != nil {
+		tn.t.Fatalf("GetCertificate %s at %s: %v", number, issuer, err)
+	}
+	return rules.VerificationCode(resp.GetCertificate())
+}
+
 func TestReissueAndCheckCertificate(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
 	ctx := context.Background()
@@ -103,15 +114,20 @@ func TestReissueAndCheckCertificate(t *testing.T) {
 	}
 
 	// The destination checks a paper copy against the issuer's record.
-	chk, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: id})
+	code := tn.codeOf(hohhot, c.GetCertificateNumber())
+	chk, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: id, VerificationCode: code})
 	if err != nil {
 		t.Fatalf("CheckCertificate: %v", render.DescribeError(err))
 	}
 	if chk.GetIssuerRegion() != hohhot {
 		t.Errorf("issuer = %s, want %s (found from the number)", chk.GetIssuerRegion(), hohhot)
 	}
-	if _, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: tn.people(hohhot)[1].GetPerson().GetIdNumber()}); status.Code(err) != codes.NotFound {
+	if _, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: tn.people(hohhot)[1].GetPerson().GetIdNumber(), VerificationCode: code}); status.Code(err) != codes.NotFound {
 		t.Errorf("check with another ID number: %v, want NotFound", err)
+	}
+	// Without the person's code (their consent) the issuer says nothing.
+	if _, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: id, VerificationCode: "AAAA-BBBB-CCCC"}); status.Code(err) != codes.NotFound {
+		t.Errorf("check with a wrong verification code: %v, want NotFound", err)
 	}
 
 	// Re-issue at the origin: same number and content, marked, sealed anew.
@@ -127,6 +143,12 @@ func TestReissueAndCheckCertificate(t *testing.T) {
 		cert.GetBalanceFen() != p.GetBalanceFen() {
 		t.Errorf("re-issue = reissue %v count %d on %v number %s balance %d", cert.GetReissue(), cert.GetReissueCount(), cert.GetReissuedOn(), cert.GetNumber(), cert.GetBalanceFen())
 	}
+	// The person's older copy still opens the issuer's record, which is
+	// the re-issued one.
+	older, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: id, VerificationCode: code})
+	if err != nil || rules.VerificationCode(older.GetCertificate()) == code {
+		t.Errorf("check with the code of the copy before the re-issue: %v; want the re-issued record", err)
+	}
 	if _, err := tn.Clients[hulunbuir].ReissueCertificate(ctx, &jiexuv1.ReissueCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: id}); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("re-issue at a node that did not issue: %v, want FailedPrecondition", err)
 	}
@@ -136,8 +158,8 @@ func TestReissueAndCheckCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code := rules.VerificationCode(re.GetCertificate())
-	for _, want := range []string{"补办", cert.GetBalanceWords(), cert.GetBalanceFigures(), code} {
+	newCode := rules.VerificationCode(re.GetCertificate())
+	for _, want := range []string{"补办", cert.GetBalanceWords(), cert.GetBalanceFigures(), newCode} {
 		if !strings.Contains(text, want) || !strings.Contains(string(page), want) {
 			t.Errorf("renderings lack %q", want)
 		}

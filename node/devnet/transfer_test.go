@@ -599,8 +599,8 @@ func TestPaperCertificateRegistration(t *testing.T) {
 	}
 	bad := proto.Clone(req).(*jiexuv1.RegisterCertificateRequest)
 	bad.VerificationCode = "0000-0000-0000"
-	if _, err := tn.Clients[hulunbuir].RegisterCertificate(ctx, bad); status.Code(err) != codes.FailedPrecondition {
-		t.Errorf("a wrong verification code: %v, want FailedPrecondition", err)
+	if _, err := tn.Clients[hulunbuir].RegisterCertificate(ctx, bad); status.Code(err) != codes.NotFound {
+		t.Errorf("a wrong verification code: %v, want NotFound (the issuer gives nothing without the code)", err)
 	}
 	// A voided certificate (the suspension was cancelled) is refused.
 	if _, err := tn.Clients[hohhot].ResumeEnrolment(ctx, &jiexuv1.ResumeEnrolmentRequest{IdNumber: p.GetPerson().GetIdNumber(), Reason: "employer's report was wrong"}); err != nil {

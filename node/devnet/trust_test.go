@@ -270,7 +270,7 @@ func TestPeerLimits(t *testing.T) {
 	lookup := jiexuv1.NewCertificateServiceClient(bt.conn)
 	var answered, refused int
 	for i := 1; i <= 50; i++ {
-		_, err := lookup.LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: fmt.Sprintf("蒙呼和浩特2026第%05d号", i), IdNumber: person.GetIdNumber()})
+		_, err := lookup.LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: fmt.Sprintf("蒙呼和浩特2026第%05d号", i), IdNumber: person.GetIdNumber(), VerificationCode: "AAAA-BBBB-CCCC"})
 		if _, hint := limits.RetryAfter(err); hint {
 			refused++
 		} else {
@@ -363,31 +363,36 @@ func TestLookupAndSealers(t *testing.T) {
 	p := tn.people(hohhot)[0]
 	c := certificateFor(t, tn, p, hohhot, hulunbuir)
 	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
-	lookup := func(number, id string) error {
-		_, err := jiexuv1.NewCertificateServiceClient(bt.conn).LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: number, IdNumber: id})
+	code := tn.codeOf(hohhot, c.GetCertificateNumber())
+	lookup := func(number, id, code string) error {
+		_, err := jiexuv1.NewCertificateServiceClient(bt.conn).LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: number, IdNumber: id, VerificationCode: code})
 		return err
 	}
 	other := tn.people(hohhot)[1].GetPerson().GetIdNumber()
-	if err := lookup(c.GetCertificateNumber(), p.GetPerson().GetIdNumber()); err != nil {
-		t.Fatalf("look-up with both right: %v", err)
+	if err := lookup(c.GetCertificateNumber(), p.GetPerson().GetIdNumber(), code); err != nil {
+		t.Fatalf("look-up with all three right: %v", err)
 	}
-	wrongID := lookup(c.GetCertificateNumber(), other)
-	wrongNumber := lookup("蒙呼和浩特2026第09999号", p.GetPerson().GetIdNumber())
+	wrongID := lookup(c.GetCertificateNumber(), other, code)
+	wrongNumber := lookup("蒙呼和浩特2026第09999号", p.GetPerson().GetIdNumber(), code)
+	wrongCode := lookup(c.GetCertificateNumber(), p.GetPerson().GetIdNumber(), "AAAA-BBBB-CCCC") // number and ID known, no consent
 	if status.Code(wrongID) != codes.NotFound || status.Convert(wrongID).Message() != status.Convert(wrongNumber).Message() ||
-		status.Code(wrongID) != status.Code(wrongNumber) {
-		t.Errorf("a wrong ID number answers %v; a wrong number %v; want the same NotFound", wrongID, wrongNumber)
+		status.Code(wrongID) != status.Code(wrongNumber) || status.Convert(wrongCode).Message() != status.Convert(wrongNumber).Message() {
+		t.Errorf("a wrong ID number answers %v; a wrong number %v; a wrong code %v; want the same NotFound", wrongID, wrongNumber, wrongCode)
+	}
+	if _, err := jiexuv1.NewCertificateServiceClient(bt.conn).LookupCertificate(ctx, &jiexuv1.LookupCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: p.GetPerson().GetIdNumber()}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a look-up without a verification code: %v, want InvalidArgument", err)
 	}
 	// Each look-up is logged with who asked for which number, the ID number masked.
 	log := filepath.Join(layoutOf(t, tn.Layout, hohhot).Dir, "node.log")
 	data := readLog(t, log)
-	if n := strings.Count(data, "certificate look-up"); n != 3 || !strings.Contains(data, "caller=\"peer region 150200\"") ||
+	if n := strings.Count(data, "certificate look-up"); n != 4 || !strings.Contains(data, "caller=\"peer region 150200\"") ||
 		!strings.Contains(data, c.GetCertificateNumber()) || strings.Contains(data, other) {
 		t.Errorf("look-up log: %d lines, caller named %v, number %v, whole ID %v", n,
 			strings.Contains(data, "peer region 150200"), strings.Contains(data, c.GetCertificateNumber()), strings.Contains(data, other))
 	}
 
 	// An operator's check at the destination is logged there too.
-	if _, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: p.GetPerson().GetIdNumber()}); err != nil {
+	if _, err := tn.Clients[hulunbuir].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: c.GetCertificateNumber(), IdNumber: p.GetPerson().GetIdNumber(), VerificationCode: code}); err != nil {
 		t.Fatalf("CheckCertificate: %v", err)
 	}
 	destLog := readLog(t, filepath.Join(layoutOf(t, tn.Layout, hulunbuir).Dir, "node.log"))
@@ -428,6 +433,18 @@ func TestLookupAndSealers(t *testing.T) {
 	}
 	if got := tn.getCase(hohhot, open.GetCaseId()); got.GetCertificateNumber() != "" {
 		t.Errorf("the case took the certificate %s", got.GetCertificateNumber())
+	}
+
+	// The two certificates given to peers (包头's look-up, 呼伦贝尔's check)
+	// are in the issuer's audit trail; the refused look-ups are not.
+	tn.StopNode(hohhot)
+	cfg, err := node.LoadConfig(layoutOf(t, tn.Layout, hohhot).ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := node.VerifyAuditStore(filepath.Join(cfg.DataDir, "jiexu.db"), ca.Cert)
+	if err != nil || r.GetProblem() != "" || r.GetKinds()["lookup"] != 2 {
+		t.Errorf("the issuer's audit trail: %v, problem %q, %d look-ups; want 2", err, r.GetProblem(), r.GetKinds()["lookup"])
 	}
 }
 
@@ -493,7 +510,7 @@ func TestNamesAndEchoes(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument || len(err.Error()) > 1000 {
 		t.Errorf("a 1 MB ID number: %d bytes of error (%v), want a short InvalidArgument", len(err.Error()), status.Code(err))
 	}
-	_, err = tn.Clients[hohhot].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: strings.Repeat("蒙", 300), IdNumber: base.GetPerson().GetIdNumber()})
+	_, err = tn.Clients[hohhot].CheckCertificate(ctx, &jiexuv1.CheckCertificateRequest{Number: strings.Repeat("蒙", 300), IdNumber: base.GetPerson().GetIdNumber(), VerificationCode: "AAAA-BBBB-CCCC"})
 	if status.Code(err) != codes.InvalidArgument || len(err.Error()) > 1000 {
 		t.Errorf("a long certificate number: %d bytes of error, want a short InvalidArgument", len(err.Error()))
 	}

@@ -2348,8 +2348,11 @@ type CheckCertificateRequest struct {
 	// issuer_division optionally names the issuing region; by default it is
 	// found from the number's province abbreviation and region name.
 	IssuerDivision string `protobuf:"bytes,3,opt,name=issuer_division,json=issuerDivision,proto3" json:"issuer_division,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// verification_code is the 核验码 on the copy being checked: the issuer
+	// answers only the person who holds it.
+	VerificationCode string `protobuf:"bytes,4,opt,name=verification_code,json=verificationCode,proto3" json:"verification_code,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CheckCertificateRequest) Reset() {
@@ -2399,6 +2402,13 @@ func (x *CheckCertificateRequest) GetIdNumber() string {
 func (x *CheckCertificateRequest) GetIssuerDivision() string {
 	if x != nil {
 		return x.IssuerDivision
+	}
+	return ""
+}
+
+func (x *CheckCertificateRequest) GetVerificationCode() string {
+	if x != nil {
+		return x.VerificationCode
 	}
 	return ""
 }
@@ -4225,11 +4235,12 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x06number\x18\x01 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x06number\x12#\n" +
 	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\"[\n" +
 	"\x1aReissueCertificateResponse\x12=\n" +
-	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\"\x91\x01\n" +
+	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\"\xc6\x01\n" +
 	"\x17CheckCertificateRequest\x12 \n" +
 	"\x06number\x18\x01 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x06number\x12#\n" +
 	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x12/\n" +
-	"\x0fissuer_division\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x0eissuerDivision\"\xcc\x01\n" +
+	"\x0fissuer_division\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x0eissuerDivision\x123\n" +
+	"\x11verification_code\x18\x04 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x10verificationCode\"\xcc\x01\n" +
 	"\x18CheckCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12#\n" +
 	"\rissuer_region\x18\x02 \x01(\tR\fissuerRegion\x12+\n" +

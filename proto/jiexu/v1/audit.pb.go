@@ -38,6 +38,9 @@ const (
 	AuditKind_AUDIT_KIND_CASE_TRANSITION AuditKind = 4
 	// AUDIT_KIND_CHECKPOINT is the node's seal over the chain before it.
 	AuditKind_AUDIT_KIND_CHECKPOINT AuditKind = 5
+	// AUDIT_KIND_LOOKUP is a certificate this node issued, given to a peer
+	// that presented the number, ID number and verification code.
+	AuditKind_AUDIT_KIND_LOOKUP AuditKind = 6
 )
 
 // Enum value maps for AuditKind.
@@ -49,6 +52,7 @@ var (
 		3: "AUDIT_KIND_RECEIPT",
 		4: "AUDIT_KIND_CASE_TRANSITION",
 		5: "AUDIT_KIND_CHECKPOINT",
+		6: "AUDIT_KIND_LOOKUP",
 	}
 	AuditKind_value = map[string]int32{
 		"AUDIT_KIND_UNSPECIFIED":     0,
@@ -57,6 +61,7 @@ var (
 		"AUDIT_KIND_RECEIPT":         3,
 		"AUDIT_KIND_CASE_TRANSITION": 4,
 		"AUDIT_KIND_CHECKPOINT":      5,
+		"AUDIT_KIND_LOOKUP":          6,
 	}
 )
 
@@ -532,7 +537,9 @@ type VerifyAuditResponse struct {
 	// are chained but not yet sealed.
 	LastCheckpoint uint64 `protobuf:"varint,3,opt,name=last_checkpoint,json=lastCheckpoint,proto3" json:"last_checkpoint,omitempty"`
 	// problem is empty when the chain verifies, else what is wrong with it.
-	Problem       string `protobuf:"bytes,4,opt,name=problem,proto3" json:"problem,omitempty"`
+	Problem string `protobuf:"bytes,4,opt,name=problem,proto3" json:"problem,omitempty"`
+	// kinds counts the entries by kind ("message_in", "lookup", …).
+	Kinds         map[string]uint64 `protobuf:"bytes,5,rep,name=kinds,proto3" json:"kinds,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -593,6 +600,13 @@ func (x *VerifyAuditResponse) GetProblem() string {
 		return x.Problem
 	}
 	return ""
+}
+
+func (x *VerifyAuditResponse) GetKinds() map[string]uint64 {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
 }
 
 // ExportCaseRequest names a case.
@@ -728,23 +742,29 @@ const file_jiexu_v1_audit_proto_rawDesc = "" +
 	"\x05links\x18\x05 \x03(\v2\x13.jiexu.v1.AuditLinkB\t\x82\xb5\x18\x05\x18\x80\xad\xe2\x04R\x05links\x12;\n" +
 	"\vexported_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"exportedAt\"\x14\n" +
-	"\x12VerifyAuditRequest\"\x94\x01\n" +
+	"\x12VerifyAuditRequest\"\x8e\x02\n" +
 	"\x13VerifyAuditResponse\x12\x18\n" +
 	"\aentries\x18\x01 \x01(\x04R\aentries\x12 \n" +
 	"\vcheckpoints\x18\x02 \x01(\x04R\vcheckpoints\x12'\n" +
 	"\x0flast_checkpoint\x18\x03 \x01(\x04R\x0elastCheckpoint\x12\x18\n" +
-	"\aproblem\x18\x04 \x01(\tR\aproblem\"5\n" +
+	"\aproblem\x18\x04 \x01(\tR\aproblem\x12>\n" +
+	"\x05kinds\x18\x05 \x03(\v2(.jiexu.v1.VerifyAuditResponse.KindsEntryR\x05kinds\x1a8\n" +
+	"\n" +
+	"KindsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"5\n" +
 	"\x11ExportCaseRequest\x12 \n" +
 	"\acase_id\x18\x01 \x01(\tB\a\x82\xb5\x18\x03\x10\x80\x01R\x06caseId\"C\n" +
 	"\x12ExportCaseResponse\x12-\n" +
-	"\x06export\x18\x01 \x01(\v2\x15.jiexu.v1.AuditExportR\x06export*\xb1\x01\n" +
+	"\x06export\x18\x01 \x01(\v2\x15.jiexu.v1.AuditExportR\x06export*\xc8\x01\n" +
 	"\tAuditKind\x12\x1a\n" +
 	"\x16AUDIT_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_KIND_MESSAGE_IN\x10\x01\x12\x1a\n" +
 	"\x16AUDIT_KIND_MESSAGE_OUT\x10\x02\x12\x16\n" +
 	"\x12AUDIT_KIND_RECEIPT\x10\x03\x12\x1e\n" +
 	"\x1aAUDIT_KIND_CASE_TRANSITION\x10\x04\x12\x19\n" +
-	"\x15AUDIT_KIND_CHECKPOINT\x10\x052\xa3\x01\n" +
+	"\x15AUDIT_KIND_CHECKPOINT\x10\x05\x12\x15\n" +
+	"\x11AUDIT_KIND_LOOKUP\x10\x062\xa3\x01\n" +
 	"\fAuditService\x12J\n" +
 	"\vVerifyAudit\x12\x1c.jiexu.v1.VerifyAuditRequest\x1a\x1d.jiexu.v1.VerifyAuditResponse\x12G\n" +
 	"\n" +
@@ -765,7 +785,7 @@ func file_jiexu_v1_audit_proto_rawDescGZIP() []byte {
 }
 
 var file_jiexu_v1_audit_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jiexu_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_jiexu_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_jiexu_v1_audit_proto_goTypes = []any{
 	(AuditKind)(0),                // 0: jiexu.v1.AuditKind
 	(*AuditEntry)(nil),            // 1: jiexu.v1.AuditEntry
@@ -777,28 +797,30 @@ var file_jiexu_v1_audit_proto_goTypes = []any{
 	(*VerifyAuditResponse)(nil),   // 7: jiexu.v1.VerifyAuditResponse
 	(*ExportCaseRequest)(nil),     // 8: jiexu.v1.ExportCaseRequest
 	(*ExportCaseResponse)(nil),    // 9: jiexu.v1.ExportCaseResponse
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*Receipt)(nil),               // 11: jiexu.v1.Receipt
-	(*Seal)(nil),                  // 12: jiexu.v1.Seal
+	nil,                           // 10: jiexu.v1.VerifyAuditResponse.KindsEntry
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Receipt)(nil),               // 12: jiexu.v1.Receipt
+	(*Seal)(nil),                  // 13: jiexu.v1.Seal
 }
 var file_jiexu_v1_audit_proto_depIdxs = []int32{
-	10, // 0: jiexu.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	11, // 0: jiexu.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
 	0,  // 1: jiexu.v1.AuditEntry.kind:type_name -> jiexu.v1.AuditKind
-	11, // 2: jiexu.v1.AuditEntry.receipt:type_name -> jiexu.v1.Receipt
+	12, // 2: jiexu.v1.AuditEntry.receipt:type_name -> jiexu.v1.Receipt
 	3,  // 3: jiexu.v1.AuditEntry.checkpoint:type_name -> jiexu.v1.AuditCheckpoint
-	12, // 4: jiexu.v1.AuditCheckpoint.seal:type_name -> jiexu.v1.Seal
+	13, // 4: jiexu.v1.AuditCheckpoint.seal:type_name -> jiexu.v1.Seal
 	4,  // 5: jiexu.v1.AuditExport.links:type_name -> jiexu.v1.AuditLink
-	10, // 6: jiexu.v1.AuditExport.exported_at:type_name -> google.protobuf.Timestamp
-	5,  // 7: jiexu.v1.ExportCaseResponse.export:type_name -> jiexu.v1.AuditExport
-	6,  // 8: jiexu.v1.AuditService.VerifyAudit:input_type -> jiexu.v1.VerifyAuditRequest
-	8,  // 9: jiexu.v1.AuditService.ExportCase:input_type -> jiexu.v1.ExportCaseRequest
-	7,  // 10: jiexu.v1.AuditService.VerifyAudit:output_type -> jiexu.v1.VerifyAuditResponse
-	9,  // 11: jiexu.v1.AuditService.ExportCase:output_type -> jiexu.v1.ExportCaseResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	11, // 6: jiexu.v1.AuditExport.exported_at:type_name -> google.protobuf.Timestamp
+	10, // 7: jiexu.v1.VerifyAuditResponse.kinds:type_name -> jiexu.v1.VerifyAuditResponse.KindsEntry
+	5,  // 8: jiexu.v1.ExportCaseResponse.export:type_name -> jiexu.v1.AuditExport
+	6,  // 9: jiexu.v1.AuditService.VerifyAudit:input_type -> jiexu.v1.VerifyAuditRequest
+	8,  // 10: jiexu.v1.AuditService.ExportCase:input_type -> jiexu.v1.ExportCaseRequest
+	7,  // 11: jiexu.v1.AuditService.VerifyAudit:output_type -> jiexu.v1.VerifyAuditResponse
+	9,  // 12: jiexu.v1.AuditService.ExportCase:output_type -> jiexu.v1.ExportCaseResponse
+	11, // [11:13] is the sub-list for method output_type
+	9,  // [9:11] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_audit_proto_init() }
@@ -814,7 +836,7 @@ func file_jiexu_v1_audit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_audit_proto_rawDesc), len(file_jiexu_v1_audit_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

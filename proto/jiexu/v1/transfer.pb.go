@@ -787,11 +787,16 @@ func (x *DeliverCertificateResponse) GetReceipt() *Receipt {
 
 // LookupCertificateRequest names a certificate by number and ID number.
 type LookupCertificateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
-	IdNumber      string                 `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Number   string                 `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	IdNumber string                 `protobuf:"bytes,2,opt,name=id_number,json=idNumber,proto3" json:"id_number,omitempty"`
+	// verification_code is the 核验码 printed on the person's copy: the
+	// person's consent, since only the person holds it. The issuer answers
+	// only when it is the code of a version it issued (an older copy
+	// included), and answers a wrong number, ID number or code alike.
+	VerificationCode string `protobuf:"bytes,3,opt,name=verification_code,json=verificationCode,proto3" json:"verification_code,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *LookupCertificateRequest) Reset() {
@@ -834,6 +839,13 @@ func (x *LookupCertificateRequest) GetNumber() string {
 func (x *LookupCertificateRequest) GetIdNumber() string {
 	if x != nil {
 		return x.IdNumber
+	}
+	return ""
+}
+
+func (x *LookupCertificateRequest) GetVerificationCode() string {
+	if x != nil {
+		return x.VerificationCode
 	}
 	return ""
 }
@@ -1299,10 +1311,11 @@ const file_jiexu_v1_transfer_proto_rawDesc = "" +
 	"\vcertificate\x18\x02 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12\"\n" +
 	"\x04seal\x18\x0f \x01(\v2\x0e.jiexu.v1.SealR\x04seal\"I\n" +
 	"\x1aDeliverCertificateResponse\x12+\n" +
-	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"a\n" +
+	"\areceipt\x18\x01 \x01(\v2\x11.jiexu.v1.ReceiptR\areceipt\"\x96\x01\n" +
 	"\x18LookupCertificateRequest\x12 \n" +
 	"\x06number\x18\x01 \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x06number\x12#\n" +
-	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\"\xa8\x01\n" +
+	"\tid_number\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\bidNumber\x123\n" +
+	"\x11verification_code\x18\x03 \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x10verificationCode\"\xa8\x01\n" +
 	"\x19LookupCertificateResponse\x12=\n" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12+\n" +
 	"\tvoided_on\x18\x02 \x01(\v2\x0e.jiexu.v1.DateR\bvoidedOn\x12\x1f\n" +
