@@ -103,7 +103,10 @@ func sortBySequence(ms []*jiexuv1.OutboxMessage) {
 }
 
 // Redrive moves dead letters (all when seqs is empty) back to the outbox,
-// due now, with their attempts reset and their payload unchanged.
+// due now, with their attempts reset and their payload unchanged. A dead
+// letter marked delivered (its acknowledgement could not be applied) is
+// sent again too: the peer answers it as a duplicate, and the
+// acknowledgement is applied then.
 func (g *Gateway) Redrive(seqs []uint64) (int, error) {
 	var n int
 	peers := map[string]bool{}
@@ -126,7 +129,8 @@ func (g *Gateway) Redrive(seqs []uint64) (int, error) {
 			if err := proto.Unmarshal(dead.Get(k), e); err != nil {
 				return err
 			}
-			e.Dead, e.Attempts = false, 0
+			e.Dead, e.Attempts, e.Delivered = false, 0, false
+			e.DeadReason, e.LastCode, e.RefusedSince = "", "", nil
 			e.NextAttemptAt = timestamppb.New(g.cfg.Now())
 			// The dead-letter horizon counts from creation; restart it.
 			e.CreatedAt = e.NextAttemptAt

@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
@@ -251,25 +252,49 @@ type registryClient struct {
 	address string
 	conn    *grpc.ClientConn
 	log     *slog.Logger
+	// retry is how often to try while the registry is unreachable.
+	retry time.Duration
 }
 
-func newRegistryClient(dir *Directory, address string, kp *certs.KeyPair, log *slog.Logger) (*registryClient, error) {
+// registryRetry is how often a node tries the registry while it cannot
+// reach it, so that it fetches a new snapshot within a couple of seconds of
+// the registry's return.
+const registryRetry = 2 * time.Second
+
+func newRegistryClient(dir *Directory, cfg *Config, log *slog.Logger) (*registryClient, error) {
 	roots := x509.NewCertPool()
 	roots.AddCert(dir.ca)
-	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(credentials.NewTLS(certs.ClientTLS(kp, roots, certs.RegistryRole))))
-	if err != nil {
-		return nil, fmt.Errorf("registry %s: %w", address, err)
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(credentials.NewTLS(certs.ClientTLS(cfg.KeyPair, roots, certs.RegistryRole))),
+		grpc.WithKeepaliveParams(cfg.ClientKeepalive()),
 	}
-	return &registryClient{dir: dir, address: address, conn: conn, log: log}, nil
+	conn, err := grpc.NewClient(cfg.RegistryAddress, append(opts, cfg.DialOptions...)...)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", cfg.RegistryAddress, err)
+	}
+	return &registryClient{dir: dir, address: cfg.RegistryAddress, conn: conn, log: log, retry: min(registryRetry, cfg.RegistryRefresh)}, nil
 }
+
+// unreachableError is a refresh whose call did not reach the registry (as
+// opposed to a snapshot the registry sent and this node refused).
+type unreachableError struct{ err error }
+
+func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
 
 // refresh asks the registry for a newer snapshot and installs it.
 func (c *registryClient) refresh(ctx context.Context) error {
+	// A connection in TRANSIENT_FAILURE waits out gRPC's reconnect backoff
+	// (up to two minutes) before it dials again, and fails calls meanwhile;
+	// this client has its own retry cadence, so dial now.
+	if c.conn.GetState() == connectivity.TransientFailure {
+		c.conn.ResetConnectBackoff()
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	resp, err := jiexuv1.NewRegistryServiceClient(c.conn).GetSnapshot(ctx, &jiexuv1.GetSnapshotRequest{KnownVersion: c.dir.Version(), KnownEpoch: c.dir.Epoch()})
 	if err != nil {
-		return fmt.Errorf("fetch snapshot from %s: %w", c.address, err)
+		return &unreachableError{fmt.Errorf("fetch snapshot from %s: %w", c.address, err)}
 	}
 	c.dir.fetched.Store(c.dir.now().Unix())
 	if resp.GetSnapshot() == nil {
@@ -288,39 +313,51 @@ func (c *registryClient) refresh(ctx context.Context) error {
 	return nil
 }
 
-// run refreshes every interval until ctx ends. While the node holds no
-// snapshot at all it retries sooner, backing off from a second to the
-// interval; a failure is logged when it first happens or changes, and then
-// once per interval, so an unreachable registry does not fill the log.
+// run refreshes every interval until ctx ends. While the registry cannot be
+// reached it tries every few seconds (resetting gRPC's reconnect backoff
+// each time), so that a new snapshot arrives soon after the registry
+// returns, and logs the outage once when it starts and once when it ends,
+// not at every attempt. A snapshot the registry sends and this node
+// refuses is logged when the refusal first happens or changes, and then
+// once per interval.
 func (c *registryClient) run(ctx context.Context, interval time.Duration) {
 	defer c.conn.Close()
-	retry := time.Second
-	var lastLogged string
-	var loggedAt time.Time
+	var downSince, loggedAt time.Time
+	var attempts int
+	var lastRefusal string
 	for {
 		wait := interval
 		err := c.refresh(ctx)
 		c.dir.setLastError(err)
+		var ue *unreachableError
+		unreachable := errors.As(err, &ue)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case !unreachable && !downSince.IsZero():
+			c.log.Info("registry reachable again", "after", c.dir.now().Sub(downSince).Round(time.Second).String(),
+				"attempts", attempts, "version", c.dir.Version())
+			downSince, attempts = time.Time{}, 0
+		}
 		switch {
 		case err == nil:
-			if lastLogged != "" {
-				c.log.Info("registry answers again", "version", c.dir.Version())
-			}
-			lastLogged, retry = "", time.Second
-		case errors.Is(err, context.Canceled):
-			return
-		default:
-			if msg := err.Error(); msg != lastLogged || time.Since(loggedAt) >= interval {
+			lastRefusal = ""
+		case unreachable:
+			if downSince.IsZero() {
+				downSince = c.dir.now()
 				if c.dir.Version() == 0 {
 					c.log.Warn("no registry snapshot yet: this node cannot route or accept calls until the registry answers; check registry_address and that the registry lists this node",
-						"err", err, "retry_in", retry.String())
+						"err", err, "retry_every", c.retry.String())
 				} else {
-					c.log.Warn("registry refresh failed; routing from the last good snapshot", "err", err, "held_version", c.dir.Version())
+					c.log.Warn("registry unreachable; routing from the last good snapshot until it returns", "err", err, "held_version", c.dir.Version())
 				}
-				lastLogged, loggedAt = msg, time.Now()
 			}
-			if c.dir.Version() == 0 {
-				wait, retry = retry, min(retry*2, interval)
+			attempts++
+			wait = c.retry
+		default: // answered, but the snapshot was refused
+			if msg := err.Error(); msg != lastRefusal || time.Since(loggedAt) >= interval {
+				c.log.Error("registry snapshot refused; routing from the last good snapshot", "err", err, "held_version", c.dir.Version())
+				lastRefusal, loggedAt = msg, time.Now()
 			}
 		}
 		select {

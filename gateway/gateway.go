@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -56,7 +57,28 @@ type Config struct {
 	// while entries come.
 	AuditCheckpointEvery    int
 	AuditCheckpointInterval time.Duration
-	// DialOptions are added to every peer connection (client metrics).
+	// KeepaliveTime is how long a connection to a peer or the registry may
+	// be silent before the client pings it, and KeepaliveTimeout how long it
+	// waits for the answer before it closes the connection: a link that
+	// swallows packets without a reset is noticed within their sum. gRPC
+	// raises a KeepaliveTime below 10s to 10s. Servers must permit it
+	// (see KeepaliveEnforcement).
+	KeepaliveTime, KeepaliveTimeout time.Duration
+	// StallAfter is how many attempts in a row may end in DeadlineExceeded,
+	// with no success between them, before the connection to that peer is
+	// replaced; 0 never replaces it.
+	StallAfter int
+	// RefusalGrace is how long a message the peer refuses with a code that
+	// may clear by itself (PermissionDenied, Unauthenticated, NotFound) is
+	// retried before it becomes a dead letter; see the delivery policy.
+	RefusalGrace time.Duration
+	// Reserve, when set, is called in the transaction that allocates an
+	// outbox sequence number, with the counter's name and the new value, so
+	// that the store's keeper can reserve it outside the store first (the
+	// node's store sidecar). An error aborts the transaction.
+	Reserve func(tx *bolt.Tx, name string, value uint64) error
+	// DialOptions are added to every peer and registry connection (client
+	// metrics).
 	DialOptions []grpc.DialOption
 	Logger      *slog.Logger
 	// Now is the clock (tests).
@@ -66,13 +88,17 @@ type Config struct {
 // NewConfig returns a Config with defaults.
 func NewConfig() Config {
 	return Config{
-		RegistryRefresh: time.Minute,
-		RetryMin:        200 * time.Millisecond,
-		RetryMax:        time.Minute,
-		DeadAfter:       72 * time.Hour,
-		Window:          32,
-		CallTimeout:     10 * time.Second,
-		Now:             time.Now,
+		RegistryRefresh:  time.Minute,
+		RetryMin:         200 * time.Millisecond,
+		RetryMax:         time.Minute,
+		DeadAfter:        72 * time.Hour,
+		Window:           32,
+		CallTimeout:      10 * time.Second,
+		KeepaliveTime:    15 * time.Second,
+		KeepaliveTimeout: 5 * time.Second,
+		StallAfter:       3,
+		RefusalGrace:     time.Hour,
+		Now:              time.Now,
 
 		AuditCheckpointEvery:    100,
 		AuditCheckpointInterval: time.Minute,
@@ -102,11 +128,48 @@ func (c *Config) Validate() error {
 		return errors.New("registry_refresh: must be positive")
 	case c.AuditCheckpointEvery < 0 || c.AuditCheckpointInterval <= 0:
 		return errors.New("audit checkpoints: every must be at least 0 and the interval positive")
+	case c.CallTimeout <= 0:
+		return errors.New("call_timeout: must be positive")
+	case c.KeepaliveTime <= 0 || c.KeepaliveTimeout <= 0:
+		return errors.New("keepalive: time and timeout must be positive")
+	case c.StallAfter < 0:
+		return errors.New("stall_after: must not be negative")
+	case c.RefusalGrace < 0:
+		return errors.New("refusal_grace: must not be negative")
 	}
 	if r, err := certs.RegionOf(c.KeyPair.Leaf()); err != nil || r != c.Region {
 		return fmt.Errorf("region: the node certificate is for region %q, config says %q", r, c.Region)
 	}
 	return nil
+}
+
+// ClientKeepalive is the keepalive a gateway's client connections use.
+func (c *Config) ClientKeepalive() keepalive.ClientParameters {
+	return keepalive.ClientParameters{Time: c.KeepaliveTime, Timeout: c.KeepaliveTimeout, PermitWithoutStream: true}
+}
+
+// KeepaliveEnforcement is the policy every jiexu server applies to its
+// clients' pings: pings as often as every 5s are welcome (the gateway's
+// clients ping after 15s of silence, and gRPC never more often than every
+// 10s), also on a connection with no call in progress, so that an idle
+// connection to a peer is known to be alive before a message needs it. A
+// client that pings more often is told to slow down.
+func KeepaliveEnforcement() keepalive.EnforcementPolicy {
+	return keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
+}
+
+// ServerKeepalive is what every jiexu server does with its connections:
+// close one idle for 15 minutes (the client reconnects when it next needs
+// it), and ping a silent one after 30s, closing it when the ping is not
+// answered within 10s, so that a half-open connection does not hold a
+// server's resources for ever.
+func ServerKeepalive() keepalive.ServerParameters {
+	return keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 30 * time.Second, Timeout: 10 * time.Second}
+}
+
+// ServerOptions are the keepalive options every jiexu gRPC server takes.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.KeepaliveParams(ServerKeepalive()), grpc.KeepaliveEnforcementPolicy(KeepaliveEnforcement())}
 }
 
 // peerConn is the pooled connection to a peer and the address it dials.
@@ -189,7 +252,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.ctx = ctx
 	g.mu.Unlock()
 	if g.cfg.RegistryAddress != "" {
-		rc, err := newRegistryClient(g.dir, g.cfg.RegistryAddress, g.cfg.KeyPair, g.log)
+		rc, err := newRegistryClient(g.dir, &g.cfg, g.log)
 		if err != nil {
 			return err
 		}
@@ -294,6 +357,32 @@ func (g *Gateway) Wait() {
 	g.conns = map[string]peerConn{}
 }
 
+// OutboxCounter is the name under which the outbox sequence is reserved
+// (Config.Reserve) and reported by Counters.
+const OutboxCounter = "gateway/outbox"
+
+// OutboxSequence returns the last outbox sequence number allocated in tx's store.
+func OutboxSequence(tx *bolt.Tx) uint64 {
+	if b := tx.Bucket(bucketMeta); b != nil {
+		return b.Sequence()
+	}
+	return 0
+}
+
+// RaiseOutboxSequence makes the next outbox sequence number allocated in
+// tx's store greater than v (a restore's jump past every number used
+// before); it never lowers it.
+func RaiseOutboxSequence(tx *bolt.Tx, v uint64) error {
+	b := tx.Bucket(bucketMeta)
+	if b == nil {
+		return fmt.Errorf("bucket %s missing", bucketMeta)
+	}
+	if v <= b.Sequence() {
+		return nil
+	}
+	return b.SetSequence(v)
+}
+
 // NewMessageID returns a random message id.
 func NewMessageID() string {
 	var b [16]byte
@@ -335,6 +424,11 @@ func (g *Gateway) Enqueue(tx *bolt.Tx, peer, method, caseID string, msg Message)
 	seq, err := tx.Bucket(bucketMeta).NextSequence()
 	if err != nil {
 		return err
+	}
+	if g.cfg.Reserve != nil {
+		if err := g.cfg.Reserve(tx, OutboxCounter, seq); err != nil {
+			return fmt.Errorf("reserve outbox sequence %d: %w", seq, err)
+		}
 	}
 	entry := &jiexuv1.OutboxMessage{
 		Sequence:      seq,
@@ -406,12 +500,39 @@ func (g *Gateway) conn(peer string) (*grpc.ClientConn, error) {
 		pc.conn.Close() // the registry moved the peer
 	}
 	creds := credentials.NewTLS(certs.ClientTLS(g.cfg.KeyPair, g.dir.current.Load().roots, region))
-	c, err := grpc.NewClient(node.GetAddress(), append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, g.cfg.DialOptions...)...)
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithKeepaliveParams(g.cfg.ClientKeepalive())}
+	c, err := grpc.NewClient(node.GetAddress(), append(opts, g.cfg.DialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", peer, node.GetAddress(), err)
 	}
 	g.conns[region] = peerConn{address: node.GetAddress(), conn: c}
 	return c, nil
+}
+
+// replaceConn closes the pooled connection to peer's node if it is still c
+// (any connection to it when c is nil), so that the next call dials afresh.
+// Calls in flight on it end with Canceled.
+func (g *Gateway) replaceConn(peer string, c *grpc.ClientConn, why string) {
+	region := peer
+	if router, err := g.dir.Router(); err == nil {
+		if node, err := router.Node(peer); err == nil {
+			region = node.GetRegion() // connections are per node; peer may be a former region
+		}
+	}
+	g.mu.Lock()
+	pc, ok := g.conns[region]
+	if ok && (c == nil || pc.conn == c) {
+		delete(g.conns, region)
+	} else {
+		ok = false
+	}
+	g.mu.Unlock()
+	if !ok {
+		return
+	}
+	pc.conn.Close()
+	g.metrics.replaced.WithLabelValues(peer).Inc()
+	g.log.Warn("connection to peer replaced", "peer", peer, "address", pc.address, "why", why)
 }
 
 // Invoke makes a direct (not queued) call to a peer, such as a certificate

@@ -15,6 +15,7 @@ type Metrics struct {
 	deadLetters *prometheus.CounterVec
 	duplicates  *prometheus.CounterVec
 	refused     *prometheus.CounterVec
+	replaced    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 
 	pendingDesc, oldestDesc, deadDesc         *prometheus.Desc
@@ -33,14 +34,19 @@ func newMetrics(g *Gateway) *Metrics {
 			Name: "jiexu_outbox_retries_total", Help: "Failed attempts rescheduled with backoff, by peer region.",
 		}, []string{"peer"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "jiexu_outbox_dead_lettered_total", Help: "Messages that became dead letters, by peer region.",
-		}, []string{"peer"}),
+			Name: "jiexu_outbox_dead_lettered_total",
+			Help: "Messages that became dead letters, by peer region and reason (refused, refused_after_grace, horizon, ack_failed).",
+		}, []string{"peer", "reason"}),
 		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jiexu_inbox_duplicates_total", Help: "Messages received again and acknowledged without applying, by sender region.",
 		}, []string{"sender"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jiexu_peers_refused_total", Help: "Inter-node calls refused by the authorization check, by reason.",
 		}, []string{"reason"}),
+		replaced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jiexu_peer_connections_replaced_total",
+			Help: "Connections to a peer closed and dialled afresh because they made no progress, by peer region.",
+		}, []string{"peer"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "jiexu_outbox_delivery_seconds", Help: "Time from enqueue to acknowledgement, by peer region.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 60, 300, 1800, 3600, 86400},
@@ -69,7 +75,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (m *Metrics) vecs() []prometheus.Collector {
-	return []prometheus.Collector{m.deliveries, m.retries, m.deadLetters, m.duplicates, m.refused, m.latency}
+	return []prometheus.Collector{m.deliveries, m.retries, m.deadLetters, m.duplicates, m.refused, m.replaced, m.latency}
 }
 
 // initialize makes every counter exist at 0 for its known labels: the
@@ -89,7 +95,9 @@ func (m *Metrics) initialize() {
 			m.deliveries.WithLabelValues(peer, result)
 		}
 		m.retries.WithLabelValues(peer)
-		m.deadLetters.WithLabelValues(peer)
+		for _, reason := range deadReasons {
+			m.deadLetters.WithLabelValues(peer, reason)
+		}
 		m.duplicates.WithLabelValues(peer)
 	}
 }

@@ -3364,6 +3364,23 @@ type OutboxMessage struct {
 	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
 	LastError     string                 `protobuf:"bytes,10,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	Dead          bool                   `protobuf:"varint,11,opt,name=dead,proto3" json:"dead,omitempty"`
+	// last_code is the gRPC code of the last failed attempt, empty when it
+	// failed before the peer answered (no route, no connection).
+	LastCode string `protobuf:"bytes,12,opt,name=last_code,json=lastCode,proto3" json:"last_code,omitempty"`
+	// refused_since is when the peer first refused the message with a code
+	// that may clear by itself (a registry refresh, a certificate rotation);
+	// the message becomes a dead letter if it is still refused after the
+	// grace period.
+	RefusedSince *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=refused_since,json=refusedSince,proto3" json:"refused_since,omitempty"`
+	// dead_reason says why a dead letter is dead: refused for good by the
+	// peer, still refused after the grace period, still failing at the
+	// dead-letter horizon, or acknowledged but its acknowledgement could not be
+	// applied here (see delivered).
+	DeadReason string `protobuf:"bytes,14,opt,name=dead_reason,json=deadReason,proto3" json:"dead_reason,omitempty"`
+	// delivered marks a dead letter the peer acknowledged but whose
+	// acknowledgement this node could not apply; a redrive sends it again, the
+	// peer answers it as a duplicate, and the acknowledgement is applied then.
+	Delivered     bool `protobuf:"varint,15,opt,name=delivered,proto3" json:"delivered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3471,6 +3488,34 @@ func (x *OutboxMessage) GetLastError() string {
 func (x *OutboxMessage) GetDead() bool {
 	if x != nil {
 		return x.Dead
+	}
+	return false
+}
+
+func (x *OutboxMessage) GetLastCode() string {
+	if x != nil {
+		return x.LastCode
+	}
+	return ""
+}
+
+func (x *OutboxMessage) GetRefusedSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RefusedSince
+	}
+	return nil
+}
+
+func (x *OutboxMessage) GetDeadReason() string {
+	if x != nil {
+		return x.DeadReason
+	}
+	return ""
+}
+
+func (x *OutboxMessage) GetDelivered() bool {
+	if x != nil {
+		return x.Delivered
 	}
 	return false
 }
@@ -3893,6 +3938,9 @@ type GetStatusResponse struct {
 	// registry_error is the last failure to fetch a snapshot from the
 	// registry; empty once the registry answers.
 	RegistryError string `protobuf:"bytes,16,opt,name=registry_error,json=registryError,proto3" json:"registry_error,omitempty"`
+	// store_epoch is the incarnation of the node's store: 1 when created,
+	// advanced by every 'jiexu node restore'.
+	StoreEpoch    uint32 `protobuf:"varint,17,opt,name=store_epoch,json=storeEpoch,proto3" json:"store_epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4037,6 +4085,13 @@ func (x *GetStatusResponse) GetRegistryError() string {
 		return x.RegistryError
 	}
 	return ""
+}
+
+func (x *GetStatusResponse) GetStoreEpoch() uint32 {
+	if x != nil {
+		return x.StoreEpoch
+	}
+	return 0
 }
 
 var File_jiexu_v1_agency_proto protoreflect.FileDescriptor
@@ -4301,7 +4356,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12+\n" +
 	"\tvoided_on\x18\x02 \x01(\v2\x0e.jiexu.v1.DateR\bvoidedOn\x12\x1f\n" +
 	"\vvoid_reason\x18\x03 \x01(\tR\n" +
-	"voidReason\"\xbe\x03\n" +
+	"voidReason\"\xdb\x04\n" +
 	"\rOutboxMessage\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12%\n" +
 	"\n" +
@@ -4320,7 +4375,12 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"last_error\x18\n" +
 	" \x01(\tB\n" +
 	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\tlastError\x12\x12\n" +
-	"\x04dead\x18\v \x01(\bR\x04dead\"\x8d\x01\n" +
+	"\x04dead\x18\v \x01(\bR\x04dead\x12\x1b\n" +
+	"\tlast_code\x18\f \x01(\tR\blastCode\x12?\n" +
+	"\rrefused_since\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\frefusedSince\x12\x1f\n" +
+	"\vdead_reason\x18\x0e \x01(\tR\n" +
+	"deadReason\x12\x1c\n" +
+	"\tdelivered\x18\x0f \x01(\bR\tdelivered\"\x8d\x01\n" +
 	"\x11ListOutboxRequest\x12\x12\n" +
 	"\x04dead\x18\x01 \x01(\bR\x04dead\x12'\n" +
 	"\vpeer_region\x18\x02 \x01(\tB\x06\x82\xb5\x18\x02\x10\x06R\n" +
@@ -4348,7 +4408,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\tCaseCount\x12&\n" +
 	"\x04side\x18\x01 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x05R\x05count\"\xd9\x05\n" +
+	"\x05count\x18\x03 \x01(\x05R\x05count\"\xfa\x05\n" +
 	"\x11GetStatusResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1f\n" +
@@ -4367,7 +4427,9 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x13registry_fetched_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x11registryFetchedAt\x12\x18\n" +
 	"\aserving\x18\x0e \x01(\bR\aserving\x12#\n" +
 	"\rhealth_reason\x18\x0f \x01(\tR\fhealthReason\x12%\n" +
-	"\x0eregistry_error\x18\x10 \x01(\tR\rregistryError*\xb2\x01\n" +
+	"\x0eregistry_error\x18\x10 \x01(\tR\rregistryError\x12\x1f\n" +
+	"\vstore_epoch\x18\x11 \x01(\rR\n" +
+	"storeEpoch*\xb2\x01\n" +
 	"\x0fEnrolmentStatus\x12 \n" +
 	"\x1cENROLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ENROLMENT_STATUS_ACTIVE\x10\x01\x12\x1e\n" +
@@ -4573,64 +4635,65 @@ var file_jiexu_v1_agency_proto_depIdxs = []int32{
 	59,  // 66: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
 	58,  // 67: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
 	58,  // 68: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
-	46,  // 69: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
-	58,  // 70: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
-	1,   // 71: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
-	2,   // 72: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
-	58,  // 73: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
-	58,  // 74: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
-	52,  // 75: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
-	53,  // 76: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
-	58,  // 77: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
-	8,   // 78: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
-	10,  // 79: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
-	32,  // 80: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
-	34,  // 81: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
-	12,  // 82: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
-	14,  // 83: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
-	16,  // 84: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
-	36,  // 85: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
-	38,  // 86: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
-	40,  // 87: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
-	42,  // 88: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
-	18,  // 89: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
-	20,  // 90: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
-	22,  // 91: jiexu.v1.AgencyService.PayOutHeld:input_type -> jiexu.v1.PayOutHeldRequest
-	24,  // 92: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
-	44,  // 93: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
-	26,  // 94: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
-	28,  // 95: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
-	30,  // 96: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
-	47,  // 97: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
-	49,  // 98: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
-	51,  // 99: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
-	9,   // 100: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
-	11,  // 101: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
-	33,  // 102: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
-	35,  // 103: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
-	13,  // 104: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
-	15,  // 105: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
-	17,  // 106: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
-	37,  // 107: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
-	39,  // 108: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
-	41,  // 109: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
-	43,  // 110: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
-	19,  // 111: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
-	21,  // 112: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
-	23,  // 113: jiexu.v1.AgencyService.PayOutHeld:output_type -> jiexu.v1.PayOutHeldResponse
-	25,  // 114: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
-	45,  // 115: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
-	27,  // 116: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
-	29,  // 117: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
-	31,  // 118: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
-	48,  // 119: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
-	50,  // 120: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
-	54,  // 121: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
-	100, // [100:122] is the sub-list for method output_type
-	78,  // [78:100] is the sub-list for method input_type
-	78,  // [78:78] is the sub-list for extension type_name
-	78,  // [78:78] is the sub-list for extension extendee
-	0,   // [0:78] is the sub-list for field type_name
+	58,  // 69: jiexu.v1.OutboxMessage.refused_since:type_name -> google.protobuf.Timestamp
+	46,  // 70: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
+	58,  // 71: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
+	1,   // 72: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
+	2,   // 73: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
+	58,  // 74: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
+	58,  // 75: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
+	52,  // 76: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
+	53,  // 77: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
+	58,  // 78: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
+	8,   // 79: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
+	10,  // 80: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
+	32,  // 81: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
+	34,  // 82: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
+	12,  // 83: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
+	14,  // 84: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
+	16,  // 85: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
+	36,  // 86: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
+	38,  // 87: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
+	40,  // 88: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
+	42,  // 89: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
+	18,  // 90: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
+	20,  // 91: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
+	22,  // 92: jiexu.v1.AgencyService.PayOutHeld:input_type -> jiexu.v1.PayOutHeldRequest
+	24,  // 93: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
+	44,  // 94: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
+	26,  // 95: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
+	28,  // 96: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
+	30,  // 97: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
+	47,  // 98: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
+	49,  // 99: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
+	51,  // 100: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
+	9,   // 101: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
+	11,  // 102: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
+	33,  // 103: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
+	35,  // 104: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
+	13,  // 105: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
+	15,  // 106: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
+	17,  // 107: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
+	37,  // 108: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
+	39,  // 109: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
+	41,  // 110: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
+	43,  // 111: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
+	19,  // 112: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
+	21,  // 113: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
+	23,  // 114: jiexu.v1.AgencyService.PayOutHeld:output_type -> jiexu.v1.PayOutHeldResponse
+	25,  // 115: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
+	45,  // 116: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
+	27,  // 117: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
+	29,  // 118: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
+	31,  // 119: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
+	48,  // 120: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
+	50,  // 121: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
+	54,  // 122: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
+	101, // [101:123] is the sub-list for method output_type
+	79,  // [79:101] is the sub-list for method input_type
+	79,  // [79:79] is the sub-list for extension type_name
+	79,  // [79:79] is the sub-list for extension extendee
+	0,   // [0:79] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_agency_proto_init() }
