@@ -148,29 +148,15 @@ func (c *Config) ClientKeepalive() keepalive.ClientParameters {
 	return keepalive.ClientParameters{Time: c.KeepaliveTime, Timeout: c.KeepaliveTimeout, PermitWithoutStream: true}
 }
 
-// KeepaliveEnforcement is the policy every jiexu server applies to its
-// clients' pings: pings as often as every 5s are welcome (the gateway's
-// clients ping after 15s of silence, and gRPC never more often than every
-// 10s), also on a connection with no call in progress, so that an idle
-// connection to a peer is known to be alive before a message needs it. A
-// client that pings more often is told to slow down.
-func KeepaliveEnforcement() keepalive.EnforcementPolicy {
-	return keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
-}
-
-// ServerKeepalive is what every jiexu server does with its connections:
-// close one idle for 15 minutes (the client reconnects when it next needs
-// it), and ping a silent one after 30s, closing it when the ping is not
-// answered within 10s, so that a half-open connection does not hold a
+// ServerOptions are the keepalive options every jiexu gRPC server takes
+// (registry.ServerKeepaliveOptions, which the registry's server uses too):
+// clients may ping as often as every 5s, also with no call in progress (the
+// gateway's clients ping after KeepaliveTime of silence, and gRPC never
+// more often than every 10s); a connection idle for 15 minutes is closed,
+// and a silent one pinged after 30s and closed when the ping goes
+// unanswered for 10s, so that a half-open connection does not hold a
 // server's resources for ever.
-func ServerKeepalive() keepalive.ServerParameters {
-	return keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 30 * time.Second, Timeout: 10 * time.Second}
-}
-
-// ServerOptions are the keepalive options every jiexu gRPC server takes.
-func ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.KeepaliveParams(ServerKeepalive()), grpc.KeepaliveEnforcementPolicy(KeepaliveEnforcement())}
-}
+func ServerOptions() []grpc.ServerOption { return registry.ServerKeepaliveOptions() }
 
 // peerConn is the pooled connection to a peer and the address it dials.
 type peerConn struct {

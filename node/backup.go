@@ -3,14 +3,13 @@ package node
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 	"runtime/debug"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/gateway"
+	"jiexu/node/store"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -52,30 +51,28 @@ type BackupSummary struct {
 	Enrolments, Periods, Cases, Certificates int
 	Pending, Dead                            int
 	RegistryVersion                          uint64
+	// Identity is the store's identity (nil for a store from before
+	// identities); a backup written by 'jiexu node backup' carries its mark.
+	Identity *jiexuv1.StoreIdentity
 }
 
-// VerifyBackup opens a backup read-only and checks it: bbolt's own
-// consistency check, every bucket present, every record, case and queued
-// message decoding, and, when ca is given, every certificate's seal.
-//
-// A damaged file can make bbolt panic while following a bad page pointer;
-// the walk runs in this goroutine, so that is recovered and reported, and
-// bbolt's own check (which runs in a goroutine of its own) runs only after
-// every page the walk reaches has proved readable.
+// VerifyBackup checks a backup file: its pages before anything maps it
+// (store.CheckFile: a truncated or damaged file is reported, never a crash),
+// bbolt's own consistency check, every bucket present, every record, case
+// and queued message decoding, and, when ca is given, every certificate's
+// seal.
 func VerifyBackup(path string, ca *x509.Certificate) (sum BackupSummary, err error) {
-	if _, err := os.Stat(path); err != nil {
-		return sum, err
-	}
-	defer func() {
+	defer func() { // a last line of defence: CheckFile has passed every page
 		if p := recover(); p != nil {
 			err = fmt.Errorf("store structure damaged: %v", p)
 		}
 	}()
-	// A bad page pointer can fault on the mmap: make that a panic here.
+	// A last defence besides CheckFile: a bad page pointer that faults on
+	// the mmap becomes a panic here.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	db, _, err := store.OpenReadOnly(path)
 	if err != nil {
-		return sum, fmt.Errorf("open %s: %w", path, err)
+		return sum, err
 	}
 	defer db.Close()
 	err = db.View(func(tx *bolt.Tx) error {
@@ -90,6 +87,10 @@ func VerifyBackup(path string, ca *x509.Certificate) (sum BackupSummary, err err
 				return fmt.Errorf("bucket %s missing: not a jiexu node store", b)
 			}
 		}
+		var err error
+		if sum.Identity, err = store.ReadIdentity(tx); err != nil {
+			return err
+		}
 		count := func(bucket []byte, m func() proto.Message, n *int) error {
 			return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
 				if err := proto.Unmarshal(v, m()); err != nil {
@@ -99,7 +100,7 @@ func VerifyBackup(path string, ca *x509.Certificate) (sum BackupSummary, err err
 				return nil
 			})
 		}
-		err := tx.Bucket(bucketEnrolments).ForEach(func(k, v []byte) error {
+		err = tx.Bucket(bucketEnrolments).ForEach(func(k, v []byte) error {
 			var e jiexuv1.Enrolment
 			if err := proto.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("%s/%s: %w", bucketEnrolments, k, err)

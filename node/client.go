@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"jiexu/certs"
 	jiexuv1 "jiexu/proto/jiexu/v1"
@@ -52,7 +54,11 @@ func DialAgency(addr string, opts ...DialOption) (jiexuv1.AgencyServiceClient, *
 		}
 		target, creds = "passthrough:///"+addr, credentials.NewTLS(cfg)
 	}
-	conn, err := grpc.NewClient(target, append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, o.grpc...)...)
+	// Keepalive matters for long calls (a backup streams for minutes): a
+	// node that died mid-call is noticed within 40s.
+	dial := []grpc.DialOption{grpc.WithTransportCredentials(creds),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second})}
+	conn, err := grpc.NewClient(target, append(dial, o.grpc...)...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -98,6 +98,16 @@ type Config struct {
 	RetryMin  Duration `json:"retry_min"`
 	RetryMax  Duration `json:"retry_max"`
 	DeadAfter Duration `json:"dead_after"`
+	// CallTimeout bounds one delivery attempt to a peer.
+	CallTimeout Duration `json:"call_timeout"`
+	// RefusalGrace is how long a message a peer refuses with a code that may
+	// clear by itself (PermissionDenied, Unauthenticated, NotFound) is
+	// retried before it becomes a dead letter.
+	RefusalGrace Duration `json:"refusal_grace"`
+	// StoreMinFreeMiB is the free space (MiB) on data_dir's filesystem below
+	// which the node reports NOT_SERVING (disk full): bbolt grows its file in
+	// steps of up to 16 MiB.
+	StoreMinFreeMiB int `json:"store_min_free_mib"`
 	// WaitingPeriodMonths is this region's waiting period before benefits
 	// when no rule waives it (0..6 months).
 	WaitingPeriodMonths int `json:"waiting_period_months"`
@@ -180,6 +190,9 @@ func NewConfig() Config {
 		RetryMin:            Duration(200 * time.Millisecond),
 		RetryMax:            Duration(time.Minute),
 		DeadAfter:           Duration(72 * time.Hour),
+		CallTimeout:         Duration(10 * time.Second),
+		RefusalGrace:        Duration(time.Hour),
+		StoreMinFreeMiB:     64,
 		WaitingPeriodMonths: 3,
 		LogFormat:           "json",
 		LogLevel:            "info",
@@ -261,6 +274,12 @@ func (c *Config) Validate() error {
 		return errors.New("dead_after: must be positive")
 	case c.RegistryRefresh <= 0:
 		return errors.New("registry_refresh: must be positive")
+	case c.CallTimeout <= 0:
+		return errors.New("call_timeout: must be positive")
+	case c.RefusalGrace < 0:
+		return errors.New("refusal_grace: must not be negative")
+	case c.StoreMinFreeMiB < 0:
+		return errors.New("store_min_free_mib: must not be negative")
 	case c.WaitingPeriodMonths < 0 || c.WaitingPeriodMonths > rules.MaxWaitingMonths:
 		return fmt.Errorf("waiting_period_months: %d must be 0..%d", c.WaitingPeriodMonths, rules.MaxWaitingMonths)
 	case c.LogFormat != "json" && c.LogFormat != "text":

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +35,7 @@ import (
 	"jiexu/certs"
 	"jiexu/gateway"
 	"jiexu/node/rules"
+	"jiexu/node/store"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/proto/limits"
 	"jiexu/registry"
@@ -53,11 +53,13 @@ const (
 )
 
 // DBFile is the store's file name inside data_dir.
-const DBFile = "jiexu.db"
+const DBFile = store.FileName
 
 // Node is one agency's node: its store, gateway and services.
 type Node struct {
 	cfg        Config
+	cfgFile    string
+	store      *store.Store
 	db         *bolt.DB
 	gw         *gateway.Gateway
 	kp         *certs.KeyPair
@@ -104,6 +106,10 @@ func WithLogger(l *slog.Logger) Option { return func(n *Node) { n.log = l } }
 func WithListeners(peer, metrics net.Listener) Option {
 	return func(n *Node) { n.peerLis, n.metricsLis = peer, metrics }
 }
+
+// WithConfigFile names the file the config was read from, so that the
+// commands the node suggests (to restore its store, say) name it.
+func WithConfigFile(path string) Option { return func(n *Node) { n.cfgFile = path } }
 
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(n *Node) { n.now = now } }
@@ -157,32 +163,33 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if n.ca, err = certs.LoadCertificate(cfg.CAFile); err != nil {
 		return nil, fmt.Errorf("ca_file: %w", err)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	n.store, err = store.Open(store.Options{Dir: cfg.DataDir, Region: cfg.Region, ConfigFile: n.cfgFile, Counters: counters{},
+		MinFree: int64(cfg.StoreMinFreeMiB) << 20, Logger: n.log, Now: n.now})
+	if err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	n.db, err = bolt.Open(filepath.Join(cfg.DataDir, DBFile), 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("open store %s (is another node running on it?): %w", filepath.Join(cfg.DataDir, DBFile), err)
-	}
+	n.db = n.store.DB
 	if err := n.db.Update(createBuckets); err != nil {
-		n.db.Close()
+		n.store.Close()
 		return nil, err
 	}
 	gcfg := gateway.NewConfig()
 	gcfg.Region, gcfg.DB, gcfg.KeyPair, gcfg.CA, gcfg.Table = cfg.Region, n.db, n.kp, n.ca, n.table
 	gcfg.RegistryAddress, gcfg.RegistryRefresh = cfg.RegistryAddress, time.Duration(cfg.RegistryRefresh)
 	gcfg.RetryMin, gcfg.RetryMax, gcfg.DeadAfter = time.Duration(cfg.RetryMin), time.Duration(cfg.RetryMax), time.Duration(cfg.DeadAfter)
+	gcfg.CallTimeout, gcfg.RefusalGrace = time.Duration(cfg.CallTimeout), time.Duration(cfg.RefusalGrace)
+	gcfg.Reserve = store.Reserve
 	gcfg.Logger, gcfg.Now = n.log, n.now
 	n.srvMetrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	cliMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
 	gcfg.DialOptions = []grpc.DialOption{grpc.WithChainUnaryInterceptor(cliMetrics.UnaryClientInterceptor())}
 	if n.gw, err = gateway.New(gcfg); err != nil {
-		n.db.Close()
+		n.store.Close()
 		return nil, err
 	}
 	if regionErr != nil {
 		if err := n.divisions().CheckPlace(cfg.Region); err != nil {
-			n.db.Close()
+			n.store.Close()
 			return nil, fmt.Errorf("region: %w", regionErr)
 		}
 	}
@@ -214,6 +221,12 @@ func (n *Node) divisions() *registry.Table { return n.gw.Directory().Table() }
 // former region of the other's node (a region whose code changed keeps its
 // cases, certificates and queued messages under the old code).
 func (n *Node) same(a, b string) bool { return n.gw.Directory().SameRegion(a, b) }
+
+// Epoch is the incarnation of the node's store: 1 when it was created,
+// advanced by every 'jiexu node restore'. Whatever the node numbers can
+// carry it, so that nothing numbered after a restore equals anything
+// numbered before.
+func (n *Node) Epoch() uint32 { return n.store.Epoch() }
 
 // Gateway returns the node's gateway.
 func (n *Node) Gateway() *gateway.Gateway { return n.gw }
@@ -252,7 +265,7 @@ func listen(addr string) (net.Listener, error) {
 // and the registry refresher. SIGHUP reloads the node certificate; the
 // certificate file is also watched for changes.
 func (n *Node) Run(ctx context.Context) error {
-	defer n.db.Close()
+	defer n.store.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -266,7 +279,7 @@ func (n *Node) Run(ctx context.Context) error {
 	// (and may it call), its rate and calls in flight, the size of every
 	// field, recovery.
 	peerLim := n.peerLimiter()
-	peerSrv := grpc.NewServer(append(limits.ServerOptions(MaxPeerMessage, uint32(n.cfg.Limits.MaxStreams)),
+	peerSrv := grpc.NewServer(append(append(limits.ServerOptions(MaxPeerMessage, uint32(n.cfg.Limits.MaxStreams)), gateway.ServerOptions()...),
 		grpc.Creds(credentials.NewTLS(certs.ServerTLS(n.kp, poolOf(n.ca)))),
 		grpc.ChainUnaryInterceptor(
 			n.srvMetrics.UnaryServerInterceptor(),
@@ -309,7 +322,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		unary = append(unary, limits.UnaryServerInterceptor(), recovery.UnaryServerInterceptor(recoverOpt))
 		stream = append(stream, limits.StreamServerInterceptor(), recovery.StreamServerInterceptor(recoverOpt))
-		srv := grpc.NewServer(append(limits.ServerOptions(MaxAgencyMessage, uint32(n.cfg.Limits.MaxStreams)),
+		srv := grpc.NewServer(append(append(limits.ServerOptions(MaxAgencyMessage, uint32(n.cfg.Limits.MaxStreams)), gateway.ServerOptions()...),
 			grpc.Creds(creds), grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
 		jiexuv1.RegisterAgencyServiceServer(srv, &agencyServer{n: n})
 		jiexuv1.RegisterAuditServiceServer(srv, &auditServer{n: n})
@@ -487,40 +500,49 @@ func (n *Node) reloadCertificate(force bool) {
 	}
 }
 
-// Health returns "" when the node can do its work, else the reason it cannot.
+// Health returns "" when the node can do its work, else the reason it
+// cannot. It writes to the store (a probe in a bucket of its own), so a
+// store that cannot be written — a full disk, a read-only filesystem, an
+// I/O error — is noticed; the reason is short and names no file, the
+// detail goes to the log when health changes.
 func (n *Node) Health() string {
-	if err := n.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketCases) == nil {
-			return errors.New("buckets missing")
+	reason, _ := n.healthReason()
+	return reason
+}
+
+// healthReason returns the reason and, for a store failure, its detail.
+func (n *Node) healthReason() (reason, detail string) {
+	if err := n.store.Probe(); err != nil {
+		var pe *store.ProbeError
+		if errors.As(err, &pe) {
+			return "store not writable: " + pe.Reason, err.Error()
 		}
-		return nil
-	}); err != nil {
-		return "store unusable: " + err.Error()
+		return "store not writable", err.Error()
 	}
 	if n.gw.Directory().Version() == 0 {
-		return "no registry snapshot yet"
+		return "no registry snapshot yet", ""
 	}
 	if n.gw.Directory().Expired() {
-		return "registry snapshot expired"
+		return "registry snapshot expired", ""
 	}
 	leaf := n.kp.Leaf()
 	if now := n.now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-		return "node certificate expired"
+		return "node certificate expired", ""
 	}
 	if n.gw.Directory().Revoked().Contains(leaf) {
-		return "node certificate revoked"
+		return "node certificate revoked", ""
 	}
 	if r, err := n.gw.Directory().Router(); err == nil {
 		if _, err := r.Node(n.cfg.Region); err != nil {
-			return "this region is not in the registry snapshot"
+			return "this region is not in the registry snapshot", ""
 		}
 	}
-	return ""
+	return "", ""
 }
 
 func (n *Node) checkHealth() {
 	st := healthpb.HealthCheckResponse_SERVING
-	reason := n.Health()
+	reason, detail := n.healthReason()
 	if reason != "" {
 		st = healthpb.HealthCheckResponse_NOT_SERVING
 	}
@@ -529,7 +551,7 @@ func (n *Node) checkHealth() {
 	n.unhealthy = reason
 	n.mu.Unlock()
 	if changed && reason != "" {
-		n.log.Warn("node not serving", "reason", reason)
+		n.log.Warn("node not serving", "reason", reason, "detail", detail)
 	} else if changed {
 		n.log.Info("node serving again")
 	}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/node/render"
+	"jiexu/node/store"
 	"jiexu/node/transfer"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
@@ -255,7 +256,9 @@ func getCertificate(tx *bolt.Tx, number string) (*jiexuv1.SealedCertificate, err
 	return c, nil
 }
 
-// nextCounter increments and returns a named counter.
+// nextCounter increments and returns a named counter. The store keeper
+// reserves the value outside the store first (node/store), so that a
+// restored store never hands it out again.
 func nextCounter(tx *bolt.Tx, name string) (uint64, error) {
 	b := tx.Bucket(bucketCounters)
 	var n uint64
@@ -263,6 +266,9 @@ func nextCounter(tx *bolt.Tx, name string) (uint64, error) {
 		n = binary.BigEndian.Uint64(v)
 	}
 	n++
+	if err := store.Reserve(tx, name, n); err != nil {
+		return 0, err
+	}
 	var buf [8]byte
 	binary.BigEndian.PutUint64(buf[:], n)
 	return n, b.Put([]byte(name), buf[:])

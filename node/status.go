@@ -21,6 +21,7 @@ func (s *agencyServer) GetStatus(context.Context, *jiexuv1.GetStatusRequest) (*j
 		RegistryVersion:      n.gw.Directory().Version(),
 		CertificateExpiresAt: timestamppb.New(n.kp.Leaf().NotAfter),
 		Peers:                n.gw.PeerStats(),
+		StoreEpoch:           n.Epoch(),
 	}
 	if snap := n.gw.Directory().Snapshot(); snap != nil {
 		resp.RegistryExpiresAt = snap.GetExpiresAt()

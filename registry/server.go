@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -128,6 +129,18 @@ func (s *Service) GetSnapshot(_ context.Context, req *jiexuv1.GetSnapshotRequest
 	return resp, nil
 }
 
+// ServerKeepaliveOptions are the keepalive options of every jiexu gRPC
+// server, the registry's and the nodes': clients may ping every 5s or less
+// often, also while no call is in progress; an idle connection is closed
+// after 15 minutes; a silent one is pinged after 30s and closed when the
+// ping goes unanswered for 10s.
+func ServerKeepaliveOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 30 * time.Second, Timeout: 10 * time.Second}),
+	}
+}
+
 // ServeConfig configures 'jiexu registry serve'.
 type ServeConfig struct {
 	Dir      string // registry folder holding snapshot.pb
@@ -223,7 +236,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	cfg.defaults()
 	svc := NewService(cfg.Dir, ca)
 	lim := limits.NewLimiter(limits.Config{Rate: limits.Rate{PerSecond: cfg.Rate, Burst: cfg.Burst}, Concurrency: cfg.Concurrency, Key: callerKey})
-	srv := grpc.NewServer(append(limits.ServerOptions(maxRegistryRequest, maxRegistryStreams),
+	srv := grpc.NewServer(append(append(limits.ServerOptions(maxRegistryRequest, maxRegistryStreams), ServerKeepaliveOptions()...),
 		grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))),
 		grpc.ChainUnaryInterceptor(svc.unary, lim.Unary(), limits.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(svc.stream, lim.Stream(), limits.StreamServerInterceptor()),

@@ -250,7 +250,13 @@ var healthHints = []struct{ prefix, hint string }{
 	{"this region is not in the registry", "peers refuse a node the registry does not list: the national level must run 'jiexu registry add --cert cert.pem --address …' and 'jiexu registry sign'; this node fetches the new snapshot within registry_refresh"},
 	{"node certificate expired", "send csr.pem to the national CA again, install the answer with 'jiexu node init --bundle FILE' (the node reloads it), and have the national level list it: 'jiexu registry add --cert NEW.pem …' then 'jiexu registry sign'"},
 	{"node certificate revoked", "this certificate was revoked: make a new key and request ('jiexu node init' in a new folder) and ask the national CA for a new certificate"},
-	{"store unusable", "check the disk and permissions of data_dir, then restart the node"},
+	{"store not writable: disk full", "free space on the disk that holds data_dir (store_min_free_mib says how much the node wants free); the node serves again by itself"},
+	{"store not writable: disk quota", "raise the quota of the node's user on data_dir's filesystem"},
+	{"store not writable: read-only filesystem", "the filesystem of data_dir is read-only, perhaps remounted so after I/O errors: check the kernel log (dmesg), then remount it read-write"},
+	{"store not writable: I/O error", "the disk is failing: check the kernel log (dmesg) and the disk (smartctl); move to a sound disk with 'jiexu node restore --from' the newest backup"},
+	{"store not writable: file size limit", "lift the file-size limit of the node's process (ulimit -f, LimitFSIZE= in its systemd unit)"},
+	{"store not writable: store file not writable", "fix the ownership and mode of data_dir and its files, and remove an immutable attribute (lsattr, chattr -i)"},
+	{"store not writable", "the node's log has the detail (the line 'node not serving'); check the disk and permissions of data_dir"},
 }
 
 // HealthHint says what to do about a NOT_SERVING reason, or "".
@@ -274,6 +280,9 @@ func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 		if hint := HealthHint(s.GetHealthReason()); hint != "" {
 			fmt.Fprintf(tw, "\tfix: %s\n", hint)
 		}
+	}
+	if s.GetStoreEpoch() > 0 {
+		fmt.Fprintf(tw, "store epoch\t%d\n", s.GetStoreEpoch())
 	}
 	fetched := "not reached since the node started"
 	if s.GetRegistryFetchedAt() != nil {
@@ -313,8 +322,12 @@ func FormatOutbox(w io.Writer, ms []*jiexuv1.OutboxMessage, now time.Time) {
 	fmt.Fprintln(tw, "SEQ\tPEER\tMETHOD\tCASE\tAGE\tATTEMPTS\tLAST ERROR")
 	for _, m := range ms {
 		method := m.GetMethod()[strings.LastIndex(m.GetMethod(), "/")+1:]
+		why := m.GetLastError()
+		if m.GetDead() && m.GetDeadReason() != "" {
+			why = m.GetDeadReason()
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", m.GetSequence(), m.GetPeerRegion(), method, m.GetCaseId(),
-			Human(now.Sub(m.GetCreatedAt().AsTime())), m.GetAttempts(), m.GetLastError())
+			Human(now.Sub(m.GetCreatedAt().AsTime())), m.GetAttempts(), why)
 	}
 	tw.Flush()
 }
@@ -334,6 +347,15 @@ func FormatOutboxMessage(w io.Writer, m *jiexuv1.OutboxMessage, now time.Time) {
 		fmt.Fprintf(tw, "next attempt\t%s\n", ts(m.GetNextAttemptAt()))
 	}
 	fmt.Fprintf(tw, "dead letter\t%v\n", m.GetDead())
+	if m.GetDead() {
+		fmt.Fprintf(tw, "why dead\t%s\n", OrDash(m.GetDeadReason()))
+		if m.GetDelivered() {
+			fmt.Fprintf(tw, "delivered\tyes: the peer has it; a redrive sends it again and applies its acknowledgement here\n")
+		}
+	}
 	fmt.Fprintf(tw, "last error\t%s\n", OrDash(m.GetLastError()))
+	if m.GetLastCode() != "" {
+		fmt.Fprintf(tw, "last code\t%s\n", m.GetLastCode())
+	}
 	tw.Flush()
 }
