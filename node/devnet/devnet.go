@@ -41,7 +41,9 @@ type Options struct {
 	RegistryRefresh time.Duration
 	// Limits, if set, replace the nodes' default limits (node.DefaultLimits).
 	Limits *node.Limits
-	Now    func() time.Time
+	// CallTimeout bounds each delivery attempt (node default when zero).
+	CallTimeout time.Duration
+	Now         func() time.Time
 }
 
 // Layout is where Init put everything.
@@ -214,6 +216,9 @@ func Init(opts Options) (*Layout, error) {
 		cfg.RetryMin, cfg.RetryMax = node.Duration(opts.RetryMin), node.Duration(opts.RetryMax)
 		if opts.DeadAfter > 0 {
 			cfg.DeadAfter = node.Duration(opts.DeadAfter)
+		}
+		if opts.CallTimeout > 0 {
+			cfg.CallTimeout = node.Duration(opts.CallTimeout)
 		}
 		cfg.LogFormat = "text"
 		nl.ConfigFile = filepath.Join(nl.Dir, "node.json")

@@ -129,8 +129,12 @@ func (s *Store) Epoch() uint32 {
 	return s.identity.GetEpoch()
 }
 
-// Close closes the store.
+// Close records the last committed transaction in the sidecar and closes
+// the store.
 func (s *Store) Close() error {
+	if err := s.witness(); err != nil {
+		s.opts.Logger.Warn("could not record the last transaction in the sidecar", "err", err)
+	}
 	open.Delete(s.DB)
 	return s.DB.Close()
 }

@@ -421,3 +421,27 @@ func FuzzCheckFile(f *testing.F) {
 		})
 	})
 }
+
+// The write probe says why the store cannot be written.
+func TestProbeReasons(t *testing.T) {
+	dir := t.TempDir()
+	o := options(dir)
+	o.MinFree = 1 << 62 // more than any disk: "full"
+	s, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var pe *ProbeError
+	if err := s.Probe(); !errors.As(err, &pe) || pe.Reason != "disk full" {
+		t.Fatalf("Probe with too little free space = %v, want disk full", err)
+	}
+	s.opts.MinFree = 0
+	if err := s.Probe(); err != nil {
+		t.Fatalf("Probe = %v, want success", err)
+	}
+	s.DB.Close() // a store that is gone
+	if err := s.Probe(); !errors.As(err, &pe) || pe.Reason != "store closed" {
+		t.Fatalf("Probe of a closed store = %v, want store closed", err)
+	}
+}
