@@ -256,6 +256,29 @@ func InspectStore(tx *bolt.Tx) (StoreStats, error) {
 	return st, nil
 }
 
+// ReadQueue returns every pending message (dead=false) or dead letter in
+// tx's store, with payloads, for inspecting a stopped node's store.
+func ReadQueue(tx *bolt.Tx, dead bool) ([]*jiexuv1.OutboxMessage, error) {
+	bucket := bucketOutbox
+	if dead {
+		bucket = bucketDead
+	}
+	b := tx.Bucket(bucket)
+	if b == nil {
+		return nil, fmt.Errorf("bucket %s missing", bucket)
+	}
+	var out []*jiexuv1.OutboxMessage
+	err := b.ForEach(func(k, v []byte) error {
+		e := &jiexuv1.OutboxMessage{}
+		if err := proto.Unmarshal(v, e); err != nil {
+			return fmt.Errorf("%s/%x: %w", bucket, k, err)
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
 // PendingFor returns the queued messages of one case (without payloads), so
 // that a case can show why it is not moving.
 func (g *Gateway) PendingFor(caseID string) ([]*jiexuv1.OutboxMessage, error) {
