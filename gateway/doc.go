@@ -7,10 +7,15 @@
 //     change and the messages it causes commit together or not at all.
 //   - Dispatcher: one goroutine per peer region sends due messages in order
 //     of creation (a window of them at a time), group-commits the
-//     acknowledgements in one transaction, backs off exponentially with
-//     jitter on failure, and turns a message that has failed for longer than
-//     the dead-letter horizon into a dead letter that an operator can
-//     re-drive.
+//     acknowledgements in one transaction, and on failure applies the
+//     delivery policy (policy.go): back off exponentially with jitter, or
+//     make the message a dead letter with its reason, at once or after a
+//     grace period, depending on the status code; an operator can re-drive
+//     dead letters. A connection on which calls keep timing out with no
+//     success is replaced; an acknowledgement the business side cannot
+//     apply makes that one message a dead letter and the rest go on.
+//   - Keepalive: clients ping (ClientKeepalive) and servers permit and send
+//     pings (ServerOptions), so a link that swallows packets is noticed.
 //   - Inbox: Receive checks the caller's certificate region, the header and
 //     the seal, then records (sender, message id) in the same transaction as
 //     the business effect. A duplicate is acknowledged and not applied again.
