@@ -28,7 +28,13 @@ var binary string
 // sets them.
 const testVersion, testCommit = "v0.0.0-test", "0123456789ab"
 
+// TestMain builds the binary once; JIEXU_TEST_BINARY runs the tests
+// against another build instead (an older version, to see a test fail).
 func TestMain(m *testing.M) {
+	if bin := os.Getenv("JIEXU_TEST_BINARY"); bin != "" {
+		binary = bin
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "jiexu-bin-")
 	if err != nil {
 		panic(err)
