@@ -193,6 +193,10 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 			return nil, fmt.Errorf("region: %w", regionErr)
 		}
 	}
+	if err := n.settleRegion(); err != nil {
+		n.store.Close()
+		return nil, err
+	}
 	n.gw.OnAck(n.onAck)
 	if cfg.RegistrySnapshot != "" && n.gw.Directory().Version() == 0 {
 		signed, err := registry.LoadSigned(cfg.RegistrySnapshot)
@@ -221,6 +225,26 @@ func (n *Node) divisions() *registry.Table { return n.gw.Directory().Table() }
 // former region of the other's node (a region whose code changed keeps its
 // cases, certificates and queued messages under the old code).
 func (n *Node) same(a, b string) bool { return n.gw.Directory().SameRegion(a, b) }
+
+// settleRegion accepts a store made under another region code when that is
+// this node's former code, and refuses it when the registry knows the two
+// codes as different nodes (data_dir pointing at another node's folder).
+// With no snapshot that knows both, the change is accepted and logged.
+func (n *Node) settleRegion() error {
+	old := n.store.FormerRegion()
+	if old == "" {
+		return nil
+	}
+	if r, err := n.gw.Directory().Router(); err == nil {
+		was, err1 := r.Node(old)
+		is, err2 := r.Node(n.cfg.Region)
+		if err1 == nil && err2 == nil && was.GetRegion() != is.GetRegion() {
+			return fmt.Errorf("data_dir: the store in %s is region %s's, and the registry lists %s and %s as different nodes: each node has a data_dir of its own",
+				n.cfg.DataDir, old, old, n.cfg.Region)
+		}
+	}
+	return n.store.AdoptRegion()
+}
 
 // Epoch is the incarnation of the node's store: 1 when it was created,
 // advanced by every 'jiexu node restore'. Whatever the node numbers can

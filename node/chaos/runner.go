@@ -456,6 +456,16 @@ func (h *harness) move(ctx context.Context, m mover) bool {
 			return false
 		}
 	}
+	// The proof the person presents at the destination: the certificate
+	// the origin issued at the suspension, or the NCMS card.
+	var proof devnet.Proof
+	if !h.call(ctx, func(ctx context.Context) error {
+		var err error
+		proof, err = devnet.ProofOf(ctx, h.clients[m.origin], m.person)
+		return err
+	}, func(error) bool { return false }) {
+		return false
+	}
 	var layout devnet.NodeLayout
 	for _, nl := range h.layout.Nodes {
 		if nl.Region == m.dest {
@@ -481,7 +491,8 @@ func (h *harness) move(ctx context.Context, m mover) bool {
 			}
 		}
 		tried = true
-		_, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: m.person.GetPerson().GetName(), OriginDivision: m.origin})
+		_, err := c.ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: id, Name: m.person.GetPerson().GetName(), OriginDivision: m.origin,
+			CertificateNumber: proof.Certificate, VerificationCode: proof.Code, OriginInsuranceNumber: proof.Card})
 		return err
 	}, func(err error) bool {
 		switch status.Code(err) {

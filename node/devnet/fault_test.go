@@ -150,3 +150,24 @@ func TestHealthFollowsTheStore(t *testing.T) {
 	// suspension of the person.
 	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_NOTIFIED)
 }
+
+// A node pointed at another node's data_dir is refused: the registry knows
+// the two regions as different nodes (a node whose code changed keeps its
+// store, TestNodeMovesToANewCode).
+func TestAnotherNodesStoreIsRefused(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	tn.StopNode(hohhot)
+	tn.StopNode(hulunbuir)
+	nl := layoutOf(t, tn.Layout, hulunbuir)
+	cfg, err := node.LoadConfig(nl.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = filepath.Join(layoutOf(t, tn.Layout, hohhot).Dir, "data")
+	if err := node.WriteConfig(nl.ConfigFile, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.StartNode(hulunbuir); err == nil || !strings.Contains(err.Error(), "different nodes") {
+		t.Fatalf("StartNode on 150100's data_dir = %v, want a refusal naming the two nodes", err)
+	}
+}

@@ -100,6 +100,44 @@ type Store struct {
 	identity *jiexuv1.StoreIdentity
 
 	witnessed time.Time // guarded by mu: when Probe last recorded the transaction
+
+	formerRegion string // the region the store was made under, when it differs from Options.Region
+}
+
+// FormerRegion returns the region the store's identity names when it is not
+// the node's (a node whose code changed, or data_dir pointing at another
+// node's folder), "" otherwise. AdoptRegion settles it.
+func (s *Store) FormerRegion() string { return s.formerRegion }
+
+// AdoptRegion records that the store is now the store of the node's region
+// (Options.Region): a node whose region code changed keeps its store.
+func (s *Store) AdoptRegion() error {
+	if s.formerRegion == "" {
+		return nil
+	}
+	s.mu.Lock()
+	id := proto.Clone(s.identity).(*jiexuv1.StoreIdentity)
+	s.mu.Unlock()
+	id.Region = s.opts.Region
+	if err := s.DB.Update(func(tx *bolt.Tx) error { return writeIdentity(tx, id) }); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.identity = id
+	next := proto.Clone(s.sidecar).(*jiexuv1.StoreSidecar)
+	next.Region = s.opts.Region
+	err := writeSidecar(s.sidecarPath, next)
+	if err == nil {
+		s.sidecar = next
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.opts.Logger.Warn("the node's region changed; its store keeps its identity and counters under the new code",
+		"store_id", id.GetStoreId(), "from", s.formerRegion, "to", s.opts.Region)
+	s.formerRegion = ""
+	return nil
 }
 
 // witnessEvery bounds how often Probe records the store's transaction in
@@ -249,7 +287,9 @@ func (s *Store) settle(report *FileReport) error {
 				s.path, id.GetBackup().GetTakenAt().AsTime().Format(time.RFC3339), id.GetBackup().GetEpoch()),
 			"move it out of data_dir and restore it, which moves every counter past what the node reserved:\n"+
 				fmt.Sprintf("mv %s %s.backup && %s", s.path, s.path, s.restoreCommand(s.path+".backup")))
-	case id.GetRegion() != o.Region:
+	case id.GetRegion() != o.Region && (sc == nil || sc.GetStoreId() != id.GetStoreId()):
+		// The same store under a new code (its sidecar agrees) is a node
+		// whose region changed; without that, it is another node's.
 		return refuse(ErrNotThisStore, fmt.Sprintf("the store %s belongs to region %s, this node is %s", s.path, id.GetRegion(), o.Region),
 			"check data_dir in the config: each node has a data_dir of its own")
 	case sc == nil:
@@ -280,6 +320,12 @@ func (s *Store) settle(report *FileReport) error {
 		return refuse(ErrBehind, what, "restore it (or the newest backup), which moves every counter past what the node reserved:\n"+
 			fmt.Sprintf("mv %s %s.old && %s", s.path, s.path, s.restoreCommand(s.path+".old")))
 	}
+	if id.GetRegion() != o.Region {
+		// The same store under a new code (its sidecar agrees): the caller
+		// decides, with the registry, whether the node's region changed
+		// (AdoptRegion) or data_dir is another node's.
+		s.formerRegion = id.GetRegion()
+	}
 	if report != nil && report.DamagedMeta >= 0 {
 		o.Logger.Warn("one of the store's meta pages is damaged; the other holds the last transaction this node recorded, so the store is used",
 			"path", s.path, "meta_page", report.DamagedMeta, "problem", report.MetaProblem)
@@ -287,7 +333,7 @@ func (s *Store) settle(report *FileReport) error {
 	s.identity = id
 	// A store ahead of its sidecar is safe (an older sidecar put back):
 	// raise the marks to what the store has used.
-	raised := proto.Clone(sc).(*jiexuv1.StoreSidecar)
+	raised := proto.Clone(s.sidecar).(*jiexuv1.StoreSidecar)
 	if raised.Reserved == nil {
 		raised.Reserved = map[string]uint64{}
 	}

@@ -196,17 +196,18 @@ func TestOpenRefuses(t *testing.T) {
 		{"sidecar garbage", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, SidecarName), []byte("{not json"), 0o600)
 		}, ErrSidecar, "--without-sidecar"},
-		{"another region's store", func(t *testing.T, dir string) {}, ErrNotThisStore, "data_dir"},
+		{"another store's file", func(t *testing.T, dir string) {
+			other := filled(t)
+			if err := copyFile(filepath.Join(other, FileName), filepath.Join(dir, FileName)); err != nil {
+				t.Fatal(err)
+			}
+		}, ErrNotThisStore, "jiexu node restore"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filled(t)
 			tt.prepare(t, dir)
-			o := options(dir)
-			if tt.name == "another region's store" {
-				o.Region = "150700"
-			}
-			_, err := Open(o)
+			_, err := Open(options(dir))
 			var re *RefusedError
 			if !errors.Is(err, tt.want) || !errors.As(err, &re) {
 				t.Fatalf("Open = %v, want a refusal wrapping %v", err, tt.want)
@@ -444,4 +445,34 @@ func TestProbeReasons(t *testing.T) {
 	if err := s.Probe(); !errors.As(err, &pe) || pe.Reason != "store closed" {
 		t.Fatalf("Probe of a closed store = %v, want store closed", err)
 	}
+}
+
+// A node whose region code changed keeps its store: the sidecar vouches for
+// it, and both now name the new code.
+func TestRegionChangeKeepsTheStore(t *testing.T) {
+	dir := filled(t)
+	o := options(dir)
+	o.Region = "150702"
+	s, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open under the new code: %v", err)
+	}
+	if got := s.FormerRegion(); got != "150100" {
+		t.Errorf("FormerRegion() = %q, want 150100", got)
+	}
+	if err := s.AdoptRegion(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Identity().GetRegion(); got != "150702" || s.FormerRegion() != "" {
+		t.Errorf("after AdoptRegion: identity region %s, former %q; want 150702 and none", got, s.FormerRegion())
+	}
+	s.Close()
+	sc, err := readSidecar(filepath.Join(dir, SidecarName))
+	if err != nil || sc.GetRegion() != "150702" {
+		t.Errorf("sidecar = %v, %v; want region 150702", sc, err)
+	}
+	if s, err = Open(o); err != nil || s.FormerRegion() != "" {
+		t.Fatalf("Open again: %v, former region %q", err, s.FormerRegion())
+	}
+	s.Close()
 }
