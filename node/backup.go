@@ -82,63 +82,78 @@ func VerifyBackup(path string, ca *x509.Certificate) (sum BackupSummary, err err
 		for err := range tx.Check() {
 			return fmt.Errorf("bbolt consistency: %w", err)
 		}
-		for _, b := range nodeBuckets {
-			if tx.Bucket(b) == nil {
-				return fmt.Errorf("bucket %s missing: not a jiexu node store", b)
-			}
-		}
 		var err error
-		if sum.Identity, err = store.ReadIdentity(tx); err != nil {
-			return err
-		}
-		count := func(bucket []byte, m func() proto.Message, n *int) error {
-			return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-				if err := proto.Unmarshal(v, m()); err != nil {
-					return fmt.Errorf("%s/%s: %w", bucket, k, err)
-				}
-				*n++
-				return nil
-			})
-		}
-		err = tx.Bucket(bucketEnrolments).ForEach(func(k, v []byte) error {
-			var e jiexuv1.Enrolment
-			if err := proto.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("%s/%s: %w", bucketEnrolments, k, err)
-			}
-			sum.Enrolments++
-			sum.Periods += len(e.GetPeriods())
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := count(bucketCases, func() proto.Message { return &jiexuv1.Case{} }, &sum.Cases); err != nil {
-			return err
-		}
-		err = tx.Bucket(bucketCertificates).ForEach(func(k, v []byte) error {
-			sc := &jiexuv1.SealedCertificate{}
-			if err := proto.Unmarshal(v, sc); err != nil {
-				return fmt.Errorf("certificate %s: %w", k, err)
-			}
-			if ca != nil {
-				if _, err := VerifyCertificate(sc, ca, nil); err != nil {
-					return fmt.Errorf("certificate %s: %w", k, err)
-				}
-			}
-			sum.Certificates++
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		st, err := gateway.InspectStore(tx)
-		if err != nil {
-			return err
-		}
-		sum.Pending, sum.Dead, sum.RegistryVersion = st.Pending, st.Dead, st.SnapshotVersion
-		return nil
+		sum, err = inspectStore(tx, ca)
+		return err
 	})
 	return sum, err
+}
+
+// inspectStore checks that every bucket is present and every record, case,
+// certificate and queued message decodes (and, with ca, that every
+// certificate's seal verifies), and counts them. A node runs it on its store
+// when it starts, so a damaged record is found then, not by the peer whose
+// message needs it.
+func inspectStore(tx *bolt.Tx, ca *x509.Certificate) (BackupSummary, error) {
+	var sum BackupSummary
+	for _, b := range nodeBuckets {
+		if tx.Bucket(b) == nil {
+			return sum, fmt.Errorf("bucket %s missing: not a jiexu node store", b)
+		}
+	}
+	var err error
+	if sum.Identity, err = store.ReadIdentity(tx); err != nil {
+		return sum, err
+	}
+	count := func(bucket []byte, m func() proto.Message, n *int) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			if err := proto.Unmarshal(v, m()); err != nil {
+				return fmt.Errorf("%s/%s: %w", bucket, k, err)
+			}
+			*n++
+			return nil
+		})
+	}
+	err = tx.Bucket(bucketEnrolments).ForEach(func(k, v []byte) error {
+		var e jiexuv1.Enrolment
+		if err := proto.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("%s/%s: %w", bucketEnrolments, k, err)
+		}
+		sum.Enrolments++
+		sum.Periods += len(e.GetPeriods())
+		return nil
+	})
+	if err != nil {
+		return sum, err
+	}
+	if err := count(bucketCases, func() proto.Message { return &jiexuv1.Case{} }, &sum.Cases); err != nil {
+		return sum, err
+	}
+	err = tx.Bucket(bucketCertificates).ForEach(func(k, v []byte) error {
+		sc := &jiexuv1.SealedCertificate{}
+		if err := proto.Unmarshal(v, sc); err != nil {
+			return fmt.Errorf("certificate %s: %w", k, err)
+		}
+		if err := proto.Unmarshal(sc.GetCertificate(), &jiexuv1.Certificate{}); err != nil {
+			return fmt.Errorf("certificate %s: %w", k, err)
+		}
+		if ca != nil {
+			if _, err := VerifyCertificate(sc, ca, nil); err != nil {
+				return fmt.Errorf("certificate %s: %w", k, err)
+			}
+		}
+		sum.Certificates++
+		return nil
+	})
+	if err != nil {
+		return sum, err
+	}
+	st, err := gateway.InspectStore(tx)
+	if err != nil {
+		return sum, err
+	}
+	sum.Pending, sum.Dead, sum.RegistryVersion = st.Pending, st.Dead, st.SnapshotVersion
+	return sum, nil
 }
 
 // walk reads every key and value of a bucket and its sub-buckets.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -187,6 +188,13 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		n.store.Close()
 		return nil, err
 	}
+	if err := n.db.View(func(tx *bolt.Tx) error { _, err := inspectStore(tx, nil); return err }); err != nil {
+		n.store.Close()
+		path := filepath.Join(cfg.DataDir, DBFile)
+		return nil, fmt.Errorf("data_dir: %w", store.Refuse(fmt.Errorf("%w: %w", store.ErrDamaged, err),
+			fmt.Sprintf("the store %s has a damaged record: %v", path, err),
+			fmt.Sprintf("check the disk (dmesg, smartctl), then restore the newest backup:\njiexu node restore --config %s --from BACKUP_FILE", orConfig(n.cfgFile))))
+	}
 	if regionErr != nil {
 		if err := n.divisions().CheckPlace(cfg.Region); err != nil {
 			n.store.Close()
@@ -225,6 +233,13 @@ func (n *Node) divisions() *registry.Table { return n.gw.Directory().Table() }
 // former region of the other's node (a region whose code changed keeps its
 // cases, certificates and queued messages under the old code).
 func (n *Node) same(a, b string) bool { return n.gw.Directory().SameRegion(a, b) }
+
+func orConfig(file string) string {
+	if file == "" {
+		return "CONFIG"
+	}
+	return file
+}
 
 // settleRegion accepts a store made under another region code when that is
 // this node's former code, and refuses it when the registry knows the two

@@ -118,8 +118,15 @@ func TestFaults(t *testing.T) {
 		if _, err := old.roundTrip("during", answer); err == nil || isTimeout(err) {
 			t.Fatalf("open connection after a reset: %v, want a connection error", err)
 		}
-		if _, err := dial(t, p.Addr()).roundTrip("new", answer); err == nil || isTimeout(err) {
-			t.Fatalf("new connection during a partition: %v, want a connection error", err)
+		// A new connection is reset: during connect, or on first use.
+		if c, err := net.Dial("tcp", p.Addr()); err == nil {
+			defer c.Close()
+			cl := &client{t: t, c: c, r: bufio.NewReader(c)}
+			if _, err := cl.roundTrip("new", answer); err == nil || isTimeout(err) {
+				t.Fatalf("new connection during a partition: %v, want a connection error", err)
+			}
+		} else if !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("dial during a partition: %v, want a reset", err)
 		}
 		p.Heal()
 		if got, err := dial(t, p.Addr()).roundTrip("healed", answer); err != nil || got != "healed" {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
 
 	"jiexu/gateway/faultproxy"
@@ -169,5 +170,30 @@ func TestAnotherNodesStoreIsRefused(t *testing.T) {
 	}
 	if err := tn.StartNode(hulunbuir); err == nil || !strings.Contains(err.Error(), "different nodes") {
 		t.Fatalf("StartNode on 150100's data_dir = %v, want a refusal naming the two nodes", err)
+	}
+}
+
+// A record that no longer decodes (bytes damaged inside a value, where the
+// page tree stays sound) is found when the node starts, not by the peer
+// whose message needs it.
+func TestDamagedRecordIsFoundAtStart(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	tn.StopNode(hohhot)
+	path := filepath.Join(layoutOf(t, tn.Layout, hohhot).Dir, "data", node.DBFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := tn.people(hohhot)[0].GetPerson().GetIdNumber()
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("node.enrolments")).Put([]byte(id), []byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tn.StartNode(hohhot)
+	if err == nil || !strings.Contains(err.Error(), "damaged record") || !strings.Contains(err.Error(), "jiexu node restore") {
+		t.Fatalf("StartNode with a damaged record = %v, want a refusal that says to restore", err)
 	}
 }

@@ -70,8 +70,8 @@ type FileReport struct {
 	Size     int64
 	PageSize int
 	// TxID is the last committed bbolt transaction; HighWater the number
-	// of pages in use.
-	TxID, HighWater uint64
+	// of pages in use; Root the page of the root bucket.
+	TxID, HighWater, Root uint64
 	// Reachable and Free count the pages in the tree and in the freelist.
 	Reachable, Free int
 	// DamagedMeta names a meta page (0 or 1) that failed its checks while
@@ -123,7 +123,7 @@ func CheckFile(path string) (*FileReport, error) {
 		return r, err
 	}
 	ps := int64(m.pageSize)
-	r.PageSize, r.TxID, r.HighWater = int(ps), m.txid, m.pgid
+	r.PageSize, r.TxID, r.HighWater, r.Root = int(ps), m.txid, m.pgid, m.root
 	switch {
 	case r.Size%ps != 0:
 		return r, damage(ErrTruncated, "%d bytes is not a whole number of %d-byte pages", r.Size, ps)

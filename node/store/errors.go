@@ -54,3 +54,7 @@ func (e *RefusedError) Unwrap() error { return e.err }
 func refuse(err error, problem, do string) error {
 	return &RefusedError{Problem: problem, Do: do, err: err}
 }
+
+// Refuse returns a RefusedError wrapping err (a sentinel of this package,
+// say), for a caller that finds more wrong with a store than Open does.
+func Refuse(err error, problem, do string) error { return refuse(err, problem, do) }
