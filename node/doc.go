@@ -3,7 +3,9 @@
 // personal-account remittance, and the services that expose them.
 //
 // A Node owns one bbolt store shared with its gateway, so that every state
-// change and the messages it causes commit in one transaction. The
+// change and the messages it causes commit in one transaction; node/store
+// checks the file before it is opened, keeps its identity and reserved
+// counters in a sidecar, and restores backups (Restore). The
 // destination opens a case (ApplyTransfer) and notifies the origin; the
 // origin suspends the enrolment, issues and seals the certificate and remits
 // the balance; the destination verifies, credits and completes. Either side
