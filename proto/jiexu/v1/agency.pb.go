@@ -4356,7 +4356,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\vcertificate\x18\x01 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\x12+\n" +
 	"\tvoided_on\x18\x02 \x01(\v2\x0e.jiexu.v1.DateR\bvoidedOn\x12\x1f\n" +
 	"\vvoid_reason\x18\x03 \x01(\tR\n" +
-	"voidReason\"\xdb\x04\n" +
+	"voidReason\"\xef\x04\n" +
 	"\rOutboxMessage\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12%\n" +
 	"\n" +
@@ -4375,10 +4375,11 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"last_error\x18\n" +
 	" \x01(\tB\n" +
 	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\tlastError\x12\x12\n" +
-	"\x04dead\x18\v \x01(\bR\x04dead\x12\x1b\n" +
-	"\tlast_code\x18\f \x01(\tR\blastCode\x12?\n" +
-	"\rrefused_since\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\frefusedSince\x12\x1f\n" +
-	"\vdead_reason\x18\x0e \x01(\tR\n" +
+	"\x04dead\x18\v \x01(\bR\x04dead\x12#\n" +
+	"\tlast_code\x18\f \x01(\tB\x06\x82\xb5\x18\x02\x10 R\blastCode\x12?\n" +
+	"\rrefused_since\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\frefusedSince\x12+\n" +
+	"\vdead_reason\x18\x0e \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xd0\x0f\x10\xc0>R\n" +
 	"deadReason\x12\x1c\n" +
 	"\tdelivered\x18\x0f \x01(\bR\tdelivered\"\x8d\x01\n" +
 	"\x11ListOutboxRequest\x12\x12\n" +
