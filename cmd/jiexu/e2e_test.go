@@ -343,6 +343,17 @@ func TestSeparateProcessesSurviveSIGKILL(t *testing.T) {
 		t.Errorf("balances: %d fen before, %d after", before, after)
 	}
 
+	// The origin's old CSV, imported again, would make the people who left
+	// active with their balances: the node refuses it, naming the file's
+	// lines, and imports nothing.
+	csv := filepath.Join(dir, "nodes", origin, "records.csv")
+	refused := jiexuFails(t, dir, 1, "records", "import", "--config", originCfg, csv)
+	for _, want := range []string{"records.csv:2: period 1", "was transferred out", "nothing imported"} {
+		if !strings.Contains(refused, want) {
+			t.Errorf("re-import of the origin's CSV lacks %q:\n%s", want, refused)
+		}
+	}
+
 	// The operator's view from the CLI, and an exported certificate that
 	// verifies offline while a tampered copy does not.
 	status := jiexu(t, "transfer", "status", "--config", destCfg, caseIDs[0])

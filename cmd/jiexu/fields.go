@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -75,4 +76,37 @@ func describeError(err error) string {
 		return b.String()
 	}
 	return render.DescribeError(err)
+}
+
+// rowViolations words the field violations of a refused import as lines of
+// the file, "records.csv:12: division: …", as a parse error is worded, and
+// reports whether err carried any. lines[i] is the file line of records[i].
+func rowViolations(w io.Writer, err error, file string, lines []int) (int, bool) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return 0, false
+	}
+	n := 0
+	for _, d := range st.Details() {
+		br, ok := d.(*errdetails.BadRequest)
+		if !ok {
+			continue
+		}
+		for _, v := range br.GetFieldViolations() {
+			n++
+			var i int
+			field := v.GetField()
+			if k, _ := fmt.Sscanf(field, "records[%d]", &i); k == 1 && i >= 0 && i < len(lines) {
+				_, rest, _ := strings.Cut(field, "]")
+				if rest = strings.TrimPrefix(rest, "."); rest != "" {
+					fmt.Fprintf(w, "%s:%d: %s: %s\n", file, lines[i], rest, v.GetDescription())
+				} else {
+					fmt.Fprintf(w, "%s:%d: %s\n", file, lines[i], v.GetDescription())
+				}
+				continue
+			}
+			fmt.Fprintf(w, "%s: %s: %s\n", file, field, v.GetDescription())
+		}
+	}
+	return n, n > 0
 }

@@ -314,6 +314,9 @@ func newRecordsImportCmd() *cobra.Command {
 			return err
 		})
 		stop()
+		if n, ok := rowViolations(stderr, err, file, res.Lines); ok {
+			return fmt.Errorf("the node refused %d value(s) in %s (above); nothing imported. Fix them and run the command again", n, file)
+		}
 		if err != nil {
 			return fmt.Errorf("%w; nothing imported", err)
 		}

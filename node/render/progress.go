@@ -26,6 +26,10 @@ type Progress struct {
 	start time.Time
 	drawn time.Time
 	width int // of the last line drawn on a terminal
+	// lines is how many lines were written off a terminal, and at is the
+	// count the last of them showed: Finish adds none when nothing moved.
+	lines int
+	at    int64
 }
 
 // Unit formats the counts of a Progress.
@@ -118,10 +122,15 @@ func (p *Progress) maybeDraw(force bool) {
 	if !force && now.Sub(p.drawn) < every {
 		return
 	}
+	if !p.tty && force && p.lines > 0 && p.at == p.done {
+		return // the last line already says it: a log gets no duplicate
+	}
 	p.drawn = now
 	line := p.line(now)
 	if !p.tty {
 		fmt.Fprintln(p.w, line)
+		p.lines++
+		p.at = p.done
 		return
 	}
 	pad := ""

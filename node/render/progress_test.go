@@ -17,6 +17,7 @@ func TestProgressShowsRateAndETA(t *testing.T) {
 	p.Set(20000) // not yet: lines are 5 s apart off a terminal
 	clock = clock.Add(7 * time.Second)
 	p.Set(50000)
+	p.Set(60000) // not drawn: Finish draws it
 	p.Finish()
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if len(lines) != 3 {
@@ -26,6 +27,15 @@ func TestProgressShowsRateAndETA(t *testing.T) {
 		if !strings.Contains(lines[1], want) {
 			t.Errorf("line %q lacks %q", lines[1], want)
 		}
+	}
+
+	// Off a terminal a job done at the first line ends without repeating it.
+	b.Reset()
+	p = newProgress(&b, "checking", 10, Count("rows"), false, now)
+	p.Set(10)
+	p.Finish()
+	if got := strings.Count(b.String(), "\n"); got != 1 {
+		t.Errorf("a job finished at its first line wrote %d lines, want 1:\n%s", got, b.String())
 	}
 
 	// Without a total: the count, the rate and the elapsed time.
