@@ -138,3 +138,41 @@ func TestErrorsNameFlagsNotProtoFields(t *testing.T) {
 		t.Errorf("describeError still names proto fields:\n%s", got)
 	}
 }
+
+// An operator who runs a command against a stopped node, as another user,
+// or with a wrong case id is told what to do, not handed gRPC's words.
+func TestErrorsSayWhatToDo(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"node not running", status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial unix data/agency.sock: connect: no such file or directory"`),
+			[]string{"cannot reach the node: dial unix data/agency.sock: connect: no such file", "what to do: start the node"}},
+		{"socket of another user", status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial unix /run/jiexu/agency.sock: connect: permission denied"`),
+			[]string{"permission denied", "sudo -u jiexu"}},
+		{"refused by the node's peer-credential check", status.Error(codes.Unavailable, `connection error: desc = "error reading server preface: connection reset by peer"`),
+			[]string{"the node closed the connection", "sudo -u jiexu"}},
+		{"unknown case", status.Error(codes.NotFound, "not found: case 150700-20261125-000099"),
+			[]string{"not found at this node: case 150700-20261125-000099", "jiexu transfer list"}},
+		{"unknown certificate", status.Error(codes.NotFound, "not found: certificate 蒙呼和浩特2026第09999号"),
+			[]string{"certificate 蒙呼和浩特2026第09999号", "what to do: check the number"}},
+		{"nobody enrolled", status.Error(codes.NotFound, "not found: no enrolment for 150102********1234 here"),
+			[]string{"jiexu records list"}},
+		{"a node's own Unavailable is kept", status.Error(codes.Unavailable, "the node cannot use its store right now; retry later"),
+			[]string{"Unavailable: the node cannot use its store right now"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := describeError(tt.err)
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("describeError = %q, lacks %q", got, w)
+				}
+			}
+			if strings.Contains(got, "desc =") || strings.Contains(got, "NotFound: not found") {
+				t.Errorf("describeError = %q still has gRPC's wording", got)
+			}
+		})
+	}
+}
