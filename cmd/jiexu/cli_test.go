@@ -78,6 +78,8 @@ func TestErrorsExitWith1Or2AndPrintOnce(t *testing.T) {
 	}{
 		{"unknown command", []string{"nosuch"}, 2, `unknown command "nosuch"`},
 		{"unknown subcommand, with a suggestion", []string{"ca", "sing"}, 2, "did you mean sign"},
+		{"mistyped subcommand with its flags", []string{"node", "stauts", "--config", "x.json"}, 2, `unknown command "stauts" for "jiexu node"; did you mean status?`},
+		{"group given a flag it lacks", []string{"node", "--config", "x.json"}, 2, "unknown flag: --config"},
 		{"unknown flag", []string{"transfer", "list", "--bogus"}, 2, "unknown flag: --bogus"},
 		{"missing required flag", []string{"transfer", "apply", "--id", "x"}, 2, "--name is required"},
 		{"missing argument", []string{"transfer", "status", "--config", "x.json"}, 2, "expected one case id"},
