@@ -190,6 +190,11 @@ The folder is /etc/jiexu when the package made it (the store then goes to
 		fmt.Fprintf(w, "  region     %s %s (from the certificate)\n", c.Region, full)
 		fmt.Fprintf(w, "  agency     %s (%s)\n", c.AgencyName, c.Kind)
 		fmt.Fprintf(w, "  listen     %s; the certificate is valid for %s\n", c.Listen, strings.Join(certHosts(j.Cert), ", "))
+		if c.Contact == (node.Contact{}) {
+			fmt.Fprintf(w, "  contact    none yet: the certificates (参保凭证) this node issues print the agency's 地址, 邮政编码,\n"+
+				"             联系电话 and 联系人; give them with --contact-address, --contact-postcode, --contact-phone and\n"+
+				"             --contact-person (with --force), or in %s before the node issues one\n", j.ConfigFile)
+		}
 		fmt.Fprintf(w, "  registry   %s\n", c.RegistryAddress)
 		fmt.Fprintf(w, "  store      %s\n", c.DataDir)
 		fmt.Fprintf(w, "  expires    %s\n", j.Cert.NotAfter.In(rules.CST).Format(time.DateOnly))
