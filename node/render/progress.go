@@ -25,7 +25,8 @@ type Progress struct {
 	done  int64
 	start time.Time
 	drawn time.Time
-	width int // of the last line drawn on a terminal
+	shown int64 // done as of the last line drawn, -1 before the first
+	width int   // of the last line drawn on a terminal
 }
 
 // Unit formats the counts of a Progress.
@@ -72,7 +73,7 @@ func NewProgress(w io.Writer, what string, total int64, unit Unit, tty bool) *Pr
 }
 
 func newProgress(w io.Writer, what string, total int64, unit Unit, tty bool, now func() time.Time) *Progress {
-	return &Progress{w: w, what: what, unit: unit, total: total, tty: tty, now: now, start: now()}
+	return &Progress{w: w, what: what, unit: unit, total: total, tty: tty, now: now, start: now(), shown: -1}
 }
 
 // Set records how much is done and redraws when it is time to.
@@ -118,7 +119,10 @@ func (p *Progress) maybeDraw(force bool) {
 	if !force && now.Sub(p.drawn) < every {
 		return
 	}
-	p.drawn = now
+	if force && !p.tty && p.shown == p.done {
+		return // off a terminal the last line already says it: a small file printed it twice
+	}
+	p.drawn, p.shown = now, p.done
 	line := p.line(now)
 	if !p.tty {
 		fmt.Fprintln(p.w, line)

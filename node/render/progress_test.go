@@ -17,6 +17,8 @@ func TestProgressShowsRateAndETA(t *testing.T) {
 	p.Set(20000) // not yet: lines are 5 s apart off a terminal
 	clock = clock.Add(7 * time.Second)
 	p.Set(50000)
+	clock = clock.Add(time.Second)
+	p.Set(60000) // not drawn until Finish
 	p.Finish()
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if len(lines) != 3 {
@@ -44,5 +46,18 @@ func TestThousands(t *testing.T) {
 		if got := Thousands(n); got != want {
 			t.Errorf("Thousands(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// Off a terminal, work that finished before the second line (a small
+// file) prints one line, not the same line twice.
+func TestProgressQuickWorkPrintsOneLine(t *testing.T) {
+	clock := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	p := newProgress(&b, "checking records.csv", 3300, Bytes, false, func() time.Time { return clock })
+	p.Add(3300)
+	p.Finish()
+	if n := strings.Count(b.String(), "checking records.csv"); n != 1 {
+		t.Errorf("%d lines, want 1:\n%s", n, b.String())
 	}
 }
