@@ -125,13 +125,14 @@ func TestErrorsNameFlagsNotProtoFields(t *testing.T) {
 		{Field: "record.person.household_head_id_number", Description: "check character is 1, MOD 11-2 gives 3"},
 		{Field: "record.person.household_head_name", Description: "required"},
 		{Field: "origin_division", Description: "no such division code"},
+		{Field: "certificate_number", Description: "certificate number must look like 蒙呼和浩特2025第00042号"},
 		{Field: "something.else", Description: "kept as it is"},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := describeError(st.Err())
-	for _, want := range []string{"--head-id: check character", "--head-name: required", "--origin: no such", "something.else: kept"} {
+	for _, want := range []string{"--head-id: check character", "--head-name: required", "--origin: no such", "--certificate: certificate number must", "something.else: kept"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("describeError lacks %q:\n%s", want, got)
 		}

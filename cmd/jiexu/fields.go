@@ -36,6 +36,8 @@ var fieldFlags = map[string]string{
 	"destination_division":            "--destination",
 	"issuer_division":                 "--issuer",
 	"verification_code":               "--code",
+	"certificate_number":              "--certificate",
+	"origin_insurance_number":         "--card",
 	"last_month":                      "--last-month",
 	"suspended_on":                    "--on",
 	"reason":                          "--reason",
