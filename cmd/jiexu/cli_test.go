@@ -86,6 +86,7 @@ func TestErrorsExitWith1Or2AndPrintOnce(t *testing.T) {
 		{"stray argument", []string{"node", "status", "extra"}, 2, `unexpected argument "extra"`},
 		{"bad flag value", []string{"registry", "sign", "--dir", "d", "--ca", "c", "--tls", "t", "--ttl", "soon"}, 2, "--ttl"},
 		{"no node named", []string{"transfer", "list"}, 2, "--config FILE"},
+		{"bad agency kind", []string{"node", "init", "--dir", "/nonexistent/x", "--region", "150781", "--name", "x", "--kind", "county"}, 2, `--kind: bad agency kind: "county"`},
 		{"a failure says what to do", []string{"ca", "issue", "--ca", "/nonexistent", "--region", "150100", "--name", "x", "--out", "/nonexistent/out"}, 1, "jiexu ca init"},
 	}
 	for _, tt := range tests {

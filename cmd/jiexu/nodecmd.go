@@ -158,6 +158,9 @@ The folder is /etc/jiexu when the package made it (the store then goes to
 			if err := t.CheckPlace(region); err != nil {
 				return usagef("--region: %v", err)
 			}
+			if err := certs.CheckKind(kind); err != nil {
+				return usagef("--kind: %v", err)
+			}
 			if _, err := os.Stat(filepath.Join(dir, certs.KeyFile)); err == nil {
 				return fmt.Errorf("%s already holds a key: the request was made (%s). Install the CA's answer with 'jiexu node init --dir %s --bundle FILE', or move %s away to start again",
 					dir, filepath.Join(dir, certs.CSRFile), dir, dir)
