@@ -180,3 +180,30 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		})
 	}
 }
+
+// The node refuses import rows by their index in the request; the operator
+// reads them by the file's line numbers.
+func TestImportRefusalsNameFileLines(t *testing.T) {
+	st, err := status.New(codes.FailedPrecondition, "records refused").WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "records[0]", Description: "period 1 was transferred out"},
+		{Field: "records[2].scheme", Description: "an NCMS office enrols in NCMS only"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := refusedRows("people.csv", st.Err(), []int{2, 3, 7})
+	if got == nil {
+		t.Fatal("refusedRows = nil, want the rows by line")
+	}
+	for _, want := range []string{"refused 2 row(s) of people.csv; nothing imported", "people.csv:2: period 1", "people.csv:7: scheme: an NCMS office"} {
+		if !strings.Contains(got.Error(), want) {
+			t.Errorf("refusedRows = %q, lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got.Error(), "records[") {
+		t.Errorf("refusedRows = %q still names request indices", got)
+	}
+	if refusedRows("people.csv", status.Error(codes.Unavailable, "down"), nil) != nil {
+		t.Error("refusedRows took an error without field violations")
+	}
+}

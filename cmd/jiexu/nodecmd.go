@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/certs"
@@ -323,6 +326,9 @@ func newRecordsImportCmd() *cobra.Command {
 		})
 		stop()
 		if err != nil {
+			if rows := refusedRows(file, err, res.Lines); rows != nil {
+				return rows
+			}
 			return fmt.Errorf("%w; nothing imported", err)
 		}
 		w := cmd.OutOrStdout()
@@ -1115,6 +1121,38 @@ func mergeRecord(person *jiexuv1.Person, p *jiexuv1.Period, rec *jiexuv1.Record,
 }
 
 // lineOf names the file line of an import warning about records[i].
+// refusedRows words the node's refusal of an import's rows (field
+// violations on "records[i]…") by the file's line numbers, or returns nil
+// when the error is of another kind.
+func refusedRows(file string, err error, lines []int) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return nil
+	}
+	for _, d := range st.Details() {
+		br, ok := d.(*errdetails.BadRequest)
+		if !ok {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "the node refused %d row(s) of %s; nothing imported. Fix them (or remove them from the file) and import again:", len(br.GetFieldViolations()), file)
+		for _, v := range br.GetFieldViolations() {
+			where := v.GetField()
+			var i int
+			if n, _ := fmt.Sscanf(where, "records[%d]", &i); n == 1 && i >= 0 && i < len(lines) {
+				_, field, _ := strings.Cut(where, "]")
+				where = fmt.Sprintf("%s:%d", file, lines[i])
+				if field = strings.TrimPrefix(field, "."); field != "" {
+					where += ": " + field
+				}
+			}
+			fmt.Fprintf(&b, "\n  %s: %s", where, v.GetDescription())
+		}
+		return errors.New(b.String())
+	}
+	return nil
+}
+
 func lineOf(warning string, lines []int) string {
 	var i int
 	var rest string
