@@ -287,6 +287,20 @@ func slogLogger(l *slog.Logger) logging.Logger {
 	})
 }
 
+// listenError names the config key whose address could not be bound and,
+// for the usual causes, what to do.
+func listenError(key string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%s: %w\n  what to do: another process listens there (a node already running with this config? 'ss -ltnp' names it): stop it, or set %q in the config to a free port", key, err, key)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("%s: %w\n  what to do: the address is not one of this machine's: set %q in the config to one of them (or 0.0.0.0)", key, err, key)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("%s: %w\n  what to do: a port below 1024 needs privileges the node does not have: set %q in the config to a port above 1023", key, err, key)
+	}
+	return fmt.Errorf("%s: %w", key, err)
+}
+
 func listen(addr string) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		_ = os.Remove(path) // a stale socket from a previous run
@@ -389,7 +403,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if peerLis == nil {
 		var err error
 		if peerLis, err = listen(n.cfg.Listen); err != nil {
-			return fmt.Errorf("listen: %w", err)
+			return listenError("listen", err)
 		}
 	}
 	lis = append(lis, peerLis)
@@ -397,7 +411,7 @@ func (n *Node) Run(ctx context.Context) error {
 	agencyLis, err := listen(n.cfg.AgencyAddress())
 	if err != nil {
 		closeAll()
-		return fmt.Errorf("agency_listen: %w", err)
+		return listenError("agency_listen", err)
 	}
 	lis = append(lis, agencyLis)
 	agencyLis = newPeerListener(agencyLis, min(maxAgencyConns, n.cfg.Limits.MaxConnections))
@@ -405,7 +419,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if agencyTLSSrv != nil {
 		if agencyTLSLis, err = listen(n.cfg.AgencyTLSListen); err != nil {
 			closeAll()
-			return fmt.Errorf("agency_tls_listen: %w", err)
+			return listenError("agency_tls_listen", err)
 		}
 		lis = append(lis, agencyTLSLis)
 		agencyTLSLis = n.capConnections(agencyTLSLis)
@@ -417,7 +431,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if metricsLis == nil && n.cfg.MetricsListen != "" {
 		if metricsLis, err = listen(n.cfg.MetricsListen); err != nil {
 			closeAll()
-			return fmt.Errorf("metrics_listen: %w", err)
+			return listenError("metrics_listen", err)
 		}
 	}
 	if metricsLis != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -226,7 +227,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	lis := cfg.Listener
 	if lis == nil {
 		if lis, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return fmt.Errorf("--listen: %w\n  what to do: another process listens there (a registry already serving? 'ss -ltnp' names it): stop it, or choose another port", err)
+			}
+			return fmt.Errorf("--listen: %w", err)
 		}
 	}
 	ca, err := certs.LoadCertificate(cfg.CAFile)

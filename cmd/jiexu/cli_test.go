@@ -78,12 +78,15 @@ func TestErrorsExitWith1Or2AndPrintOnce(t *testing.T) {
 	}{
 		{"unknown command", []string{"nosuch"}, 2, `unknown command "nosuch"`},
 		{"unknown subcommand, with a suggestion", []string{"ca", "sing"}, 2, "did you mean sign"},
+		{"mistyped subcommand with its flags", []string{"node", "stauts", "--config", "x.json"}, 2, `unknown command "stauts" for "jiexu node"; did you mean status?`},
+		{"group given a flag it lacks", []string{"node", "--config", "x.json"}, 2, "unknown flag: --config"},
 		{"unknown flag", []string{"transfer", "list", "--bogus"}, 2, "unknown flag: --bogus"},
 		{"missing required flag", []string{"transfer", "apply", "--id", "x"}, 2, "--name is required"},
 		{"missing argument", []string{"transfer", "status", "--config", "x.json"}, 2, "expected one case id"},
 		{"stray argument", []string{"node", "status", "extra"}, 2, `unexpected argument "extra"`},
 		{"bad flag value", []string{"registry", "sign", "--dir", "d", "--ca", "c", "--tls", "t", "--ttl", "soon"}, 2, "--ttl"},
 		{"no node named", []string{"transfer", "list"}, 2, "--config FILE"},
+		{"bad agency kind", []string{"node", "init", "--dir", "/nonexistent/x", "--region", "150781", "--name", "x", "--kind", "county"}, 2, `--kind: bad agency kind: "county"`},
 		{"a failure says what to do", []string{"ca", "issue", "--ca", "/nonexistent", "--region", "150100", "--name", "x", "--out", "/nonexistent/out"}, 1, "jiexu ca init"},
 	}
 	for _, tt := range tests {
@@ -123,18 +126,84 @@ func TestErrorsNameFlagsNotProtoFields(t *testing.T) {
 		{Field: "record.person.household_head_id_number", Description: "check character is 1, MOD 11-2 gives 3"},
 		{Field: "record.person.household_head_name", Description: "required"},
 		{Field: "origin_division", Description: "no such division code"},
+		{Field: "certificate_number", Description: "certificate number must look like 蒙呼和浩特2025第00042号"},
 		{Field: "something.else", Description: "kept as it is"},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := describeError(st.Err())
-	for _, want := range []string{"--head-id: check character", "--head-name: required", "--origin: no such", "something.else: kept"} {
+	for _, want := range []string{"--head-id: check character", "--head-name: required", "--origin: no such", "--certificate: certificate number must", "something.else: kept"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("describeError lacks %q:\n%s", want, got)
 		}
 	}
 	if strings.Contains(got, "record.person") {
 		t.Errorf("describeError still names proto fields:\n%s", got)
+	}
+}
+
+// An operator who runs a command against a stopped node, as another user,
+// or with a wrong case id is told what to do, not handed gRPC's words.
+func TestErrorsSayWhatToDo(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"node not running", status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial unix data/agency.sock: connect: no such file or directory"`),
+			[]string{"cannot reach the node: dial unix data/agency.sock: connect: no such file", "what to do: start the node"}},
+		{"socket of another user", status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial unix /run/jiexu/agency.sock: connect: permission denied"`),
+			[]string{"permission denied", "sudo -u jiexu"}},
+		{"refused by the node's peer-credential check", status.Error(codes.Unavailable, `connection error: desc = "error reading server preface: connection reset by peer"`),
+			[]string{"the node closed the connection", "sudo -u jiexu"}},
+		{"unknown case", status.Error(codes.NotFound, "not found: case 150700-20261125-000099"),
+			[]string{"not found at this node: case 150700-20261125-000099", "jiexu transfer list"}},
+		{"unknown certificate", status.Error(codes.NotFound, "not found: certificate 蒙呼和浩特2026第09999号"),
+			[]string{"certificate 蒙呼和浩特2026第09999号", "what to do: check the number"}},
+		{"nobody enrolled", status.Error(codes.NotFound, "not found: no enrolment for 150102********1234 here"),
+			[]string{"jiexu records list"}},
+		{"a node's own Unavailable is kept", status.Error(codes.Unavailable, "the node cannot use its store right now; retry later"),
+			[]string{"Unavailable: the node cannot use its store right now"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := describeError(tt.err)
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("describeError = %q, lacks %q", got, w)
+				}
+			}
+			if strings.Contains(got, "desc =") || strings.Contains(got, "NotFound: not found") {
+				t.Errorf("describeError = %q still has gRPC's wording", got)
+			}
+		})
+	}
+}
+
+// The node refuses import rows by their index in the request; the operator
+// reads them by the file's line numbers.
+func TestImportRefusalsNameFileLines(t *testing.T) {
+	st, err := status.New(codes.FailedPrecondition, "records refused").WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "records[0]", Description: "period 1 was transferred out"},
+		{Field: "records[2].scheme", Description: "an NCMS office enrols in NCMS only"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := refusedRows("people.csv", st.Err(), []int{2, 3, 7})
+	if got == nil {
+		t.Fatal("refusedRows = nil, want the rows by line")
+	}
+	for _, want := range []string{"refused 2 row(s) of people.csv; nothing imported", "people.csv:2: period 1", "people.csv:7: scheme: an NCMS office"} {
+		if !strings.Contains(got.Error(), want) {
+			t.Errorf("refusedRows = %q, lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got.Error(), "records[") {
+		t.Errorf("refusedRows = %q still names request indices", got)
+	}
+	if refusedRows("people.csv", status.Error(codes.Unavailable, "down"), nil) != nil {
+		t.Error("refusedRows took an error without field violations")
 	}
 }

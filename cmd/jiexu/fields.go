@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"jiexu/node/render"
@@ -36,6 +36,8 @@ var fieldFlags = map[string]string{
 	"destination_division":            "--destination",
 	"issuer_division":                 "--issuer",
 	"verification_code":               "--code",
+	"certificate_number":              "--certificate",
+	"origin_insurance_number":         "--card",
 	"last_month":                      "--last-month",
 	"suspended_on":                    "--on",
 	"reason":                          "--reason",
@@ -75,38 +77,48 @@ func describeError(err error) string {
 		}
 		return b.String()
 	}
+	switch {
+	case st.Code() == codes.Unavailable && strings.HasPrefix(st.Message(), "connection error"):
+		return unreachable(st.Message())
+	case st.Code() == codes.NotFound:
+		return notFound(st.Message())
+	}
 	return render.DescribeError(err)
 }
 
-// rowViolations words the field violations of a refused import as lines of
-// the file, "records.csv:12: division: …", as a parse error is worded, and
-// reports whether err carried any. lines[i] is the file line of records[i].
-func rowViolations(w io.Writer, err error, file string, lines []int) (int, bool) {
-	st, ok := status.FromError(err)
-	if !ok {
-		return 0, false
+// unreachable words a failure to reach the node's agency API (gRPC's
+// "connection error: desc = ...") with what to do about it.
+func unreachable(msg string) string {
+	detail := strings.TrimSuffix(strings.TrimPrefix(msg, `connection error: desc = "`), `"`)
+	detail = strings.TrimPrefix(detail, "transport: Error while dialing: ")
+	do := "start the node ('systemctl start jiexu-node', or 'jiexu node serve --config FILE'); " +
+		"if it runs, check that --config (or --agency) names it"
+	switch {
+	case strings.Contains(detail, "permission denied"):
+		do = "the node's socket answers only the node's user and root: run the command as that user ('sudo -u jiexu jiexu …')"
+	case strings.Contains(detail, "preface"), strings.Contains(detail, "connection reset"), strings.Contains(detail, "broken pipe"):
+		do = "the node closed the connection: on its socket it answers only its own user and root, so run the command as that user ('sudo -u jiexu jiexu …'); " +
+			"over TCP (--agency HOST:PORT) check --operator and that the operator certificate is not revoked"
 	}
-	n := 0
-	for _, d := range st.Details() {
-		br, ok := d.(*errdetails.BadRequest)
-		if !ok {
-			continue
-		}
-		for _, v := range br.GetFieldViolations() {
-			n++
-			var i int
-			field := v.GetField()
-			if k, _ := fmt.Sscanf(field, "records[%d]", &i); k == 1 && i >= 0 && i < len(lines) {
-				_, rest, _ := strings.Cut(field, "]")
-				if rest = strings.TrimPrefix(rest, "."); rest != "" {
-					fmt.Fprintf(w, "%s:%d: %s: %s\n", file, lines[i], rest, v.GetDescription())
-				} else {
-					fmt.Fprintf(w, "%s:%d: %s\n", file, lines[i], v.GetDescription())
-				}
-				continue
-			}
-			fmt.Fprintf(w, "%s: %s: %s\n", file, field, v.GetDescription())
-		}
+	return "cannot reach the node: " + detail + "\n  what to do: " + do
+}
+
+// notFound words a NotFound answer ("not found: case X") with where to look.
+func notFound(msg string) string {
+	what := strings.TrimPrefix(msg, "not found: ")
+	hint := ""
+	switch {
+	case strings.HasPrefix(what, "case "):
+		hint = "check the case id with 'jiexu transfer list' (a case is listed by the node that holds it: the destination's, or the origin's once it was notified)"
+	case strings.HasPrefix(what, "certificate "):
+		hint = "check the number on the certificate; 'jiexu records show --id ID' names the certificate of each period this node holds"
+	case strings.HasPrefix(what, "no enrolment"):
+		hint = "check the ID number; 'jiexu records list' lists the people this node holds, 'jiexu records put' enrols one"
+	case strings.HasPrefix(what, "no period"):
+		hint = "'jiexu records show --id ID' lists the person's periods by number"
 	}
-	return n, n > 0
+	if hint == "" {
+		return "not found: " + what
+	}
+	return "not found at this node: " + what + "\n  what to do: " + hint
 }

@@ -109,6 +109,9 @@ func TestACountyOfficeJoinsAsTheReadmeSays(t *testing.T) {
 		if !strings.Contains(out, "wrote node.json") || !strings.Contains(out, kind) {
 			t.Errorf("node init (step 2):\n%s", out)
 		}
+		if !strings.Contains(out, "contact    none yet") || !strings.Contains(out, "--contact-address") {
+			t.Errorf("node init (step 2) without --contact-… does not say the certificates will print no contact:\n%s", out)
+		}
 		cfg := filepath.Join(dir, "node.json")
 		return cfg, start(t, filepath.Join(dir, "node.log"), "node", "serve", "--config", cfg)
 	}

@@ -9,10 +9,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 func main() {
@@ -29,5 +33,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
-	return reportError(stderr, cmd, err)
+	return reportError(stderr, cmd, mistypedCommand(root, cmd, args, err))
+}
+
+// mistypedCommand turns the flag error of a group command ("jiexu node
+// stauts --config …": the group has no --config) into what went wrong, the
+// unknown subcommand, with a suggestion.
+func mistypedCommand(root, cmd *cobra.Command, args []string, err error) error {
+	var ue usageError
+	if err == nil || cmd == nil || !cmd.HasSubCommands() || !errors.As(err, &ue) {
+		return err
+	}
+	found, rest, ferr := root.Find(args)
+	if ferr != nil || found != cmd || len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+		return err
+	}
+	if serr := subcommandArgs(cmd, rest[:1]); serr != nil {
+		return serr
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"jiexu/certs"
@@ -158,6 +161,9 @@ The folder is /etc/jiexu when the package made it (the store then goes to
 			if err := t.CheckPlace(region); err != nil {
 				return usagef("--region: %v", err)
 			}
+			if err := certs.CheckKind(kind); err != nil {
+				return usagef("--kind: %v", err)
+			}
 			if _, err := os.Stat(filepath.Join(dir, certs.KeyFile)); err == nil {
 				return fmt.Errorf("%s already holds a key: the request was made (%s). Install the CA's answer with 'jiexu node init --dir %s --bundle FILE', or move %s away to start again",
 					dir, filepath.Join(dir, certs.CSRFile), dir, dir)
@@ -190,6 +196,11 @@ The folder is /etc/jiexu when the package made it (the store then goes to
 		fmt.Fprintf(w, "  region     %s %s (from the certificate)\n", c.Region, full)
 		fmt.Fprintf(w, "  agency     %s (%s)\n", c.AgencyName, c.Kind)
 		fmt.Fprintf(w, "  listen     %s; the certificate is valid for %s\n", c.Listen, strings.Join(certHosts(j.Cert), ", "))
+		if c.Contact == (node.Contact{}) {
+			fmt.Fprintf(w, "  contact    none yet: the certificates (参保凭证) this node issues print the agency's 地址, 邮政编码,\n"+
+				"             联系电话 and 联系人; give them with --contact-address, --contact-postcode, --contact-phone and\n"+
+				"             --contact-person (with --force), or in %s before the node issues one\n", j.ConfigFile)
+		}
 		fmt.Fprintf(w, "  registry   %s\n", c.RegistryAddress)
 		fmt.Fprintf(w, "  store      %s\n", c.DataDir)
 		fmt.Fprintf(w, "  expires    %s\n", j.Cert.NotAfter.In(rules.CST).Format(time.DateOnly))
@@ -314,10 +325,10 @@ func newRecordsImportCmd() *cobra.Command {
 			return err
 		})
 		stop()
-		if n, ok := rowViolations(stderr, err, file, res.Lines); ok {
-			return fmt.Errorf("the node refused %d value(s) in %s (above); nothing imported. Fix them and run the command again", n, file)
-		}
 		if err != nil {
+			if rows := refusedRows(file, err, res.Lines); rows != nil {
+				return rows
+			}
 			return fmt.Errorf("%w; nothing imported", err)
 		}
 		w := cmd.OutOrStdout()
@@ -1107,6 +1118,38 @@ func mergeRecord(person *jiexuv1.Person, p *jiexuv1.Period, rec *jiexuv1.Record,
 		}
 	}
 	return out
+}
+
+// refusedRows words the node's refusal of an import's rows (field
+// violations on "records[i]…") by the file's line numbers, or returns nil
+// when the error is of another kind.
+func refusedRows(file string, err error, lines []int) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return nil
+	}
+	for _, d := range st.Details() {
+		br, ok := d.(*errdetails.BadRequest)
+		if !ok {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "the node refused %d row(s) of %s; nothing imported. Fix them (or remove them from the file) and import again:", len(br.GetFieldViolations()), file)
+		for _, v := range br.GetFieldViolations() {
+			where := v.GetField()
+			var i int
+			if n, _ := fmt.Sscanf(where, "records[%d]", &i); n == 1 && i >= 0 && i < len(lines) {
+				_, field, _ := strings.Cut(where, "]")
+				where = fmt.Sprintf("%s:%d", file, lines[i])
+				if field = strings.TrimPrefix(field, "."); field != "" {
+					where += ": " + field
+				}
+			}
+			fmt.Fprintf(&b, "\n  %s: %s", where, v.GetDescription())
+		}
+		return errors.New(b.String())
+	}
+	return nil
 }
 
 // lineOf names the file line of an import warning about records[i].

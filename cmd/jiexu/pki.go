@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"math/big"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -150,6 +151,9 @@ func newCASignCmd() *cobra.Command {
 		ca, err := certs.LoadCA(caDir, certs.WithRegionCheck(t.CheckPlace))
 		if err != nil {
 			return err
+		}
+		if _, err := os.Stat(csr); err != nil {
+			return fmt.Errorf("--csr: %w (the csr.pem that 'jiexu node init' made on the agency's machine)", err)
 		}
 		cert, err := ca.SignCSRKind(csr, hosts, kind, out)
 		if err != nil {

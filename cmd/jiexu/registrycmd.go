@@ -180,7 +180,7 @@ func newRegistrySignCmd() *cobra.Command {
 		if err := proto.Unmarshal(signed.GetSnapshot(), &snap); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "signed snapshot version %d: %d nodes, division table %s, %d bytes, expires %s\n", snap.GetVersion(), len(snap.GetNodes()),
+		fmt.Fprintf(cmd.OutOrStdout(), "signed snapshot version %d: %d node(s), division table %s, %d bytes, expires %s\n", snap.GetVersion(), len(snap.GetNodes()),
 			t.Identity(), len(signed.GetSnapshot()), snap.GetExpiresAt().AsTime().Format(time.RFC3339))
 		return nil
 	}

@@ -25,11 +25,8 @@ type Progress struct {
 	done  int64
 	start time.Time
 	drawn time.Time
-	width int // of the last line drawn on a terminal
-	// lines is how many lines were written off a terminal, and at is the
-	// count the last of them showed: Finish adds none when nothing moved.
-	lines int
-	at    int64
+	shown int64 // done as of the last line drawn, -1 before the first
+	width int   // of the last line drawn on a terminal
 }
 
 // Unit formats the counts of a Progress.
@@ -76,7 +73,7 @@ func NewProgress(w io.Writer, what string, total int64, unit Unit, tty bool) *Pr
 }
 
 func newProgress(w io.Writer, what string, total int64, unit Unit, tty bool, now func() time.Time) *Progress {
-	return &Progress{w: w, what: what, unit: unit, total: total, tty: tty, now: now, start: now()}
+	return &Progress{w: w, what: what, unit: unit, total: total, tty: tty, now: now, start: now(), shown: -1}
 }
 
 // Set records how much is done and redraws when it is time to.
@@ -122,15 +119,13 @@ func (p *Progress) maybeDraw(force bool) {
 	if !force && now.Sub(p.drawn) < every {
 		return
 	}
-	if !p.tty && force && p.lines > 0 && p.at == p.done {
-		return // the last line already says it: a log gets no duplicate
+	if force && !p.tty && p.shown == p.done {
+		return // off a terminal the last line already says it: a small file printed it twice
 	}
-	p.drawn = now
+	p.drawn, p.shown = now, p.done
 	line := p.line(now)
 	if !p.tty {
 		fmt.Fprintln(p.w, line)
-		p.lines++
-		p.at = p.done
 		return
 	}
 	pad := ""

@@ -253,3 +253,36 @@ func TestEmployeeMonths(t *testing.T) {
 		}
 	}
 }
+
+// A case that waited at the origin and ended there (the operator's refusal,
+// the applicant's withdrawal, another destination's proof) no longer says it
+// is waiting: transfer status showed "waiting for the enrolment at the
+// origin to be suspended" under REFUSED.
+func TestWaitingNoteEndsWithTheWait(t *testing.T) {
+	tests := []struct {
+		name string
+		from jiexuv1.CaseState
+		in   Input
+	}{
+		{"refused by the operator while waiting for the suspension", waiting, Input{Event: Refuse, Reason: jiexuv1.RejectReason_REJECT_REASON_NOT_SUSPENDED}},
+		{"refused by the operator while waiting for confirmation", confirming, Input{Event: Refuse, Reason: jiexuv1.RejectReason_REJECT_REASON_NOT_SUSPENDED}},
+		{"withdrawn at the origin while waiting for the suspension", waiting, Input{Event: Withdraw}},
+		{"superseded by a proven application", confirming, Input{Event: Superseded}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := caseIn(originSide, tt.from)
+			c.Note = "转出地尚未中止参保，等待转出地办理中止参保手续 (waiting for the enrolment at the origin to be suspended)"
+			next, _, err := Step(c, tt.in)
+			if err != nil {
+				t.Fatalf("Step: %v", err)
+			}
+			if !Terminal(next) {
+				t.Fatalf("reached %s, want an end state", stateName(next))
+			}
+			if got := c.GetNote(); got != "" {
+				t.Errorf("note after %s = %q, want none", stateName(next), got)
+			}
+		})
+	}
+}

@@ -308,7 +308,7 @@ func refuseRequest(c *jiexuv1.Case, in Input) []Effect {
 // its own record (where and when the person was transferred out).
 func refuseWith(r jiexuv1.RejectReason) func(*jiexuv1.Case, Input) []Effect {
 	return func(c *jiexuv1.Case, in Input) []Effect {
-		c.RejectReason, c.RejectDetail = r, RefusalText(r)
+		c.RejectReason, c.RejectDetail, c.Note = r, RefusalText(r), ""
 		if in.Detail != "" {
 			c.RejectDetail += "：" + in.Detail
 		}
@@ -321,7 +321,7 @@ func refuseAsOperator(c *jiexuv1.Case, in Input) []Effect {
 	if detail == "" {
 		detail = RefusalText(in.Reason)
 	}
-	c.RejectReason, c.RejectDetail = in.Reason, detail
+	c.RejectReason, c.RejectDetail, c.Note = in.Reason, detail, "" // no longer waiting
 	return []Effect{{Kind: SendRefusal, Reason: in.Reason, Detail: detail}}
 }
 
@@ -451,7 +451,7 @@ func withdrawHere(c *jiexuv1.Case, in Input) []Effect {
 }
 
 func withdrawAtOrigin(c *jiexuv1.Case, in Input) []Effect {
-	c.WithdrawDetail, c.RejectReason, c.RejectDetail = in.Detail, reasonWithdrawn, RefusalText(reasonWithdrawn)
+	c.WithdrawDetail, c.RejectReason, c.RejectDetail, c.Note = in.Detail, reasonWithdrawn, RefusalText(reasonWithdrawn), ""
 	return []Effect{{Kind: SendRefusal, Reason: reasonWithdrawn, Detail: c.GetRejectDetail()}}
 }
 
