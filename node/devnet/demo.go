@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"jiexu/certs"
@@ -509,7 +508,7 @@ func Demo(ctx context.Context, opts DemoOptions) error {
 	}
 	var moved int64
 	var failures []string
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	tw := render.NewTable(out)
 	fmt.Fprintln(tw, "\nCASE\tFROM → TO\tSCHEMES\tDESTINATION\tORIGIN\tCERTIFICATE / REASON\tMOVED\tSTORY")
 	for _, p := range plan {
 		c := cases[p.CaseID]

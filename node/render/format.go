@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -87,7 +86,7 @@ func ts(t interface{ AsTime() time.Time }) string {
 // parties, the certificate's figures, the registration window, gap and
 // waiting period, the deadlines, and each step with its time and event.
 func FormatCase(w io.Writer, c *jiexuv1.Case) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := NewTable(w)
 	p := c.GetPerson()
 	fmt.Fprintf(tw, "case\t%s (%s side)\n", c.GetCaseId(), Label(c.GetSide()))
 	state := strings.ToUpper(Label(c.GetState()))
@@ -184,7 +183,7 @@ func FormatEnrolment(w io.Writer, e *jiexuv1.Enrolment) {
 		fmt.Fprintf(w, "  医疗保障编号 %s", p.GetInsuranceNumber())
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := NewTable(w)
 	fmt.Fprintln(tw, "  #\tSTATUS\tSCHEME\tDIVISION\tFROM\tTO\tPAID\tRECOGNISED\tBALANCE\tHELD\tCERTIFICATE")
 	for _, pd := range e.GetPeriods() {
 		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", pd.GetNumber(), Label(pd.GetStatus()), Label(pd.GetScheme()),
@@ -204,7 +203,7 @@ func FormatEnrolment(w io.Writer, e *jiexuv1.Enrolment) {
 
 // FormatEnrolments writes one line per person: the last period.
 func FormatEnrolments(w io.Writer, es []*jiexuv1.Enrolment) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := NewTable(w)
 	fmt.Fprintln(tw, "ID\tNAME\tPERIODS\tSTATUS\tSCHEME\tFROM\tTO\tPAID\tBALANCE\tDIVISION")
 	for _, e := range es {
 		ps := e.GetPeriods()
@@ -228,7 +227,7 @@ func ym(m *jiexuv1.YearMonth) string {
 
 // FormatCases writes a table of cases, one line each.
 func FormatCases(w io.Writer, cs []*jiexuv1.Case) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := NewTable(w)
 	fmt.Fprintln(tw, "CASE\tSIDE\tSTATE\tPERSON\tORIGIN\tDEST\tCERTIFICATE\tBALANCE\tUPDATED")
 	for _, c := range cs {
 		state := strings.ToUpper(Label(c.GetState()))
@@ -271,7 +270,7 @@ func HealthHint(reason string) string {
 
 // FormatStatus writes a node's status on one screen.
 func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := NewTable(w)
 	fmt.Fprintf(tw, "node\t%s %s (jiexu %s)\n", s.GetRegion(), s.GetAgencyName(), s.GetVersion())
 	if s.GetServing() {
 		fmt.Fprintf(tw, "health\tSERVING\n")
@@ -318,7 +317,7 @@ func FormatStatus(w io.Writer, s *jiexuv1.GetStatusResponse, now time.Time) {
 
 // FormatOutbox writes outbox messages or dead letters.
 func FormatOutbox(w io.Writer, ms []*jiexuv1.OutboxMessage, now time.Time) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := NewTable(w)
 	fmt.Fprintln(tw, "SEQ\tPEER\tMETHOD\tCASE\tAGE\tATTEMPTS\tLAST ERROR")
 	for _, m := range ms {
 		method := m.GetMethod()[strings.LastIndex(m.GetMethod(), "/")+1:]
@@ -335,7 +334,7 @@ func FormatOutbox(w io.Writer, ms []*jiexuv1.OutboxMessage, now time.Time) {
 // FormatOutboxMessage writes one queued message in full (its sealed payload
 // is summarised, not printed: it may hold personal data).
 func FormatOutboxMessage(w io.Writer, m *jiexuv1.OutboxMessage, now time.Time) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := NewTable(w)
 	fmt.Fprintf(tw, "sequence\t%d\n", m.GetSequence())
 	fmt.Fprintf(tw, "message id\t%s\n", m.GetMessageId())
 	fmt.Fprintf(tw, "peer\t%s\n", m.GetPeerRegion())
