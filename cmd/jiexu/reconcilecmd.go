@@ -54,7 +54,6 @@ the reconciliation could not run (the peer unreachable, say), 2 on wrong usage.`
 	f.StringVar(&date, "date", "", "the day the cases were opened, YYYY-MM-DD (default today)")
 	f.StringVar(&since, "since", "", "the first day, YYYY-MM-DD: every case opened from then until today")
 	required(cmd, "peer")
-	cmd.MarkFlagsMutuallyExclusive("date", "since")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		req, err := reconcileRequest(peer, date, since, time.Now())
 		if err != nil {
@@ -92,6 +91,9 @@ func reconcileRequest(peer, date, since string, now time.Time) (*jiexuv1.Reconci
 			return nil, usagef("--%s %q: write the day as YYYY-MM-DD", flag, s)
 		}
 		return rules.DateOf(t), nil
+	}
+	if date != "" && since != "" {
+		return nil, usagef("--date and --since: give one (a day, or the first of a range ending today)")
 	}
 	req := &jiexuv1.ReconcileRequest{Peer: peer, OpenedFrom: rules.DateOf(now)}
 	var err error
