@@ -30,6 +30,8 @@ const (
 	sharedScanFactor = 20
 	minIDKey         = 16
 	maxIDKey         = 64
+	// maxCaseIDLen bounds the case id in a page token.
+	maxCaseIDLen = 64
 )
 
 // reconcileServer answers peers' reconciliation (ReconcileService).
@@ -87,16 +89,13 @@ func (n *Node) checkSharedQuery(req *jiexuv1.ListSharedCasesRequest) (sharedQuer
 	}
 	q.from, q.to = n.checkDayRange(&vs, "opened_from", "opened_to", req.GetOpenedFrom(), req.GetOpenedTo())
 	if t := req.GetPageToken(); len(t) > 0 {
-		if len(t) < 8 || len(t) > 8+maxMessageIDLen {
+		if len(t) < 8 || len(t) > 8+maxCaseIDLen {
 			vs.add("page_token", "not a token this node gave: pass next_page_token unchanged")
 		}
 		q.after = t
 	}
 	return q, vs.err()
 }
-
-// maxMessageIDLen bounds a case id in a page token.
-const maxMessageIDLen = 64
 
 // checkSharedIDs validates a request that names cases.
 func (n *Node) checkSharedIDs(vs *violations, req *jiexuv1.ListSharedCasesRequest) {

@@ -157,6 +157,26 @@ func TestReconcileFindsAPlantedDifference(t *testing.T) {
 		t.Fatalf("case %s moved no balance; the test needs one", done.GetCaseId())
 	}
 
+	// Pages of one: every case once, then no token.
+	hl := dialAs(t, tn, hulunbuir, layoutOf(t, tn.Layout, hulunbuir).Dir, hohhot)
+	req := &jiexuv1.ListSharedCasesRequest{OpenedFrom: rules.DateOf(time.Now()), PageSize: 1}
+	var paged []string
+	for range 5 {
+		resp, err := jiexuv1.NewReconcileServiceClient(hl.conn).ListSharedCases(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range resp.GetCases() {
+			paged = append(paged, c.GetCaseId())
+		}
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == nil {
+			break
+		}
+	}
+	if len(paged) != 2 || paged[0] == paged[1] || req.PageToken != nil {
+		t.Fatalf("pages of one gave %v (token %x); want the two cases once each, then no token", paged, req.PageToken)
+	}
+
 	clean := tn.reconcile(hohhot, hulunbuir)
 	if len(clean.GetDifferences()) != 0 || clean.GetCompared() < 2 {
 		t.Fatalf("clean reconciliation: compared %d, differences %v; want ≥ 2 and none", clean.GetCompared(), clean.GetDifferences())
