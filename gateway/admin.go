@@ -304,3 +304,34 @@ func (g *Gateway) PendingFor(caseID string) ([]*jiexuv1.OutboxMessage, error) {
 	})
 	return out, err
 }
+
+// QueuedByCase counts, per case id, the messages in tx's store queued for
+// the peers peer accepts (pending) and the dead letters to them that were
+// never acknowledged (dead): what is still on its way to a peer, or stuck.
+func QueuedByCase(tx *bolt.Tx, peer func(string) bool) (pending, dead map[string]int, err error) {
+	pending, dead = map[string]int{}, map[string]int{}
+	for _, b := range [][]byte{bucketOutbox, bucketDead} {
+		bucket := tx.Bucket(b)
+		if bucket == nil {
+			return nil, nil, fmt.Errorf("bucket %s missing", b)
+		}
+		err := bucket.ForEach(func(k, v []byte) error {
+			e := &jiexuv1.OutboxMessage{}
+			if err := proto.Unmarshal(v, e); err != nil {
+				return fmt.Errorf("%s/%x: %w", b, k, err)
+			}
+			switch {
+			case !peer(e.GetPeerRegion()):
+			case !e.GetDead():
+				pending[e.GetCaseId()]++
+			case !e.GetDelivered():
+				dead[e.GetCaseId()]++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return pending, dead, nil
+}

@@ -16,7 +16,7 @@ import (
 // interNodePrefixes are the services whose callers must be registered nodes.
 // Health checks and reflection need only a certificate the snapshot does
 // not revoke.
-var interNodePrefixes = []string{"/jiexu.v1.TransferService/", "/jiexu.v1.CertificateService/", "/jiexu.v1.RemittanceService/"}
+var interNodePrefixes = []string{"/jiexu.v1.TransferService/", "/jiexu.v1.CertificateService/", "/jiexu.v1.RemittanceService/", "/jiexu.v1.ReconcileService/"}
 
 // Authorize checks a caller: a verified chain with a region, not revoked by
 // the current snapshot, registered in it and, when the registry pins

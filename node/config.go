@@ -119,6 +119,10 @@ type Config struct {
 	LogLevel  string `json:"log_level"`
 	// Limits bound what one caller may ask of the node.
 	Limits Limits `json:"limits"`
+	// ReconcileAt is the time of day (HH:MM, China Standard Time) at which
+	// the node reconciles (对账) with every peer it shares recent cases
+	// with; "off" turns the daily run off.
+	ReconcileAt string `json:"reconcile_at"`
 }
 
 // Limits bound what one caller may ask of the node, on every listener.
@@ -197,6 +201,7 @@ func NewConfig() Config {
 		LogFormat:           "json",
 		LogLevel:            "info",
 		Limits:              DefaultLimits(),
+		ReconcileAt:         "02:30",
 	}
 }
 
@@ -288,6 +293,9 @@ func (c *Config) Validate() error {
 	if err := c.Limits.validate(); err != nil {
 		return err
 	}
+	if _, _, err := c.reconcileTime(); err != nil {
+		return err
+	}
 	path, ok := strings.CutPrefix(c.AgencyAddress(), "unix:")
 	switch {
 	case !ok:
@@ -371,4 +379,17 @@ func LoadCalendar(path string) (*rules.Calendar, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
+}
+
+// reconcileTime is reconcile_at as an hour and minute; ok is false when the
+// daily reconciliation is off.
+func (c *Config) reconcileTime() (at time.Duration, ok bool, err error) {
+	if c.ReconcileAt == "off" {
+		return 0, false, nil
+	}
+	t, err := time.Parse("15:04", c.ReconcileAt)
+	if err != nil {
+		return 0, false, fmt.Errorf("reconcile_at: %q must be a time of day like \"02:30\" (China Standard Time), or \"off\"", c.ReconcileAt)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, true, nil
 }

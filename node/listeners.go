@@ -63,6 +63,8 @@ func (n *Node) peerLimiter() *limits.Limiter {
 		Concurrency: l.PeerConcurrency,
 		Methods: map[string]limits.Rate{
 			jiexuv1.CertificateService_LookupCertificate_FullMethodName: {PerSecond: l.LookupRate, Burst: l.LookupBurst},
+			// A page of reconciliation reads up to 10,000 cases: as rare as a look-up.
+			jiexuv1.ReconcileService_ListSharedCases_FullMethodName: {PerSecond: l.LookupRate, Burst: l.LookupBurst},
 		},
 		Key:     peerKey,
 		OnLimit: func(_, reason string) { n.limited.WithLabelValues("peer", reason).Inc() },

@@ -76,6 +76,9 @@ type Node struct {
 	health     *health.Server
 	now        func() time.Time
 
+	reconMetrics     *reconcileMetrics
+	reconcileRecheck time.Duration
+
 	kind    jiexuv1.AgencyKind
 	contact *jiexuv1.Contact
 
@@ -120,7 +123,8 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, now: time.Now, ready: make(chan struct{}), kind: cfg.AgencyKind(), contact: cfg.Contact.proto()}
+	n := &Node{cfg: cfg, now: time.Now, ready: make(chan struct{}), kind: cfg.AgencyKind(), contact: cfg.Contact.proto(),
+		reconcileRecheck: defaultRecheck}
 	for _, o := range opts {
 		o(n)
 	}
@@ -219,6 +223,8 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	n.metrics = newMetrics(n)
 	n.metrics.initialize()
 	n.limited = newLimitedCalls()
+	n.reconMetrics = newReconcileMetrics()
+	n.reg.MustRegister(n.reconMetrics.collectors()...)
 	n.reg.MustRegister(n.metrics, n.limited, n.gw.Metrics(), n.srvMetrics, cliMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return n, nil
 }
@@ -354,6 +360,7 @@ func (n *Node) Run(ctx context.Context) error {
 	jiexuv1.RegisterTransferServiceServer(peerSrv, ps)
 	jiexuv1.RegisterCertificateServiceServer(peerSrv, ps)
 	jiexuv1.RegisterRemittanceServiceServer(peerSrv, ps)
+	jiexuv1.RegisterReconcileServiceServer(peerSrv, &reconcileServer{n: n})
 	n.health = health.NewServer()
 	healthpb.RegisterHealthServer(peerSrv, n.health)
 	reflection.Register(peerSrv)
@@ -440,6 +447,9 @@ func (n *Node) Run(ctx context.Context) error {
 
 	if err := n.gw.Start(ctx); err != nil {
 		return err
+	}
+	if at, ok, _ := n.cfg.reconcileTime(); ok { // validated in New
+		go n.reconcileDaily(ctx, at)
 	}
 	errc := make(chan error, 4)
 	go func() { errc <- peerSrv.Serve(peerLis) }()
@@ -609,7 +619,7 @@ func (n *Node) checkHealth() {
 		n.log.Info("node serving again")
 	}
 	n.health.SetServingStatus("", st)
-	for _, svc := range []string{"jiexu.v1.TransferService", "jiexu.v1.CertificateService", "jiexu.v1.RemittanceService", "jiexu.v1.AgencyService"} {
+	for _, svc := range []string{"jiexu.v1.TransferService", "jiexu.v1.CertificateService", "jiexu.v1.RemittanceService", "jiexu.v1.ReconcileService", "jiexu.v1.AgencyService"} {
 		n.health.SetServingStatus(svc, st)
 	}
 }

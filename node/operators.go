@@ -71,6 +71,7 @@ var methodRoles = map[string]Role{
 	jiexuv1.AgencyService_GetCertificate_FullMethodName:      RoleReader,
 	jiexuv1.AgencyService_ListOutbox_FullMethodName:          RoleReader,
 	jiexuv1.AgencyService_GetStatus_FullMethodName:           RoleReader,
+	jiexuv1.AgencyService_Reconcile_FullMethodName:           RoleReader,
 	"/grpc.health.v1.Health/Check":                           RoleReader,
 	"/grpc.health.v1.Health/Watch":                           RoleReader,
 	jiexuv1.AgencyService_ApplyTransfer_FullMethodName:       RoleClerk,

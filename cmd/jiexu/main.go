@@ -4,7 +4,7 @@
 //
 // Exit status: 0 on success (and for --help), 1 when a command fails, 2 when
 // it was called wrongly (an unknown command or flag, a missing required flag,
-// the wrong number of arguments).
+// the wrong number of arguments), 3 when 'jiexu reconcile' found differences.
 package main
 
 import (

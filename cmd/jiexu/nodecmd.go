@@ -944,7 +944,7 @@ func newNodeVerifyBackupCmd() *cobra.Command {
 
 func newNodeRestoreCmd() *cobra.Command {
 	var cfgFile, from string
-	var without bool
+	var without, withoutPeers bool
 	cmd := &cobra.Command{
 		Use:   "restore --config FILE --from BACKUP",
 		Short: "put a backup in place of a stopped node's store, safely: a new epoch, every counter past what the node used",
@@ -954,16 +954,27 @@ The backup is verified; the store's epoch is advanced past every epoch the node
 had, and every counter (certificate serials, case ids, the outbox sequence) is
 moved past the highest value the node reserved, so nothing numbered after the
 restore can equal anything numbered before, whatever the backup's age. The
-store that was in place is kept beside it. The report says what to check:
-this version does not yet roll the store forward from the peers.`,
+store that was in place is kept beside it.
+
+Before the copy is put in place it is rolled forward from the peers: each
+node the registry snapshot lists is asked, with this node's certificate, what
+it holds of the cases it shares with this region. The case ids and certificate
+serials they have seen are never handed out again, and a transfer a
+destination completed is closed here, the balance gone, as the lost messages
+would have done. The report lists what was recovered, what an operator must
+decide, and the peers that did not answer, with the 'jiexu reconcile' to run
+for each once the node serves again; a peer that is down does not stop the
+restore.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return node.Restore(cmd.Context(), node.RestoreOptions{ConfigFile: cfgFile, From: from, WithoutSidecar: without}, cmd.OutOrStdout())
+			return node.Restore(cmd.Context(), node.RestoreOptions{ConfigFile: cfgFile, From: from, WithoutSidecar: without,
+				WithoutPeers: withoutPeers}, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&cfgFile, "config", defaultConfig(), "the node's config file; the node must be stopped")
 	cmd.Flags().StringVar(&from, "from", "", "the backup file to restore")
 	cmd.Flags().BoolVar(&without, "without-sidecar", false, "restore although data_dir has no usable sidecar (jiexu.id); serials and case ids then continue from the stores' own counters")
+	cmd.Flags().BoolVar(&withoutPeers, "without-peers", false, "do not ask the peers (no network here): the report says what to check, and 'jiexu reconcile' finds it later")
 	_ = cmd.MarkFlagFilename("config", "json")
 	required(cmd, "config", "from")
 	return cmd

@@ -65,7 +65,7 @@ and the registry. Start with 'jiexu demo'.`,
 	}
 	add(groupStart, newDemoCmd(), newDevnetCmd(), newChaosCmd())
 	add(groupNational, newCACmd(), newRegistryCmd())
-	add(groupNode, newNodeCmd(), newOutboxCmd(), newDeadLettersCmd(), newAuditCmd())
+	add(groupNode, newNodeCmd(), newOutboxCmd(), newDeadLettersCmd(), newAuditCmd(), newReconcileCmd())
 	add(groupOperator, newRecordsCmd(), newTransferCmd(), newCertCmd(), newOperatorCmd())
 	root.AddCommand(newVersionCmd())
 	return root
@@ -173,6 +173,9 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) int {
 		return 0
 	}
 	fmt.Fprintln(w, "jiexu:", describeError(err))
+	if isDifferences(err) {
+		return exitDifferences
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		if cmd != nil {

@@ -80,9 +80,10 @@ type RestoreOptions struct {
 	// store's own values, which may repeat ones the peers hold.
 	WithoutSidecar bool
 	// RollForward, when set, brings the restored store forward from what
-	// its peers hold (cases, serials, remittances, message ids), before the
-	// store is put in place. Nil in this version: the report says what an
-	// operator must check instead.
+	// its peers hold (cases, serials, remittances), before the store is put
+	// in place; it says what it did in the report's RollForward. The
+	// counters it raises are reserved in the sidecar with the others. Nil:
+	// the report says what an operator must check instead.
 	RollForward func(ctx context.Context, db *bolt.DB, r *RestoreReport) error
 	Logger      *slog.Logger
 	Now         func() time.Time
@@ -104,8 +105,39 @@ type RestoreReport struct {
 	MovedAside string
 	// RolledForward says whether RollForward ran.
 	RolledForward bool
+	// RollForward is what it did: what it recovered, what an operator must
+	// decide, which peers it could not ask.
+	RollForward RollForwardReport
 	// Warnings are things an operator must look at.
 	Warnings []string
+}
+
+// RollForwardReport is what rolling a restored store forward did.
+type RollForwardReport struct {
+	// Asked are the peers that answered; Unreachable those that did not,
+	// each with what to run later.
+	Asked, Unreachable []string
+	// Recovered lists what the store was brought forward with; Decide what
+	// an operator must decide (the roll-forward did not change it).
+	Recovered, Decide []string
+}
+
+// write prints the roll-forward's part of the report.
+func (f *RollForwardReport) write(w io.Writer) {
+	fmt.Fprintf(w, "  roll-forward:  asked %d peer(s)", len(f.Asked))
+	if len(f.Unreachable) > 0 {
+		fmt.Fprintf(w, "; %d did not answer", len(f.Unreachable))
+	}
+	fmt.Fprintf(w, "; %d recovered, %d to decide\n", len(f.Recovered), len(f.Decide))
+	for _, s := range f.Recovered {
+		fmt.Fprintf(w, "    recovered: %s\n", s)
+	}
+	for _, s := range f.Decide {
+		fmt.Fprintf(w, "    DECIDE:    %s\n", s)
+	}
+	for _, s := range f.Unreachable {
+		fmt.Fprintf(w, "    NOT ASKED: %s\n", s)
+	}
 }
 
 // Write prints the report for an operator.
@@ -126,8 +158,10 @@ func (r *RestoreReport) Write(w io.Writer) {
 	if r.MovedAside != "" {
 		fmt.Fprintf(w, "  previous store kept as %s\n", r.MovedAside)
 	}
-	if !r.RolledForward {
-		fmt.Fprintln(w, "  roll-forward:  not done by this version. Cases, certificates and remittances made after the backup")
+	if r.RolledForward {
+		r.RollForward.write(w)
+	} else {
+		fmt.Fprintln(w, "  roll-forward:  not done. Cases, certificates and remittances made after the backup")
 		fmt.Fprintln(w, "                 are missing here while the peers hold them: check 'jiexu transfer list' and each")
 		fmt.Fprintln(w, "                 peer's view before serving, and expect peers' messages about unknown cases to fail")
 		fmt.Fprintln(w, "                 with NotFound (they are retried, then dead-lettered at the peer for a redrive).")
@@ -271,6 +305,9 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
 			return nil, fmt.Errorf("roll forward from the peers: %w", err)
 		}
 		r.RolledForward = true
+		if err := raiseMarks(db, o.Counters, marks); err != nil {
+			return nil, err
+		}
 	}
 	var txid uint64
 	if err := db.View(func(tx *bolt.Tx) error { txid = uint64(tx.ID()); return nil }); err != nil {
@@ -303,6 +340,21 @@ func Restore(ctx context.Context, o RestoreOptions) (*RestoreReport, error) {
 	}
 	o.Logger.Info("store restored", "from", o.From, "store_id", r.StoreID, "epoch", r.NewEpoch, "jumps", len(r.Jumps))
 	return r, nil
+}
+
+// raiseMarks raises the marks to the restored store's counters, which a
+// roll-forward may have moved.
+func raiseMarks(db *bolt.DB, counters Counters, marks map[string]uint64) error {
+	if counters == nil {
+		return nil
+	}
+	return db.View(func(tx *bolt.Tx) error {
+		have, err := counters.Read(tx)
+		for name, v := range have {
+			marks[name] = max(marks[name], v)
+		}
+		return err
+	})
 }
 
 func timestampOrNil(t time.Time) *timestamppb.Timestamp {

@@ -74,7 +74,7 @@ func TestCheckFields(t *testing.T) {
 func TestOwnFilesAnnotateEveryField(t *testing.T) {
 	files := []protoreflect.FileDescriptor{jiexuv1.File_jiexu_v1_types_proto, jiexuv1.File_jiexu_v1_registry_proto,
 		jiexuv1.File_jiexu_v1_agency_proto, jiexuv1.File_jiexu_v1_transfer_proto, jiexuv1.File_jiexu_v1_certificate_proto,
-		jiexuv1.File_jiexu_v1_audit_proto}
+		jiexuv1.File_jiexu_v1_audit_proto, jiexuv1.File_jiexu_v1_reconcile_proto}
 	for _, fd := range files {
 		var walk func(protoreflect.MessageDescriptors)
 		walk = func(ms protoreflect.MessageDescriptors) {

@@ -255,6 +255,91 @@ func (CaseState) EnumDescriptor() ([]byte, []int) {
 	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{2}
 }
 
+// DifferenceKind says how two sides of a case disagree.
+type DifferenceKind int32
+
+const (
+	DifferenceKind_DIFFERENCE_KIND_UNSPECIFIED DifferenceKind = 0
+	// DIFFERENCE_KIND_MISSING_HERE: the peer holds the case, this node does not.
+	DifferenceKind_DIFFERENCE_KIND_MISSING_HERE DifferenceKind = 1
+	// DIFFERENCE_KIND_MISSING_AT_PEER: this node holds the case, the peer does not.
+	DifferenceKind_DIFFERENCE_KIND_MISSING_AT_PEER DifferenceKind = 2
+	// DIFFERENCE_KIND_SAME_SIDE: both nodes hold the same side of the case.
+	DifferenceKind_DIFFERENCE_KIND_SAME_SIDE DifferenceKind = 3
+	// DIFFERENCE_KIND_ENDED_ONE_SIDE: one side ended, the other is open, and
+	// nothing is on its way between them.
+	DifferenceKind_DIFFERENCE_KIND_ENDED_ONE_SIDE DifferenceKind = 4
+	// DIFFERENCE_KIND_ENDED_DIFFERENTLY: both ended, inconsistently (one
+	// transferred, the other not: origin CLOSED without the destination
+	// COMPLETED, or the reverse).
+	DifferenceKind_DIFFERENCE_KIND_ENDED_DIFFERENTLY DifferenceKind = 5
+	// DIFFERENCE_KIND_AMOUNT: the balance remitted and the one credited differ
+	// (credited twice, or not at all, among them).
+	DifferenceKind_DIFFERENCE_KIND_AMOUNT DifferenceKind = 6
+	// DIFFERENCE_KIND_CERTIFICATE: the sides name different certificates.
+	DifferenceKind_DIFFERENCE_KIND_CERTIFICATE DifferenceKind = 7
+	// DIFFERENCE_KIND_PERSON: the sides are about different people.
+	DifferenceKind_DIFFERENCE_KIND_PERSON DifferenceKind = 8
+	// DIFFERENCE_KIND_DEAD_LETTER: a message about the case was dead-lettered
+	// on one side: it will not arrive until an operator redrives it.
+	DifferenceKind_DIFFERENCE_KIND_DEAD_LETTER DifferenceKind = 9
+)
+
+// Enum value maps for DifferenceKind.
+var (
+	DifferenceKind_name = map[int32]string{
+		0: "DIFFERENCE_KIND_UNSPECIFIED",
+		1: "DIFFERENCE_KIND_MISSING_HERE",
+		2: "DIFFERENCE_KIND_MISSING_AT_PEER",
+		3: "DIFFERENCE_KIND_SAME_SIDE",
+		4: "DIFFERENCE_KIND_ENDED_ONE_SIDE",
+		5: "DIFFERENCE_KIND_ENDED_DIFFERENTLY",
+		6: "DIFFERENCE_KIND_AMOUNT",
+		7: "DIFFERENCE_KIND_CERTIFICATE",
+		8: "DIFFERENCE_KIND_PERSON",
+		9: "DIFFERENCE_KIND_DEAD_LETTER",
+	}
+	DifferenceKind_value = map[string]int32{
+		"DIFFERENCE_KIND_UNSPECIFIED":       0,
+		"DIFFERENCE_KIND_MISSING_HERE":      1,
+		"DIFFERENCE_KIND_MISSING_AT_PEER":   2,
+		"DIFFERENCE_KIND_SAME_SIDE":         3,
+		"DIFFERENCE_KIND_ENDED_ONE_SIDE":    4,
+		"DIFFERENCE_KIND_ENDED_DIFFERENTLY": 5,
+		"DIFFERENCE_KIND_AMOUNT":            6,
+		"DIFFERENCE_KIND_CERTIFICATE":       7,
+		"DIFFERENCE_KIND_PERSON":            8,
+		"DIFFERENCE_KIND_DEAD_LETTER":       9,
+	}
+)
+
+func (x DifferenceKind) Enum() *DifferenceKind {
+	p := new(DifferenceKind)
+	*p = x
+	return p
+}
+
+func (x DifferenceKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DifferenceKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_jiexu_v1_agency_proto_enumTypes[3].Descriptor()
+}
+
+func (DifferenceKind) Type() protoreflect.EnumType {
+	return &file_jiexu_v1_agency_proto_enumTypes[3]
+}
+
+func (x DifferenceKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DifferenceKind.Descriptor instead.
+func (DifferenceKind) EnumDescriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{3}
+}
+
 // Record is one enrolment period of a person as a bureau's system supplies
 // it: the row of an import, or one enrolment put by an operator.
 type Record struct {
@@ -4094,6 +4179,415 @@ func (x *GetStatusResponse) GetStoreEpoch() uint32 {
 	return 0
 }
 
+// SharedCase is one node's side of a case, as reconciliation compares it.
+type SharedCase struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	// side is the answering node's side.
+	Side  CaseSide  `protobuf:"varint,2,opt,name=side,proto3,enum=jiexu.v1.CaseSide" json:"side,omitempty"`
+	State CaseState `protobuf:"varint,3,opt,name=state,proto3,enum=jiexu.v1.CaseState" json:"state,omitempty"`
+	// ended says the state is terminal (transfer.Terminal).
+	Ended bool `protobuf:"varint,4,opt,name=ended,proto3" json:"ended,omitempty"`
+	// amount_fen is, at the origin, the balance remitted; at the
+	// destination, the balance held or credited.
+	AmountFen int64 `protobuf:"varint,5,opt,name=amount_fen,json=amountFen,proto3" json:"amount_fen,omitempty"`
+	// returned_fen is the balance sent back (退回).
+	ReturnedFen int64 `protobuf:"varint,6,opt,name=returned_fen,json=returnedFen,proto3" json:"returned_fen,omitempty"`
+	// confirmed: the origin has the destination's confirmation.
+	Confirmed bool `protobuf:"varint,7,opt,name=confirmed,proto3" json:"confirmed,omitempty"`
+	// acted: the origin transferred the period out. certified: the
+	// destination has the certificate. funded: the destination has the balance.
+	Acted        bool         `protobuf:"varint,8,opt,name=acted,proto3" json:"acted,omitempty"`
+	Certified    bool         `protobuf:"varint,9,opt,name=certified,proto3" json:"certified,omitempty"`
+	Funded       bool         `protobuf:"varint,10,opt,name=funded,proto3" json:"funded,omitempty"`
+	RejectReason RejectReason `protobuf:"varint,11,opt,name=reject_reason,json=rejectReason,proto3,enum=jiexu.v1.RejectReason" json:"reject_reason,omitempty"`
+	// certificate_number is the certificate the case concerns (参保凭证编号).
+	CertificateNumber string `protobuf:"bytes,12,opt,name=certificate_number,json=certificateNumber,proto3" json:"certificate_number,omitempty"`
+	// masked_id_number is the person's ID number as rules.MaskID shows it.
+	MaskedIdNumber string `protobuf:"bytes,13,opt,name=masked_id_number,json=maskedIdNumber,proto3" json:"masked_id_number,omitempty"`
+	// id_hash is HMAC-SHA256(id_key, ID number) when the request set id_key.
+	IdHash    []byte                 `protobuf:"bytes,14,opt,name=id_hash,json=idHash,proto3" json:"id_hash,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// pending_messages counts the messages about this case queued at the
+	// answering node for the other side; dead_letters those dead-lettered
+	// and not acknowledged.
+	PendingMessages uint32 `protobuf:"varint,16,opt,name=pending_messages,json=pendingMessages,proto3" json:"pending_messages,omitempty"`
+	DeadLetters     uint32 `protobuf:"varint,17,opt,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SharedCase) Reset() {
+	*x = SharedCase{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharedCase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharedCase) ProtoMessage() {}
+
+func (x *SharedCase) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharedCase.ProtoReflect.Descriptor instead.
+func (*SharedCase) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *SharedCase) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *SharedCase) GetSide() CaseSide {
+	if x != nil {
+		return x.Side
+	}
+	return CaseSide_CASE_SIDE_UNSPECIFIED
+}
+
+func (x *SharedCase) GetState() CaseState {
+	if x != nil {
+		return x.State
+	}
+	return CaseState_CASE_STATE_UNSPECIFIED
+}
+
+func (x *SharedCase) GetEnded() bool {
+	if x != nil {
+		return x.Ended
+	}
+	return false
+}
+
+func (x *SharedCase) GetAmountFen() int64 {
+	if x != nil {
+		return x.AmountFen
+	}
+	return 0
+}
+
+func (x *SharedCase) GetReturnedFen() int64 {
+	if x != nil {
+		return x.ReturnedFen
+	}
+	return 0
+}
+
+func (x *SharedCase) GetConfirmed() bool {
+	if x != nil {
+		return x.Confirmed
+	}
+	return false
+}
+
+func (x *SharedCase) GetActed() bool {
+	if x != nil {
+		return x.Acted
+	}
+	return false
+}
+
+func (x *SharedCase) GetCertified() bool {
+	if x != nil {
+		return x.Certified
+	}
+	return false
+}
+
+func (x *SharedCase) GetFunded() bool {
+	if x != nil {
+		return x.Funded
+	}
+	return false
+}
+
+func (x *SharedCase) GetRejectReason() RejectReason {
+	if x != nil {
+		return x.RejectReason
+	}
+	return RejectReason_REJECT_REASON_UNSPECIFIED
+}
+
+func (x *SharedCase) GetCertificateNumber() string {
+	if x != nil {
+		return x.CertificateNumber
+	}
+	return ""
+}
+
+func (x *SharedCase) GetMaskedIdNumber() string {
+	if x != nil {
+		return x.MaskedIdNumber
+	}
+	return ""
+}
+
+func (x *SharedCase) GetIdHash() []byte {
+	if x != nil {
+		return x.IdHash
+	}
+	return nil
+}
+
+func (x *SharedCase) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *SharedCase) GetPendingMessages() uint32 {
+	if x != nil {
+		return x.PendingMessages
+	}
+	return 0
+}
+
+func (x *SharedCase) GetDeadLetters() uint32 {
+	if x != nil {
+		return x.DeadLetters
+	}
+	return 0
+}
+
+// ReconcileDifference is one difference between this node and a peer.
+type ReconcileDifference struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CaseId string                 `protobuf:"bytes,1,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	Kind   DifferenceKind         `protobuf:"varint,2,opt,name=kind,proto3,enum=jiexu.v1.DifferenceKind" json:"kind,omitempty"`
+	// detail is a sentence for an operator.
+	Detail string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	// here and peer are the two sides as compared (either may be unset).
+	Here          *SharedCase `protobuf:"bytes,4,opt,name=here,proto3" json:"here,omitempty"`
+	Peer          *SharedCase `protobuf:"bytes,5,opt,name=peer,proto3" json:"peer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileDifference) Reset() {
+	*x = ReconcileDifference{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileDifference) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileDifference) ProtoMessage() {}
+
+func (x *ReconcileDifference) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileDifference.ProtoReflect.Descriptor instead.
+func (*ReconcileDifference) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ReconcileDifference) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+func (x *ReconcileDifference) GetKind() DifferenceKind {
+	if x != nil {
+		return x.Kind
+	}
+	return DifferenceKind_DIFFERENCE_KIND_UNSPECIFIED
+}
+
+func (x *ReconcileDifference) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *ReconcileDifference) GetHere() *SharedCase {
+	if x != nil {
+		return x.Here
+	}
+	return nil
+}
+
+func (x *ReconcileDifference) GetPeer() *SharedCase {
+	if x != nil {
+		return x.Peer
+	}
+	return nil
+}
+
+// ReconcileRequest asks the node to reconcile with one peer (the agency API).
+type ReconcileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// peer is the peer's region code.
+	Peer string `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	// opened_from and opened_to choose the cases by the day each node opened
+	// its side, as in ListSharedCasesRequest; opened_from is required.
+	OpenedFrom    *Date `protobuf:"bytes,2,opt,name=opened_from,json=openedFrom,proto3" json:"opened_from,omitempty"`
+	OpenedTo      *Date `protobuf:"bytes,3,opt,name=opened_to,json=openedTo,proto3" json:"opened_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRequest) Reset() {
+	*x = ReconcileRequest{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRequest) ProtoMessage() {}
+
+func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
+func (*ReconcileRequest) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ReconcileRequest) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *ReconcileRequest) GetOpenedFrom() *Date {
+	if x != nil {
+		return x.OpenedFrom
+	}
+	return nil
+}
+
+func (x *ReconcileRequest) GetOpenedTo() *Date {
+	if x != nil {
+		return x.OpenedTo
+	}
+	return nil
+}
+
+// ReconcileResponse lists every difference found.
+type ReconcileResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Peer        string                 `protobuf:"bytes,1,opt,name=peer,proto3" json:"peer,omitempty"`
+	Differences []*ReconcileDifference `protobuf:"bytes,2,rep,name=differences,proto3" json:"differences,omitempty"`
+	// compared counts the cases compared; in_flight those left out because a
+	// message about them was still queued on either side.
+	Compared      uint32                 `protobuf:"varint,3,opt,name=compared,proto3" json:"compared,omitempty"`
+	InFlight      uint32                 `protobuf:"varint,4,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileResponse) Reset() {
+	*x = ReconcileResponse{}
+	mi := &file_jiexu_v1_agency_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileResponse) ProtoMessage() {}
+
+func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jiexu_v1_agency_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
+func (*ReconcileResponse) Descriptor() ([]byte, []int) {
+	return file_jiexu_v1_agency_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ReconcileResponse) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *ReconcileResponse) GetDifferences() []*ReconcileDifference {
+	if x != nil {
+		return x.Differences
+	}
+	return nil
+}
+
+func (x *ReconcileResponse) GetCompared() uint32 {
+	if x != nil {
+		return x.Compared
+	}
+	return 0
+}
+
+func (x *ReconcileResponse) GetInFlight() uint32 {
+	if x != nil {
+		return x.InFlight
+	}
+	return 0
+}
+
+func (x *ReconcileResponse) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
 var File_jiexu_v1_agency_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_agency_proto_rawDesc = "" +
@@ -4430,7 +4924,47 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\rhealth_reason\x18\x0f \x01(\tR\fhealthReason\x12%\n" +
 	"\x0eregistry_error\x18\x10 \x01(\tR\rregistryError\x12\x1f\n" +
 	"\vstore_epoch\x18\x11 \x01(\rR\n" +
-	"storeEpoch*\xb2\x01\n" +
+	"storeEpoch\"\x94\x05\n" +
+	"\n" +
+	"SharedCase\x12\x1f\n" +
+	"\acase_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\x12&\n" +
+	"\x04side\x18\x02 \x01(\x0e2\x12.jiexu.v1.CaseSideR\x04side\x12)\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x13.jiexu.v1.CaseStateR\x05state\x12\x14\n" +
+	"\x05ended\x18\x04 \x01(\bR\x05ended\x12\x1d\n" +
+	"\n" +
+	"amount_fen\x18\x05 \x01(\x03R\tamountFen\x12!\n" +
+	"\freturned_fen\x18\x06 \x01(\x03R\vreturnedFen\x12\x1c\n" +
+	"\tconfirmed\x18\a \x01(\bR\tconfirmed\x12\x14\n" +
+	"\x05acted\x18\b \x01(\bR\x05acted\x12\x1c\n" +
+	"\tcertified\x18\t \x01(\bR\tcertified\x12\x16\n" +
+	"\x06funded\x18\n" +
+	" \x01(\bR\x06funded\x12;\n" +
+	"\rreject_reason\x18\v \x01(\x0e2\x16.jiexu.v1.RejectReasonR\frejectReason\x127\n" +
+	"\x12certificate_number\x18\f \x01(\tB\b\x82\xb5\x18\x04\b(\x10xR\x11certificateNumber\x120\n" +
+	"\x10masked_id_number\x18\r \x01(\tB\x06\x82\xb5\x18\x02\x10 R\x0emaskedIdNumber\x12\x1f\n" +
+	"\aid_hash\x18\x0e \x01(\fB\x06\x82\xb5\x18\x02\x10 R\x06idHash\x129\n" +
+	"\n" +
+	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12)\n" +
+	"\x10pending_messages\x18\x10 \x01(\rR\x0fpendingMessages\x12!\n" +
+	"\fdead_letters\x18\x11 \x01(\rR\vdeadLetters\"\xdc\x01\n" +
+	"\x13ReconcileDifference\x12\x1f\n" +
+	"\acase_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\x12,\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x18.jiexu.v1.DifferenceKindR\x04kind\x12\"\n" +
+	"\x06detail\x18\x03 \x01(\tB\n" +
+	"\x82\xb5\x18\x06\b\xe8\a\x10\xa0\x1fR\x06detail\x12(\n" +
+	"\x04here\x18\x04 \x01(\v2\x14.jiexu.v1.SharedCaseR\x04here\x12(\n" +
+	"\x04peer\x18\x05 \x01(\v2\x14.jiexu.v1.SharedCaseR\x04peer\"\x8c\x01\n" +
+	"\x10ReconcileRequest\x12\x1a\n" +
+	"\x04peer\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10\x10R\x04peer\x12/\n" +
+	"\vopened_from\x18\x02 \x01(\v2\x0e.jiexu.v1.DateR\n" +
+	"openedFrom\x12+\n" +
+	"\topened_to\x18\x03 \x01(\v2\x0e.jiexu.v1.DateR\bopenedTo\"\xcd\x01\n" +
+	"\x11ReconcileResponse\x12\x12\n" +
+	"\x04peer\x18\x01 \x01(\tR\x04peer\x12?\n" +
+	"\vdifferences\x18\x02 \x03(\v2\x1d.jiexu.v1.ReconcileDifferenceR\vdifferences\x12\x1a\n" +
+	"\bcompared\x18\x03 \x01(\rR\bcompared\x12\x1b\n" +
+	"\tin_flight\x18\x04 \x01(\rR\binFlight\x12*\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at*\xb2\x01\n" +
 	"\x0fEnrolmentStatus\x12 \n" +
 	"\x1cENROLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ENROLMENT_STATUS_ACTIVE\x10\x01\x12\x1e\n" +
@@ -4458,7 +4992,18 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\x14CASE_STATE_REQUESTED\x10\f\x12\x18\n" +
 	"\x14CASE_STATE_WITHDRAWN\x10\r\x12\x17\n" +
 	"\x13CASE_STATE_RETURNED\x10\x0e\x12#\n" +
-	"\x1fCASE_STATE_WAITING_CONFIRMATION\x10\x0f2\xf3\r\n" +
+	"\x1fCASE_STATE_WAITING_CONFIRMATION\x10\x0f*\xdc\x02\n" +
+	"\x0eDifferenceKind\x12\x1f\n" +
+	"\x1bDIFFERENCE_KIND_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cDIFFERENCE_KIND_MISSING_HERE\x10\x01\x12#\n" +
+	"\x1fDIFFERENCE_KIND_MISSING_AT_PEER\x10\x02\x12\x1d\n" +
+	"\x19DIFFERENCE_KIND_SAME_SIDE\x10\x03\x12\"\n" +
+	"\x1eDIFFERENCE_KIND_ENDED_ONE_SIDE\x10\x04\x12%\n" +
+	"!DIFFERENCE_KIND_ENDED_DIFFERENTLY\x10\x05\x12\x1a\n" +
+	"\x16DIFFERENCE_KIND_AMOUNT\x10\x06\x12\x1f\n" +
+	"\x1bDIFFERENCE_KIND_CERTIFICATE\x10\a\x12\x1a\n" +
+	"\x16DIFFERENCE_KIND_PERSON\x10\b\x12\x1f\n" +
+	"\x1bDIFFERENCE_KIND_DEAD_LETTER\x10\t2\xb9\x0e\n" +
 	"\rAgencyService\x12P\n" +
 	"\rApplyTransfer\x12\x1e.jiexu.v1.ApplyTransferRequest\x1a\x1f.jiexu.v1.ApplyTransferResponse\x12Y\n" +
 	"\x10ApplyTransferOut\x12!.jiexu.v1.ApplyTransferOutRequest\x1a\".jiexu.v1.ApplyTransferOutResponse\x12>\n" +
@@ -4484,7 +5029,8 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
 	"ListOutbox\x12\x1b.jiexu.v1.ListOutboxRequest\x1a\x1c.jiexu.v1.ListOutboxResponse\x12P\n" +
 	"\rRedriveOutbox\x12\x1e.jiexu.v1.RedriveOutboxRequest\x1a\x1f.jiexu.v1.RedriveOutboxResponse\x12D\n" +
-	"\tGetStatus\x12\x1a.jiexu.v1.GetStatusRequest\x1a\x1b.jiexu.v1.GetStatusResponseBz\n" +
+	"\tGetStatus\x12\x1a.jiexu.v1.GetStatusRequest\x1a\x1b.jiexu.v1.GetStatusResponse\x12D\n" +
+	"\tReconcile\x12\x1a.jiexu.v1.ReconcileRequest\x1a\x1b.jiexu.v1.ReconcileResponseBz\n" +
 	"\fcom.jiexu.v1B\vAgencyProtoP\x01Z\x1cjiexu/proto/jiexu/v1;jiexuv1\xa2\x02\x03JXX\xaa\x02\bJiexu.V1\xca\x02\bJiexu\\V1\xe2\x02\x14Jiexu\\V1\\GPBMetadata\xea\x02\tJiexu::V1b\x06proto3"
 
 var (
@@ -4499,202 +5045,220 @@ func file_jiexu_v1_agency_proto_rawDescGZIP() []byte {
 	return file_jiexu_v1_agency_proto_rawDescData
 }
 
-var file_jiexu_v1_agency_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_jiexu_v1_agency_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_jiexu_v1_agency_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_jiexu_v1_agency_proto_goTypes = []any{
 	(EnrolmentStatus)(0),                // 0: jiexu.v1.EnrolmentStatus
 	(CaseSide)(0),                       // 1: jiexu.v1.CaseSide
 	(CaseState)(0),                      // 2: jiexu.v1.CaseState
-	(*Record)(nil),                      // 3: jiexu.v1.Record
-	(*Period)(nil),                      // 4: jiexu.v1.Period
-	(*Enrolment)(nil),                   // 5: jiexu.v1.Enrolment
-	(*CaseStep)(nil),                    // 6: jiexu.v1.CaseStep
-	(*Case)(nil),                        // 7: jiexu.v1.Case
-	(*ApplyTransferRequest)(nil),        // 8: jiexu.v1.ApplyTransferRequest
-	(*ApplyTransferResponse)(nil),       // 9: jiexu.v1.ApplyTransferResponse
-	(*ApplyTransferOutRequest)(nil),     // 10: jiexu.v1.ApplyTransferOutRequest
-	(*ApplyTransferOutResponse)(nil),    // 11: jiexu.v1.ApplyTransferOutResponse
-	(*WithdrawCaseRequest)(nil),         // 12: jiexu.v1.WithdrawCaseRequest
-	(*WithdrawCaseResponse)(nil),        // 13: jiexu.v1.WithdrawCaseResponse
-	(*ConfirmCaseRequest)(nil),          // 14: jiexu.v1.ConfirmCaseRequest
-	(*ConfirmCaseResponse)(nil),         // 15: jiexu.v1.ConfirmCaseResponse
-	(*RefuseCaseRequest)(nil),           // 16: jiexu.v1.RefuseCaseRequest
-	(*RefuseCaseResponse)(nil),          // 17: jiexu.v1.RefuseCaseResponse
-	(*SuspendEnrolmentRequest)(nil),     // 18: jiexu.v1.SuspendEnrolmentRequest
-	(*SuspendEnrolmentResponse)(nil),    // 19: jiexu.v1.SuspendEnrolmentResponse
-	(*ResumeEnrolmentRequest)(nil),      // 20: jiexu.v1.ResumeEnrolmentRequest
-	(*ResumeEnrolmentResponse)(nil),     // 21: jiexu.v1.ResumeEnrolmentResponse
-	(*PayOutHeldRequest)(nil),           // 22: jiexu.v1.PayOutHeldRequest
-	(*PayOutHeldResponse)(nil),          // 23: jiexu.v1.PayOutHeldResponse
-	(*RegisterCertificateRequest)(nil),  // 24: jiexu.v1.RegisterCertificateRequest
-	(*RegisterCertificateResponse)(nil), // 25: jiexu.v1.RegisterCertificateResponse
-	(*ReissueCertificateRequest)(nil),   // 26: jiexu.v1.ReissueCertificateRequest
-	(*ReissueCertificateResponse)(nil),  // 27: jiexu.v1.ReissueCertificateResponse
-	(*CheckCertificateRequest)(nil),     // 28: jiexu.v1.CheckCertificateRequest
-	(*CheckCertificateResponse)(nil),    // 29: jiexu.v1.CheckCertificateResponse
-	(*BackupRequest)(nil),               // 30: jiexu.v1.BackupRequest
-	(*BackupResponse)(nil),              // 31: jiexu.v1.BackupResponse
-	(*GetCaseRequest)(nil),              // 32: jiexu.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),             // 33: jiexu.v1.GetCaseResponse
-	(*ListCasesRequest)(nil),            // 34: jiexu.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),           // 35: jiexu.v1.ListCasesResponse
-	(*PutRecordRequest)(nil),            // 36: jiexu.v1.PutRecordRequest
-	(*PutRecordResponse)(nil),           // 37: jiexu.v1.PutRecordResponse
-	(*GetEnrolmentRequest)(nil),         // 38: jiexu.v1.GetEnrolmentRequest
-	(*GetEnrolmentResponse)(nil),        // 39: jiexu.v1.GetEnrolmentResponse
-	(*ListEnrolmentsRequest)(nil),       // 40: jiexu.v1.ListEnrolmentsRequest
-	(*ListEnrolmentsResponse)(nil),      // 41: jiexu.v1.ListEnrolmentsResponse
-	(*ImportRecordsRequest)(nil),        // 42: jiexu.v1.ImportRecordsRequest
-	(*ImportRecordsResponse)(nil),       // 43: jiexu.v1.ImportRecordsResponse
-	(*GetCertificateRequest)(nil),       // 44: jiexu.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil),      // 45: jiexu.v1.GetCertificateResponse
-	(*OutboxMessage)(nil),               // 46: jiexu.v1.OutboxMessage
-	(*ListOutboxRequest)(nil),           // 47: jiexu.v1.ListOutboxRequest
-	(*ListOutboxResponse)(nil),          // 48: jiexu.v1.ListOutboxResponse
-	(*RedriveOutboxRequest)(nil),        // 49: jiexu.v1.RedriveOutboxRequest
-	(*RedriveOutboxResponse)(nil),       // 50: jiexu.v1.RedriveOutboxResponse
-	(*GetStatusRequest)(nil),            // 51: jiexu.v1.GetStatusRequest
-	(*PeerStatus)(nil),                  // 52: jiexu.v1.PeerStatus
-	(*CaseCount)(nil),                   // 53: jiexu.v1.CaseCount
-	(*GetStatusResponse)(nil),           // 54: jiexu.v1.GetStatusResponse
-	(*Person)(nil),                      // 55: jiexu.v1.Person
-	(Scheme)(0),                         // 56: jiexu.v1.Scheme
-	(*YearMonth)(nil),                   // 57: jiexu.v1.YearMonth
-	(*timestamppb.Timestamp)(nil),       // 58: google.protobuf.Timestamp
-	(*Date)(nil),                        // 59: jiexu.v1.Date
-	(RejectReason)(0),                   // 60: jiexu.v1.RejectReason
-	(ReturnReason)(0),                   // 61: jiexu.v1.ReturnReason
-	(*SealedCertificate)(nil),           // 62: jiexu.v1.SealedCertificate
+	(DifferenceKind)(0),                 // 3: jiexu.v1.DifferenceKind
+	(*Record)(nil),                      // 4: jiexu.v1.Record
+	(*Period)(nil),                      // 5: jiexu.v1.Period
+	(*Enrolment)(nil),                   // 6: jiexu.v1.Enrolment
+	(*CaseStep)(nil),                    // 7: jiexu.v1.CaseStep
+	(*Case)(nil),                        // 8: jiexu.v1.Case
+	(*ApplyTransferRequest)(nil),        // 9: jiexu.v1.ApplyTransferRequest
+	(*ApplyTransferResponse)(nil),       // 10: jiexu.v1.ApplyTransferResponse
+	(*ApplyTransferOutRequest)(nil),     // 11: jiexu.v1.ApplyTransferOutRequest
+	(*ApplyTransferOutResponse)(nil),    // 12: jiexu.v1.ApplyTransferOutResponse
+	(*WithdrawCaseRequest)(nil),         // 13: jiexu.v1.WithdrawCaseRequest
+	(*WithdrawCaseResponse)(nil),        // 14: jiexu.v1.WithdrawCaseResponse
+	(*ConfirmCaseRequest)(nil),          // 15: jiexu.v1.ConfirmCaseRequest
+	(*ConfirmCaseResponse)(nil),         // 16: jiexu.v1.ConfirmCaseResponse
+	(*RefuseCaseRequest)(nil),           // 17: jiexu.v1.RefuseCaseRequest
+	(*RefuseCaseResponse)(nil),          // 18: jiexu.v1.RefuseCaseResponse
+	(*SuspendEnrolmentRequest)(nil),     // 19: jiexu.v1.SuspendEnrolmentRequest
+	(*SuspendEnrolmentResponse)(nil),    // 20: jiexu.v1.SuspendEnrolmentResponse
+	(*ResumeEnrolmentRequest)(nil),      // 21: jiexu.v1.ResumeEnrolmentRequest
+	(*ResumeEnrolmentResponse)(nil),     // 22: jiexu.v1.ResumeEnrolmentResponse
+	(*PayOutHeldRequest)(nil),           // 23: jiexu.v1.PayOutHeldRequest
+	(*PayOutHeldResponse)(nil),          // 24: jiexu.v1.PayOutHeldResponse
+	(*RegisterCertificateRequest)(nil),  // 25: jiexu.v1.RegisterCertificateRequest
+	(*RegisterCertificateResponse)(nil), // 26: jiexu.v1.RegisterCertificateResponse
+	(*ReissueCertificateRequest)(nil),   // 27: jiexu.v1.ReissueCertificateRequest
+	(*ReissueCertificateResponse)(nil),  // 28: jiexu.v1.ReissueCertificateResponse
+	(*CheckCertificateRequest)(nil),     // 29: jiexu.v1.CheckCertificateRequest
+	(*CheckCertificateResponse)(nil),    // 30: jiexu.v1.CheckCertificateResponse
+	(*BackupRequest)(nil),               // 31: jiexu.v1.BackupRequest
+	(*BackupResponse)(nil),              // 32: jiexu.v1.BackupResponse
+	(*GetCaseRequest)(nil),              // 33: jiexu.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),             // 34: jiexu.v1.GetCaseResponse
+	(*ListCasesRequest)(nil),            // 35: jiexu.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),           // 36: jiexu.v1.ListCasesResponse
+	(*PutRecordRequest)(nil),            // 37: jiexu.v1.PutRecordRequest
+	(*PutRecordResponse)(nil),           // 38: jiexu.v1.PutRecordResponse
+	(*GetEnrolmentRequest)(nil),         // 39: jiexu.v1.GetEnrolmentRequest
+	(*GetEnrolmentResponse)(nil),        // 40: jiexu.v1.GetEnrolmentResponse
+	(*ListEnrolmentsRequest)(nil),       // 41: jiexu.v1.ListEnrolmentsRequest
+	(*ListEnrolmentsResponse)(nil),      // 42: jiexu.v1.ListEnrolmentsResponse
+	(*ImportRecordsRequest)(nil),        // 43: jiexu.v1.ImportRecordsRequest
+	(*ImportRecordsResponse)(nil),       // 44: jiexu.v1.ImportRecordsResponse
+	(*GetCertificateRequest)(nil),       // 45: jiexu.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),      // 46: jiexu.v1.GetCertificateResponse
+	(*OutboxMessage)(nil),               // 47: jiexu.v1.OutboxMessage
+	(*ListOutboxRequest)(nil),           // 48: jiexu.v1.ListOutboxRequest
+	(*ListOutboxResponse)(nil),          // 49: jiexu.v1.ListOutboxResponse
+	(*RedriveOutboxRequest)(nil),        // 50: jiexu.v1.RedriveOutboxRequest
+	(*RedriveOutboxResponse)(nil),       // 51: jiexu.v1.RedriveOutboxResponse
+	(*GetStatusRequest)(nil),            // 52: jiexu.v1.GetStatusRequest
+	(*PeerStatus)(nil),                  // 53: jiexu.v1.PeerStatus
+	(*CaseCount)(nil),                   // 54: jiexu.v1.CaseCount
+	(*GetStatusResponse)(nil),           // 55: jiexu.v1.GetStatusResponse
+	(*SharedCase)(nil),                  // 56: jiexu.v1.SharedCase
+	(*ReconcileDifference)(nil),         // 57: jiexu.v1.ReconcileDifference
+	(*ReconcileRequest)(nil),            // 58: jiexu.v1.ReconcileRequest
+	(*ReconcileResponse)(nil),           // 59: jiexu.v1.ReconcileResponse
+	(*Person)(nil),                      // 60: jiexu.v1.Person
+	(Scheme)(0),                         // 61: jiexu.v1.Scheme
+	(*YearMonth)(nil),                   // 62: jiexu.v1.YearMonth
+	(*timestamppb.Timestamp)(nil),       // 63: google.protobuf.Timestamp
+	(*Date)(nil),                        // 64: jiexu.v1.Date
+	(RejectReason)(0),                   // 65: jiexu.v1.RejectReason
+	(ReturnReason)(0),                   // 66: jiexu.v1.ReturnReason
+	(*SealedCertificate)(nil),           // 67: jiexu.v1.SealedCertificate
 }
 var file_jiexu_v1_agency_proto_depIdxs = []int32{
-	55,  // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
-	56,  // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
-	57,  // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
-	57,  // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
+	60,  // 0: jiexu.v1.Record.person:type_name -> jiexu.v1.Person
+	61,  // 1: jiexu.v1.Record.scheme:type_name -> jiexu.v1.Scheme
+	62,  // 2: jiexu.v1.Record.enrolled_from:type_name -> jiexu.v1.YearMonth
+	62,  // 3: jiexu.v1.Record.enrolled_to:type_name -> jiexu.v1.YearMonth
 	0,   // 4: jiexu.v1.Record.status:type_name -> jiexu.v1.EnrolmentStatus
-	58,  // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
-	59,  // 6: jiexu.v1.Record.registered_on:type_name -> jiexu.v1.Date
-	59,  // 7: jiexu.v1.Record.suspended_on:type_name -> jiexu.v1.Date
-	57,  // 8: jiexu.v1.Record.benefits_from:type_name -> jiexu.v1.YearMonth
-	56,  // 9: jiexu.v1.Period.scheme:type_name -> jiexu.v1.Scheme
-	57,  // 10: jiexu.v1.Period.enrolled_from:type_name -> jiexu.v1.YearMonth
-	57,  // 11: jiexu.v1.Period.enrolled_to:type_name -> jiexu.v1.YearMonth
+	63,  // 5: jiexu.v1.Record.updated_at:type_name -> google.protobuf.Timestamp
+	64,  // 6: jiexu.v1.Record.registered_on:type_name -> jiexu.v1.Date
+	64,  // 7: jiexu.v1.Record.suspended_on:type_name -> jiexu.v1.Date
+	62,  // 8: jiexu.v1.Record.benefits_from:type_name -> jiexu.v1.YearMonth
+	61,  // 9: jiexu.v1.Period.scheme:type_name -> jiexu.v1.Scheme
+	62,  // 10: jiexu.v1.Period.enrolled_from:type_name -> jiexu.v1.YearMonth
+	62,  // 11: jiexu.v1.Period.enrolled_to:type_name -> jiexu.v1.YearMonth
 	0,   // 12: jiexu.v1.Period.status:type_name -> jiexu.v1.EnrolmentStatus
-	59,  // 13: jiexu.v1.Period.registered_on:type_name -> jiexu.v1.Date
-	59,  // 14: jiexu.v1.Period.suspended_on:type_name -> jiexu.v1.Date
-	58,  // 15: jiexu.v1.Period.updated_at:type_name -> google.protobuf.Timestamp
-	57,  // 16: jiexu.v1.Period.continuous_from:type_name -> jiexu.v1.YearMonth
-	57,  // 17: jiexu.v1.Period.benefits_from:type_name -> jiexu.v1.YearMonth
-	55,  // 18: jiexu.v1.Enrolment.person:type_name -> jiexu.v1.Person
-	4,   // 19: jiexu.v1.Enrolment.periods:type_name -> jiexu.v1.Period
+	64,  // 13: jiexu.v1.Period.registered_on:type_name -> jiexu.v1.Date
+	64,  // 14: jiexu.v1.Period.suspended_on:type_name -> jiexu.v1.Date
+	63,  // 15: jiexu.v1.Period.updated_at:type_name -> google.protobuf.Timestamp
+	62,  // 16: jiexu.v1.Period.continuous_from:type_name -> jiexu.v1.YearMonth
+	62,  // 17: jiexu.v1.Period.benefits_from:type_name -> jiexu.v1.YearMonth
+	60,  // 18: jiexu.v1.Enrolment.person:type_name -> jiexu.v1.Person
+	5,   // 19: jiexu.v1.Enrolment.periods:type_name -> jiexu.v1.Period
 	2,   // 20: jiexu.v1.CaseStep.state:type_name -> jiexu.v1.CaseState
-	58,  // 21: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
+	63,  // 21: jiexu.v1.CaseStep.at:type_name -> google.protobuf.Timestamp
 	1,   // 22: jiexu.v1.Case.side:type_name -> jiexu.v1.CaseSide
 	2,   // 23: jiexu.v1.Case.state:type_name -> jiexu.v1.CaseState
-	55,  // 24: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
-	56,  // 25: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
-	56,  // 26: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
-	60,  // 27: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
-	6,   // 28: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
-	58,  // 29: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
-	58,  // 30: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
-	59,  // 31: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
-	59,  // 32: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
-	59,  // 33: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
-	59,  // 34: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
-	61,  // 35: jiexu.v1.Case.return_reason:type_name -> jiexu.v1.ReturnReason
-	57,  // 36: jiexu.v1.Case.destination_from:type_name -> jiexu.v1.YearMonth
-	59,  // 37: jiexu.v1.Case.enrolled_on:type_name -> jiexu.v1.Date
-	7,   // 38: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
-	7,   // 39: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
-	7,   // 40: jiexu.v1.WithdrawCaseResponse.case:type_name -> jiexu.v1.Case
-	7,   // 41: jiexu.v1.ConfirmCaseResponse.case:type_name -> jiexu.v1.Case
-	60,  // 42: jiexu.v1.RefuseCaseRequest.reason:type_name -> jiexu.v1.RejectReason
-	7,   // 43: jiexu.v1.RefuseCaseResponse.case:type_name -> jiexu.v1.Case
-	57,  // 44: jiexu.v1.SuspendEnrolmentRequest.last_month:type_name -> jiexu.v1.YearMonth
-	59,  // 45: jiexu.v1.SuspendEnrolmentRequest.suspended_on:type_name -> jiexu.v1.Date
-	5,   // 46: jiexu.v1.SuspendEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	62,  // 47: jiexu.v1.SuspendEnrolmentResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	7,   // 48: jiexu.v1.SuspendEnrolmentResponse.cases:type_name -> jiexu.v1.Case
-	5,   // 49: jiexu.v1.ResumeEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,   // 50: jiexu.v1.PayOutHeldResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	62,  // 51: jiexu.v1.RegisterCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	7,   // 52: jiexu.v1.RegisterCertificateResponse.assessment:type_name -> jiexu.v1.Case
-	62,  // 53: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	62,  // 54: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	59,  // 55: jiexu.v1.CheckCertificateResponse.voided_on:type_name -> jiexu.v1.Date
-	7,   // 56: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
+	60,  // 24: jiexu.v1.Case.person:type_name -> jiexu.v1.Person
+	61,  // 25: jiexu.v1.Case.origin_scheme:type_name -> jiexu.v1.Scheme
+	61,  // 26: jiexu.v1.Case.destination_scheme:type_name -> jiexu.v1.Scheme
+	65,  // 27: jiexu.v1.Case.reject_reason:type_name -> jiexu.v1.RejectReason
+	7,   // 28: jiexu.v1.Case.steps:type_name -> jiexu.v1.CaseStep
+	63,  // 29: jiexu.v1.Case.opened_at:type_name -> google.protobuf.Timestamp
+	63,  // 30: jiexu.v1.Case.updated_at:type_name -> google.protobuf.Timestamp
+	64,  // 31: jiexu.v1.Case.register_by:type_name -> jiexu.v1.Date
+	64,  // 32: jiexu.v1.Case.transfer_out_due:type_name -> jiexu.v1.Date
+	64,  // 33: jiexu.v1.Case.transfer_in_due:type_name -> jiexu.v1.Date
+	64,  // 34: jiexu.v1.Case.credit_due:type_name -> jiexu.v1.Date
+	66,  // 35: jiexu.v1.Case.return_reason:type_name -> jiexu.v1.ReturnReason
+	62,  // 36: jiexu.v1.Case.destination_from:type_name -> jiexu.v1.YearMonth
+	64,  // 37: jiexu.v1.Case.enrolled_on:type_name -> jiexu.v1.Date
+	8,   // 38: jiexu.v1.ApplyTransferResponse.case:type_name -> jiexu.v1.Case
+	8,   // 39: jiexu.v1.ApplyTransferOutResponse.case:type_name -> jiexu.v1.Case
+	8,   // 40: jiexu.v1.WithdrawCaseResponse.case:type_name -> jiexu.v1.Case
+	8,   // 41: jiexu.v1.ConfirmCaseResponse.case:type_name -> jiexu.v1.Case
+	65,  // 42: jiexu.v1.RefuseCaseRequest.reason:type_name -> jiexu.v1.RejectReason
+	8,   // 43: jiexu.v1.RefuseCaseResponse.case:type_name -> jiexu.v1.Case
+	62,  // 44: jiexu.v1.SuspendEnrolmentRequest.last_month:type_name -> jiexu.v1.YearMonth
+	64,  // 45: jiexu.v1.SuspendEnrolmentRequest.suspended_on:type_name -> jiexu.v1.Date
+	6,   // 46: jiexu.v1.SuspendEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	67,  // 47: jiexu.v1.SuspendEnrolmentResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	8,   // 48: jiexu.v1.SuspendEnrolmentResponse.cases:type_name -> jiexu.v1.Case
+	6,   // 49: jiexu.v1.ResumeEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	6,   // 50: jiexu.v1.PayOutHeldResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	67,  // 51: jiexu.v1.RegisterCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	8,   // 52: jiexu.v1.RegisterCertificateResponse.assessment:type_name -> jiexu.v1.Case
+	67,  // 53: jiexu.v1.ReissueCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	67,  // 54: jiexu.v1.CheckCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	64,  // 55: jiexu.v1.CheckCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	8,   // 56: jiexu.v1.GetCaseResponse.case:type_name -> jiexu.v1.Case
 	1,   // 57: jiexu.v1.ListCasesRequest.side:type_name -> jiexu.v1.CaseSide
 	2,   // 58: jiexu.v1.ListCasesRequest.state:type_name -> jiexu.v1.CaseState
-	7,   // 59: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
-	3,   // 60: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
-	5,   // 61: jiexu.v1.PutRecordResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,   // 62: jiexu.v1.GetEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
-	5,   // 63: jiexu.v1.ListEnrolmentsResponse.enrolments:type_name -> jiexu.v1.Enrolment
-	3,   // 64: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
-	62,  // 65: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
-	59,  // 66: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
-	58,  // 67: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
-	58,  // 68: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
-	58,  // 69: jiexu.v1.OutboxMessage.refused_since:type_name -> google.protobuf.Timestamp
-	46,  // 70: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
-	58,  // 71: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
+	8,   // 59: jiexu.v1.ListCasesResponse.cases:type_name -> jiexu.v1.Case
+	4,   // 60: jiexu.v1.PutRecordRequest.record:type_name -> jiexu.v1.Record
+	6,   // 61: jiexu.v1.PutRecordResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	6,   // 62: jiexu.v1.GetEnrolmentResponse.enrolment:type_name -> jiexu.v1.Enrolment
+	6,   // 63: jiexu.v1.ListEnrolmentsResponse.enrolments:type_name -> jiexu.v1.Enrolment
+	4,   // 64: jiexu.v1.ImportRecordsRequest.records:type_name -> jiexu.v1.Record
+	67,  // 65: jiexu.v1.GetCertificateResponse.certificate:type_name -> jiexu.v1.SealedCertificate
+	64,  // 66: jiexu.v1.GetCertificateResponse.voided_on:type_name -> jiexu.v1.Date
+	63,  // 67: jiexu.v1.OutboxMessage.created_at:type_name -> google.protobuf.Timestamp
+	63,  // 68: jiexu.v1.OutboxMessage.next_attempt_at:type_name -> google.protobuf.Timestamp
+	63,  // 69: jiexu.v1.OutboxMessage.refused_since:type_name -> google.protobuf.Timestamp
+	47,  // 70: jiexu.v1.ListOutboxResponse.messages:type_name -> jiexu.v1.OutboxMessage
+	63,  // 71: jiexu.v1.PeerStatus.oldest_pending_at:type_name -> google.protobuf.Timestamp
 	1,   // 72: jiexu.v1.CaseCount.side:type_name -> jiexu.v1.CaseSide
 	2,   // 73: jiexu.v1.CaseCount.state:type_name -> jiexu.v1.CaseState
-	58,  // 74: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
-	58,  // 75: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
-	52,  // 76: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
-	53,  // 77: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
-	58,  // 78: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
-	8,   // 79: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
-	10,  // 80: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
-	32,  // 81: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
-	34,  // 82: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
-	12,  // 83: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
-	14,  // 84: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
-	16,  // 85: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
-	36,  // 86: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
-	38,  // 87: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
-	40,  // 88: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
-	42,  // 89: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
-	18,  // 90: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
-	20,  // 91: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
-	22,  // 92: jiexu.v1.AgencyService.PayOutHeld:input_type -> jiexu.v1.PayOutHeldRequest
-	24,  // 93: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
-	44,  // 94: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
-	26,  // 95: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
-	28,  // 96: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
-	30,  // 97: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
-	47,  // 98: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
-	49,  // 99: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
-	51,  // 100: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
-	9,   // 101: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
-	11,  // 102: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
-	33,  // 103: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
-	35,  // 104: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
-	13,  // 105: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
-	15,  // 106: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
-	17,  // 107: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
-	37,  // 108: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
-	39,  // 109: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
-	41,  // 110: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
-	43,  // 111: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
-	19,  // 112: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
-	21,  // 113: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
-	23,  // 114: jiexu.v1.AgencyService.PayOutHeld:output_type -> jiexu.v1.PayOutHeldResponse
-	25,  // 115: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
-	45,  // 116: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
-	27,  // 117: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
-	29,  // 118: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
-	31,  // 119: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
-	48,  // 120: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
-	50,  // 121: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
-	54,  // 122: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
-	101, // [101:123] is the sub-list for method output_type
-	79,  // [79:101] is the sub-list for method input_type
-	79,  // [79:79] is the sub-list for extension type_name
-	79,  // [79:79] is the sub-list for extension extendee
-	0,   // [0:79] is the sub-list for field type_name
+	63,  // 74: jiexu.v1.GetStatusResponse.registry_expires_at:type_name -> google.protobuf.Timestamp
+	63,  // 75: jiexu.v1.GetStatusResponse.certificate_expires_at:type_name -> google.protobuf.Timestamp
+	53,  // 76: jiexu.v1.GetStatusResponse.peers:type_name -> jiexu.v1.PeerStatus
+	54,  // 77: jiexu.v1.GetStatusResponse.cases:type_name -> jiexu.v1.CaseCount
+	63,  // 78: jiexu.v1.GetStatusResponse.registry_fetched_at:type_name -> google.protobuf.Timestamp
+	1,   // 79: jiexu.v1.SharedCase.side:type_name -> jiexu.v1.CaseSide
+	2,   // 80: jiexu.v1.SharedCase.state:type_name -> jiexu.v1.CaseState
+	65,  // 81: jiexu.v1.SharedCase.reject_reason:type_name -> jiexu.v1.RejectReason
+	63,  // 82: jiexu.v1.SharedCase.updated_at:type_name -> google.protobuf.Timestamp
+	3,   // 83: jiexu.v1.ReconcileDifference.kind:type_name -> jiexu.v1.DifferenceKind
+	56,  // 84: jiexu.v1.ReconcileDifference.here:type_name -> jiexu.v1.SharedCase
+	56,  // 85: jiexu.v1.ReconcileDifference.peer:type_name -> jiexu.v1.SharedCase
+	64,  // 86: jiexu.v1.ReconcileRequest.opened_from:type_name -> jiexu.v1.Date
+	64,  // 87: jiexu.v1.ReconcileRequest.opened_to:type_name -> jiexu.v1.Date
+	57,  // 88: jiexu.v1.ReconcileResponse.differences:type_name -> jiexu.v1.ReconcileDifference
+	63,  // 89: jiexu.v1.ReconcileResponse.at:type_name -> google.protobuf.Timestamp
+	9,   // 90: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
+	11,  // 91: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
+	33,  // 92: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
+	35,  // 93: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
+	13,  // 94: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
+	15,  // 95: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
+	17,  // 96: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
+	37,  // 97: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
+	39,  // 98: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
+	41,  // 99: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
+	43,  // 100: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
+	19,  // 101: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
+	21,  // 102: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
+	23,  // 103: jiexu.v1.AgencyService.PayOutHeld:input_type -> jiexu.v1.PayOutHeldRequest
+	25,  // 104: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
+	45,  // 105: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
+	27,  // 106: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
+	29,  // 107: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
+	31,  // 108: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
+	48,  // 109: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
+	50,  // 110: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
+	52,  // 111: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
+	58,  // 112: jiexu.v1.AgencyService.Reconcile:input_type -> jiexu.v1.ReconcileRequest
+	10,  // 113: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
+	12,  // 114: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
+	34,  // 115: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
+	36,  // 116: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
+	14,  // 117: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
+	16,  // 118: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
+	18,  // 119: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
+	38,  // 120: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
+	40,  // 121: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
+	42,  // 122: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
+	44,  // 123: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
+	20,  // 124: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
+	22,  // 125: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
+	24,  // 126: jiexu.v1.AgencyService.PayOutHeld:output_type -> jiexu.v1.PayOutHeldResponse
+	26,  // 127: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
+	46,  // 128: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
+	28,  // 129: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
+	30,  // 130: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
+	32,  // 131: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
+	49,  // 132: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
+	51,  // 133: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
+	55,  // 134: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
+	59,  // 135: jiexu.v1.AgencyService.Reconcile:output_type -> jiexu.v1.ReconcileResponse
+	113, // [113:136] is the sub-list for method output_type
+	90,  // [90:113] is the sub-list for method input_type
+	90,  // [90:90] is the sub-list for extension type_name
+	90,  // [90:90] is the sub-list for extension extendee
+	0,   // [0:90] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_agency_proto_init() }
@@ -4711,8 +5275,8 @@ func file_jiexu_v1_agency_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jiexu_v1_agency_proto_rawDesc), len(file_jiexu_v1_agency_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   52,
+			NumEnums:      4,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,7 @@ const (
 	AgencyService_ListOutbox_FullMethodName          = "/jiexu.v1.AgencyService/ListOutbox"
 	AgencyService_RedriveOutbox_FullMethodName       = "/jiexu.v1.AgencyService/RedriveOutbox"
 	AgencyService_GetStatus_FullMethodName           = "/jiexu.v1.AgencyService/GetStatus"
+	AgencyService_Reconcile_FullMethodName           = "/jiexu.v1.AgencyService/Reconcile"
 )
 
 // AgencyServiceClient is the client API for AgencyService service.
@@ -113,6 +114,9 @@ type AgencyServiceClient interface {
 	RedriveOutbox(ctx context.Context, in *RedriveOutboxRequest, opts ...grpc.CallOption) (*RedriveOutboxResponse, error)
 	// GetStatus summarises the node on one screen.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
+	// Reconcile compares this node's cases with a peer's (对账, over the
+	// peer's ReconcileService) and lists every difference.
+	Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*ReconcileResponse, error)
 }
 
 type agencyServiceClient struct {
@@ -352,6 +356,16 @@ func (c *agencyServiceClient) GetStatus(ctx context.Context, in *GetStatusReques
 	return out, nil
 }
 
+func (c *agencyServiceClient) Reconcile(ctx context.Context, in *ReconcileRequest, opts ...grpc.CallOption) (*ReconcileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReconcileResponse)
+	err := c.cc.Invoke(ctx, AgencyService_Reconcile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgencyServiceServer is the server API for AgencyService service.
 // All implementations must embed UnimplementedAgencyServiceServer
 // for forward compatibility.
@@ -422,6 +436,9 @@ type AgencyServiceServer interface {
 	RedriveOutbox(context.Context, *RedriveOutboxRequest) (*RedriveOutboxResponse, error)
 	// GetStatus summarises the node on one screen.
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
+	// Reconcile compares this node's cases with a peer's (对账, over the
+	// peer's ReconcileService) and lists every difference.
+	Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error)
 	mustEmbedUnimplementedAgencyServiceServer()
 }
 
@@ -497,6 +514,9 @@ func (UnimplementedAgencyServiceServer) RedriveOutbox(context.Context, *RedriveO
 }
 func (UnimplementedAgencyServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
+}
+func (UnimplementedAgencyServiceServer) Reconcile(context.Context, *ReconcileRequest) (*ReconcileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Reconcile not implemented")
 }
 func (UnimplementedAgencyServiceServer) mustEmbedUnimplementedAgencyServiceServer() {}
 func (UnimplementedAgencyServiceServer) testEmbeddedByValue()                       {}
@@ -908,6 +928,24 @@ func _AgencyService_GetStatus_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgencyService_Reconcile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReconcileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgencyServiceServer).Reconcile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgencyService_Reconcile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgencyServiceServer).Reconcile(ctx, req.(*ReconcileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgencyService_ServiceDesc is the grpc.ServiceDesc for AgencyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -998,6 +1036,10 @@ var AgencyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatus",
 			Handler:    _AgencyService_GetStatus_Handler,
+		},
+		{
+			MethodName: "Reconcile",
+			Handler:    _AgencyService_Reconcile_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,381 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"jiexu/certs"
+	"jiexu/gateway"
+	"jiexu/node/render"
+	"jiexu/node/rules"
+	"jiexu/node/store"
+	"jiexu/node/transfer"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+	"jiexu/registry"
+)
+
+// Bounds of a roll-forward.
+const (
+	// rollForwardPeers is how many peers are asked at once.
+	rollForwardPeers = 8
+	// rollForwardPeerTimeout bounds the questions to one peer: a peer that
+	// does not answer is reported, not waited for.
+	rollForwardPeerTimeout = 2 * time.Minute
+	// rollForwardDays is how far before the backup the questions reach: a
+	// case open when the backup was taken was opened at most this long
+	// before (dailyWindow), and the range may span at most maxSharedDays.
+	rollForwardDays = dailyWindow
+)
+
+// roller brings a restored store forward from its peers' answers. It runs
+// while the node is stopped, on the restored copy, with a gateway of its
+// own over that copy: the node's certificate and its client dialling, the
+// registry snapshot the copy (or registry_snapshot) holds, no dispatcher.
+type roller struct {
+	cfg    Config
+	db     *bolt.DB
+	gw     *gateway.Gateway
+	log    *slog.Logger
+	now    func() time.Time
+	idKey  []byte
+	report *store.RollForwardReport
+
+	people map[string]string // id hash → ID number, built on first need
+}
+
+// rollForwardFunc is the store.RestoreOptions.RollForward of a node's
+// restore.
+func rollForwardFunc(cfg Config, log *slog.Logger, now func() time.Time) func(context.Context, *bolt.DB, *store.RestoreReport) error {
+	return func(ctx context.Context, db *bolt.DB, r *store.RestoreReport) error {
+		gw, err := rollForwardGateway(cfg, db, log, now)
+		if err != nil {
+			return err
+		}
+		defer gw.Wait()
+		ro := &roller{cfg: cfg, db: db, gw: gw, log: log, now: now, idKey: make([]byte, 32), report: &r.RollForward}
+		_, _ = rand.Read(ro.idKey)
+		return ro.run(ctx, r.BackupTakenAt)
+	}
+}
+
+// rollForwardGateway opens a gateway over the restored copy to call peers.
+func rollForwardGateway(cfg Config, db *bolt.DB, log *slog.Logger, now func() time.Time) (*gateway.Gateway, error) {
+	kp, err := certs.LoadKeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("cert_file/key_file: %w", err)
+	}
+	ca, err := certs.LoadCertificate(cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	table := registry.DefaultTable()
+	if cfg.DivisionsDir != "" {
+		if table, err = registry.LoadTableDir(cfg.DivisionsDir); err != nil {
+			return nil, fmt.Errorf("divisions_dir: %w", err)
+		}
+	}
+	gcfg := gateway.NewConfig()
+	gcfg.Region, gcfg.DB, gcfg.KeyPair, gcfg.CA, gcfg.Table = cfg.Region, db, kp, ca, table
+	gcfg.CallTimeout, gcfg.Logger, gcfg.Now = time.Duration(cfg.CallTimeout), log, now
+	gw, err := gateway.New(gcfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RegistrySnapshot != "" { // a newer snapshot than the backup's, if it is one
+		if signed, err := registry.LoadSigned(cfg.RegistrySnapshot); err == nil {
+			_, _ = gw.Directory().Install(signed)
+		}
+	}
+	return gw, nil
+}
+
+// run asks every peer and brings the store forward from each answer.
+func (ro *roller) run(ctx context.Context, backupAt time.Time) error {
+	if backupAt.IsZero() {
+		backupAt = ro.now()
+	}
+	now := ro.now()
+	from := rules.DateOf(backupAt.In(rules.CST).AddDate(0, 0, -rollForwardDays))
+	if oldest := now.In(rules.CST).AddDate(0, 0, -(maxSharedDays - 1)); rules.DateTime(from).Before(oldest) {
+		from = rules.DateOf(oldest)
+	}
+	peers, err := ro.peers()
+	if err != nil {
+		return err
+	}
+	answers := ro.ask(ctx, peers, from, rules.DateOf(now))
+	for _, peer := range peers {
+		view, ok := answers[peer]
+		if !ok {
+			continue
+		}
+		if err := ro.apply(peer, view); err != nil {
+			return fmt.Errorf("peer %s's answer: %w", peer, err)
+		}
+	}
+	return nil
+}
+
+// peers are the regions to ask: every node the registry snapshot lists,
+// and every region a case in the store names.
+func (ro *roller) peers() ([]string, error) {
+	seen := map[string]bool{}
+	if r, err := ro.gw.Directory().Router(); err == nil {
+		for _, region := range r.Regions() {
+			if node, err := r.Node(region); err == nil {
+				seen[node.GetRegion()] = true
+			}
+		}
+	}
+	err := ro.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCases).ForEach(func(k, v []byte) error {
+			c, err := getCase(tx, string(k))
+			if err == nil && c != nil {
+				seen[ro.gw.Directory().Canonical(counterparty(c))] = true
+			}
+			return err
+		})
+	})
+	delete(seen, "")
+	for p := range seen {
+		if ro.gw.Directory().SameRegion(p, ro.cfg.Region) {
+			delete(seen, p)
+		}
+	}
+	peers := make([]string, 0, len(seen))
+	for p := range seen {
+		peers = append(peers, p)
+	}
+	slices.Sort(peers)
+	return peers, err
+}
+
+// ask asks the peers, a few at a time, what they hold of this region's
+// cases; the report lists those that did not answer.
+func (ro *roller) ask(ctx context.Context, peers []string, from, to *jiexuv1.Date) map[string]sideView {
+	var mu sync.Mutex
+	answers := map[string]sideView{}
+	failed := map[string]error{}
+	sem := make(chan struct{}, rollForwardPeers)
+	var wg sync.WaitGroup
+	for _, peer := range peers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			pctx, cancel := context.WithTimeout(ctx, rollForwardPeerTimeout)
+			defer cancel()
+			view, err := collectRange(pctx, peerSource(ro.gw.Invoke, peer), from, to, ro.idKey)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed[peer] = err
+				return
+			}
+			answers[peer] = view
+		}()
+	}
+	wg.Wait()
+	for _, peer := range peers {
+		if err, ok := failed[peer]; ok {
+			ro.log.Warn("roll-forward: a peer did not answer", "peer", peer, "err", err)
+			ro.report.Unreachable = append(ro.report.Unreachable, fmt.Sprintf("%s (%v): once the node serves, run 'jiexu reconcile --peer %s --since %s'",
+				peer, rules.Clip(err.Error(), 160), peer, rules.DateTime(from).Format("2006-01-02")))
+		} else {
+			ro.report.Asked = append(ro.report.Asked, peer)
+		}
+	}
+	return answers
+}
+
+// apply brings the store forward from one peer's answer, case by case in
+// id order, in one transaction.
+func (ro *roller) apply(peer string, view sideView) error {
+	return ro.db.Update(func(tx *bolt.Tx) error {
+		for _, id := range slices.Sorted(maps.Keys(view)) {
+			if err := ro.applyCase(tx, peer, view[id]); err != nil {
+				return fmt.Errorf("case %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// applyCase brings one case forward: the numbers the peer has seen are
+// never handed out again, and a transfer the destination completed is
+// closed here.
+func (ro *roller) applyCase(tx *bolt.Tx, peer string, sc *jiexuv1.SharedCase) error {
+	if err := ro.markUsed(tx, sc); err != nil {
+		return err
+	}
+	c, err := getCase(tx, sc.GetCaseId())
+	if err != nil {
+		return err
+	}
+	switch {
+	case sc.GetSide() == sideDestination && sc.GetState() == jiexuv1.CaseState_CASE_STATE_COMPLETED:
+		return ro.closeOrigin(tx, peer, c, sc)
+	case c == nil:
+		ro.decide("case %s: %s holds its %s side as %s; this store has no record of it. Ask %s's operator for the case and enter what it needs here",
+			sc.GetCaseId(), peer, render.Label(sc.GetSide()), render.Label(sc.GetState()), peer)
+	case c.GetSide() == sc.GetSide():
+		ro.decide("case %s: both this store and %s hold its %s side", sc.GetCaseId(), peer, render.Label(c.GetSide()))
+	case sc.GetEnded() && !transfer.Terminal(c.GetState()):
+		ro.decide("case %s: %s ended its side as %s; this store holds it as %s. Compare with %s's operator and end it here as it ended there",
+			sc.GetCaseId(), peer, render.Label(sc.GetState()), render.Label(c.GetState()), peer)
+	}
+	return nil
+}
+
+// closeOrigin closes this origin's side of a case the destination has
+// completed: the period is transferred out and the remitted balance is no
+// longer here, as if the messages lost with the restore had been applied.
+func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jiexuv1.SharedCase) error {
+	if c != nil && (c.GetState() == jiexuv1.CaseState_CASE_STATE_CLOSED || c.GetSide() != sideOrigin) {
+		return nil
+	}
+	id, err := ro.personOf(tx, c, sc)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		ro.decide("case %s: %s completed the transfer in (%s credited) of %s; no enrolment here matches: find the person and end the period here by hand",
+			sc.GetCaseId(), peer, rules.AmountFigures(sc.GetAmountFen()), sc.GetMaskedIdNumber())
+		return nil
+	}
+	e, err := getEnrolment(tx, id)
+	if err != nil {
+		return err
+	}
+	from := jiexuv1.CaseState_CASE_STATE_UNSPECIFIED
+	if c == nil {
+		c = &jiexuv1.Case{CaseId: sc.GetCaseId(), Side: sideOrigin, OpenedAt: timestamppb.New(ro.now()),
+			Person: e.GetPerson(), OriginRegion: ro.cfg.Region, OriginDivision: ro.cfg.Region, DestinationRegion: peer}
+	} else {
+		from = c.GetState()
+	}
+	held, err := ro.transferOut(tx, e, c, sc)
+	if err != nil {
+		return err
+	}
+	now := ro.now()
+	c.State, c.Acted, c.Confirmed, c.CertificateAcked = jiexuv1.CaseState_CASE_STATE_CLOSED, true, true, true
+	c.AmountFen, c.ExpectedAmountFen, c.CertificateNumber = sc.GetAmountFen(), sc.GetAmountFen(), sc.GetCertificateNumber()
+	c.Note = fmt.Sprintf("rolled forward by 'jiexu node restore' from %s's record: completed there", peer)
+	c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: c.GetState(), At: timestamppb.New(now), Event: "RolledForward"})
+	c.UpdatedAt = timestamppb.New(now)
+	if err := ro.gw.Audit().Append(tx, gateway.CaseTransition(c.GetCaseId(), render.Label(from), render.Label(c.GetState()))); err != nil {
+		return err
+	}
+	if err := putCase(tx, c); err != nil {
+		return err
+	}
+	was := "missing"
+	if from != jiexuv1.CaseState_CASE_STATE_UNSPECIFIED {
+		was = render.Label(from)
+	}
+	ro.recovered("case %s (%s): %s completed it; here %s → closed; %s remitted is no longer here%s",
+		c.GetCaseId(), rules.MaskID(id), peer, was, rules.AmountFigures(sc.GetAmountFen()), heldNote(held))
+	return nil
+}
+
+// transferOut marks the person's period transferred out by the case, as
+// the origin's own step would have, and returns what is held here for the
+// person (a balance beyond what was remitted).
+func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case, sc *jiexuv1.SharedCase) (int64, error) {
+	p := periodOfCase(e, c.GetCaseId())
+	if p == nil {
+		p = latest(e)
+	}
+	if p == nil {
+		return 0, fmt.Errorf("%w: %s has no period", ErrMismatch, rules.MaskID(e.GetPerson().GetIdNumber()))
+	}
+	if p.GetStatus() == statusTransferred {
+		return p.GetHeldFen(), nil
+	}
+	if p.GetStatus() != statusSuspended {
+		ro.decide("case %s: the person's period here was %s, not suspended, when the backup was taken: it is now marked transferred out; check its last month",
+			c.GetCaseId(), render.Label(p.GetStatus()))
+	}
+	rest := p.GetBalanceFen() - sc.GetAmountFen()
+	if rest < 0 {
+		ro.decide("case %s: %s remitted is more than the %s this store held for the person: check the remittance with the destination",
+			c.GetCaseId(), rules.AmountFigures(sc.GetAmountFen()), rules.AmountFigures(p.GetBalanceFen()))
+		rest = 0
+	}
+	p.Status, p.CaseId = statusTransferred, c.GetCaseId()
+	p.HeldFen += rest
+	p.BalanceFen = 0
+	p.Note = fmt.Sprintf("transferred out to %s (case %s); rolled forward by 'jiexu node restore'", c.GetDestinationRegion(), c.GetCaseId())
+	p.UpdatedAt = timestamppb.New(ro.now())
+	return p.GetHeldFen(), putEnrolment(tx, e)
+}
+
+func heldNote(held int64) string {
+	if held == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s held here for the person)", rules.AmountFigures(held))
+}
+
+// markUsed raises the counters past the case id and certificate serial a
+// peer has seen from this region, so that neither is handed out again.
+func (ro *roller) markUsed(tx *bolt.Tx, sc *jiexuv1.SharedCase) error {
+	if id := sc.GetCaseId(); caseRegion(id) == ro.cfg.Region && caseIDPattern.MatchString(id) {
+		seq, err := strconv.ParseUint(id[16:], 10, 64)
+		if err == nil {
+			if err := (counters{}).Raise(tx, "case/"+id[7:15], seq); err != nil {
+				return err
+			}
+		}
+	}
+	if sc.GetSide() != sideDestination || sc.GetCertificateNumber() == "" {
+		return nil // a certificate this node issued is one an origin's peer names
+	}
+	num, err := rules.ParseCertNumber(sc.GetCertificateNumber())
+	if err != nil {
+		ro.decide("case %s: the peer names certificate %q, which is not a certificate number", sc.GetCaseId(), sc.GetCertificateNumber())
+		return nil
+	}
+	return (counters{}).Raise(tx, "cert/"+strconv.Itoa(num.Year), uint64(num.Serial))
+}
+
+// personOf finds the ID number of a case's person: the case's own, or the
+// enrolment whose keyed hash the peer sent.
+func (ro *roller) personOf(tx *bolt.Tx, c *jiexuv1.Case, sc *jiexuv1.SharedCase) (string, error) {
+	if id := c.GetPerson().GetIdNumber(); id != "" {
+		return id, nil
+	}
+	if len(sc.GetIdHash()) == 0 {
+		return "", nil
+	}
+	if ro.people == nil {
+		ro.people = map[string]string{}
+		err := tx.Bucket(bucketEnrolments).ForEach(func(k, _ []byte) error {
+			ro.people[string(idHash(ro.idKey, string(k)))] = string(k)
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	return ro.people[string(sc.GetIdHash())], nil
+}
+
+func (ro *roller) recovered(format string, args ...any) {
+	ro.report.Recovered = append(ro.report.Recovered, fmt.Sprintf(format, args...))
+}
+
+func (ro *roller) decide(format string, args ...any) {
+	ro.report.Decide = append(ro.report.Decide, fmt.Sprintf(format, args...))
+}
