@@ -229,7 +229,15 @@ func newNodeServeCmd() *cobra.Command {
 			// A file-size limit (RLIMIT_FSIZE) must fail a write with EFBIG,
 			// which the store reports, not kill the node with SIGXFSZ.
 			signal.Ignore(syscall.SIGXFSZ)
-			n, err := node.New(cfg, node.WithLogger(cfg.NewLogger(cmd.ErrOrStderr())), node.WithConfigFile(cfgFile))
+			passed, err := inheritedListeners("listen", "metrics_listen")
+			if err != nil {
+				return err
+			}
+			opts := []node.Option{node.WithLogger(cfg.NewLogger(cmd.ErrOrStderr())), node.WithConfigFile(cfgFile)}
+			if len(passed) > 0 {
+				opts = append(opts, node.WithListeners(passed["listen"], passed["metrics_listen"]))
+			}
+			n, err := node.New(cfg, opts...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", cfgFile, err)
 			}

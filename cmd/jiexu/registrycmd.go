@@ -308,8 +308,12 @@ func newRegistryServeCmd() *cobra.Command {
 		Short: "serve snapshots over mutual TLS",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			passed, err := inheritedListeners("listen")
+			if err != nil {
+				return err
+			}
 			return registry.Serve(cmd.Context(), registry.ServeConfig{
-				Dir: dir, Listen: listen,
+				Dir: dir, Listen: listen, Listener: passed["listen"],
 				CertFile: filepath.Join(tls, certs.CertFile), KeyFile: filepath.Join(tls, certs.KeyFile), CAFile: filepath.Join(tls, certs.CACertFile),
 				Logger: slog.New(node.ClipLogs(slog.NewJSONHandler(os.Stderr, nil))),
 			})

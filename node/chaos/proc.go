@@ -20,6 +20,12 @@ type process struct {
 	log  string
 	bin  string
 
+	// sockets are listening sockets the harness holds for the process's
+	// whole life and passes at every start (systemd's socket-activation
+	// protocol: from fd 3, named by LISTEN_FDNAMES), so that its port
+	// stays its own while it is down.
+	sockets []socket
+
 	mu   sync.Mutex // guards cmd and done
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -42,6 +48,14 @@ func (p *process) start() error {
 	}
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	if len(p.sockets) > 0 {
+		names := make([]string, len(p.sockets))
+		for i, s := range p.sockets {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, s.file)
+			names[i] = s.name
+		}
+		cmd.Env = append(os.Environ(), "LISTEN_FDS="+strconv.Itoa(len(p.sockets)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return fmt.Errorf("start %s: %w", p.name, err)
@@ -187,4 +201,25 @@ func holds(pid int, inode string) bool {
 		}
 	}
 	return false
+}
+
+// socket is a listening socket passed to a process under a name.
+type socket struct {
+	name string
+	file *os.File
+}
+
+// socketOf takes the file of a listener the layout bound, for a process to
+// inherit under name; the harness keeps it open for the run.
+func socketOf(name string, l net.Listener) (socket, error) {
+	tl, ok := l.(*net.TCPListener)
+	if !ok {
+		return socket{}, fmt.Errorf("socket %s: not a TCP listener", name)
+	}
+	f, err := tl.File() // a duplicate, blocking: what a child expects
+	tl.Close()
+	if err != nil {
+		return socket{}, fmt.Errorf("socket %s: %w", name, err)
+	}
+	return socket{name: name, file: f}, nil
 }

@@ -152,6 +152,7 @@ type harness struct {
 	callers *callers
 	clients map[string]jiexuv1.AgencyServiceClient
 	conns   []*grpc.ClientConn
+	sockets []*os.File // the listening sockets passed to the processes
 	mounted []string
 	backups map[string]string
 	start   time.Time
@@ -240,8 +241,28 @@ func (h *harness) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	l.Close() // the processes bind the ports themselves
 	h.layout = l
+	// The harness keeps every port Init bound and passes it to the process
+	// that serves on it at each start: a port freed while a node is down
+	// could be taken by another program, and the node would not come back.
+	// sockets takes the layout's ports by name, each passed under the
+	// config key it stands for: {layout name, key}, ….
+	sockets := func(names ...[2]string) ([]socket, error) {
+		var out []socket
+		for _, name := range names {
+			lis := l.Listener(name[0])
+			if lis == nil {
+				continue
+			}
+			s, err := socketOf(name[1], lis)
+			if err != nil {
+				return nil, err
+			}
+			h.sockets = append(h.sockets, s.file)
+			out = append(out, s)
+		}
+		return out, nil
+	}
 	if h.o.Faults.Disk {
 		h.report.DiskMethod = DiskRlimit
 		if err := mountTmpfs(filepath.Join(l.Dir, "probe-mount")); err == nil {
@@ -273,14 +294,22 @@ func (h *harness) setup(ctx context.Context) error {
 		}
 		h.proxies[nl.Region] = p
 		routes[nl.Region] = p.Addr()
+		socks, err := sockets([2]string{nl.Region + "/listen", "listen"}, [2]string{nl.Region + "/metrics", "metrics_listen"})
+		if err != nil {
+			return err
+		}
 		h.nodes[nl.Region] = &process{name: "node " + nl.Region, bin: h.o.Binary, log: filepath.Join(nl.Dir, "node.log"),
-			args: []string{"node", "serve", "--config", nl.ConfigFile}}
+			args: []string{"node", "serve", "--config", nl.ConfigFile}, sockets: socks}
 	}
 	if err := devnet.RouteVia(l, routes, time.Now()); err != nil {
 		return err
 	}
+	regSocks, err := sockets([2]string{"registry", "listen"})
+	if err != nil {
+		return err
+	}
 	h.reg = &process{name: "registry", bin: h.o.Binary, log: filepath.Join(l.RegistryDir, "registry.log"),
-		args: []string{"registry", "serve", "--dir", l.RegistryDir, "--listen", l.RegistryAddr, "--tls", l.RegistryTLS}}
+		args: []string{"registry", "serve", "--dir", l.RegistryDir, "--listen", l.RegistryAddr, "--tls", l.RegistryTLS}, sockets: regSocks}
 	if err := h.reg.start(); err != nil {
 		return err
 	}
@@ -914,6 +943,12 @@ func (h *harness) teardown() {
 	}
 	for _, p := range h.proxies {
 		p.Close()
+	}
+	for _, f := range h.sockets {
+		f.Close()
+	}
+	if h.layout != nil {
+		h.layout.Close()
 	}
 	for _, dir := range h.mounted {
 		_ = unmount(dir)

@@ -85,6 +85,12 @@ func (l *Layout) take(name string) net.Listener {
 	return lis
 }
 
+// Listener hands over a port Init bound ("registry", "REGION/listen",
+// "REGION/metrics"), or nil once it has been taken: a harness that starts
+// the servers as processes passes it to them, so that no other socket can
+// take the port, not even while a process restarts.
+func (l *Layout) Listener(name string) net.Listener { return l.take(name) }
+
 // Close releases the ports Init bound and no server took, so that separate
 // processes can bind them.
 func (l *Layout) Close() {
