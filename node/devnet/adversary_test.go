@@ -3,12 +3,18 @@ package devnet_test
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
+	"jiexu/gateway"
 	"jiexu/node/devnet"
+	"jiexu/node/rules"
+	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
 // holdOpen opens n TCP connections to addr that never send a byte (no TLS
@@ -72,5 +78,66 @@ func TestOnePeerCannotHoldEveryConnection(t *testing.T) {
 	other := dialAs(t, tn, hulunbuir, layoutOf(t, tn.Layout, hulunbuir).Dir, hohhot)
 	if err := check(other, 10*time.Second); err != nil {
 		t.Fatalf("another peer while the first holds its connections: %v; want an answer", err)
+	}
+}
+
+// Attack: a registered peer (包头) probes case ids that are not its own.
+// Case ids are sequential (REGION-YYYYMMDD-NNNNNN), and before, a message
+// about a case shared with another region was refused with
+// PermissionDenied "case … is shared with 150700, not 150200", while an
+// unknown id got NotFound: the peer learnt which cases exist here and which
+// region each person is moving to or from. Now a case not shared with the
+// sender is answered exactly as a case that does not exist.
+func TestPeerCannotProbeCasesOfOthers(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot)
+	ctx := context.Background()
+	// 呼和浩特 holds a case shared with 呼伦贝尔 (queued there, not running).
+	shared := tn.enrolAndApply(tn.firstEmployee(hulunbuir, 0), hulunbuir, hohhot).GetCaseId()
+	missing := hohhot + "-" + time.Now().In(rules.CST).Format("20060102") + "-999999"
+	bt := dialAs(t, tn, baotou, layoutOf(t, tn.Layout, baotou).Dir, hohhot)
+	person := tn.people(hohhot)[1].GetPerson()
+	probes := []struct {
+		name string
+		send func(caseID string) error
+	}{
+		{"ConfirmRemittance", func(id string) error {
+			m := &jiexuv1.ConfirmRemittanceRequest{Header: bt.header(hohhot, id, gateway.NewMessageID()), AmountFen: 1}
+			bt.seal(t, m)
+			_, err := jiexuv1.NewRemittanceServiceClient(bt.conn).ConfirmRemittance(ctx, m)
+			return err
+		}},
+		{"RejectTransfer", func(id string) error {
+			m := &jiexuv1.RejectTransferRequest{Header: bt.header(hohhot, id, gateway.NewMessageID()), Reason: jiexuv1.RejectReason_REJECT_REASON_OTHER, Detail: "x"}
+			bt.seal(t, m)
+			_, err := jiexuv1.NewTransferServiceClient(bt.conn).RejectTransfer(ctx, m)
+			return err
+		}},
+		{"WithdrawTransfer", func(id string) error {
+			m := &jiexuv1.WithdrawTransferRequest{Header: bt.header(hohhot, id, gateway.NewMessageID())}
+			bt.seal(t, m)
+			_, err := jiexuv1.NewTransferServiceClient(bt.conn).WithdrawTransfer(ctx, m)
+			return err
+		}},
+		{"NotifyTransfer", func(id string) error {
+			m := notice(bt, hohhot, id, gateway.NewMessageID(), person)
+			bt.seal(t, m)
+			_, err := jiexuv1.NewTransferServiceClient(bt.conn).NotifyTransfer(ctx, m)
+			return err
+		}},
+	}
+	for _, p := range probes {
+		t.Run(p.name, func(t *testing.T) {
+			onShared, onMissing := status.Convert(p.send(shared)), status.Convert(p.send(missing))
+			if onShared.Code() == codes.OK {
+				t.Fatalf("a message about a case shared with 呼伦贝尔 was accepted")
+			}
+			if onShared.Code() != onMissing.Code() || strings.ReplaceAll(onShared.Message(), shared, "ID") != strings.ReplaceAll(onMissing.Message(), missing, "ID") {
+				t.Errorf("the answers tell the cases apart:\n existing, shared with 呼伦贝尔: %s %q\n none:                          %s %q",
+					onShared.Code(), onShared.Message(), onMissing.Code(), onMissing.Message())
+			}
+			if strings.Contains(onShared.Message(), hulunbuir) {
+				t.Errorf("the answer names the case's counterparty: %q", onShared.Message())
+			}
+		})
 	}
 }
