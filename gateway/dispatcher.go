@@ -214,7 +214,7 @@ func (d *dispatcher) send(ctx context.Context, e *jiexuv1.OutboxMessage) (*grpc.
 		return nil, nil, err
 	}
 	receipt, err := d.invoke(ctx, c, respType, e)
-	return c, receipt, err
+	return c, receipt, boundPeerError(err)
 }
 
 // invoke makes the call on c and checks the receipt.

@@ -158,6 +158,10 @@ func (c *Config) ClientKeepalive() keepalive.ClientParameters {
 // server's resources for ever.
 func ServerOptions() []grpc.ServerOption { return registry.ServerKeepaliveOptions() }
 
+// maxPeerAnswer bounds a peer's answer to one call: its message, and its
+// headers and trailers (the status text and details).
+const maxPeerAnswer = 256 << 10
+
 // peerConn is the pooled connection to a peer and the address it dials.
 type peerConn struct {
 	address string
@@ -486,7 +490,12 @@ func (g *Gateway) conn(peer string) (*grpc.ClientConn, error) {
 		pc.conn.Close() // the registry moved the peer
 	}
 	creds := credentials.NewTLS(certs.ClientTLS(g.cfg.KeyPair, g.dir.current.Load().roots, region))
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithKeepaliveParams(g.cfg.ClientKeepalive())}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds), grpc.WithKeepaliveParams(g.cfg.ClientKeepalive()),
+		// A peer's answer is a receipt or a certificate, a few KiB, and its
+		// status text and details are bounded likewise: without these, each
+		// of a batch's calls could hold 4 MiB of answer and 16 MiB of
+		// trailers in memory.
+		grpc.WithMaxHeaderListSize(maxPeerAnswer), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxPeerAnswer))}
 	c, err := grpc.NewClient(node.GetAddress(), append(opts, g.cfg.DialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("peer %s at %s: %w", peer, node.GetAddress(), err)
@@ -528,7 +537,7 @@ func (g *Gateway) Invoke(ctx context.Context, peer, method string, req, resp pro
 	if err != nil {
 		return err
 	}
-	return c.Invoke(ctx, method, req, resp)
+	return boundPeerError(c.Invoke(ctx, method, req, resp))
 }
 
 // backoff returns the delay before attempt n (1-based): exponential from

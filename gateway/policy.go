@@ -3,7 +3,9 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -120,4 +122,36 @@ func deadLabel(v verdict) string {
 		return "refused_after_grace"
 	}
 	return "horizon"
+}
+
+// maxPeerText bounds how much of a peer's error text this node keeps (in an
+// outbox message's last_error, a dead letter's reason, a log line, an
+// answer to the agency): gRPC lets a status message reach 16 MiB, and a
+// hostile or broken peer may send that much on every attempt.
+const maxPeerText = 1000
+
+// boundPeerError returns err with the message of its gRPC status cut to
+// maxPeerText bytes (on a character boundary), keeping its code and
+// details (a RetryInfo is still honoured).
+func boundPeerError(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || err == nil || len(st.Message()) <= maxPeerText {
+		return err
+	}
+	p := st.Proto()
+	p.Message = clipText(p.GetMessage(), maxPeerText)
+	return status.ErrorProto(p)
+}
+
+// clipText cuts s to at most max bytes on a character boundary and says
+// how long it was.
+func clipText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }

@@ -510,7 +510,13 @@ func (n *Node) caseFor(tx *bolt.Tx, h *jiexuv1.MessageHeader, side jiexuv1.CaseS
 	if err != nil {
 		return nil, false, err
 	}
-	if c == nil {
+	// A case not shared with the sender is answered as one that does not
+	// exist: case ids are sequential, and telling them apart would show
+	// any registered peer which cases this node holds and with whom.
+	if c != nil && !n.same(counterparty(c), sender) {
+		n.log.Warn("a peer sent a message about a case it does not share", "case", id, "sender", sender, "shared_with", counterparty(c))
+	}
+	if c == nil || !n.same(counterparty(c), sender) {
 		switch {
 		case !creates:
 			return nil, false, fmt.Errorf("%w: case %s", ErrUnknownCase, id)
@@ -520,11 +526,10 @@ func (n *Node) caseFor(tx *bolt.Tx, h *jiexuv1.MessageHeader, side jiexuv1.CaseS
 			return nil, false, vs.err()
 		case !n.same(caseRegion(id), sender):
 			return nil, false, fmt.Errorf("%w: case id %s names region %s; only that region opens it", ErrNotShared, id, caseRegion(id))
+		case c != nil: // the sender's own id, held here with another region
+			return nil, false, fmt.Errorf("%w: case %s", ErrNotShared, id)
 		}
 		return &jiexuv1.Case{CaseId: id, Side: side, OpenedAt: timestamppb.New(n.now())}, true, nil
-	}
-	if !n.same(counterparty(c), sender) {
-		return nil, false, fmt.Errorf("%w: case %s is shared with %s, not %s", ErrNotShared, id, counterparty(c), sender)
 	}
 	if c.GetSide() != side {
 		return nil, false, fmt.Errorf("%w: case %s is this node's %s case", ErrMismatch, id, render.Label(c.GetSide()))

@@ -146,6 +146,10 @@ type Limits struct {
 	AgencyBurst int     `json:"agency_burst"`
 	// MaxConnections caps the open connections of each listener.
 	MaxConnections int `json:"max_connections"`
+	// MaxConnectionsPerCaller caps the connections one client certificate
+	// (a peer's node certificate, an operator's) holds open on a listener,
+	// so that no caller can take every place (see limits.ConnGuard).
+	MaxConnectionsPerCaller int `json:"max_connections_per_caller"`
 	// MaxStreams caps the calls in flight on one connection.
 	MaxStreams int `json:"max_streams"`
 }
@@ -157,7 +161,7 @@ func DefaultLimits() Limits {
 		PeerRate: 200, PeerBurst: 400, PeerConcurrency: 64,
 		LookupRate: 0.2, LookupBurst: 20,
 		AgencyRate: 100, AgencyBurst: 200,
-		MaxConnections: 1024, MaxStreams: 128,
+		MaxConnections: 1024, MaxConnectionsPerCaller: 16, MaxStreams: 128,
 	}
 }
 
@@ -173,6 +177,8 @@ func (l Limits) validate() error {
 		return errors.New("limits.agency_rate, limits.agency_burst: must be positive")
 	case l.MaxConnections < 1:
 		return errors.New("limits.max_connections: must be at least 1")
+	case l.MaxConnectionsPerCaller < 1:
+		return errors.New("limits.max_connections_per_caller: must be at least 1")
 	case l.MaxStreams < 1:
 		return errors.New("limits.max_streams: must be at least 1")
 	}

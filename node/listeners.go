@@ -2,12 +2,10 @@ package node
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/netutil"
 	"google.golang.org/grpc/peer"
 
 	"jiexu/certs"
@@ -85,9 +83,12 @@ func (n *Node) agencyLimiter() *limits.Limiter {
 	})
 }
 
-// capConnections caps a TCP listener's open connections.
-func (n *Node) capConnections(l net.Listener) net.Listener {
-	return netutil.LimitListener(l, n.cfg.Limits.MaxConnections)
+// connGuard caps a TLS listener's open connections, and each caller's: a
+// connection that has not finished its handshake gives its place to a new
+// one when the listener is full (limits.ConnGuard). Use its Listener and
+// its Credentials together.
+func (n *Node) connGuard() *limits.ConnGuard {
+	return limits.NewConnGuard(n.cfg.Limits.MaxConnections, n.cfg.Limits.MaxConnectionsPerCaller)
 }
 
 // metricsServer is /metrics over HTTP with bounded headers and request and

@@ -338,8 +338,9 @@ func (n *Node) Run(ctx context.Context) error {
 	// (and may it call), its rate and calls in flight, the size of every
 	// field, recovery.
 	peerLim := n.peerLimiter()
+	peerGuard := n.connGuard()
 	peerSrv := grpc.NewServer(append(append(limits.ServerOptions(MaxPeerMessage, uint32(n.cfg.Limits.MaxStreams)), gateway.ServerOptions()...),
-		grpc.Creds(credentials.NewTLS(certs.ServerTLS(n.kp, poolOf(n.ca)))),
+		grpc.Creds(peerGuard.Credentials(credentials.NewTLS(certs.ServerTLS(n.kp, poolOf(n.ca))))),
 		grpc.ChainUnaryInterceptor(
 			n.srvMetrics.UnaryServerInterceptor(),
 			logging.UnaryServerInterceptor(slogLogger(n.log), logOpts...),
@@ -392,12 +393,13 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	agencySrv := newAgencyServer(unixCreds{}, false)
 	var agencyTLSSrv *grpc.Server
+	agencyGuard := n.connGuard()
 	if n.cfg.AgencyTLSListen != "" {
 		tlsCfg, err := n.operatorTLS()
 		if err != nil {
 			return err
 		}
-		agencyTLSSrv = newAgencyServer(credentials.NewTLS(tlsCfg), true)
+		agencyTLSSrv = newAgencyServer(agencyGuard.Credentials(credentials.NewTLS(tlsCfg)), true)
 	}
 
 	var lis []net.Listener
@@ -414,7 +416,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	lis = append(lis, peerLis)
-	peerLis = n.capConnections(peerLis)
+	peerLis = peerGuard.Listener(peerLis)
 	agencyLis, err := listen(n.cfg.AgencyAddress())
 	if err != nil {
 		closeAll()
@@ -429,7 +431,7 @@ func (n *Node) Run(ctx context.Context) error {
 			return listenError("agency_tls_listen", err)
 		}
 		lis = append(lis, agencyTLSLis)
-		agencyTLSLis = n.capConnections(agencyTLSLis)
+		agencyTLSLis = agencyGuard.Listener(agencyTLSLis)
 		if !isLoopback(agencyTLSLis.Addr().String()) {
 			n.log.Warn("the agency API is reachable from the network: only operator certificates protect it", "agency_tls_listen", agencyTLSLis.Addr().String())
 		}

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -134,11 +133,13 @@ func (s *Service) GetSnapshot(_ context.Context, req *jiexuv1.GetSnapshotRequest
 // server, the registry's and the nodes': clients may ping every 5s or less
 // often, also while no call is in progress; an idle connection is closed
 // after 15 minutes; a silent one is pinged after 30s and closed when the
-// ping goes unanswered for 10s.
+// ping goes unanswered for 10s; a new connection has
+// limits.HandshakeTimeout (10s) for its TLS and HTTP/2 handshake.
 func ServerKeepaliveOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute, Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.ConnectionTimeout(limits.HandshakeTimeout),
 	}
 }
 
@@ -168,6 +169,9 @@ type ServeConfig struct {
 const (
 	maxRegistryRequest = 64 << 10
 	maxRegistryStreams = 16
+	// maxRegistryConnsPerCaller: a node keeps one connection to the
+	// registry; the rest is room for a restart, the CLI and probes.
+	maxRegistryConnsPerCaller = 8
 )
 
 func (c *ServeConfig) defaults() {
@@ -240,8 +244,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	cfg.defaults()
 	svc := NewService(cfg.Dir, ca)
 	lim := limits.NewLimiter(limits.Config{Rate: limits.Rate{PerSecond: cfg.Rate, Burst: cfg.Burst}, Concurrency: cfg.Concurrency, Key: callerKey})
+	// A slowloris cannot fill the connection cap, nor can one caller.
+	guard := limits.NewConnGuard(cfg.MaxConnections, maxRegistryConnsPerCaller)
 	srv := grpc.NewServer(append(append(limits.ServerOptions(maxRegistryRequest, maxRegistryStreams), ServerKeepaliveOptions()...),
-		grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))),
+		grpc.Creds(guard.Credentials(credentials.NewTLS(certs.ServerTLS(kp, roots)))),
 		grpc.ChainUnaryInterceptor(svc.unary, lim.Unary(), limits.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(svc.stream, lim.Stream(), limits.StreamServerInterceptor()),
 	)...)
@@ -249,7 +255,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
-	lis = netutil.LimitListener(lis, cfg.MaxConnections)
+	lis = guard.Listener(lis)
 	log.Info("registry serving", "addr", lis.Addr().String(), "dir", cfg.Dir)
 	if cfg.Ready != nil {
 		cfg.Ready(lis.Addr())

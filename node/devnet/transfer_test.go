@@ -529,11 +529,12 @@ func TestCasesAreOwned(t *testing.T) {
 	// The genuine notice from 呼伦贝尔, under that very id, goes through.
 	c := tn.enrolAndApplyWith(p, hohhot, hulunbuir, tn.proof(hohhot, p))
 	tn.waitState(hulunbuir, c.GetCaseId(), jiexuv1.CaseState_CASE_STATE_COMPLETED)
-	// 包头 confirms, or renotifies, a case it does not share: refused.
+	// 包头 confirms, or renotifies, a case it does not share: refused, as
+	// if the case did not exist (TestPeerCannotProbeCasesOfOthers).
 	confirm := &jiexuv1.ConfirmRemittanceRequest{Header: bt.header(hohhot, c.GetCaseId(), "x-1"), AmountFen: 1}
 	bt.seal(t, confirm)
-	if _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).ConfirmRemittance(ctx, confirm); status.Code(err) != codes.PermissionDenied {
-		t.Errorf("a message about a case shared with another region: %v, want PermissionDenied", err)
+	if _, err := jiexuv1.NewRemittanceServiceClient(bt.conn).ConfirmRemittance(ctx, confirm); status.Code(err) != codes.NotFound {
+		t.Errorf("a message about a case shared with another region: %v, want NotFound", err)
 	}
 	// A second notice of 包头's own case, about another person: refused;
 	// the case is never overwritten.

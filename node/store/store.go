@@ -196,10 +196,17 @@ func Open(opts Options) (*Store, error) {
 	}
 	sc, err := readSidecar(s.sidecarPath)
 	if err != nil {
+		// The store itself may be intact: then it is restored from itself,
+		// never from an older backup, which would lose what happened since.
+		which, cmd := "from the newest backup", s.restoreCommand("BACKUP_FILE")
+		if fi, serr := os.Stat(s.path); serr == nil && fi.Size() > 0 {
+			which = "from itself"
+			cmd = fmt.Sprintf("mv %s %s.old && %s", s.path, s.path, s.restoreCommand(s.path+".old"))
+		}
 		return nil, refuse(fmt.Errorf("%w: %v", ErrSidecar, err),
 			fmt.Sprintf("the sidecar %s, which records the store's identity and the highest serials and case ids the node reserved, cannot be read: %v", s.sidecarPath, err),
-			fmt.Sprintf("put back the sidecar from a copy of data_dir if you have one; otherwise restore the store with\n%s --without-sidecar\n(serials and case ids then continue from the restored store's own counters: check them against the peers)",
-				s.restoreCommand("BACKUP_FILE")))
+			fmt.Sprintf("put back the sidecar from a copy of data_dir if you have one; otherwise restore the store %s with\n%s --without-sidecar\n(serials and case ids then continue from the restored store's own counters: check them against the peers)",
+				which, cmd))
 	}
 	s.sidecar = sc
 	fi, statErr := os.Stat(s.path)

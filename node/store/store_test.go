@@ -193,9 +193,14 @@ func TestOpenRefuses(t *testing.T) {
 		}, ErrTruncated, "disk is not full"},
 		{"damaged header", func(t *testing.T, dir string) { overwrite(t, filepath.Join(dir, FileName), 0, make([]byte, 16384)) }, ErrBadHeader, "jiexu node restore"},
 		{"sidecar lost", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, SidecarName)) }, ErrNoSidecar, "--without-sidecar"},
+		// The store is intact: the advice restores it from itself, not from
+		// an older backup, which would lose what happened since.
 		{"sidecar garbage", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, SidecarName), []byte("{not json"), 0o600)
-		}, ErrSidecar, "--without-sidecar"},
+		}, ErrSidecar, FileName + ".old --without-sidecar"},
+		{"sidecar truncated", func(t *testing.T, dir string) {
+			truncate(t, filepath.Join(dir, SidecarName), 40)
+		}, ErrSidecar, FileName + ".old --without-sidecar"},
 		{"another store's file", func(t *testing.T, dir string) {
 			other := filled(t)
 			if err := copyFile(filepath.Join(other, FileName), filepath.Join(dir, FileName)); err != nil {
