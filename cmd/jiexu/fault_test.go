@@ -126,6 +126,16 @@ func TestDamagedAndRestoredStores(t *testing.T) {
 	if out := jiexu(t, "node", "backup", "--config", cfgFile, "--out", backup); !strings.Contains(out, "wrote "+backup) {
 		t.Fatalf("node backup: %s", out)
 	}
+	if _, err := os.Stat(backup + ".partial"); !os.IsNotExist(err) {
+		t.Errorf("node backup left %s.partial behind (%v)", backup, err)
+	}
+	// A backup never overwrites a file, and a failed one leaves nothing.
+	if out := jiexuFails(t, dir, 1, "node", "backup", "--config", cfgFile, "--out", backup); !strings.Contains(out, "exists: choose a new file name") {
+		t.Errorf("node backup over an existing file: %s", out)
+	}
+	if out := jiexuFails(t, dir, 1, "node", "backup", "--config", cfgFile, "--out", filepath.Join(dir, "no-such-dir", "b.db")); !strings.Contains(out, "--out") {
+		t.Errorf("node backup into a missing folder: %s", out)
+	}
 	serials[suspendNext(t, c, list)] = true // after the backup
 	// A second node on the same data_dir is told who holds it.
 	out, code := runBounded(t, "node", "serve", "--config", cfgFile)

@@ -859,50 +859,44 @@ func newNodeBackupCmd() *cobra.Command {
 			return err
 		}
 		defer done()
-		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		// The copy is written beside out and renamed to it only once it is
+		// complete, marked and verified: a failure at any step leaves no
+		// file that looks like a backup.
+		if _, err := os.Lstat(out); err == nil {
+			return fmt.Errorf("--out %s exists: choose a new file name (a backup never overwrites one)", out)
+		}
+		partial := out + ".partial"
+		f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			return err
+			return fmt.Errorf("--out: %w (a .partial file left by a failed backup can be removed)", err)
 		}
-		stream, err := c.Backup(cmd.Context(), &jiexuv1.BackupRequest{})
-		if err == nil {
-			var progress *render.Progress
-			for {
-				var chunk *jiexuv1.BackupResponse
-				if chunk, err = stream.Recv(); err != nil {
-					break
-				}
-				if progress == nil {
-					// The first message carries the size of the copy.
-					stderr := cmd.ErrOrStderr()
-					progress = render.NewProgress(stderr, "backup", chunk.GetTotalBytes(), render.Bytes, isTerminal(stderr))
-				}
-				if _, err = f.Write(chunk.GetChunk()); err != nil {
-					break
-				}
-				progress.Add(int64(len(chunk.GetChunk())))
+		sum, err := func() (node.BackupSummary, error) {
+			var none node.BackupSummary
+			err := receiveBackup(cmd, c, f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
 			}
-			if progress != nil {
-				progress.Finish()
+			if err != nil {
+				return none, err
 			}
-			if err == io.EOF {
-				err = f.Sync()
+			// Mark the copy as a backup: a node refuses to serve it until
+			// 'jiexu node restore' has moved its counters past what the
+			// node used since.
+			if _, err := store.MarkBackup(partial, time.Now()); err != nil {
+				return none, fmt.Errorf("could not mark the copy as a backup: %w", err)
 			}
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+			sum, err := node.VerifyBackup(partial, nil)
+			if err != nil {
+				return none, fmt.Errorf("the copy does not verify: %w", err)
+			}
+			if err := os.Link(partial, out); err != nil { // fails if out appeared meanwhile
+				return none, fmt.Errorf("--out: %w", err)
+			}
+			return sum, syncDir(filepath.Dir(out))
+		}()
+		os.Remove(partial)
 		if err != nil {
-			os.Remove(out)
 			return fmt.Errorf("backup failed, nothing kept: %w", err)
-		}
-		// Mark the copy as a backup: a node refuses to serve it until 'jiexu
-		// node restore' has moved its counters past what the node used since.
-		if _, err := store.MarkBackup(out, time.Now()); err != nil {
-			return fmt.Errorf("backup written but could not be marked as one: %w", err)
-		}
-		sum, err := node.VerifyBackup(out, nil)
-		if err != nil {
-			return fmt.Errorf("backup written but does not verify: %w", err)
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d people (%d periods), %d cases, %d certificates, %d pending messages, %d dead letters, registry version %d\n",
 			out, sum.Enrolments, sum.Periods, sum.Cases, sum.Certificates, sum.Pending, sum.Dead, sum.RegistryVersion)
@@ -1180,4 +1174,47 @@ func lineOf(warning string, lines []int) string {
 		return fmt.Sprintf("line %d: %s", lines[i], rest)
 	}
 	return warning
+}
+
+// receiveBackup streams the node's backup into f and syncs it, with a
+// progress line.
+func receiveBackup(cmd *cobra.Command, c jiexuv1.AgencyServiceClient, f *os.File) error {
+	stream, err := c.Backup(cmd.Context(), &jiexuv1.BackupRequest{})
+	if err != nil {
+		return err
+	}
+	var progress *render.Progress
+	defer func() {
+		if progress != nil {
+			progress.Finish()
+		}
+	}()
+	for {
+		chunk, err := stream.Recv()
+		if err == io.EOF {
+			return f.Sync()
+		}
+		if err != nil {
+			return err
+		}
+		if progress == nil {
+			// The first message carries the size of the copy.
+			stderr := cmd.ErrOrStderr()
+			progress = render.NewProgress(stderr, "backup", chunk.GetTotalBytes(), render.Bytes, isTerminal(stderr))
+		}
+		if _, err := f.Write(chunk.GetChunk()); err != nil {
+			return err
+		}
+		progress.Add(int64(len(chunk.GetChunk())))
+	}
+}
+
+// syncDir makes a new name in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
