@@ -119,6 +119,10 @@ type Config struct {
 	LogLevel  string `json:"log_level"`
 	// Limits bound what one caller may ask of the node.
 	Limits Limits `json:"limits"`
+	// DebugPprof serves Go's profiler (net/http/pprof) under /debug/pprof/
+	// on the metrics listener, for 'jiexu bench --profile'. Off in
+	// production: a profile shows the node's memory, not only its counters.
+	DebugPprof bool `json:"debug_pprof"`
 }
 
 // Limits bound what one caller may ask of the node, on every listener.

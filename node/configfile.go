@@ -199,6 +199,7 @@ var configComments = map[string]string{
 	"log_format":            "Logs on standard error: \"json\" or \"text\"; level \"debug\", \"info\", \"warn\" or\n\"error\".",
 	"log_level":             "",
 	"limits":                "What one caller may ask of the node: each peer region's calls a second\n(peer_rate, peer_burst) and calls in flight (peer_concurrency); certificate\nlook-ups, which answer with personal data (lookup_rate, lookup_burst); each\noperator's calls over agency_tls_listen; and on every listener the open\nconnections and the calls on one connection. Beyond a limit a call gets\nResourceExhausted with a retry hint.",
+	"debug_pprof":           "Serve Go's profiler under /debug/pprof/ on the metrics listener ('jiexu bench\n--profile'). Off in production: a profile shows the node's memory.",
 }
 
 // CommentedConfig renders cfg as a config file with a comment on each key;

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -437,6 +438,13 @@ func (n *Node) Run(ctx context.Context) error {
 	if metricsLis != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
+		if n.cfg.DebugPprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			n.log.Warn("debug_pprof is on: the profiler is served on the metrics listener", "path", "/debug/pprof/")
+		}
 		httpSrv = n.metricsServer(mux)
 		if !isLoopback(metricsLis.Addr().String()) {
 			// Off this machine, /metrics is TLS with the node's certificate,

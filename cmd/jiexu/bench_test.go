@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"jiexu/node/bench"
+)
+
+// A tiny bench between two node processes: every case completes at the
+// destination and closes at the origin, each with its four messages
+// acknowledged, and the report says so. Speed is not asserted.
+func TestBenchTwoNodeProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := filepath.Join(t.TempDir(), "net")
+	cmd := exec.Command(binary, "bench", "--cases", "12", "--concurrency", "4", "--json", "--dir", dir, "--keep", "--timeout", "2m")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jiexu bench: %v\n%s", err, stderr.String())
+	}
+	var r bench.Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("bench --json printed %q: %v", out, err)
+	}
+	if r.Cases != 12 || r.Completion.Count != 12 || r.DestinationCompletion.Count != 12 {
+		t.Errorf("cases %d, completion samples %d/%d; want 12 each", r.Cases, r.Completion.Count, r.DestinationCompletion.Count)
+	}
+	if r.Messages != 4*12 {
+		t.Errorf("messages acknowledged = %d, want %d (notice, certificate, remittance, confirmation a case)", r.Messages, 4*12)
+	}
+	if len(r.Nodes) != 2 || r.Nodes[0].Delivered+r.Nodes[1].Delivered != r.Messages {
+		t.Errorf("nodes %+v; want 2 whose deliveries add up to %d", r.Nodes, r.Messages)
+	}
+	for _, n := range r.Nodes {
+		if n.PID <= 0 || n.RSS <= 0 || n.IdleRSS <= 0 || n.StoreBytes <= 0 {
+			t.Errorf("node %s: %+v; want a pid, memory and a store", n.Name, n)
+		}
+	}
+	if r.Completion.P50 <= 0 || r.Completion.P99 < r.Completion.P50 || r.Completion.Max < r.Completion.P99 {
+		t.Errorf("completion %+v; want 0 < p50 <= p99 <= max", r.Completion)
+	}
+	if r.Elapsed <= 0 || r.CasesPerSec <= 0 || r.MessagesPerSec <= 0 {
+		t.Errorf("elapsed %g s, %g cases/s, %g msg/s; want positive", r.Elapsed, r.CasesPerSec, r.MessagesPerSec)
+	}
+	// The processes are gone: nothing holds the stores any more.
+	for _, n := range r.Nodes {
+		if _, err := bench.ReadProc(n.PID); err == nil {
+			t.Errorf("node %s (pid %d) still runs after the bench", n.Name, n.PID)
+		}
+	}
+}
+
+func TestBenchRejectsBadOptions(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "--nodes", "1"}, "nodes"},
+		{[]string{"bench", "--rate", "fast"}, "rate"},
+		{[]string{"bench", "--rate", "5/h"}, "/s or /m"},
+		{[]string{"bench", "--cases", "0"}, "cases"},
+	}
+	for _, tt := range tests {
+		out, err := exec.Command(binary, tt.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tt.want) {
+			t.Errorf("jiexu %v: %v\n%s\nwant an error naming %q", tt.args, err, out, tt.want)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"jiexu/node/bench"
+)
+
+// rateValue reads "500", "500/s" or "500/m" as applications a second.
+type rateValue float64
+
+func (r *rateValue) String() string { return strconv.FormatFloat(float64(*r), 'g', -1, 64) }
+
+func (r *rateValue) Type() string { return "N/s" }
+
+func (r *rateValue) Set(v string) error {
+	num, unit, _ := strings.Cut(v, "/")
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 {
+		return fmt.Errorf("rate %q: want a number of cases per second, like 500/s", v)
+	}
+	switch unit {
+	case "", "s":
+	case "m":
+		f /= 60
+	default:
+		return fmt.Errorf("rate %q: the unit is /s or /m", v)
+	}
+	*r = rateValue(f)
+	return nil
+}
+
+// self is the jiexu binary, which the benches start nodes with.
+func self(what string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the jiexu binary to start %s with: %w", what, err)
+	}
+	return exe, nil
+}
+
+func newBenchCmd() *cobra.Command {
+	o := bench.NewOptions()
+	var rate rateValue
+	var asJSON bool
+	var compare string
+	var rounds, jsMessages int
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "measure transfers between node processes (and JetStream beside them)",
+		Long: `bench starts a network of separate 'jiexu node serve' processes, loads people at both
+ends, applies transfers flat out or at --rate, waits until every case has completed at its
+destination and closed at its origin, and reports inter-node messages/s, cases/s, delivery and
+completion percentiles, and CPU and memory per process. Progress goes to standard error.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Rate = float64(rate)
+			var err error
+			if o.Binary, err = self("nodes"); err != nil {
+				return err
+			}
+			o.Progress = cmd.ErrOrStderr()
+			out := cmd.OutOrStdout()
+			if compare != "" {
+				c, err := bench.Compare(cmd.Context(), bench.CompareOptions{Bench: o, JetStream: compare, Rounds: rounds, Messages: jsMessages, Progress: cmd.ErrOrStderr()})
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return c.WriteJSON(out)
+				}
+				return c.WriteText(out)
+			}
+			res, err := bench.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return res.WriteJSON(out)
+			}
+			return res.WriteText(out)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Nodes, "nodes", o.Nodes, "node processes (2 to 64)")
+	f.IntVar(&o.Cases, "cases", o.Cases, "transfer cases to apply (and people to load); with --duration, the most")
+	f.DurationVar(&o.Duration, "duration", 0, "stop applying after this long (e.g. 30s)")
+	f.Var(&rate, "rate", "applications a second, e.g. 500/s (default: flat out)")
+	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "agency calls in flight at most")
+	f.BoolVar(&o.OneWay, "one-way", false, "every case from the first node to the second (default: a ring, every node both origin and destination)")
+	f.StringVar(&o.Dir, "dir", "", "folder for the network (default: a temporary folder, removed afterwards unless --keep)")
+	f.BoolVar(&o.Keep, "keep", false, "keep the network's folder (stores and logs)")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for the last cases after the last application")
+	f.StringVar(&o.ProfileDir, "profile", "", "folder for pprof profiles of each node (turns on debug_pprof)")
+	f.IntVar(&o.ProfileSeconds, "profile-seconds", o.ProfileSeconds, "length of the CPU profile, taken from the first application")
+	f.StringVar(&o.LogLevel, "log-level", "", "the nodes' log level (default info, as in production)")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringVar(&compare, "compare-jetstream", "", "a jetstream-bench binary (cmd/jetstream-bench): alternate runs of both and print the ratios")
+	f.IntVar(&rounds, "rounds", 3, "with --compare-jetstream: rounds of jiexu, JetStream fsync-always and JetStream default sync")
+	f.IntVar(&jsMessages, "jetstream-messages", 50000, "with --compare-jetstream: messages per JetStream run")
+	return cmd
+}
