@@ -82,6 +82,8 @@ type Node struct {
 
 	// peerLis and metricsLis are listeners bound by the caller (WithListeners).
 	peerLis, metricsLis net.Listener
+	// dialOpts are added to the gateway's peer connections (WithDialOptions).
+	dialOpts []grpc.DialOption
 
 	mu        sync.Mutex // guards addrs and unhealthy
 	addrs     Addrs
@@ -112,6 +114,13 @@ func WithListeners(peer, metrics net.Listener) Option {
 // WithConfigFile names the file the config was read from, so that the
 // commands the node suggests (to restore its store, say) name it.
 func WithConfigFile(path string) Option { return func(n *Node) { n.cfgFile = path } }
+
+// WithDialOptions adds gRPC dial options to the connections to peers: an
+// in-process network of hundreds of nodes dials them in memory
+// (grpc.WithContextDialer) rather than through a socket each.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(n *Node) { n.dialOpts = append(n.dialOpts, opts...) }
+}
 
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(n *Node) { n.now = now } }
@@ -184,7 +193,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	gcfg.Logger, gcfg.Now = n.log, n.now
 	n.srvMetrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	cliMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
-	gcfg.DialOptions = []grpc.DialOption{grpc.WithChainUnaryInterceptor(cliMetrics.UnaryClientInterceptor())}
+	gcfg.DialOptions = append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(cliMetrics.UnaryClientInterceptor())}, n.dialOpts...)
 	if n.gw, err = gateway.New(gcfg); err != nil {
 		n.store.Close()
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"jiexu/node/bench"
+	"jiexu/node/bench/nation"
 )
 
 // rateValue reads "500", "500/s" or "500/m" as applications a second.
@@ -103,5 +104,53 @@ completion percentiles, and CPU and memory per process. Progress goes to standar
 	f.StringVar(&compare, "compare-jetstream", "", "a jetstream-bench binary (cmd/jetstream-bench): alternate runs of both and print the ratios")
 	f.IntVar(&rounds, "rounds", 3, "with --compare-jetstream: rounds of jiexu, JetStream fsync-always and JetStream default sync")
 	f.IntVar(&jsMessages, "jetstream-messages", 50000, "with --compare-jetstream: messages per JetStream run")
+	cmd.AddCommand(newBenchNationCmd())
+	return cmd
+}
+
+func newBenchNationCmd() *cobra.Command {
+	o := nation.NewOptions()
+	var rate rateValue
+	var asJSON, idle bool
+	cmd := &cobra.Command{
+		Use:   "nation",
+		Short: "every pooling region as a node in one process, and a national mix of transfers",
+		Long: `nation starts every pooling region (about 370: each prefecture-level place, the
+municipalities, the county-level cities a province administers) as a node in this process,
+moves --cases transfers between them (two in three within a province, the rest drawn to
+the big cities), and reports completion time, memory per node and the slowest nodes.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Rate = float64(rate)
+			if idle {
+				var err error
+				if o.Binary, err = self("the idle node"); err != nil {
+					return err
+				}
+			}
+			o.Progress = cmd.ErrOrStderr()
+			res, err := nation.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return res.WriteJSON(cmd.OutOrStdout())
+			}
+			return res.WriteText(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Cases, "cases", o.Cases, fmt.Sprintf("transfer cases across the country (at most %d)", nation.MaxCases))
+	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "agency calls in flight at most")
+	f.Var(&rate, "rate", "applications a second, e.g. 500/s (default: flat out)")
+	f.BoolVar(&o.TCP, "tcp", false, "links between nodes over loopback TCP (4 file descriptors a pair of peers) instead of in memory")
+	f.StringSliceVar(&o.Regions, "regions", nil, "only these pooling regions (default: every one)")
+	f.StringVar(&o.Dir, "dir", "", "folder for the network (default: a temporary folder, removed afterwards unless --keep)")
+	f.BoolVar(&o.Keep, "keep", false, "keep the network's folder")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for the last cases after the last application")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile at the end to this file")
+	f.BoolVar(&idle, "idle-node", true, "also measure one idle node's memory as a process of its own")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

@@ -111,7 +111,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Seed = uint64(time.Now().UnixNano())
 	}
 	res := &Result{Started: time.Now(), Concurrency: o.Concurrency, TargetRate: o.Rate, Pattern: "ring",
-		CPUs: runtime.NumCPU(), LoadAverage: loadAverage()}
+		CPUs: runtime.NumCPU(), LoadAverage: LoadAverage()}
 	if o.OneWay {
 		res.Pattern = "one-way"
 	}
@@ -536,8 +536,8 @@ func stepAt(c *jiexuv1.Case, s jiexuv1.CaseState) time.Time {
 	return time.Time{}
 }
 
-// loadAverage reads the 1-minute load average (0 where /proc is missing).
-func loadAverage() float64 {
+// LoadAverage reads the 1-minute load average (0 where /proc is missing).
+func LoadAverage() float64 {
 	data, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return 0
