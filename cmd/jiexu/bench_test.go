@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"jiexu/node/bench"
+	"jiexu/node/bench/backlog"
 )
 
 // A tiny bench between two node processes: every case completes at the
@@ -73,5 +74,33 @@ func TestBenchRejectsBadOptions(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), tt.want) {
 			t.Errorf("jiexu %v: %v\n%s\nwant an error naming %q", tt.args, err, out, tt.want)
 		}
+	}
+}
+
+// A node restarted with a small backlog delivers it all to the peer, the
+// first message after the node says it serves.
+func TestBenchBacklog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	cmd := exec.Command(binary, "bench", "backlog", "--messages", "300", "--batch", "128", "--drain", "1m", "--json", "--dir", filepath.Join(t.TempDir(), "net"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jiexu bench backlog: %v\n%s", err, stderr.String())
+	}
+	var r backlog.Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("bench backlog --json printed %q: %v", out, err)
+	}
+	if r.Messages != 300 || r.Delivered != 300 {
+		t.Errorf("messages %d, delivered %d; want 300 of 300", r.Messages, r.Delivered)
+	}
+	if r.ToServing <= 0 || r.ToFirstDelivery < r.ToServing {
+		t.Errorf("start → serving %g s, → first delivery %g s; want 0 < serving <= first delivery", r.ToServing, r.ToFirstDelivery)
+	}
+	if r.StoreBytes <= 0 || r.FillSeconds <= 0 || r.RSS <= 0 {
+		t.Errorf("store %d B, fill %g s, rss %d; want all positive", r.StoreBytes, r.FillSeconds, r.RSS)
 	}
 }

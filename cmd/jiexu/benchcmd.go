@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"jiexu/node/bench"
+	"jiexu/node/bench/backlog"
 	"jiexu/node/bench/nation"
 )
 
@@ -104,7 +105,7 @@ completion percentiles, and CPU and memory per process. Progress goes to standar
 	f.StringVar(&compare, "compare-jetstream", "", "a jetstream-bench binary (cmd/jetstream-bench): alternate runs of both and print the ratios")
 	f.IntVar(&rounds, "rounds", 3, "with --compare-jetstream: rounds of jiexu, JetStream fsync-always and JetStream default sync")
 	f.IntVar(&jsMessages, "jetstream-messages", 50000, "with --compare-jetstream: messages per JetStream run")
-	cmd.AddCommand(newBenchNationCmd())
+	cmd.AddCommand(newBenchNationCmd(), newBenchBacklogCmd())
 	return cmd
 }
 
@@ -151,6 +152,44 @@ the big cities), and reports completion time, memory per node and the slowest no
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.StringVar(&o.MemProfile, "memprofile", "", "write an allocation profile at the end to this file")
 	f.BoolVar(&idle, "idle-node", true, "also measure one idle node's memory as a process of its own")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func newBenchBacklogCmd() *cobra.Command {
+	o := backlog.NewOptions()
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "backlog",
+		Short: "restart a node with N messages pending and time its first delivery",
+		Long: `backlog seals --messages notices into a stopped node's outbox, as people applying while
+their origin is down would, starts the node as a process of its own, and times start →
+serving → first delivery at a peer that acknowledges everything, then the drain rate and a
+/metrics scrape with the backlog pending.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.Binary, err = self("the node"); err != nil {
+				return err
+			}
+			o.Progress = cmd.ErrOrStderr()
+			res, err := backlog.Run(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return res.WriteJSON(cmd.OutOrStdout())
+			}
+			return res.WriteText(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Messages, "messages", o.Messages, "messages pending in the outbox at the restart")
+	f.IntVar(&o.Batch, "batch", o.Batch, "messages stored per transaction while filling")
+	f.DurationVar(&o.Drain, "drain", o.Drain, "how long to count deliveries after the first")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for the first delivery")
+	f.StringVar(&o.Dir, "dir", "", "folder for the network (default: a temporary folder, removed afterwards unless --keep)")
+	f.BoolVar(&o.Keep, "keep", false, "keep the network's folder")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
