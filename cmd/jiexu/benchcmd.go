@@ -51,7 +51,7 @@ func newBenchCmd() *cobra.Command {
 	var rate rateValue
 	var asJSON bool
 	var compare string
-	var rounds, jsMessages int
+	var rounds, jsMessages, jsDefault int
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "measure transfers between node processes (and JetStream beside them)",
@@ -69,7 +69,7 @@ completion percentiles, and CPU and memory per process. Progress goes to standar
 			o.Progress = cmd.ErrOrStderr()
 			out := cmd.OutOrStdout()
 			if compare != "" {
-				c, err := bench.Compare(cmd.Context(), bench.CompareOptions{Bench: o, JetStream: compare, Rounds: rounds, Messages: jsMessages, Progress: cmd.ErrOrStderr()})
+				c, err := bench.Compare(cmd.Context(), bench.CompareOptions{Bench: o, JetStream: compare, Rounds: rounds, Messages: jsMessages, DefaultMessages: jsDefault, Progress: cmd.ErrOrStderr()})
 				if err != nil {
 					return err
 				}
@@ -104,7 +104,8 @@ completion percentiles, and CPU and memory per process. Progress goes to standar
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&compare, "compare-jetstream", "", "a jetstream-bench binary (cmd/jetstream-bench): alternate runs of both and print the ratios")
 	f.IntVar(&rounds, "rounds", 3, "with --compare-jetstream: rounds of jiexu, JetStream fsync-always and JetStream default sync")
-	f.IntVar(&jsMessages, "jetstream-messages", 50000, "with --compare-jetstream: messages per JetStream run")
+	f.IntVar(&jsMessages, "jetstream-messages", 20000, "with --compare-jetstream: messages a JetStream run with fsync on every write")
+	f.IntVar(&jsDefault, "jetstream-default-messages", 200000, "with --compare-jetstream: messages a JetStream run with the default sync")
 	cmd.AddCommand(newBenchNationCmd(), newBenchBacklogCmd())
 	return cmd
 }
