@@ -69,7 +69,7 @@ func StartNetwork(ctx context.Context, o NetworkOptions) (nw *Network, err error
 		return nil, err
 	}
 	l.Close() // the processes bind the ports themselves
-	nw = &Network{Layout: l, http: &http.Client{Timeout: 60 * time.Second}}
+	nw = &Network{Layout: l, http: NewScrapeClient(60 * time.Second)}
 	defer func() {
 		if err != nil {
 			nw.Stop()

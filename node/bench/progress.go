@@ -23,7 +23,7 @@ func newProgress(w io.Writer, total int, start time.Time) *progress {
 	p := &progress{w: w, total: total, start: start, lastAt: start, every: 5 * time.Second}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.tty, p.every = true, time.Second
+			p.tty, p.every = true, ScrapeEvery
 		}
 	}
 	return p

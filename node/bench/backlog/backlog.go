@@ -27,7 +27,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -224,7 +223,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.RSS, res.PeakRSS = ps.RSS, ps.PeakRSS
 	}
 	scrape := time.Now()
-	if _, err := bench.Scrape(ctx, &http.Client{Timeout: 5 * time.Minute}, cfg.MetricsListen); err != nil {
+	if _, err := bench.Scrape(ctx, bench.NewScrapeClient(5*time.Minute), cfg.MetricsListen); err != nil {
 		return nil, fmt.Errorf("scrape with the backlog: %w", err)
 	}
 	res.ScrapeSeconds = time.Since(scrape).Seconds()

@@ -436,7 +436,7 @@ type watched struct {
 }
 
 func newWatcher(nw *devnet.Network, regions []string, cases []*simCase) *watcher {
-	w := &watcher{http: &http.Client{Timeout: 30 * time.Second}}
+	w := &watcher{http: bench.NewScrapeClient(30 * time.Second)}
 	for _, r := range regions {
 		w.nodes = append(w.nodes, &watched{region: r, metrics: nw.Node(r).Addrs().Metrics})
 	}
