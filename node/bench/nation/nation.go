@@ -460,7 +460,7 @@ func (w *watcher) finished() int {
 	return k
 }
 
-// poll asks the next tenth of the unfinished nodes and returns the cases
+// poll asks the next tenth (a third once all are applied) of the unfinished nodes and returns the cases
 // closed at their origin so far (as last seen). Until all cases are
 // applied (final false) no node counts as finished.
 func (w *watcher) poll(ctx context.Context, final bool) (int, error) {
@@ -470,7 +470,11 @@ func (w *watcher) poll(ctx context.Context, final bool) (int, error) {
 			todo = append(todo, n)
 		}
 	}
-	batch := max(1, (len(todo)+9)/10)
+	frac := 10 // while cases are applied, each node every ten seconds
+	if final {
+		frac = 3 // then faster, as the nodes finish
+	}
+	batch := max(1, (len(todo)+frac-1)/frac)
 	var pick []*watched
 	for i := 0; i < batch && len(todo) > 0; i++ {
 		pick = append(pick, todo[(w.cursor+i)%len(todo)])
