@@ -188,6 +188,7 @@ serving → first delivery at a peer that acknowledges everything, then the drai
 	f.IntVar(&o.Messages, "messages", o.Messages, "messages pending in the outbox at the restart")
 	f.IntVar(&o.Batch, "batch", o.Batch, "messages stored per transaction while filling")
 	f.DurationVar(&o.Drain, "drain", o.Drain, "how long to count deliveries after the first")
+	f.BoolVar(&o.Cold, "cold", false, "evict the store from the page cache before the restart (Linux), as after a reboot")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for the first delivery")
 	f.StringVar(&o.Dir, "dir", "", "folder for the network (default: a temporary folder, removed afterwards unless --keep)")
 	f.BoolVar(&o.Keep, "keep", false, "keep the network's folder")
