@@ -224,7 +224,7 @@ func reason(n NodeReport, all bench.Summary) string {
 		if n.P99 > 2*all.P99 {
 			return "an ordinary load, slow cases: look at its node.log for delivery retries"
 		}
-		return "an ordinary load: its peers' queues, not its own"
+		return "an ordinary load and peers: its cases waited on the machine every node shares (disk and CPU)"
 	}
 	return strings.Join(why, "; ")
 }
