@@ -419,6 +419,10 @@ func (r *Result) WriteJSON(w io.Writer) error {
 
 // WriteText writes the report.
 func (r *Result) WriteText(w io.Writer) error {
+	scan := fmt.Sprintf("%.3f s", r.ScanSeconds)
+	if r.ColdScanSeconds > 0 {
+		scan = fmt.Sprintf("%.3f s warm, %.3f s cold", r.ScanSeconds, r.ColdScanSeconds)
+	}
 	cache := "warm page cache"
 	if r.Cold {
 		cache = "store evicted from the page cache first"
@@ -426,14 +430,14 @@ func (r *Result) WriteText(w io.Writer) error {
 	_, err := fmt.Fprintf(w, `jiexu bench backlog: node %s restarted with %d sealed messages pending to %s (%s)
   machine              %d CPUs, load average %.2f when it started (measured under that load)
   fill                 %.1f s (%.0f messages/s sealed and stored), store %.1f MiB
-  outbox key scan      %.3f s warm, %.3f s cold (what Gateway.Start does before the node serves; timed here, 0 = not measured)
+  outbox key scan      %s (what Gateway.Start does before the node serves, timed here)
   start → serving      %.3f s
   start → 1st delivery %.3f s
   drain                %d delivered in the next %.1f s: %.0f messages/s
   /metrics scrape      %.3f s with the backlog pending
   node memory          %.1f MiB resident, peak %.1f MiB
 `, nodeRegion, r.Messages, peerRegion, cache, r.CPUs, r.LoadAverage, r.FillSeconds, float64(r.Messages)/r.FillSeconds, float64(r.StoreBytes)/(1<<20),
-		r.ScanSeconds, r.ColdScanSeconds, r.ToServing, r.ToFirstDelivery, r.Delivered, r.DrainSeconds, r.DrainRate,
+		scan, r.ToServing, r.ToFirstDelivery, r.Delivered, r.DrainSeconds, r.DrainRate,
 		r.ScrapeSeconds, float64(r.RSS)/(1<<20), float64(r.PeakRSS)/(1<<20))
 	return err
 }
