@@ -9,8 +9,10 @@
 // A bench writes a devnet (node/devnet) whose nodes are all insurance
 // agencies, starts 'jiexu registry serve' and one 'jiexu node serve' per
 // region, imports the people (suspended at their origin, which issues
-// their certificates; enrolled at their destination), then applies the
-// transfers at the destinations, flat out with a bounded number of calls
+// their certificates; enrolled at their destination), reads each
+// applicant's certificate number and verification code from the origin
+// (Proofs), then applies the transfers at the destinations presenting
+// them, flat out with a bounded number of calls
 // in flight or at a fixed rate, and waits until every case has completed
 // at its destination and closed at its origin with no message left in an
 // outbox:
