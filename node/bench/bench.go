@@ -51,11 +51,18 @@ type Options struct {
 	ProfileSeconds int
 	// LogLevel is the nodes' log level ("" keeps the default, info).
 	LogLevel string
+	// ProductionLimits keeps the nodes' default per-peer limits (see
+	// Unlimited).
+	ProductionLimits bool
 	// Progress receives a line a second while cases run; nil for none.
 	Progress io.Writer
 	// Seed makes the synthetic people reproducible; 0 picks one.
 	Seed uint64
 }
+
+// MaxProfileSeconds bounds a CPU profile: the node's metrics listener,
+// which serves it, ends a response after 30 s.
+const MaxProfileSeconds = 25
 
 // NewOptions returns the defaults: 2 nodes, 2,000 cases, 32 calls in flight.
 func NewOptions() Options {
@@ -83,8 +90,8 @@ func (o *Options) Validate() error {
 		return errors.New("duration: must not be negative")
 	case o.Timeout <= 0:
 		return errors.New("timeout: must be positive")
-	case o.ProfileDir != "" && o.ProfileSeconds < 1:
-		return errors.New("profile-seconds: at least 1")
+	case o.ProfileDir != "" && (o.ProfileSeconds < 1 || o.ProfileSeconds > MaxProfileSeconds):
+		return fmt.Errorf("profile-seconds: %d; 1 to %d (the metrics listener's write timeout is 30 s)", o.ProfileSeconds, MaxProfileSeconds)
 	}
 	return nil
 }
@@ -110,7 +117,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Seed == 0 {
 		o.Seed = uint64(time.Now().UnixNano())
 	}
-	res := &Result{Started: time.Now(), Concurrency: o.Concurrency, TargetRate: o.Rate, Pattern: "ring",
+	res := &Result{Started: time.Now(), Concurrency: o.Concurrency, TargetRate: o.Rate, Pattern: "ring", ProductionLimits: o.ProductionLimits,
 		CPUs: runtime.NumCPU(), LoadAverage: LoadAverage()}
 	if o.OneWay {
 		res.Pattern = "one-way"
@@ -129,7 +136,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	regions := benchRegions(t, o.Nodes)
 	res.Regions = regions
 	setup := time.Now()
-	nw, err := StartNetwork(ctx, NetworkOptions{Binary: o.Binary, Dir: dir, Regions: regions, Pprof: o.ProfileDir != "", LogLevel: o.LogLevel})
+	nw, err := StartNetwork(ctx, NetworkOptions{Binary: o.Binary, Dir: dir, Regions: regions, Pprof: o.ProfileDir != "", LogLevel: o.LogLevel, ProductionLimits: o.ProductionLimits})
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,20 @@ type NetworkOptions struct {
 	LogLevel string
 	// ReadyTimeout bounds the wait for each process to serve.
 	ReadyTimeout time.Duration
+	// ProductionLimits keeps node.DefaultLimits; otherwise each peer's rate
+	// and calls in flight are lifted (Unlimited), so that a bench measures
+	// the transfer and not the limiter.
+	ProductionLimits bool
+}
+
+// Unlimited is node.DefaultLimits with no per-peer rate or concurrency
+// limit: what a bench runs with unless asked for the production limits
+// (200 messages a second per peer would cap a pair of nodes near 100
+// transfers a second each way).
+func Unlimited() *node.Limits {
+	l := node.DefaultLimits()
+	l.PeerRate, l.PeerBurst, l.PeerConcurrency = 1e9, 1e9, 1e6
+	return &l
 }
 
 // StartNetwork writes a devnet (every node an insurance agency, so that
@@ -63,8 +77,12 @@ func StartNetwork(ctx context.Context, o NetworkOptions) (nw *Network, err error
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 30 * time.Second
 	}
+	var limits *node.Limits
+	if !o.ProductionLimits {
+		limits = Unlimited()
+	}
 	l, err := devnet.Init(devnet.Options{Dir: o.Dir, Regions: o.Regions, NCMS: []string{}, People: 1,
-		Seed: uint64(time.Now().UnixNano()), RetryMin: 20 * time.Millisecond, RetryMax: time.Second})
+		Seed: uint64(time.Now().UnixNano()), RetryMin: 20 * time.Millisecond, RetryMax: time.Second, Limits: limits})
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,8 @@ type Result struct {
 	Pattern     string    `json:"pattern"`
 	Concurrency int       `json:"concurrency"`
 	TargetRate  float64   `json:"target_rate,omitempty"`
+	// ProductionLimits says the nodes kept their default per-peer limits.
+	ProductionLimits bool `json:"production_limits"`
 
 	SetupSeconds float64 `json:"setup_s"`
 	LoadSeconds  float64 `json:"load_s"`
@@ -180,6 +182,11 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "jiexu bench: %d node processes (%s, %s), %d cases, %s\n", len(r.Regions), strings.Join(r.Regions, " "), r.Pattern, r.Cases, mode)
 	fmt.Fprintf(w, "  machine            %d CPUs, load average %.2f when the bench started\n", r.CPUs, r.LoadAverage)
+	if r.ProductionLimits {
+		fmt.Fprintf(w, "  limits             the nodes' defaults (node.DefaultLimits): refused calls show as failed attempts\n")
+	} else {
+		fmt.Fprintf(w, "  limits             per-peer rate and concurrency lifted (--production-limits keeps them)\n")
+	}
 	fmt.Fprintf(w, "  setup              %.1f s to start the processes, %.1f s to load %d people at both ends\n", r.SetupSeconds, r.LoadSeconds, r.Cases)
 	fmt.Fprintf(w, "  elapsed            %.2f s from the first application to the last case's end\n", r.Elapsed)
 	fmt.Fprintf(w, "  cases              %d completed and closed   %.0f cases/s   (applied at %.0f/s)\n", r.Cases, r.CasesPerSec, r.ApplyRate)

@@ -136,7 +136,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	start := time.Now()
 	l, err := devnet.Init(devnet.Options{Dir: dir, Regions: o.Regions, NCMS: []string{}, People: 1, Seed: o.Seed,
-		RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second})
+		RetryMin: 50 * time.Millisecond, RetryMax: 2 * time.Second, Limits: bench.Unlimited()})
 	if err != nil {
 		return nil, err
 	}
