@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -102,5 +104,50 @@ func TestBenchBacklog(t *testing.T) {
 	}
 	if r.StoreBytes <= 0 || r.FillSeconds <= 0 || r.RSS <= 0 {
 		t.Errorf("store %d B, fill %g s, rss %d; want all positive", r.StoreBytes, r.FillSeconds, r.RSS)
+	}
+}
+
+// The comparison sets jiexu's message rate against each JetStream run's,
+// here a stand-in that reports fixed rates: the ratios must be computed
+// from the same round's figures.
+func TestBenchCompareJetStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "jetstream-bench")
+	script := `#!/bin/sh
+case "$*" in
+*"--sync always"*) echo '{"sync":"always","messages":10,"size":1024,"elapsed_s":0.1,"msgs_per_s":100,"server_version":"fake"}' ;;
+*) echo '{"sync":"default","messages":20,"size":1024,"elapsed_s":0.02,"msgs_per_s":1000,"server_version":"fake"}' ;;
+esac
+`
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "bench", "--compare-jetstream", fake, "--rounds", "1", "--cases", "6", "--concurrency", "3", "--json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jiexu bench --compare-jetstream: %v\n%s", err, stderr.String())
+	}
+	var c bench.Comparison
+	if err := json.Unmarshal(out, &c); err != nil {
+		t.Fatalf("--json printed %q: %v", out, err)
+	}
+	if len(c.Rounds) != 1 || c.Rounds[0].Jiexu == nil || c.Rounds[0].Jiexu.Cases != 6 {
+		t.Fatalf("rounds %+v, want one with a 6-case jiexu bench", c.Rounds)
+	}
+	r := c.Rounds[0]
+	jx := r.Jiexu.MessagesPerSec
+	if r.JetStreamSync.MsgsPerSec != 100 || r.JetStreamDef.MsgsPerSec != 1000 {
+		t.Errorf("JetStream rates %g and %g, want 100 and 1000 as the stand-in said", r.JetStreamSync.MsgsPerSec, r.JetStreamDef.MsgsPerSec)
+	}
+	if math.Abs(r.RatioSync-jx/100) > 1e-9 || math.Abs(r.RatioDefault-jx/1000) > 1e-9 {
+		t.Errorf("ratios %g and %g, want %g and %g", r.RatioSync, r.RatioDefault, jx/100, jx/1000)
+	}
+	if c.MedianJiexu != jx || c.MedianRatioSync != r.RatioSync {
+		t.Errorf("medians of one round %g, %g; want the round's %g, %g", c.MedianJiexu, c.MedianRatioSync, jx, r.RatioSync)
 	}
 }
