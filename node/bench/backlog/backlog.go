@@ -31,13 +31,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"jiexu/certs"
 	"jiexu/gateway"
@@ -371,13 +374,16 @@ func logTime(line string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, ts)
 }
 
-// sink plays the peer: it acknowledges every notice and notes when the
-// first arrived.
+// sink plays the peer: it acknowledges every notice with a sealed receipt,
+// as a node does, and notes when the first arrived. It counts each message
+// once: delivery is at least once, and a resend is not a delivery.
 type sink struct {
 	jiexuv1.UnimplementedTransferServiceServer
-	srv   *grpc.Server
-	first atomic.Int64 // unix nanoseconds of the first arrival
-	count atomic.Int64
+	srv    *grpc.Server
+	signer *certs.Signer
+	first  atomic.Int64 // unix nanoseconds of the first arrival
+	count  atomic.Int64 // distinct messages received
+	seen   sync.Map     // message ID → struct{}
 }
 
 func startSink(cfg node.Config) (*sink, error) {
@@ -395,7 +401,7 @@ func startSink(cfg node.Config) (*sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink for %s: %w", cfg.Region, err)
 	}
-	s := &sink{srv: grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots))))}
+	s := &sink{srv: grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLS(kp, roots)))), signer: kp.Signer()}
 	jiexuv1.RegisterTransferServiceServer(s.srv, s)
 	go s.srv.Serve(lis)
 	return s, nil
@@ -403,11 +409,21 @@ func startSink(cfg node.Config) (*sink, error) {
 
 func (s *sink) stop() { s.srv.Stop() }
 
-// NotifyTransfer acknowledges the notice.
+// NotifyTransfer acknowledges the notice with a sealed receipt.
 func (s *sink) NotifyTransfer(_ context.Context, req *jiexuv1.NotifyTransferRequest) (*jiexuv1.NotifyTransferResponse, error) {
 	s.first.CompareAndSwap(0, time.Now().UnixNano())
-	s.count.Add(1)
-	return &jiexuv1.NotifyTransferResponse{Receipt: &jiexuv1.Receipt{MessageId: req.GetHeader().GetMessageId(), AcceptedAt: timestamppb.Now()}}, nil
+	wire, err := proto.Marshal(req)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "marshal the notice: %v", err)
+	}
+	receipt, err := gateway.Acknowledge(s.signer, jiexuv1.TransferService_NotifyTransfer_FullMethodName, wire, time.Now())
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "seal the receipt: %v", err)
+	}
+	if _, dup := s.seen.LoadOrStore(req.GetHeader().GetMessageId(), struct{}{}); !dup {
+		s.count.Add(1)
+	}
+	return &jiexuv1.NotifyTransferResponse{Receipt: receipt}, nil
 }
 
 // WriteJSON writes the result as indented JSON.
