@@ -123,6 +123,10 @@ type Config struct {
 	// the node reconciles (对账) with every peer it shares recent cases
 	// with; "off" turns the daily run off.
 	ReconcileAt string `json:"reconcile_at"`
+	// DebugPprof serves Go's profiler (net/http/pprof) under /debug/pprof/
+	// on the metrics listener, for 'jiexu bench --profile'. Off in
+	// production: a profile shows the node's memory, not only its counters.
+	DebugPprof bool `json:"debug_pprof"`
 }
 
 // Limits bound what one caller may ask of the node, on every listener.

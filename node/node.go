@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -84,6 +85,8 @@ type Node struct {
 
 	// peerLis and metricsLis are listeners bound by the caller (WithListeners).
 	peerLis, metricsLis net.Listener
+	// dialOpts are added to the gateway's peer connections (WithDialOptions).
+	dialOpts []grpc.DialOption
 
 	mu        sync.Mutex // guards addrs and unhealthy
 	addrs     Addrs
@@ -114,6 +117,13 @@ func WithListeners(peer, metrics net.Listener) Option {
 // WithConfigFile names the file the config was read from, so that the
 // commands the node suggests (to restore its store, say) name it.
 func WithConfigFile(path string) Option { return func(n *Node) { n.cfgFile = path } }
+
+// WithDialOptions adds gRPC dial options to the connections to peers: an
+// in-process network of hundreds of nodes dials them in memory
+// (grpc.WithContextDialer) rather than through a socket each.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(n *Node) { n.dialOpts = append(n.dialOpts, opts...) }
+}
 
 // WithClock sets the clock (tests).
 func WithClock(now func() time.Time) Option { return func(n *Node) { n.now = now } }
@@ -187,7 +197,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	gcfg.Logger, gcfg.Now = n.log, n.now
 	n.srvMetrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	cliMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
-	gcfg.DialOptions = []grpc.DialOption{grpc.WithChainUnaryInterceptor(cliMetrics.UnaryClientInterceptor())}
+	gcfg.DialOptions = append([]grpc.DialOption{grpc.WithChainUnaryInterceptor(cliMetrics.UnaryClientInterceptor())}, n.dialOpts...)
 	if n.gw, err = gateway.New(gcfg); err != nil {
 		n.store.Close()
 		return nil, err
@@ -463,6 +473,13 @@ func (n *Node) Run(ctx context.Context) error {
 	if metricsLis != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
+		if n.cfg.DebugPprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			n.log.Warn("debug_pprof is on: the profiler is served on the metrics listener", "path", "/debug/pprof/")
+		}
 		httpSrv = n.metricsServer(mux)
 		if !isLoopback(metricsLis.Addr().String()) {
 			// Off this machine, /metrics is TLS with the node's certificate,

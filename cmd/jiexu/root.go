@@ -63,7 +63,7 @@ and the registry. Start with 'jiexu demo'.`,
 			root.AddCommand(c)
 		}
 	}
-	add(groupStart, newDemoCmd(), newDevnetCmd(), newChaosCmd())
+	add(groupStart, newDemoCmd(), newDevnetCmd(), newChaosCmd(), newBenchCmd())
 	add(groupNational, newCACmd(), newRegistryCmd())
 	add(groupNode, newNodeCmd(), newOutboxCmd(), newDeadLettersCmd(), newAuditCmd(), newReconcileCmd())
 	add(groupOperator, newRecordsCmd(), newTransferCmd(), newCertCmd(), newOperatorCmd())

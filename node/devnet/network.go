@@ -43,6 +43,12 @@ type runningNode struct {
 // Start runs the registry and every node of a layout in this process and
 // waits until each serves. Logs go to registry.log and each node's node.log.
 func Start(ctx context.Context, l *Layout) (*Network, error) {
+	return StartWith(ctx, l, nil)
+}
+
+// StartWith is Start with options for each node (nodeOpts may be nil): a
+// network of hundreds of nodes gives them in-memory listeners and dialers.
+func StartWith(ctx context.Context, l *Layout, nodeOpts func(region string) []node.Option) (*Network, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	nw := &Network{Layout: l, Clients: map[string]jiexuv1.AgencyServiceClient{}, ctx: ctx, cancel: cancel,
 		errs: make(chan error, 64), running: map[string]*runningNode{}}
@@ -51,7 +57,11 @@ func Start(ctx context.Context, l *Layout) (*Network, error) {
 		return nil, err
 	}
 	for _, nl := range l.Nodes {
-		if err := nw.StartNode(nl.Region); err != nil {
+		var opts []node.Option
+		if nodeOpts != nil {
+			opts = nodeOpts(nl.Region)
+		}
+		if err := nw.StartNode(nl.Region, opts...); err != nil {
 			nw.Stop()
 			return nil, err
 		}
