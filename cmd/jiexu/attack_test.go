@@ -542,14 +542,18 @@ func (a *arena) registryFlood(region string) string {
 	}
 	defer conn.Close()
 	var ok, refused int
+	first := ""
 	for i := 0; i < 100; i++ {
 		if _, err := jiexuv1.NewRegistryServiceClient(conn).GetSnapshot(context.Background(), &jiexuv1.GetSnapshotRequest{}); err == nil {
 			ok++
 		} else {
+			if refused == 0 {
+				first = err.Error()
+			}
 			refused++
 		}
 	}
-	return fmt.Sprintf("%d answered, %d refused", ok, refused)
+	return fmt.Sprintf("%d answered, %d refused (the first: %.200s)", ok, refused, first)
 }
 
 // liar acknowledges every message with a receipt it does not seal.
