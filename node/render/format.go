@@ -143,11 +143,11 @@ func FormatCase(w io.Writer, c *jiexuv1.Case) {
 		fmt.Fprintf(tw, "register by\t%s, 3 months after the suspension%s (in time: %s)\n", FmtDate(c.GetRegisterBy()), uncertain, inTime)
 	}
 	if c.GetOverlapMonths() > 0 {
-		fmt.Fprintf(tw, "overlap\t%d month(s) enrolled at both: recognised once\n", c.GetOverlapMonths())
+		fmt.Fprintf(tw, "overlap\t%s enrolled at both: recognised once\n", rules.MonthsEnglish(int(c.GetOverlapMonths())))
 	}
 	if c.GetWaitingReason() != "" {
-		fmt.Fprintf(tw, "gap\t%d months\n", c.GetGapMonths())
-		fmt.Fprintf(tw, "waiting period\t%d months: %s\n", c.GetWaitingMonths(), c.GetWaitingReason())
+		fmt.Fprintf(tw, "gap\t%s\n", rules.MonthsEnglish(int(c.GetGapMonths())))
+		fmt.Fprintf(tw, "waiting period\t%s: %s\n", rules.MonthsEnglish(int(c.GetWaitingMonths())), c.GetWaitingReason())
 	}
 	for _, d := range []struct {
 		name string

@@ -53,23 +53,23 @@ func DecideWaiting(origin, dest jiexuv1.Scheme, continuous, gap int, backPaid bo
 		return Waiting{0, "无缴费中断：不设待遇等待期 (no gap: no waiting period)"}
 	case bridged && isUrbanSwitch(origin, dest) && continuous >= 24:
 		return Waiting{0, fmt.Sprintf("职工医保与居民医保间转换，连续参保%d个月（满2年），缴费中断%d个月且已补缴：不设待遇等待期 (scheme switch after %s of continuous enrolment, a gap of %s back-paid: no waiting period)",
-			continuous, gap, monthsEnglish(continuous), monthsEnglish(gap))}
+			continuous, gap, MonthsEnglish(continuous), MonthsEnglish(gap))}
 	case bridged && isUrbanSwitch(origin, dest):
 		return Waiting{configured, fmt.Sprintf("职工医保与居民医保间转换，连续参保%d个月，不满2年：按本统筹地区规定设待遇等待期%d个月 (scheme switch after only %s of continuous enrolment: the region's waiting period of %s)",
-			continuous, configured, monthsEnglish(continuous), monthsEnglish(configured))}
+			continuous, configured, MonthsEnglish(continuous), MonthsEnglish(configured))}
 	case bridged:
-		return Waiting{0, fmt.Sprintf("缴费中断%d个月且已补缴：不设待遇等待期 (a gap of %s, back-paid: no waiting period)", gap, monthsEnglish(gap))}
+		return Waiting{0, fmt.Sprintf("缴费中断%d个月且已补缴：不设待遇等待期 (a gap of %s, back-paid: no waiting period)", gap, MonthsEnglish(gap))}
 	}
 	paid := "未补缴"
 	if backPaid {
 		paid = "已补缴"
 	}
 	return Waiting{configured, fmt.Sprintf("缴费中断%d个月（%s）：按本统筹地区规定设待遇等待期%d个月 (a gap of %s: the region's waiting period of %s)",
-		gap, paid, configured, monthsEnglish(gap), monthsEnglish(configured))}
+		gap, paid, configured, MonthsEnglish(gap), MonthsEnglish(configured))}
 }
 
-// monthsEnglish writes "1 month", "5 months".
-func monthsEnglish(n int) string {
+// MonthsEnglish words a count of months in English: "1 month", "5 months".
+func MonthsEnglish(n int) string {
 	if n == 1 {
 		return "1 month"
 	}
