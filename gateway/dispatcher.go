@@ -308,7 +308,7 @@ func (d *dispatcher) record(batch []*attempt) error {
 	var reasons map[*attempt]string
 	for {
 		var ae *ackError
-		err := d.g.cfg.DB.Update(func(tx *bolt.Tx) error {
+		err := d.g.commit.Update(func(tx *bolt.Tx) error {
 			results, reasons = map[*attempt]outcome{}, map[*attempt]string{}
 			out := tx.Bucket(bucketOutbox)
 			for _, a := range batch {

@@ -179,6 +179,7 @@ type Gateway struct {
 	dir     *Directory
 	metrics *Metrics
 	onAck   AckFunc
+	commit  *Committer
 
 	// Lock order: refreshMu is taken without mu held, and mu is never held
 	// while refreshing.
@@ -214,6 +215,7 @@ func New(cfg Config) (*Gateway, error) {
 		dir:         newDirectory(cfg.CA, cfg.Table, cfg.DB, cfg.Now),
 		dispatchers: map[string]*dispatcher{},
 		conns:       map[string]peerConn{},
+		commit:      NewCommitter(cfg.DB),
 	}
 	g.metrics = newMetrics(g)
 	if err := g.dir.loadStored(); err != nil {
@@ -231,6 +233,12 @@ func (g *Gateway) Directory() *Directory { return g.dir }
 
 // Metrics returns the gateway's Prometheus collectors.
 func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// Update runs fn in a read-write transaction on the store, group-committed
+// with the gateway's own (the inbox, acknowledgements) and every other
+// caller's: fn may run more than once and must be idempotent (see
+// Committer). It returns once the transaction is durable.
+func (g *Gateway) Update(fn func(*bolt.Tx) error) error { return g.commit.Update(fn) }
 
 // Signer returns a signer for the node's current certificate.
 func (g *Gateway) Signer() *certs.Signer { return g.cfg.KeyPair.Signer() }

@@ -76,7 +76,7 @@ func issuedCode(tx *bolt.Tx, number string, current *jiexuv1.SealedCertificate, 
 // auditLookup appends to the audit trail that a peer was given a
 // certificate: who, which, for whom (masked).
 func (n *Node) auditLookup(peer, number, id string) error {
-	return n.db.Update(func(tx *bolt.Tx) error {
+	return n.gw.Update(func(tx *bolt.Tx) error {
 		return n.gw.Audit().Append(tx, &jiexuv1.AuditEntry{Kind: jiexuv1.AuditKind_AUDIT_KIND_LOOKUP, PeerRegion: peer,
 			Detail: rules.Clip(number, 64) + " " + rules.MaskID(id)})
 	})
