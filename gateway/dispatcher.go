@@ -251,7 +251,7 @@ func (d *dispatcher) invoke(ctx context.Context, c *grpc.ClientConn, respType pr
 		return nil, err
 	}
 	peer := func(region string) bool { return d.g.dir.SameRegion(region, d.peer) }
-	cert, err := checkReceipt(receipt, peer, e.GetMessageId(), digest, v.roots, v.verified.Revoked)
+	cert, err := checkReceipt(receipt, peer, e.GetMessageId(), digest, v.verifyChain)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.GetMethod(), err)
 	}

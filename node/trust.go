@@ -3,13 +3,13 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"jiexu/certs"
 	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
@@ -116,7 +116,7 @@ func (n *Node) verifyDelivered(sc *jiexuv1.SealedCertificate) (*jiexuv1.Certific
 	if err != nil {
 		return nil, err
 	}
-	signer, err := x509.ParseCertificate(sc.GetSeal().GetCertificate()) // checked by VerifyCertificate
+	signer, err := certs.SignerCertificate(sc.GetSeal()) // checked by VerifyCertificate
 	if err != nil {
 		return nil, err
 	}
