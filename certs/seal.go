@@ -142,16 +142,16 @@ func CheckCASeal(seal *jiexuv1.Seal, domain string, content []byte, ca *x509.Cer
 
 // CheckSignature verifies a seal's signature over content under a domain
 // and returns the signer's certificate, whose chain the caller must still
-// check (VerifyChain): CheckSeal does both.
+// check (VerifyChain): CheckSeal does both. A batch seal (batch_proof, see
+// SealBatch) is accepted for messages only, and proves what a seal of the
+// content alone proves: its proof must lead from content to the root the
+// signature covers.
 func CheckSignature(seal *jiexuv1.Seal, domain string, content []byte) (*x509.Certificate, error) {
 	if seal == nil || len(seal.GetSignature()) == 0 || len(seal.GetCertificate()) == 0 {
 		return nil, ErrUnsealed
 	}
 	if seal.GetAlgorithm() != jiexuv1.SealAlgorithm_SEAL_ALGORITHM_ECDSA_P256_SHA256 {
 		return nil, fmt.Errorf("%w: unsupported algorithm %v", ErrBadSeal, seal.GetAlgorithm())
-	}
-	if seal.GetBatchProof() != nil {
-		return nil, fmt.Errorf("%w: batch seals are not accepted by this version", ErrBadSeal)
 	}
 	cert, fp, err := parseSigner(seal.GetCertificate())
 	if err != nil {
@@ -163,6 +163,24 @@ func CheckSignature(seal *jiexuv1.Seal, domain string, content []byte) (*x509.Ce
 	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("%w: signer key is not ECDSA", ErrBadSeal)
+	}
+	if p := seal.GetBatchProof(); p != nil {
+		if domain != DomainMessage {
+			return nil, fmt.Errorf("%w: a batch seal seals messages only, not %q", ErrBadSeal, domain)
+		}
+		signed, err := batchSigned(p, domain, content)
+		if err != nil {
+			return nil, err
+		}
+		key := rootKey(fp, domain, p.GetRoot(), seal.GetSignature())
+		if rootVerified(key) {
+			return cert, nil
+		}
+		if !ecdsa.VerifyASN1(pub, signed, seal.GetSignature()) {
+			return nil, ErrBadSeal
+		}
+		rememberRoot(key)
+		return cert, nil
 	}
 	if !ecdsa.VerifyASN1(pub, digest(domain, content), seal.GetSignature()) {
 		return nil, ErrBadSeal

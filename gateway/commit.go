@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -39,6 +40,12 @@ type Committer struct {
 	mu      sync.Mutex // guards queue and leading
 	queue   []*commitCall
 	leading bool
+
+	// cur is the group transaction running now, and atEnd what runs in it
+	// after the group's functions (AtEnd); only the leader's goroutine, inside
+	// that transaction, reads or writes atEnd.
+	cur   atomic.Pointer[bolt.Tx]
+	atEnd []func(*bolt.Tx) error
 }
 
 type commitCall struct {
@@ -113,9 +120,17 @@ func (c *Committer) commit(group []*commitCall) {
 	for len(group) > 0 {
 		failed := -1
 		err := c.db.Update(func(tx *bolt.Tx) error {
+			c.cur.Store(tx)
+			c.atEnd = c.atEnd[:0]
+			defer func() { c.cur.Store(nil); c.atEnd = c.atEnd[:0] }()
 			for i, call := range group {
 				if err := safeRun(call.fn, tx); err != nil {
 					failed = i
+					return err
+				}
+			}
+			for _, fn := range c.atEnd { // a failure here is the group's
+				if err := fn(tx); err != nil {
 					return err
 				}
 			}
@@ -134,6 +149,20 @@ func (c *Committer) commit(group []*commitCall) {
 		close(group[failed].done)
 		group = append(group[:failed:failed], group[failed+1:]...)
 	}
+}
+
+// AtEnd arranges for fn to run in tx after every function of its group,
+// before the commit, and reports true; when tx is not a group transaction
+// of c (a caller's own db.Update, or a function run again alone) it does
+// nothing and reports false, and the caller does the work itself. fn runs
+// once per attempt of the group: a group that runs again calls AtEnd again.
+// An error from fn fails the whole group.
+func (c *Committer) AtEnd(tx *bolt.Tx, fn func(*bolt.Tx) error) bool {
+	if tx == nil || c.cur.Load() != tx {
+		return false
+	}
+	c.atEnd = append(c.atEnd, fn)
+	return true
 }
 
 // safeRun runs fn, turning a panic into an error (the caller then runs fn

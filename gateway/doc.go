@@ -4,7 +4,10 @@
 //
 //   - Outbox: Enqueue(tx, peer, method, msg) stamps the message's header,
 //     seals it and stores it in the caller's bbolt transaction, so a business
-//     change and the messages it causes commit together or not at all.
+//     change and the messages it causes commit together or not at all. With
+//     Config.BatchSeals the messages of one group commit share a signature
+//     over their Merkle root, each carrying its proof (certs.SealBatch), and
+//     each still checks alone.
 //   - Dispatcher: one goroutine per peer region sends due messages in order
 //     of creation (a window of them at a time), group-commits the
 //     acknowledgements in one transaction, and on failure applies the
@@ -49,5 +52,6 @@
 //
 // Lock order: Gateway.mu (dispatcher map) before dispatcher.mu; neither is
 // held across a bbolt transaction or an RPC. Committer.mu is a leaf, never
-// held across a transaction (OnCommit hooks may take Gateway.mu).
+// held across a transaction (OnCommit hooks may take Gateway.mu);
+// Gateway.batchMu is a leaf too.
 package gateway
