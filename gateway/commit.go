@@ -91,6 +91,9 @@ func (c *Committer) lead(own *commitCall) {
 		n := min(len(c.queue), maxGroup)
 		group := c.queue[:n:n]
 		c.queue = c.queue[n:]
+		if len(c.queue) == 0 {
+			c.queue = nil // let the array go, and the calls it holds
+		}
 		c.mu.Unlock()
 
 		c.commit(group)
@@ -130,7 +133,7 @@ func (c *Committer) commit(group []*commitCall) {
 				}
 			}
 			for _, fn := range c.atEnd { // a failure here is the group's
-				if err := fn(tx); err != nil {
+				if err := safeRun(fn, tx); err != nil {
 					return err
 				}
 			}

@@ -232,3 +232,57 @@ func TestCommitterLoneCall(t *testing.T) {
 		t.Errorf("after the calls: leading %v, queue %d; want idle", c.leading, len(c.queue))
 	}
 }
+
+// What runs at the end of a group runs once, after its functions, in
+// their transaction; when it fails (or panics) the group fails as one and
+// leaves nothing, and the committer goes on.
+func TestCommitterAtEnd(t *testing.T) {
+	tests := []struct {
+		name    string
+		atEnd   func(tx *bolt.Tx) error
+		wantErr bool
+	}{
+		{"writes", func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte("end"), []byte("x")) }, false},
+		{"fails", func(tx *bolt.Tx) error { return errors.New("no") }, true},
+		{"panics", func(tx *bolt.Tx) error { panic("boom") }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openCommitDB(t)
+			c := NewCommitter(db)
+			var ends int
+			err := c.Update(func(tx *bolt.Tx) error {
+				if !c.AtEnd(tx, func(tx *bolt.Tx) error {
+					ends++
+					if tx.Bucket([]byte("b")).Get([]byte("fn")) == nil {
+						return errors.New("ran before the group's function")
+					}
+					return tt.atEnd(tx)
+				}) {
+					return errors.New("AtEnd refused a group transaction")
+				}
+				return tx.Bucket([]byte("b")).Put([]byte("fn"), []byte("x"))
+			})
+			if (err != nil) != tt.wantErr || ends != 1 {
+				t.Fatalf("Update = %v, at end ran %d times; want error %v, once", err, ends, tt.wantErr)
+			}
+			db.View(func(tx *bolt.Tx) error {
+				if got := tx.Bucket([]byte("b")).Get([]byte("fn")) != nil; got == tt.wantErr {
+					t.Errorf("the function's write committed: %v, want %v", got, !tt.wantErr)
+				}
+				return nil
+			})
+			if err := c.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).Put([]byte("after"), nil) }); err != nil {
+				t.Errorf("the next call: %v", err)
+			}
+			if err := db.Update(func(tx *bolt.Tx) error {
+				if c.AtEnd(tx, func(*bolt.Tx) error { return nil }) {
+					return errors.New("AtEnd took a transaction of the caller's own")
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
