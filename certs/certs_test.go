@@ -19,6 +19,7 @@ import (
 
 	"jiexu/certs"
 	"jiexu/certs/certtest"
+	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
 func TestIssueBindsRegion(t *testing.T) {
@@ -245,5 +246,55 @@ func TestOpenSSLVerifies(t *testing.T) {
 	out, err = exec.Command(openssl, "x509", "-in", n.CertFile(), "-noout", "-text").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "URI:spiffe://jiexu/region/150781") {
 		t.Fatalf("openssl x509 -text does not show the region: %v\n%s", err, out)
+	}
+}
+
+// Signer certificates are parsed once and remembered by their bytes: a
+// seal that carries another node's certificate, or another's key id, is
+// still refused after both certificates were seen.
+func TestSealSignerMemory(t *testing.T) {
+	ca := certtest.NewCA(t)
+	a, b := certtest.Node(t, ca, "150100"), certtest.Node(t, ca, "150700")
+	roots, _ := certs.LoadPool(a.CAFile())
+	content := []byte("message")
+	sa, err := a.Signer.Seal(certs.DomainMessage, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.Signer.Seal(certs.DomainMessage, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second time from memory
+		for _, s := range []*jiexuv1.Seal{sa, sb} {
+			if _, err := certs.CheckSeal(s, certs.DomainMessage, content, roots, nil, time.Now()); err != nil {
+				t.Fatalf("CheckSeal(good) = %v", err)
+			}
+		}
+	}
+	c1, err := certs.SignerCertificate(sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2, _ := certs.SignerCertificate(sa); c1 != c2 {
+		t.Errorf("the same certificate was parsed twice")
+	}
+	if region, _ := certs.RegionOf(c1); region != "150100" {
+		t.Errorf("SignerCertificate(a's seal) is for %q, want 150100", region)
+	}
+	tests := []struct {
+		name string
+		seal *jiexuv1.Seal
+	}{
+		{"a's signature, b's certificate and key id", &jiexuv1.Seal{KeyId: sb.GetKeyId(), Algorithm: sa.GetAlgorithm(), Signature: sa.GetSignature(), Certificate: sb.GetCertificate()}},
+		{"a's signature and key id, b's certificate", &jiexuv1.Seal{KeyId: sa.GetKeyId(), Algorithm: sa.GetAlgorithm(), Signature: sa.GetSignature(), Certificate: sb.GetCertificate()}},
+		{"b's signature, a's certificate and key id", &jiexuv1.Seal{KeyId: sa.GetKeyId(), Algorithm: sa.GetAlgorithm(), Signature: sb.GetSignature(), Certificate: sa.GetCertificate()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := certs.CheckSeal(tt.seal, certs.DomainMessage, content, roots, nil, time.Now()); !errors.Is(err, certs.ErrBadSeal) {
+				t.Errorf("CheckSeal = %v, want ErrBadSeal", err)
+			}
+		})
 	}
 }

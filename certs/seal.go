@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"sync"
 	"time"
 
 	jiexuv1 "jiexu/proto/jiexu/v1"
@@ -62,6 +63,55 @@ func (s *Signer) Seal(domain string, content []byte) (*jiexuv1.Seal, error) {
 	}, nil
 }
 
+// signers remembers parsed signer certificates by their DER bytes: a node
+// sees the same few peer certificates on every message and receipt, and
+// parsing one costs more than checking its signature's hash. The memory is
+// bounded (emptied when full); the certificates it hands out are shared and
+// must not be modified.
+var signers = struct {
+	sync.Mutex
+	m map[string]parsedSigner
+}{m: map[string]parsedSigner{}}
+
+// maxSigners bounds the signer memory: far more than a node's peers.
+const maxSigners = 1024
+
+type parsedSigner struct {
+	cert *x509.Certificate
+	fp   string
+}
+
+// parseSigner parses a seal's certificate (remembered) and returns it with
+// its fingerprint.
+func parseSigner(der []byte) (*x509.Certificate, string, error) {
+	signers.Lock()
+	p, ok := signers.m[string(der)]
+	signers.Unlock()
+	if ok {
+		return p.cert, p.fp, nil
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, "", err
+	}
+	p = parsedSigner{cert: cert, fp: Fingerprint(cert)}
+	signers.Lock()
+	if len(signers.m) >= maxSigners {
+		clear(signers.m)
+	}
+	signers.m[string(der)] = p
+	signers.Unlock()
+	return p.cert, p.fp, nil
+}
+
+// SignerCertificate returns the certificate a seal carries, parsed once and
+// remembered (see parseSigner), without checking anything: CheckSignature
+// and CheckSeal check. Do not modify it.
+func SignerCertificate(seal *jiexuv1.Seal) (*x509.Certificate, error) {
+	cert, _, err := parseSigner(seal.GetCertificate())
+	return cert, err
+}
+
 // CheckSeal verifies a seal over content under a domain: the signature, and
 // that the signer's certificate chains to roots, was valid at the given time
 // and is not revoked. It returns the signer's certificate.
@@ -92,7 +142,10 @@ func CheckCASeal(seal *jiexuv1.Seal, domain string, content []byte, ca *x509.Cer
 
 // CheckSignature verifies a seal's signature over content under a domain
 // and returns the signer's certificate, whose chain the caller must still
-// check (VerifyChain): CheckSeal does both.
+// check (VerifyChain): CheckSeal does both. A batch seal (batch_proof, see
+// SealBatch) is accepted for messages only, and proves what a seal of the
+// content alone proves: its proof must lead from content to the root the
+// signature covers.
 func CheckSignature(seal *jiexuv1.Seal, domain string, content []byte) (*x509.Certificate, error) {
 	if seal == nil || len(seal.GetSignature()) == 0 || len(seal.GetCertificate()) == 0 {
 		return nil, ErrUnsealed
@@ -100,19 +153,34 @@ func CheckSignature(seal *jiexuv1.Seal, domain string, content []byte) (*x509.Ce
 	if seal.GetAlgorithm() != jiexuv1.SealAlgorithm_SEAL_ALGORITHM_ECDSA_P256_SHA256 {
 		return nil, fmt.Errorf("%w: unsupported algorithm %v", ErrBadSeal, seal.GetAlgorithm())
 	}
-	if seal.GetBatchProof() != nil {
-		return nil, fmt.Errorf("%w: batch seals are not accepted by this version", ErrBadSeal)
-	}
-	cert, err := x509.ParseCertificate(seal.GetCertificate())
+	cert, fp, err := parseSigner(seal.GetCertificate())
 	if err != nil {
 		return nil, fmt.Errorf("%w: signer certificate: %v", ErrBadSeal, err)
 	}
-	if Fingerprint(cert) != seal.GetKeyId() {
+	if fp != seal.GetKeyId() {
 		return nil, fmt.Errorf("%w: key id does not match the signer certificate", ErrBadSeal)
 	}
 	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("%w: signer key is not ECDSA", ErrBadSeal)
+	}
+	if p := seal.GetBatchProof(); p != nil {
+		if domain != DomainMessage {
+			return nil, fmt.Errorf("%w: a batch seal seals messages only, not %q", ErrBadSeal, domain)
+		}
+		signed, err := batchSigned(p, domain, content)
+		if err != nil {
+			return nil, err
+		}
+		key := rootKey(fp, domain, p.GetRoot(), seal.GetSignature())
+		if rootVerified(key) {
+			return cert, nil
+		}
+		if !ecdsa.VerifyASN1(pub, signed, seal.GetSignature()) {
+			return nil, ErrBadSeal
+		}
+		rememberRoot(key)
+		return cert, nil
 	}
 	if !ecdsa.VerifyASN1(pub, digest(domain, content), seal.GetSignature()) {
 		return nil, ErrBadSeal

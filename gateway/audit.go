@@ -198,7 +198,7 @@ func checkEntrySeals(e *jiexuv1.AuditEntry, roots *x509.CertPool, sent map[strin
 		}
 		// This node's own receipt, under this node's checkpoints: any region
 		// (a node whose code changed seals with its new certificate).
-		if _, err := checkReceipt(e.GetReceipt(), anyNode, e.GetMessageId(), digest, roots, nil); err != nil {
+		if _, err := checkReceipt(e.GetReceipt(), anyNode, e.GetMessageId(), digest, chainTo(roots)); err != nil {
 			return fmt.Errorf("entry %d: this node's receipt: %w", e.GetSequence(), err)
 		}
 	case jiexuv1.AuditKind_AUDIT_KIND_RECEIPT:
@@ -209,7 +209,7 @@ func checkEntrySeals(e *jiexuv1.AuditEntry, roots *x509.CertPool, sent map[strin
 			}
 		}
 		peer := func(region string) bool { return region == e.GetPeerRegion() }
-		if _, err := checkReceipt(e.GetReceipt(), peer, e.GetMessageId(), digest, roots, nil); err != nil {
+		if _, err := checkReceipt(e.GetReceipt(), peer, e.GetMessageId(), digest, chainTo(roots)); err != nil {
 			return fmt.Errorf("entry %d: %s's receipt: %w", e.GetSequence(), e.GetPeerRegion(), err)
 		}
 	}

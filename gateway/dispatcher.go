@@ -251,7 +251,7 @@ func (d *dispatcher) invoke(ctx context.Context, c *grpc.ClientConn, respType pr
 		return nil, err
 	}
 	peer := func(region string) bool { return d.g.dir.SameRegion(region, d.peer) }
-	cert, err := checkReceipt(receipt, peer, e.GetMessageId(), digest, v.roots, v.verified.Revoked)
+	cert, err := checkReceipt(receipt, peer, e.GetMessageId(), digest, v.verifyChain)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.GetMethod(), err)
 	}
@@ -308,7 +308,7 @@ func (d *dispatcher) record(batch []*attempt) error {
 	var reasons map[*attempt]string
 	for {
 		var ae *ackError
-		err := d.g.cfg.DB.Update(func(tx *bolt.Tx) error {
+		err := d.g.commit.Update(func(tx *bolt.Tx) error {
 			results, reasons = map[*attempt]outcome{}, map[*attempt]string{}
 			out := tx.Bucket(bucketOutbox)
 			for _, a := range batch {

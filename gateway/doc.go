@@ -4,7 +4,10 @@
 //
 //   - Outbox: Enqueue(tx, peer, method, msg) stamps the message's header,
 //     seals it and stores it in the caller's bbolt transaction, so a business
-//     change and the messages it causes commit together or not at all.
+//     change and the messages it causes commit together or not at all. With
+//     Config.BatchSeals the messages of one group commit share a signature
+//     over their Merkle root, each carrying its proof (certs.SealBatch), and
+//     each still checks alone.
 //   - Dispatcher: one goroutine per peer region sends due messages in order
 //     of creation (a window of them at a time), group-commits the
 //     acknowledgements in one transaction, and on failure applies the
@@ -30,6 +33,10 @@
 //     certificate the registry does not list for its region.
 //   - Receipts: the receiver seals each receipt over the digest of the
 //     message; the sender verifies it before the message leaves its outbox.
+//   - Group commit: Update(fn) runs fn in a read-write transaction shared
+//     with concurrent callers (the inbox, acknowledgements and the node's
+//     agency requests), one commit and its fsyncs for all; fn may run more
+//     than once, as with bolt.DB.Batch, but no timer delays a lone call.
 //   - Audit: Audit().Append(tx, entry) hash-chains every message in and
 //     out, every receipt and every case transition (the node calls it) in
 //     the transaction of the effect, with sealed checkpoints; VerifyAudit
@@ -38,11 +45,13 @@
 // Example:
 //
 //	gw, _ := gateway.New(gateway.Config{Region: "150100", DB: db, ...})
-//	db.Update(func(tx *bolt.Tx) error {
+//	gw.Update(func(tx *bolt.Tx) error { // or db.Update: a commit of its own
 //		// ... business change ...
 //		return gw.Enqueue(tx, "150700", jiexuv1.TransferService_NotifyTransfer_FullMethodName, req)
 //	})
 //
 // Lock order: Gateway.mu (dispatcher map) before dispatcher.mu; neither is
-// held across a bbolt transaction or an RPC.
+// held across a bbolt transaction or an RPC. Committer.mu is a leaf, never
+// held across a transaction (OnCommit hooks may take Gateway.mu);
+// Gateway.batchMu is a leaf too.
 package gateway

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,6 +78,11 @@ type Config struct {
 	// that the store's keeper can reserve it outside the store first (the
 	// node's store sidecar). An error aborts the transaction.
 	Reserve func(tx *bolt.Tx, name string, value uint64) error
+	// BatchSeals seals the messages a group transaction enqueues with one
+	// signature over their Merkle root, each carrying its inclusion proof
+	// (certs.SealBatch), instead of one signature each. Every peer must run
+	// a version that accepts batch seals.
+	BatchSeals bool
 	// DialOptions are added to every peer and registry connection (client
 	// metrics).
 	DialOptions []grpc.DialOption
@@ -179,6 +185,10 @@ type Gateway struct {
 	dir     *Directory
 	metrics *Metrics
 	onAck   AckFunc
+	commit  *Committer
+
+	batchMu sync.Mutex // guards batch
+	batch   *outBatch  // the messages of the group transaction running now (BatchSeals)
 
 	// Lock order: refreshMu is taken without mu held, and mu is never held
 	// while refreshing.
@@ -214,6 +224,7 @@ func New(cfg Config) (*Gateway, error) {
 		dir:         newDirectory(cfg.CA, cfg.Table, cfg.DB, cfg.Now),
 		dispatchers: map[string]*dispatcher{},
 		conns:       map[string]peerConn{},
+		commit:      NewCommitter(cfg.DB),
 	}
 	g.metrics = newMetrics(g)
 	if err := g.dir.loadStored(); err != nil {
@@ -231,6 +242,12 @@ func (g *Gateway) Directory() *Directory { return g.dir }
 
 // Metrics returns the gateway's Prometheus collectors.
 func (g *Gateway) Metrics() *Metrics { return g.metrics }
+
+// Update runs fn in a read-write transaction on the store, group-committed
+// with the gateway's own (the inbox, acknowledgements) and every other
+// caller's: fn may run more than once and must be idempotent (see
+// Committer). It returns once the transaction is durable.
+func (g *Gateway) Update(fn func(*bolt.Tx) error) error { return g.commit.Update(fn) }
 
 // Signer returns a signer for the node's current certificate.
 func (g *Gateway) Signer() *certs.Signer { return g.cfg.KeyPair.Signer() }
@@ -385,6 +402,11 @@ func NewMessageID() string {
 // Enqueue stamps msg's header (a new message id, sender, receiver, case id,
 // time), seals it and stores it for delivery to peer, inside tx. The
 // dispatcher is woken when tx commits.
+//
+// With Config.BatchSeals, in a group transaction (Update), the messages of
+// the whole group are sealed together with one signature (certs.SealBatch)
+// and stored after the group's functions, before the commit: msg's seal is
+// set then, not when Enqueue returns. Anywhere else each is sealed alone.
 func (g *Gateway) Enqueue(tx *bolt.Tx, peer, method, caseID string, msg Message) error {
 	if registry.CheckCodeSyntax(peer) != nil {
 		return fmt.Errorf("enqueue: peer %q is not a region code", peer)
@@ -403,14 +425,6 @@ func (g *Gateway) Enqueue(tx *bolt.Tx, peer, method, caseID string, msg Message)
 	if err := setMessageField(msg, "header", h); err != nil {
 		return err
 	}
-	if err := SealMessage(g.Signer(), msg); err != nil {
-		return err
-	}
-	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
-	if err != nil {
-		return err
-	}
-	b := tx.Bucket(bucketOutbox)
 	seq, err := tx.Bucket(bucketMeta).NextSequence()
 	if err != nil {
 		return err
@@ -420,27 +434,119 @@ func (g *Gateway) Enqueue(tx *bolt.Tx, peer, method, caseID string, msg Message)
 			return fmt.Errorf("reserve outbox sequence %d: %w", seq, err)
 		}
 	}
+	o := &outgoing{peer: peer, method: method, caseID: caseID, msg: msg, seq: seq}
+	if g.cfg.BatchSeals {
+		if b := g.sealBatch(tx); b != nil {
+			b.msgs = append(b.msgs, o)
+			return nil
+		}
+	}
+	if err := SealMessage(g.Signer(), msg); err != nil {
+		return err
+	}
+	return g.store(tx, o)
+}
+
+// outgoing is a message Enqueue stamped, waiting to be stored.
+type outgoing struct {
+	peer, method, caseID string
+	msg                  Message
+	seq                  uint64
+}
+
+// outBatch is the messages a group transaction enqueued, sealed together
+// at its end.
+type outBatch struct {
+	tx   *bolt.Tx
+	msgs []*outgoing
+}
+
+// maxSealBatch bounds the messages under one signature, and so a proof to
+// 8 hashes.
+const maxSealBatch = 256
+
+// sealBatch returns tx's batch of messages, arranging for it to be sealed
+// and stored at the end of the group; nil when tx is not a group
+// transaction. Only one write transaction runs at a time, so one batch is
+// open at a time; batchMu makes that plain to the race detector.
+func (g *Gateway) sealBatch(tx *bolt.Tx) *outBatch {
+	g.batchMu.Lock()
+	defer g.batchMu.Unlock()
+	if g.batch != nil && g.batch.tx == tx {
+		return g.batch
+	}
+	b := &outBatch{tx: tx}
+	if !g.commit.AtEnd(tx, func(tx *bolt.Tx) error { return g.flushBatch(tx, b) }) {
+		return nil
+	}
+	g.batch = b
+	return b
+}
+
+// flushBatch seals a group's messages, maxSealBatch under a signature, and
+// stores them in the order they were enqueued.
+func (g *Gateway) flushBatch(tx *bolt.Tx, b *outBatch) error {
+	g.batchMu.Lock()
+	if g.batch == b {
+		g.batch = nil
+	}
+	g.batchMu.Unlock()
+	signer := g.Signer()
+	for chunk := range slices.Chunk(b.msgs, maxSealBatch) {
+		contents := make([][]byte, len(chunk))
+		for i, o := range chunk {
+			c, err := sealedBytes(o.msg)
+			if err != nil {
+				return err
+			}
+			contents[i] = c
+		}
+		seals, err := signer.SealBatch(certs.DomainMessage, contents)
+		if err != nil {
+			return err
+		}
+		for i, o := range chunk {
+			if err := setMessageField(o.msg, "seal", seals[i]); err != nil {
+				return err
+			}
+			if err := g.store(tx, o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// store puts a sealed message in the outbox and the audit chain, and wakes
+// the peer's dispatcher when tx commits.
+func (g *Gateway) store(tx *bolt.Tx, o *outgoing) error {
+	payload, err := proto.MarshalOptions{Deterministic: true}.Marshal(o.msg)
+	if err != nil {
+		return err
+	}
+	h := o.msg.GetHeader()
 	entry := &jiexuv1.OutboxMessage{
-		Sequence:      seq,
-		MessageId:     h.MessageId,
-		PeerRegion:    peer,
-		Method:        method,
-		CaseId:        caseID,
+		Sequence:      o.seq,
+		MessageId:     h.GetMessageId(),
+		PeerRegion:    o.peer,
+		Method:        o.method,
+		CaseId:        o.caseID,
 		Payload:       payload,
-		CreatedAt:     h.CreatedAt,
-		NextAttemptAt: h.CreatedAt,
+		CreatedAt:     h.GetCreatedAt(),
+		NextAttemptAt: h.GetCreatedAt(),
 	}
 	data, err := proto.Marshal(entry)
 	if err != nil {
 		return err
 	}
-	if err := b.Put(outboxKey(peer, seq), data); err != nil {
+	if err := tx.Bucket(bucketOutbox).Put(outboxKey(o.peer, o.seq), data); err != nil {
 		return err
 	}
-	if err := g.Audit().Append(tx, &jiexuv1.AuditEntry{Kind: jiexuv1.AuditKind_AUDIT_KIND_MESSAGE_OUT, CaseId: caseID, PeerRegion: peer,
-		Method: method, MessageId: h.MessageId, Message: payload, At: h.CreatedAt}); err != nil {
+	if err := g.Audit().Append(tx, &jiexuv1.AuditEntry{Kind: jiexuv1.AuditKind_AUDIT_KIND_MESSAGE_OUT, CaseId: o.caseID, PeerRegion: o.peer,
+		Method: o.method, MessageId: h.GetMessageId(), Message: payload, At: h.GetCreatedAt()}); err != nil {
 		return err
 	}
+	peer := o.peer
 	tx.OnCommit(func() { g.wake(peer) })
 	return nil
 }

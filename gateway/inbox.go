@@ -15,8 +15,8 @@ import (
 )
 
 // ApplyFunc applies a received message's business effect inside the
-// transaction that records it in the inbox. It may run more than once (bbolt
-// Batch retries), so it must only touch tx.
+// transaction that records it in the inbox. It may run more than once (a
+// group commit retries it), so it must only touch tx.
 type ApplyFunc func(tx *bolt.Tx) error
 
 // maxMessageID bounds message ids.
@@ -90,7 +90,7 @@ func (g *Gateway) Receive(ctx context.Context, msg Message, apply ApplyFunc) (*j
 	}
 	key := inboxKey(h.GetSenderRegion(), h.GetMessageId())
 	var receipt *jiexuv1.Receipt
-	err = g.cfg.DB.Batch(func(tx *bolt.Tx) error {
+	err = g.commit.Update(func(tx *bolt.Tx) error {
 		in := tx.Bucket(bucketInbox)
 		if old := in.Get(key); old != nil {
 			r := &jiexuv1.Receipt{}

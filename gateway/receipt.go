@@ -52,12 +52,13 @@ func sealReceipt(signer *certs.Signer, r *jiexuv1.Receipt) error {
 	return nil
 }
 
-// checkReceipt verifies a receipt for a message: the seal over it (the
-// signer's chain to roots, valid when it was accepted, not revoked), that
-// it names the message and its digest, and that by accepts the sealing
-// node's region (the peer the message went to, under its code now or a
-// former one). It returns the sealing certificate.
-func checkReceipt(r *jiexuv1.Receipt, by func(region string) bool, messageID string, digest []byte, roots *x509.CertPool, revoked *certs.Revoked) (*x509.Certificate, error) {
+// checkReceipt verifies a receipt for a message: the seal over it (chain
+// checks the signer's chain to the roots, valid when it was accepted, not
+// revoked: chainTo, or a view's remembering verifyChain), that it names the
+// message and its digest, and that by accepts the sealing node's region
+// (the peer the message went to, under its code now or a former one). It
+// returns the sealing certificate.
+func checkReceipt(r *jiexuv1.Receipt, by func(region string) bool, messageID string, digest []byte, chain func(*x509.Certificate, time.Time) error) (*x509.Certificate, error) {
 	if r.GetMessageId() != messageID {
 		return nil, fmt.Errorf("%w: receipt for message %q, sent %q", ErrBadReceipt, r.GetMessageId(), messageID)
 	}
@@ -72,7 +73,10 @@ func checkReceipt(r *jiexuv1.Receipt, by func(region string) bool, messageID str
 		return nil, err
 	}
 	at := r.GetAcceptedAt().AsTime()
-	cert, err := certs.CheckSeal(r.GetSeal(), certs.DomainReceipt, content, roots, revoked, at)
+	cert, err := certs.CheckSignature(r.GetSeal(), certs.DomainReceipt, content)
+	if err == nil {
+		err = chain(cert, at)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadReceipt, err)
 	}
@@ -86,12 +90,18 @@ func checkReceipt(r *jiexuv1.Receipt, by func(region string) bool, messageID str
 // receipt: the peer under its code now, which may differ from the code its
 // messages are queued under after a move.
 func receiptRegion(r *jiexuv1.Receipt, fallback string) string {
-	if cert, err := x509.ParseCertificate(r.GetSeal().GetCertificate()); err == nil {
+	if cert, err := certs.SignerCertificate(r.GetSeal()); err == nil {
 		if region, err := certs.RegionOf(cert); err == nil {
 			return region
 		}
 	}
 	return fallback
+}
+
+// chainTo checks a signer's chain to roots at a time, with no revocation
+// list and no memory (offline verification of the audit trail).
+func chainTo(roots *x509.CertPool) func(*x509.Certificate, time.Time) error {
+	return func(cert *x509.Certificate, at time.Time) error { return certs.VerifyChain(cert, roots, nil, at) }
 }
 
 // anyNode accepts a receipt sealed by any node of the CA.

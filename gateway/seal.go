@@ -108,21 +108,28 @@ func (v *view) verifyMessage(m Message, now time.Time) (*x509.Certificate, error
 }
 
 func (v *view) verifySeal(m Message, now time.Time) (*x509.Certificate, error) {
-	return verifyMessage(m, now, func(cert *x509.Certificate) error {
-		fp := certs.Fingerprint(cert)
-		if _, ok := v.chains.Load(fp); ok {
-			if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-				return fmt.Errorf("%w: valid %s to %s", certs.ErrExpired, cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339))
-			}
-			if v.verified.Revoked.Contains(cert) {
-				return fmt.Errorf("%w: serial %s", certs.ErrRevoked, cert.SerialNumber)
-			}
-			return nil
+	return verifyMessage(m, now, func(cert *x509.Certificate) error { return v.verifyChain(cert, now) })
+}
+
+// verifyChain checks a signer certificate's chain to the roots at a time,
+// remembering certificates whose chain verified (the CA's signature on them
+// is the costly part): for those, validity at that time and revocation are
+// checked every time. Messages and peers' receipts share the memory, which
+// lives as long as the snapshot (and so its revocation list).
+func (v *view) verifyChain(cert *x509.Certificate, at time.Time) error {
+	fp := certs.Fingerprint(cert)
+	if _, ok := v.chains.Load(fp); ok {
+		if at.Before(cert.NotBefore) || at.After(cert.NotAfter) {
+			return fmt.Errorf("%w: valid %s to %s", certs.ErrExpired, cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339))
 		}
-		if err := certs.VerifyChain(cert, v.roots, v.verified.Revoked, now); err != nil {
-			return err
+		if v.verified.Revoked.Contains(cert) {
+			return fmt.Errorf("%w: serial %s", certs.ErrRevoked, cert.SerialNumber)
 		}
-		v.chains.Store(fp, struct{}{})
 		return nil
-	})
+	}
+	if err := certs.VerifyChain(cert, v.roots, v.verified.Revoked, at); err != nil {
+		return err
+	}
+	v.chains.Store(fp, struct{}{})
+	return nil
 }

@@ -62,7 +62,7 @@ func (n *Node) apply(a application) (*jiexuv1.Case, error) {
 	}
 	now := n.now()
 	var c *jiexuv1.Case
-	err = n.db.Update(func(tx *bolt.Tx) error {
+	err = n.gw.Update(func(tx *bolt.Tx) error {
 		e, err := getEnrolment(tx, id)
 		if err != nil {
 			return err
@@ -159,7 +159,7 @@ func (n *Node) refuseCase(req *jiexuv1.RefuseCaseRequest) (*jiexuv1.Case, error)
 // onCase runs a local event on a case.
 func (n *Node) onCase(caseID string, in transfer.Input) (*jiexuv1.Case, error) {
 	var c *jiexuv1.Case
-	err := n.db.Update(func(tx *bolt.Tx) error {
+	err := n.gw.Update(func(tx *bolt.Tx) error {
 		var err error
 		if c, err = getCase(tx, caseID); err != nil {
 			return err

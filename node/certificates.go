@@ -50,7 +50,7 @@ func (n *Node) certificate(number string) (*storedCertificate, error) {
 func (n *Node) reissue(number, id string) (*jiexuv1.SealedCertificate, error) {
 	now := n.now()
 	var out *jiexuv1.SealedCertificate
-	err := n.db.Update(func(tx *bolt.Tx) error {
+	err := n.gw.Update(func(tx *bolt.Tx) error {
 		sc, err := getCertificate(tx, number)
 		if err != nil {
 			return err
@@ -204,7 +204,7 @@ func (n *Node) registerCertificate(ctx context.Context, req *jiexuv1.RegisterCer
 		Assessment: &jiexuv1.Case{Side: sideDestination, Person: got.cert.GetPerson(), OriginRegion: got.issuer,
 			OriginScheme: got.cert.GetScheme(), CertificateNumber: got.cert.GetNumber(), MonthsPaid: got.cert.GetMonthsPaid(),
 			ExpectedAmountFen: got.cert.GetBalanceFen()}}
-	err = n.db.Update(func(tx *bolt.Tx) error {
+	err = n.gw.Update(func(tx *bolt.Tx) error {
 		if err := putProto(tx, bucketCertificates, []byte(req.GetNumber()), got.sealed); err != nil {
 			return err
 		}

@@ -127,6 +127,12 @@ type Config struct {
 	// on the metrics listener, for 'jiexu bench --profile'. Off in
 	// production: a profile shows the node's memory, not only its counters.
 	DebugPprof bool `json:"debug_pprof"`
+	// BatchSeals seals the messages one group commit enqueues with one
+	// signature over their Merkle root, each message carrying its proof
+	// (gateway.Config.BatchSeals). Turn it on once every peer runs a
+	// version that accepts batch seals; certificates are sealed alone
+	// either way.
+	BatchSeals bool `json:"batch_seals"`
 }
 
 // Limits bound what one caller may ask of the node, on every listener.

@@ -201,6 +201,7 @@ var configComments = map[string]string{
 	"limits":                "What one caller may ask of the node: each peer region's calls a second\n(peer_rate, peer_burst) and calls in flight (peer_concurrency); certificate\nlook-ups, which answer with personal data (lookup_rate, lookup_burst); each\noperator's calls over agency_tls_listen; and on every listener the open\nconnections, the connections one caller's certificate may hold\n(max_connections_per_caller) and the calls on one connection. Beyond a limit\na call gets ResourceExhausted with a retry hint.",
 	"reconcile_at":          "Every day at this time (HH:MM, China Standard Time) the node reconciles\n(对账) with each peer it shares cases of the last 90 days with, and sets\njiexu_reconcile_differences; \"off\" turns it off ('jiexu reconcile' runs one\nby hand).",
 	"debug_pprof":           "Serve Go's profiler under /debug/pprof/ on the metrics listener ('jiexu bench\n--profile'). Off in production: a profile shows the node's memory.",
+	"batch_seals":           "Seal the messages of one commit with one signature over their Merkle root, each\nmessage carrying its proof. Only when every peer accepts batch seals;\ncertificates are sealed alone either way.",
 }
 
 // CommentedConfig renders cfg as a config file with a comment on each key;

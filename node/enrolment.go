@@ -306,7 +306,7 @@ func (n *Node) suspend(req *jiexuv1.SuspendEnrolmentRequest) (*jiexuv1.SuspendEn
 		return nil, err
 	}
 	resp := &jiexuv1.SuspendEnrolmentResponse{}
-	err := n.db.Update(func(tx *bolt.Tx) error {
+	err := n.gw.Update(func(tx *bolt.Tx) error {
 		e, err := getEnrolment(tx, id)
 		if err != nil {
 			return err
@@ -371,7 +371,7 @@ func (n *Node) resume(req *jiexuv1.ResumeEnrolmentRequest) (*jiexuv1.ResumeEnrol
 	}
 	now := n.now()
 	resp := &jiexuv1.ResumeEnrolmentResponse{}
-	err := n.db.Update(func(tx *bolt.Tx) error {
+	err := n.gw.Update(func(tx *bolt.Tx) error {
 		if c := openCase(tx, id); c != "" {
 			return refuse("the person has open transfer case %s; withdraw or refuse it first", c)
 		}
@@ -429,7 +429,7 @@ func (n *Node) payOutHeld(req *jiexuv1.PayOutHeldRequest) (*jiexuv1.PayOutHeldRe
 	}
 	now := n.now()
 	resp := &jiexuv1.PayOutHeldResponse{}
-	err := n.db.Update(func(tx *bolt.Tx) error {
+	err := n.gw.Update(func(tx *bolt.Tx) error {
 		e, err := getEnrolment(tx, id)
 		if err != nil {
 			return err

@@ -194,6 +194,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	gcfg.RetryMin, gcfg.RetryMax, gcfg.DeadAfter = time.Duration(cfg.RetryMin), time.Duration(cfg.RetryMax), time.Duration(cfg.DeadAfter)
 	gcfg.CallTimeout, gcfg.RefusalGrace = time.Duration(cfg.CallTimeout), time.Duration(cfg.RefusalGrace)
 	gcfg.Reserve = store.Reserve
+	gcfg.BatchSeals = cfg.BatchSeals
 	gcfg.Logger, gcfg.Now = n.log, n.now
 	n.srvMetrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	cliMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())

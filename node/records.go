@@ -53,7 +53,7 @@ func (n *Node) putRecords(rs []*jiexuv1.Record, prefix func(i int) string) (*imp
 	}
 	now := n.now()
 	var res *importResult
-	err := n.db.Update(func(tx *bolt.Tx) error {
+	err := n.gw.Update(func(tx *bolt.Tx) error {
 		res = &importResult{}
 		var refusals violations
 		for i, r := range rs {

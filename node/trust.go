@@ -3,13 +3,13 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"jiexu/certs"
 	"jiexu/node/rules"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
@@ -76,7 +76,7 @@ func issuedCode(tx *bolt.Tx, number string, current *jiexuv1.SealedCertificate, 
 // auditLookup appends to the audit trail that a peer was given a
 // certificate: who, which, for whom (masked).
 func (n *Node) auditLookup(peer, number, id string) error {
-	return n.db.Update(func(tx *bolt.Tx) error {
+	return n.gw.Update(func(tx *bolt.Tx) error {
 		return n.gw.Audit().Append(tx, &jiexuv1.AuditEntry{Kind: jiexuv1.AuditKind_AUDIT_KIND_LOOKUP, PeerRegion: peer,
 			Detail: rules.Clip(number, 64) + " " + rules.MaskID(id)})
 	})
@@ -116,7 +116,7 @@ func (n *Node) verifyDelivered(sc *jiexuv1.SealedCertificate) (*jiexuv1.Certific
 	if err != nil {
 		return nil, err
 	}
-	signer, err := x509.ParseCertificate(sc.GetSeal().GetCertificate()) // checked by VerifyCertificate
+	signer, err := certs.SignerCertificate(sc.GetSeal()) // checked by VerifyCertificate
 	if err != nil {
 		return nil, err
 	}

@@ -101,6 +101,7 @@ completion percentiles, and CPU and memory per process. Progress goes to standar
 	f.StringVar(&o.ProfileDir, "profile", "", "folder for pprof profiles of each node (turns on debug_pprof)")
 	f.IntVar(&o.ProfileSeconds, "profile-seconds", o.ProfileSeconds, fmt.Sprintf("length of the CPU profile, taken from the first application (at most %d)", bench.MaxProfileSeconds))
 	f.StringVar(&o.LogLevel, "log-level", "", "the nodes' log level (default info, as in production)")
+	f.BoolVar(&o.BatchSeals, "batch-seals", false, "turn on the nodes' batch_seals: one signature over the messages of a commit")
 	f.BoolVar(&o.ProductionLimits, "production-limits", false, "keep the nodes' default per-peer limits (200 messages/s a peer) instead of lifting them")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.StringVar(&compare, "compare-jetstream", "", "a jetstream-bench binary (cmd/jetstream-bench): alternate runs of both and print the ratios")

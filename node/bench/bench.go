@@ -54,6 +54,8 @@ type Options struct {
 	// ProductionLimits keeps the nodes' default per-peer limits (see
 	// Unlimited).
 	ProductionLimits bool
+	// BatchSeals turns on the nodes' batch_seals.
+	BatchSeals bool
 	// Progress receives a line a second while cases run; nil for none.
 	Progress io.Writer
 	// Seed makes the synthetic people reproducible; 0 picks one.
@@ -117,7 +119,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Seed == 0 {
 		o.Seed = uint64(time.Now().UnixNano())
 	}
-	res := &Result{Started: time.Now(), Concurrency: o.Concurrency, TargetRate: o.Rate, Pattern: "ring", ProductionLimits: o.ProductionLimits,
+	res := &Result{Started: time.Now(), Concurrency: o.Concurrency, TargetRate: o.Rate, Pattern: "ring", ProductionLimits: o.ProductionLimits, BatchSeals: o.BatchSeals,
 		CPUs: runtime.NumCPU(), LoadAverage: LoadAverage()}
 	if o.OneWay {
 		res.Pattern = "one-way"
@@ -136,7 +138,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	regions := benchRegions(t, o.Nodes)
 	res.Regions = regions
 	setup := time.Now()
-	nw, err := StartNetwork(ctx, NetworkOptions{Binary: o.Binary, Dir: dir, Regions: regions, Pprof: o.ProfileDir != "", LogLevel: o.LogLevel, ProductionLimits: o.ProductionLimits})
+	nw, err := StartNetwork(ctx, NetworkOptions{Binary: o.Binary, Dir: dir, Regions: regions, Pprof: o.ProfileDir != "", LogLevel: o.LogLevel, ProductionLimits: o.ProductionLimits, BatchSeals: o.BatchSeals})
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,8 @@ type NetworkOptions struct {
 	Regions []string
 	// Pprof turns on debug_pprof in every node's config.
 	Pprof bool
+	// BatchSeals turns on batch_seals in every node's config.
+	BatchSeals bool
 	// LogLevel is written into every node's config ("" keeps info).
 	LogLevel string
 	// ReadyTimeout bounds the wait for each process to serve.
@@ -109,6 +111,7 @@ func StartNetwork(ctx context.Context, o NetworkOptions) (nw *Network, err error
 			return nil, err
 		}
 		cfg.DebugPprof = o.Pprof
+		cfg.BatchSeals = o.BatchSeals
 		if o.LogLevel != "" {
 			cfg.LogLevel = o.LogLevel
 		}

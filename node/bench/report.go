@@ -52,6 +52,8 @@ type Result struct {
 	TargetRate  float64   `json:"target_rate,omitempty"`
 	// ProductionLimits says the nodes kept their default per-peer limits.
 	ProductionLimits bool `json:"production_limits"`
+	// BatchSeals says the nodes sealed messages in batches.
+	BatchSeals bool `json:"batch_seals"`
 
 	SetupSeconds float64 `json:"setup_s"`
 	LoadSeconds  float64 `json:"load_s"`
@@ -186,6 +188,9 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "  limits             the nodes' defaults (node.DefaultLimits): refused calls show as failed attempts\n")
 	} else {
 		fmt.Fprintf(w, "  limits             per-peer rate and concurrency lifted (--production-limits keeps them)\n")
+	}
+	if r.BatchSeals {
+		fmt.Fprintf(w, "  seals              batch_seals on: one signature over the messages of a commit\n")
 	}
 	fmt.Fprintf(w, "  setup              %.1f s to start the processes, %.1f s to load %d people at both ends\n", r.SetupSeconds, r.LoadSeconds, r.Cases)
 	fmt.Fprintf(w, "  elapsed            %.2f s from the first application to the last case's end\n", r.Elapsed)

@@ -43,7 +43,9 @@ type Options struct {
 	Limits *node.Limits
 	// CallTimeout bounds each delivery attempt (node default when zero).
 	CallTimeout time.Duration
-	Now         func() time.Time
+	// BatchSeals turns on the nodes' batch_seals.
+	BatchSeals bool
+	Now        func() time.Time
 }
 
 // Layout is where Init put everything.
@@ -219,6 +221,7 @@ func Init(opts Options) (*Layout, error) {
 		if opts.Limits != nil {
 			cfg.Limits = *opts.Limits
 		}
+		cfg.BatchSeals = opts.BatchSeals
 		cfg.RetryMin, cfg.RetryMax = node.Duration(opts.RetryMin), node.Duration(opts.RetryMax)
 		if opts.DeadAfter > 0 {
 			cfg.DeadAfter = node.Duration(opts.DeadAfter)

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -825,4 +826,62 @@ func sealedCertificate(t *testing.T, p *peer, person *jiexuv1.Record, balance in
 		t.Fatal(err)
 	}
 	return sc
+}
+
+// With batch_seals on at both ends, transfers applied at once complete
+// and close, and each node's audit trail, whose messages out carry their
+// batch proofs, verifies offline. (Whether calls share a commit depends on
+// timing; gateway's TestBatchSealsOneSignatureAGroup asserts the batches.)
+func TestBatchSealsEndToEnd(t *testing.T) {
+	tn := startNet(t, devnet.Options{BatchSeals: true}, hohhot, hulunbuir)
+	people := tn.people(hohhot)[:6]
+	proofs := map[string]devnet.Proof{}
+	for _, p := range people {
+		tn.suspend(hohhot, p)
+		proofs[p.GetPerson().GetIdNumber()] = tn.proof(hohhot, p)
+	}
+	// Enrolled first, then applied all at once, so that messages share
+	// group commits and their seals.
+	ctx := context.Background()
+	for _, p := range people {
+		rec := devnet.DestinationRecord(p, layoutOf(t, tn.Layout, hulunbuir), time.Now())
+		if _, err := tn.Clients[hulunbuir].PutRecord(ctx, &jiexuv1.PutRecordRequest{Record: rec}); err != nil {
+			t.Fatalf("PutRecord: %v", render.DescribeError(err))
+		}
+	}
+	ids := make([]string, len(people))
+	errs := make([]error, len(people))
+	var wg sync.WaitGroup
+	for i, p := range people {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr := proofs[p.GetPerson().GetIdNumber()]
+			resp, err := tn.Clients[hulunbuir].ApplyTransfer(ctx, &jiexuv1.ApplyTransferRequest{IdNumber: p.GetPerson().GetIdNumber(), Name: p.GetPerson().GetName(),
+				OriginDivision: hohhot, CertificateNumber: pr.Certificate, VerificationCode: pr.Code, OriginInsuranceNumber: pr.Card})
+			ids[i], errs[i] = resp.GetCase().GetCaseId(), err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("ApplyTransfer %d: %v", i, render.DescribeError(err))
+		}
+	}
+	for _, id := range ids {
+		tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_COMPLETED)
+		tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_CLOSED)
+	}
+	ca := tn.ca(t)
+	for _, region := range []string{hohhot, hulunbuir} {
+		tn.StopNode(region)
+		cfg, err := node.LoadConfig(layoutOf(t, tn.Layout, region).ConfigFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := node.VerifyAuditStore(filepath.Join(cfg.DataDir, "jiexu.db"), ca)
+		if err != nil || r.GetProblem() != "" || r.GetKinds()["message_out"] < uint64(len(people)) {
+			t.Errorf("%s's audit trail: %v, problem %q, kinds %v; want it sound with a message out a case at least", region, err, r.GetProblem(), r.GetKinds())
+		}
+	}
 }

@@ -515,7 +515,8 @@ func (x *Contact) GetContactPerson() string {
 }
 
 // BatchProof shows that a message belongs to a batch whose root was signed
-// once. Reserved for batch sealing; a seal without it signs the message alone.
+// once (a node with batch_seals on; messages only, see certs.SealBatch for
+// the tree); a seal without it signs the message alone.
 type BatchProof struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// root is the Merkle root the signature covers.
