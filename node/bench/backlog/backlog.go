@@ -228,9 +228,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	first := time.Unix(0, s.first.Load())
 	res.ToFirstDelivery = first.Sub(t0).Seconds()
-	if serving, err := servingAt(logFile); err == nil {
-		res.ToServing = serving.Sub(t0).Seconds()
-	}
 	drainEnd := first.Add(o.Drain)
 	for time.Now().Before(drainEnd) && int(s.count.Load()) < o.Messages {
 		select {
@@ -246,6 +243,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if ps, err := bench.ReadProc(p.PID()); err == nil {
 		res.RSS, res.PeakRSS = ps.RSS, ps.PeakRSS
+	}
+	// The dispatchers start before the servers, so the first delivery may
+	// precede the "node serving" line: it is read once the drain is over.
+	if serving, err := servingAt(logFile); err == nil {
+		res.ToServing = serving.Sub(t0).Seconds()
 	}
 	scrape := time.Now()
 	if _, err := bench.Scrape(ctx, bench.NewScrapeClient(5*time.Minute), cfg.MetricsListen); err != nil {
