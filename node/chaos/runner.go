@@ -643,8 +643,17 @@ func (h *harness) faulter(ctx context.Context, rng *rand.Rand) {
 		return
 	}
 	next := 0
+	// The kinds come in rounds, each kind once a round in a shuffled order,
+	// so that even a short run injects every kind of fault.
+	var round []string
 	for sleep(ctx, between(rng, 300*time.Millisecond, 1500*time.Millisecond)) {
-		switch kinds[rng.IntN(len(kinds))] {
+		if len(round) == 0 {
+			round = slices.Clone(kinds)
+			rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
+		}
+		kind := round[0]
+		round = round[1:]
+		switch kind {
 		case "cut":
 			// Every pair in turn; the kind alternates from cut to cut and
 			// shifts by one each round, so every pair gets both.
