@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -51,6 +52,7 @@ type roller struct {
 	report *store.RollForwardReport
 
 	people map[string]string // id hash → ID number, built on first need
+	node   *Node             // steps destination cases (stepper), built on first need
 }
 
 // rollForwardFunc is the store.RestoreOptions.RollForward of a node's
@@ -175,7 +177,7 @@ func (ro *roller) ask(ctx context.Context, peers []string, from, to *jiexuv1.Dat
 			defer func() { <-sem; wg.Done() }()
 			pctx, cancel := context.WithTimeout(ctx, rollForwardPeerTimeout)
 			defer cancel()
-			view, err := collectRange(pctx, peerSource(ro.gw.Invoke, peer), from, to, ro.idKey)
+			view, err := collectRange(pctx, peerSource(ro.gw.Invoke, peer), from, to, ro.idKey, true)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -199,16 +201,23 @@ func (ro *roller) ask(ctx context.Context, peers []string, from, to *jiexuv1.Dat
 }
 
 // apply brings the store forward from one peer's answer, case by case in
-// id order, in one transaction.
+// id order, each case in a transaction of its own: a case the state
+// machine refuses to step is left as the backup had it (its numbers still
+// marked used) and reported for an operator to decide.
 func (ro *roller) apply(peer string, view sideView) error {
-	return ro.db.Update(func(tx *bolt.Tx) error {
-		for _, id := range slices.Sorted(maps.Keys(view)) {
-			if err := ro.applyCase(tx, peer, view[id]); err != nil {
-				return fmt.Errorf("case %s: %w", id, err)
-			}
+	for _, id := range slices.Sorted(maps.Keys(view)) {
+		sc := view[id]
+		err := ro.db.Update(func(tx *bolt.Tx) error { return ro.applyCase(tx, peer, sc) })
+		if failed, ok := errors.AsType[*stepFailed](err); ok {
+			ro.decide("case %s: rolling it forward from %s's record (%s there) failed, nothing changed: %s",
+				id, peer, render.Label(sc.GetState()), rules.Clip(failed.Error(), 200))
+			err = ro.db.Update(func(tx *bolt.Tx) error { return ro.markUsed(tx, sc) })
 		}
-		return nil
-	})
+		if err != nil {
+			return fmt.Errorf("case %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // applyCase brings one case forward: the numbers the peer has seen are
@@ -225,6 +234,8 @@ func (ro *roller) applyCase(tx *bolt.Tx, peer string, sc *jiexuv1.SharedCase) er
 	switch {
 	case sc.GetSide() == sideDestination && sc.GetState() == jiexuv1.CaseState_CASE_STATE_COMPLETED:
 		return ro.closeOrigin(tx, peer, c, sc)
+	case actedAtOrigin(sc) && (c == nil || c.GetSide() == sideDestination):
+		return ro.rollDestination(tx, peer, c, sc)
 	case c == nil:
 		ro.decide("case %s: %s holds its %s side as %s; this store has no record of it. Ask %s's operator for the case and enter what it needs here",
 			sc.GetCaseId(), peer, render.Label(sc.GetSide()), render.Label(sc.GetState()), peer)

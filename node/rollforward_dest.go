@@ -1,0 +1,221 @@
+package node
+
+import (
+	"crypto/hmac"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"jiexu/certs"
+	"jiexu/gateway"
+	"jiexu/node/render"
+	"jiexu/node/rules"
+	"jiexu/node/transfer"
+	jiexuv1 "jiexu/proto/jiexu/v1"
+)
+
+// stepFailed marks a step of the state machine that refused a rolled
+// case: the case's transaction is undone and an operator decides.
+type stepFailed struct{ err error }
+
+func (e *stepFailed) Error() string { return e.err.Error() }
+func (e *stepFailed) Unwrap() error { return e.err }
+
+// actedAtOrigin reports whether the origin's side of a case, as a peer
+// answered it, has transferred the person out towards this destination and
+// not taken the money back: its certificate is owed here, and its balance
+// once remitted.
+func actedAtOrigin(sc *jiexuv1.SharedCase) bool {
+	if sc.GetSide() != sideOrigin || !sc.GetActed() {
+		return false
+	}
+	switch sc.GetState() {
+	case jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT, jiexuv1.CaseState_CASE_STATE_REMITTED, jiexuv1.CaseState_CASE_STATE_CLOSED:
+		return true
+	}
+	return false
+}
+
+// remittedThere reports whether the origin's remittance of a case was
+// acknowledged by this node's lost incarnation (REMITTED) or confirmed by
+// it (CLOSED): the origin will not send it again, so the roll-forward
+// applies it. Before that (CERTIFICATE_SENT) the remittance is still in the
+// origin's outbox and arrives by itself.
+func remittedThere(sc *jiexuv1.SharedCase) bool {
+	return sc.GetState() == jiexuv1.CaseState_CASE_STATE_REMITTED || sc.GetState() == jiexuv1.CaseState_CASE_STATE_CLOSED
+}
+
+// stepper returns the node the roll-forward steps destination cases with:
+// the state machine's effects as the running node carries them out (the
+// store is the restored copy, the outbox its gateway's), its trust roots
+// and the registry snapshot's revocations.
+func (ro *roller) stepper() (*Node, error) {
+	if ro.node != nil {
+		return ro.node, nil
+	}
+	ca, err := certs.LoadCertificate(ro.cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	cal := rules.DefaultCalendar()
+	if ro.cfg.CalendarFile != "" {
+		if cal, err = LoadCalendar(ro.cfg.CalendarFile); err != nil {
+			return nil, fmt.Errorf("calendar_file: %w", err)
+		}
+	}
+	n := &Node{cfg: ro.cfg, db: ro.db, gw: ro.gw, ca: ca, cal: cal, log: ro.log, now: ro.now, kind: ro.cfg.AgencyKind()}
+	n.table = ro.gw.Directory().Table()
+	n.metrics = newMetrics(n)
+	ro.node = n
+	return n, nil
+}
+
+// rollDestination brings this destination's side of a case forward to
+// where the origin's record puts it: the origin transferred the person out
+// (and remitted the balance, which this node's lost incarnation
+// acknowledged). Nothing is taken on the peer's word: the certificate is
+// the origin's seal, checked as a delivered one is, the person and the
+// amount are the certificate's, and the case moves by the state machine's
+// own steps (certificate, then remittance), so that the credit and the
+// months are what the transfer in would have applied, once: a late copy
+// of the original message finds the case past it and changes nothing.
+func (ro *roller) rollDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jiexuv1.SharedCase) error {
+	id := sc.GetCaseId()
+	funds := remittedThere(sc) && sc.GetAmountFen()-sc.GetReturnedFen() > 0
+	if c != nil && (c.GetState() == jiexuv1.CaseState_CASE_STATE_CERTIFIED && !funds || transfer.Terminal(c.GetState())) {
+		return nil // the remittance is on its way, or the case has ended here
+	}
+	if sc.GetCertificate() == nil {
+		ro.decide("case %s: %s transferred the person out (%s) but its answer carries no certificate: nothing credited here; ask %s's operator to deliver it again",
+			id, peer, render.Label(sc.GetState()), peer)
+		return nil
+	}
+	n, err := ro.stepper()
+	if err != nil {
+		return err
+	}
+	cert, err := n.verifyDelivered(sc.GetCertificate())
+	if err != nil {
+		ro.decide("case %s: the certificate in %s's answer does not verify (%v): nothing credited here; ask %s's operator",
+			id, peer, rules.Clip(err.Error(), 160), peer)
+		return nil
+	}
+	person := cert.GetPerson().GetIdNumber()
+	remitted := sc.GetAmountFen() - sc.GetReturnedFen()
+	var mismatch string
+	switch {
+	case !n.same(cert.GetOriginRegion(), peer):
+		mismatch = fmt.Sprintf("the certificate was issued by %s, not %s", cert.GetOriginRegion(), peer)
+	case cert.GetNumber() != sc.GetCertificateNumber():
+		mismatch = fmt.Sprintf("the answer names certificate %s but carries %s", sc.GetCertificateNumber(), cert.GetNumber())
+	case len(sc.GetIdHash()) > 0 && !hmac.Equal(sc.GetIdHash(), idHash(ro.idKey, person)):
+		mismatch = "the certificate is for another person than the case"
+	case c != nil && c.GetPerson().GetIdNumber() != "" && c.GetPerson().GetIdNumber() != person:
+		mismatch = fmt.Sprintf("the certificate is for %s, the case here for %s", rules.MaskID(person), rules.MaskID(c.GetPerson().GetIdNumber()))
+	case c != nil && c.GetCertificateNumber() != "" && c.GetCertificateNumber() != cert.GetNumber():
+		mismatch = fmt.Sprintf("the case here has certificate %s", c.GetCertificateNumber())
+	case remitted < 0 || remitted > 0 && remitted != cert.GetBalanceFen():
+		mismatch = fmt.Sprintf("%s says it remitted %s, the certificate's balance is %s", peer, rules.AmountFigures(remitted), rules.AmountFigures(cert.GetBalanceFen()))
+	}
+	if mismatch != "" {
+		ro.decide("case %s: %s: nothing credited here; compare with %s's operator", id, mismatch, peer)
+		return nil
+	}
+	e, err := getEnrolment(tx, person)
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		ro.decide("case %s: %s transferred %s out to this region (certificate %s, %s remitted); no enrolment here for the person: enrol them again, then ask %s's operator to deliver the certificate again",
+			id, peer, rules.MaskID(person), cert.GetNumber(), rules.AmountFigures(remitted), peer)
+		return nil
+	}
+	now := ro.now()
+	from, was := jiexuv1.CaseState_CASE_STATE_UNSPECIFIED, "missing"
+	if c == nil {
+		c = ro.newDestinationCase(e, cert, id, peer, now)
+		if err := ro.gw.Audit().Append(tx, gateway.CaseTransition(id, render.Label(from), render.Label(c.GetState()))); err != nil {
+			return err
+		}
+	} else {
+		from, was = c.GetState(), render.Label(c.GetState())
+	}
+	if err := ro.stepDestination(tx, n, e, c, cert, sc.GetCertificate(), remitted, funds, now); err != nil {
+		return err
+	}
+	c.Note = fmt.Sprintf("rolled forward by 'jiexu node restore' from %s's record (%s there)", peer, render.Label(sc.GetState()))
+	if err := putCase(tx, c); err != nil {
+		return err
+	}
+	what := "certificate " + cert.GetNumber()
+	if c.GetFunded() && c.GetState() == jiexuv1.CaseState_CASE_STATE_COMPLETED {
+		what += fmt.Sprintf(", %s credited", rules.AmountFigures(c.GetAmountFen()))
+	}
+	ro.recovered("case %s (%s): %s transferred the person out (%s there); here %s → %s; %s",
+		id, rules.MaskID(person), peer, render.Label(sc.GetState()), was, render.Label(c.GetState()), what)
+	if from == c.GetState() {
+		ro.decide("case %s: the roll-forward left it %s: check it with %s's operator", id, render.Label(c.GetState()), peer)
+	}
+	return nil
+}
+
+// newDestinationCase recreates a destination case the restored store
+// lacks, as the notice or the origin's request left it: notified, with the
+// person's enrolment here.
+func (ro *roller) newDestinationCase(e *jiexuv1.Enrolment, cert *jiexuv1.Certificate, id, peer string, at time.Time) *jiexuv1.Case {
+	division := cert.GetOriginDivision()
+	if division == "" {
+		division = peer
+	}
+	c := &jiexuv1.Case{CaseId: id, Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_NOTIFIED,
+		OpenedAt: timestamppb.New(at), Person: e.GetPerson(), OriginRegion: peer, OriginDivision: division,
+		DestinationRegion: ro.cfg.Region, AppliedAtOrigin: caseRegion(id) != ro.cfg.Region}
+	if p := latest(e); p.GetStatus() == statusActive {
+		c.DestinationScheme, c.DestinationFrom, c.EnrolledOn = p.GetScheme(), p.GetEnrolledFrom(), p.GetRegisteredOn()
+	}
+	c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: c.GetState(), At: timestamppb.New(at), Event: "RolledForward"})
+	return c
+}
+
+// stepDestination takes the case through the certificate and, when the
+// origin's remittance will not come again, the remittance. A balance that
+// cannot be credited here now is not sent back to an origin that has
+// closed its side: it is held on the case (FUNDED, as a remittance that
+// arrives before its certificate is), or left for the operator.
+func (ro *roller) stepDestination(tx *bolt.Tx, n *Node, e *jiexuv1.Enrolment, c *jiexuv1.Case, cert *jiexuv1.Certificate,
+	sealed *jiexuv1.SealedCertificate, remitted int64, funds bool, at time.Time) error {
+	step := func(err error) error {
+		if err != nil {
+			return &stepFailed{err}
+		}
+		return nil
+	}
+	in := n.facts(e, transfer.Input{Event: transfer.Funds, Amount: remitted}, "", "")
+	switch c.GetState() {
+	case jiexuv1.CaseState_CASE_STATE_APPLIED, jiexuv1.CaseState_CASE_STATE_NOTIFIED:
+		if funds && !in.Account {
+			if err := step(n.step(tx, c, in, at)); err != nil {
+				return err
+			}
+			ro.decide("case %s: %s is held on the case here: the person has no active period with a personal account; enrol them, then ask %s to deliver certificate %s again",
+				c.GetCaseId(), rules.AmountFigures(remitted), c.GetOriginRegion(), cert.GetNumber())
+			return putProto(tx, bucketCertificates, []byte(cert.GetNumber()), sealed)
+		}
+		if err := step(n.stepCertificate(tx, c, cert, sealed, at)); err != nil {
+			return err
+		}
+	case jiexuv1.CaseState_CASE_STATE_FUNDED:
+		return step(n.stepCertificate(tx, c, cert, sealed, at))
+	}
+	if !funds || c.GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFIED {
+		return nil
+	}
+	if !in.Account || remitted != c.GetExpectedAmountFen() {
+		ro.decide("case %s: %s remitted %s, which cannot be credited here (%s expected, account: %t): the case stays certified; settle it with %s's operator",
+			c.GetCaseId(), c.GetOriginRegion(), rules.AmountFigures(remitted), rules.AmountFigures(c.GetExpectedAmountFen()), in.Account, c.GetOriginRegion())
+		return nil
+	}
+	return step(n.step(tx, c, in, at))
+}
