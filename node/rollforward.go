@@ -50,6 +50,7 @@ type roller struct {
 	now    func() time.Time
 	idKey  []byte
 	report *store.RollForwardReport
+	wait   time.Duration // RestoreOptions.PeerWait
 
 	people map[string]string // id hash → ID number, built on first need
 	node   *Node             // steps destination cases (stepper), built on first need
@@ -57,14 +58,14 @@ type roller struct {
 
 // rollForwardFunc is the store.RestoreOptions.RollForward of a node's
 // restore.
-func rollForwardFunc(cfg Config, log *slog.Logger, now func() time.Time) func(context.Context, *bolt.DB, *store.RestoreReport) error {
+func rollForwardFunc(cfg Config, log *slog.Logger, now func() time.Time, wait time.Duration) func(context.Context, *bolt.DB, *store.RestoreReport) error {
 	return func(ctx context.Context, db *bolt.DB, r *store.RestoreReport) error {
 		gw, err := rollForwardGateway(cfg, db, log, now)
 		if err != nil {
 			return err
 		}
 		defer gw.Wait()
-		ro := &roller{cfg: cfg, db: db, gw: gw, log: log, now: now, idKey: make([]byte, 32), report: &r.RollForward}
+		ro := &roller{cfg: cfg, db: db, gw: gw, log: log, now: now, idKey: make([]byte, 32), report: &r.RollForward, wait: wait}
 		_, _ = rand.Read(ro.idKey)
 		return ro.run(ctx, r.BackupTakenAt)
 	}
@@ -177,7 +178,7 @@ func (ro *roller) ask(ctx context.Context, peers []string, from, to *jiexuv1.Dat
 			defer func() { <-sem; wg.Done() }()
 			pctx, cancel := context.WithTimeout(ctx, rollForwardPeerTimeout)
 			defer cancel()
-			view, err := collectRange(pctx, peerSource(ro.gw.Invoke, peer), from, to, ro.idKey, true)
+			view, err := ro.collect(pctx, peer, from, to)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -198,6 +199,25 @@ func (ro *roller) ask(ctx context.Context, peers []string, from, to *jiexuv1.Dat
 		}
 	}
 	return answers
+}
+
+// collect reads a peer's answer, asking again for ro.wait while the peer
+// cannot be reached: a node that is restarting answers in a moment.
+func (ro *roller) collect(ctx context.Context, peer string, from, to *jiexuv1.Date) (sideView, error) {
+	deadline := time.Now().Add(ro.wait)
+	pause := 500 * time.Millisecond
+	for {
+		view, err := collectRange(ctx, peerSource(ro.gw.Invoke, peer), from, to, ro.idKey, true)
+		if err == nil || !errors.Is(err, ErrPeerUnreachable) || time.Now().Add(pause).After(deadline) {
+			return view, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
 }
 
 // apply brings the store forward from one peer's answer, case by case in

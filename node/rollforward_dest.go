@@ -127,11 +127,6 @@ func (ro *roller) rollDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc 
 	if err != nil {
 		return err
 	}
-	if e == nil {
-		ro.decide("case %s: %s transferred %s out to this region (certificate %s, %s remitted); no enrolment here for the person: enrol them again, then ask %s's operator to deliver the certificate again",
-			id, peer, rules.MaskID(person), cert.GetNumber(), rules.AmountFigures(remitted), peer)
-		return nil
-	}
 	now := ro.now()
 	from, was := jiexuv1.CaseState_CASE_STATE_UNSPECIFIED, "missing"
 	if c == nil {
@@ -169,8 +164,12 @@ func (ro *roller) newDestinationCase(e *jiexuv1.Enrolment, cert *jiexuv1.Certifi
 	if division == "" {
 		division = peer
 	}
+	person := e.GetPerson()
+	if person == nil { // no enrolment here (entered after the backup): the certificate's
+		person = cert.GetPerson()
+	}
 	c := &jiexuv1.Case{CaseId: id, Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_NOTIFIED,
-		OpenedAt: timestamppb.New(at), Person: e.GetPerson(), OriginRegion: peer, OriginDivision: division,
+		OpenedAt: timestamppb.New(at), Person: person, OriginRegion: peer, OriginDivision: division,
 		DestinationRegion: ro.cfg.Region, AppliedAtOrigin: caseRegion(id) != ro.cfg.Region}
 	if p := latest(e); p.GetStatus() == statusActive {
 		c.DestinationScheme, c.DestinationFrom, c.EnrolledOn = p.GetScheme(), p.GetEnrolledFrom(), p.GetRegisteredOn()
@@ -199,8 +198,9 @@ func (ro *roller) stepDestination(tx *bolt.Tx, n *Node, e *jiexuv1.Enrolment, c 
 			if err := step(n.step(tx, c, in, at)); err != nil {
 				return err
 			}
-			ro.decide("case %s: %s is held on the case here: the person has no active period with a personal account; enrol them, then ask %s to deliver certificate %s again",
-				c.GetCaseId(), rules.AmountFigures(remitted), c.GetOriginRegion(), cert.GetNumber())
+			c.CertificateNumber = cert.GetNumber()
+			ro.decide("case %s: %s is held on the case for %s, who has no active period with a personal account here (a record entered after the backup?): enter the person's record (jiexu records put / import) and the certificate kept with the case is applied and the balance credited",
+				c.GetCaseId(), rules.AmountFigures(remitted), rules.MaskID(cert.GetPerson().GetIdNumber()))
 			return putProto(tx, bucketCertificates, []byte(cert.GetNumber()), sealed)
 		}
 		if err := step(n.stepCertificate(tx, c, cert, sealed, at)); err != nil {

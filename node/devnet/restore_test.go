@@ -337,3 +337,54 @@ func tamperCertificate(t *testing.T, path, number string, change func(*jiexuv1.C
 		t.Fatal(err)
 	}
 }
+
+// A destination restored from a backup older than the person's record
+// there cannot credit the balance the origin remitted: it holds it on the
+// case (FUNDED, the origin's certificate kept) and says so; when the
+// operator enters the record again, the certificate is applied and the
+// balance credited once.
+func TestRestoreHoldsTheBalanceUntilTheRecordIsBack(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	a := tn.firstEmployee(hohhot, 0)
+	tn.suspend(hohhot, a)
+	proof := tn.proof(hohhot, a)
+	backup := tn.backup(hulunbuir) // before the person's record there
+	rec := devnet.DestinationRecord(a, layoutOf(t, tn.Layout, hulunbuir), time.Now())
+	tn.put(hulunbuir, rec)
+	id := tn.apply(hulunbuir, hohhot, a.GetPerson(), proof).GetCaseId()
+	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_CLOSED)
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	want := tn.period(hulunbuir, a.GetPerson().GetIdNumber())
+
+	tn.StopNode(hulunbuir)
+	var out bytes.Buffer
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hulunbuir).ConfigFile, From: backup}, &out); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Log(report)
+	if !strings.Contains(report, "DECIDE:    case "+id+": "+rules.AmountFigures(a.GetBalanceFen())+" is held on the case") {
+		t.Errorf("the report does not say the balance of %s is held:\n%s", id, report)
+	}
+	if err := tn.StartNode(hulunbuir); err != nil {
+		t.Fatal(err)
+	}
+	if c := tn.getCase(hulunbuir, id); c.GetState() != jiexuv1.CaseState_CASE_STATE_FUNDED || c.GetAmountFen() != a.GetBalanceFen() {
+		t.Fatalf("after the restore case %s is %s holding %d fen; want FUNDED holding %d", id, c.GetState(), c.GetAmountFen(), a.GetBalanceFen())
+	}
+
+	tn.put(hulunbuir, rec) // the operator enters the record again
+	c := tn.getCase(hulunbuir, id)
+	p := tn.period(hulunbuir, a.GetPerson().GetIdNumber())
+	if c.GetState() != jiexuv1.CaseState_CASE_STATE_COMPLETED || p.GetBalanceFen() != want.GetBalanceFen() || p.GetMonthsRecognised() != want.GetMonthsRecognised() {
+		t.Errorf("after the record is back: case %s, period %d fen, %d months; want COMPLETED, %d fen, %d months (as before the restore)",
+			c.GetState(), p.GetBalanceFen(), p.GetMonthsRecognised(), want.GetBalanceFen(), want.GetMonthsRecognised())
+	}
+	if err := tn.remitAgain(hohhot, hulunbuir, tn.getCase(hohhot, id)); err != nil {
+		t.Errorf("a late copy of the remittance: %v; want it acknowledged as a repeat", err)
+	}
+	if got := tn.period(hulunbuir, a.GetPerson().GetIdNumber()).GetBalanceFen(); got != want.GetBalanceFen() {
+		t.Errorf("after a late copy of the remittance the period has %d fen; want %d", got, want.GetBalanceFen())
+	}
+}
