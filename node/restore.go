@@ -21,7 +21,7 @@ type RestoreOptions struct {
 	// PeerWait is how long a peer that cannot be reached is asked again
 	// (a node restarting) before the report names it; 0 asks once.
 	PeerWait time.Duration
-	Logger       *slog.Logger
+	Logger   *slog.Logger
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
 }
