@@ -250,10 +250,11 @@ func (n *Node) finishRecord(tx *bolt.Tx, e *jiexuv1.Enrolment, r *jiexuv1.Record
 }
 
 // creditHeld completes the person's transfer in that 'jiexu node restore'
-// left holding its balance (FUNDED, with the origin's sealed certificate
-// kept) because the person had no active period here then: now that the
-// record makes one, the certificate is applied as a delivered one is, and
-// the held balance credited.
+// left waiting with the origin's sealed certificate kept (notified, or
+// holding its balance: funded) because the person had no active period
+// here then: now that the record makes one, the certificate is applied as
+// a delivered one is, and a held balance credited. Only a rolled-forward
+// case names its certificate before the certificate step.
 func (n *Node) creditHeld(tx *bolt.Tx, e *jiexuv1.Enrolment, now time.Time) error {
 	id := e.GetPerson().GetIdNumber()
 	cid := openCase(tx, id)
@@ -261,8 +262,13 @@ func (n *Node) creditHeld(tx *bolt.Tx, e *jiexuv1.Enrolment, now time.Time) erro
 		return nil
 	}
 	c, err := getCase(tx, cid)
-	if err != nil || c == nil || c.GetSide() != sideDestination || c.GetState() != jiexuv1.CaseState_CASE_STATE_FUNDED || c.GetCertificateNumber() == "" {
+	if err != nil || c == nil || c.GetSide() != sideDestination || c.GetCertificateNumber() == "" {
 		return err
+	}
+	switch c.GetState() {
+	case jiexuv1.CaseState_CASE_STATE_APPLIED, jiexuv1.CaseState_CASE_STATE_NOTIFIED, jiexuv1.CaseState_CASE_STATE_FUNDED:
+	default:
+		return nil
 	}
 	sealed, err := getCertificate(tx, c.GetCertificateNumber())
 	if err != nil || sealed == nil {

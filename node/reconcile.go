@@ -163,7 +163,7 @@ func (n *Node) sharedCases(caller string, q sharedQuery) (*jiexuv1.ListSharedCas
 			}
 			sc := sharedCase(c, pending[c.GetCaseId()], dead[c.GetCaseId()], q.idKey)
 			if q.certs {
-				cert, err := issuedCertificate(tx, c)
+				cert, err := caseCertificate(tx, c)
 				if err != nil {
 					return false, err
 				}
@@ -182,12 +182,15 @@ func (n *Node) sharedCases(caller string, q sharedQuery) (*jiexuv1.ListSharedCas
 	return resp, err
 }
 
-// issuedCertificate is the sealed certificate an origin case sent to the
-// destination (nil for a destination case, or before the origin acted).
-// The caller has checked that the case is shared with the one who asks:
-// for an origin case, its destination, to whom the certificate went.
-func issuedCertificate(tx *bolt.Tx, c *jiexuv1.Case) (*jiexuv1.SealedCertificate, error) {
-	if c.GetSide() != sideOrigin || !c.GetActed() || c.GetCertificateNumber() == "" {
+// caseCertificate is the sealed certificate of a case, when this node
+// holds it: at the origin once it acted (the certificate it sent), at the
+// destination once it took it. The caller has checked that the case is
+// shared with the one who asks, the case's other side, which was sent the
+// certificate (the destination) or sealed it (the origin): it crosses no
+// boundary it has not crossed.
+func caseCertificate(tx *bolt.Tx, c *jiexuv1.Case) (*jiexuv1.SealedCertificate, error) {
+	if c.GetCertificateNumber() == "" || c.GetSide() == sideOrigin && !c.GetActed() ||
+		c.GetSide() == sideDestination && !c.GetCertified() && !transfer.Terminal(c.GetState()) {
 		return nil, nil
 	}
 	return getCertificate(tx, c.GetCertificateNumber())

@@ -299,6 +299,9 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 	if err != nil {
 		return err
 	}
+	if err := ro.keepCertificate(tx, id, sc); err != nil {
+		return err
+	}
 	now := ro.now()
 	c.State, c.Acted, c.Confirmed, c.CertificateAcked = jiexuv1.CaseState_CASE_STATE_CLOSED, true, true, true
 	c.AmountFen, c.ExpectedAmountFen, c.CertificateNumber = sc.GetAmountFen(), sc.GetAmountFen(), sc.GetCertificateNumber()
@@ -350,6 +353,34 @@ func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case
 	p.Note = fmt.Sprintf("transferred out to %s (case %s); rolled forward by 'jiexu node restore'", c.GetDestinationRegion(), c.GetCaseId())
 	p.UpdatedAt = timestamppb.New(ro.now())
 	return p.GetHeldFen(), putEnrolment(tx, e)
+}
+
+// keepCertificate stores again a certificate this origin issued after the
+// backup, from the destination's copy, once its seal (this region's own)
+// verifies and it names the case's certificate and person: the serial is
+// this region's, and a later restore of the destination finds it here.
+func (ro *roller) keepCertificate(tx *bolt.Tx, person string, sc *jiexuv1.SharedCase) error {
+	number := sc.GetCertificateNumber()
+	if sc.GetCertificate() == nil || number == "" {
+		return nil
+	}
+	if have, err := getCertificate(tx, number); err != nil || have != nil {
+		return err
+	}
+	n, err := ro.stepper()
+	if err != nil {
+		return err
+	}
+	cert, err := n.verifyDelivered(sc.GetCertificate())
+	switch {
+	case err != nil:
+		ro.decide("case %s: the destination's copy of certificate %s does not verify (%v): it is not kept here", sc.GetCaseId(), number, rules.Clip(err.Error(), 160))
+		return nil
+	case !n.same(cert.GetOriginRegion(), ro.cfg.Region) || cert.GetNumber() != number || cert.GetPerson().GetIdNumber() != person:
+		ro.decide("case %s: the destination's copy of certificate %s is not this region's certificate %s for the case's person: it is not kept here", sc.GetCaseId(), cert.GetNumber(), number)
+		return nil
+	}
+	return putProto(tx, bucketCertificates, []byte(number), sc.GetCertificate())
 }
 
 func heldNote(held int64) string {

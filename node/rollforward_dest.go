@@ -194,6 +194,14 @@ func (ro *roller) stepDestination(tx *bolt.Tx, n *Node, e *jiexuv1.Enrolment, c 
 	in := n.facts(e, transfer.Input{Event: transfer.Funds, Amount: remitted}, "", "")
 	switch c.GetState() {
 	case jiexuv1.CaseState_CASE_STATE_APPLIED, jiexuv1.CaseState_CASE_STATE_NOTIFIED:
+		if !funds && latest(e).GetStatus() != statusActive {
+			// Nothing to hold, and no period here to assess the certificate
+			// against: the case keeps it until the record is entered.
+			c.CertificateNumber = cert.GetNumber()
+			ro.decide("case %s: %s has no active period here (a record entered after the backup?): enter the person's record (jiexu records put / import) and the certificate %s kept with the case is applied",
+				c.GetCaseId(), rules.MaskID(cert.GetPerson().GetIdNumber()), cert.GetNumber())
+			return putProto(tx, bucketCertificates, []byte(cert.GetNumber()), sealed)
+		}
 		if funds && !in.Account {
 			if err := step(n.step(tx, c, in, at)); err != nil {
 				return err

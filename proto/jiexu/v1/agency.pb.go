@@ -4214,10 +4214,12 @@ type SharedCase struct {
 	PendingMessages uint32 `protobuf:"varint,16,opt,name=pending_messages,json=pendingMessages,proto3" json:"pending_messages,omitempty"`
 	DeadLetters     uint32 `protobuf:"varint,17,opt,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
 	// certificate is the sealed certificate the origin issued for the case,
-	// as DeliverCertificate carried it. Only the origin sends it, only to the
-	// case's destination, and only when the request set with_certificates: a
-	// destination restored from a backup rolls the case forward from it,
-	// after checking its seal as a delivered certificate's.
+	// as DeliverCertificate carried it, when the answering node holds it and
+	// the request set with_certificates. It goes only to the case's other
+	// side, which received it (the destination) or sealed it (the origin): a
+	// node restored from a backup rolls the case forward from it, after
+	// checking its seal as a delivered certificate's, and an origin keeps
+	// again a certificate it issued after the backup.
 	Certificate   *SealedCertificate `protobuf:"bytes,18,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -43,10 +43,10 @@ type ListSharedCasesRequest struct {
 	// HMAC-SHA256(id_key, ID number): the caller, which knows the people of
 	// the cases it shares, can match them without the number crossing again.
 	IdKey []byte `protobuf:"bytes,6,opt,name=id_key,json=idKey,proto3" json:"id_key,omitempty"`
-	// with_certificates asks for the sealed certificate of each case the
-	// answering node is the origin of (and the caller the destination of):
-	// what 'jiexu node restore' rolls a destination forward from. A page
-	// then holds fewer cases: each page is bounded in bytes too.
+	// with_certificates asks for the sealed certificate of each case, when
+	// the answering node holds it (SharedCase.certificate): what 'jiexu node
+	// restore' rolls a store forward from. A page then holds fewer cases:
+	// each page is bounded in bytes too.
 	WithCertificates bool `protobuf:"varint,7,opt,name=with_certificates,json=withCertificates,proto3" json:"with_certificates,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
