@@ -47,6 +47,69 @@ func remittedThere(sc *jiexuv1.SharedCase) bool {
 	return sc.GetState() == jiexuv1.CaseState_CASE_STATE_REMITTED || sc.GetState() == jiexuv1.CaseState_CASE_STATE_CLOSED
 }
 
+// endedAtOrigin reports whether the origin's side of a case, as a peer
+// answered it, ended without acting (refused, or withdrawn): what it sent
+// this destination was a refusal, which carries no money.
+func endedAtOrigin(sc *jiexuv1.SharedCase) bool {
+	if sc.GetSide() != sideOrigin || sc.GetActed() {
+		return false
+	}
+	return sc.GetState() == jiexuv1.CaseState_CASE_STATE_REFUSED || sc.GetState() == jiexuv1.CaseState_CASE_STATE_WITHDRAWN
+}
+
+// endDestination ends this destination's side of a case the origin
+// refused, or that was withdrawn, without acting: the refusal the lost
+// incarnation received is applied again, by the state machine's own step.
+// Nothing moves but the case's state; the person is the enrolment here
+// whose keyed ID number the peer sent.
+func (ro *roller) endDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jiexuv1.SharedCase) error {
+	if c != nil && c.GetState() != jiexuv1.CaseState_CASE_STATE_APPLIED && c.GetState() != jiexuv1.CaseState_CASE_STATE_NOTIFIED {
+		return nil
+	}
+	n, err := ro.stepper()
+	if err != nil {
+		return err
+	}
+	was := "missing"
+	if c == nil {
+		person, err := ro.personOf(tx, nil, sc)
+		if err != nil {
+			return err
+		}
+		e, err := getEnrolment(tx, person)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			ro.decide("case %s: %s ended its origin side as %s; this store has no record of the case nor of %s: nothing to do unless the person's record is entered again",
+				sc.GetCaseId(), peer, render.Label(sc.GetState()), sc.GetMaskedIdNumber())
+			return nil
+		}
+		c = &jiexuv1.Case{CaseId: sc.GetCaseId(), Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_NOTIFIED,
+			OpenedAt: timestamppb.New(ro.now()), Person: e.GetPerson(), OriginRegion: peer, OriginDivision: peer,
+			DestinationRegion: ro.cfg.Region, AppliedAtOrigin: caseRegion(sc.GetCaseId()) != ro.cfg.Region}
+		c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: c.GetState(), At: timestamppb.New(ro.now()), Event: "RolledForward"})
+		if err := ro.gw.Audit().Append(tx, gateway.CaseTransition(c.GetCaseId(), render.Label(jiexuv1.CaseState_CASE_STATE_UNSPECIFIED), render.Label(c.GetState()))); err != nil {
+			return err
+		}
+	} else {
+		was = render.Label(c.GetState())
+	}
+	reason := sc.GetRejectReason()
+	if sc.GetState() == jiexuv1.CaseState_CASE_STATE_WITHDRAWN {
+		reason = jiexuv1.RejectReason_REJECT_REASON_WITHDRAWN
+	} else if reason == jiexuv1.RejectReason_REJECT_REASON_UNSPECIFIED || reason == jiexuv1.RejectReason_REJECT_REASON_WITHDRAWN {
+		reason = jiexuv1.RejectReason_REJECT_REASON_OTHER
+	}
+	detail := fmt.Sprintf("%s ended the case (%s); rolled forward by 'jiexu node restore'", peer, render.Label(sc.GetState()))
+	if err := n.step(tx, c, transfer.Input{Event: transfer.Refusal, Reason: reason, Detail: detail}, ro.now()); err != nil {
+		return &stepFailed{err}
+	}
+	ro.recovered("case %s (%s): %s ended it (%s there); here %s → %s", c.GetCaseId(), rules.MaskID(c.GetPerson().GetIdNumber()),
+		peer, render.Label(sc.GetState()), was, render.Label(c.GetState()))
+	return nil
+}
+
 // stepper returns the node the roll-forward steps destination cases with:
 // the state machine's effects as the running node carries them out (the
 // store is the restored copy, the outbox its gateway's), its trust roots
