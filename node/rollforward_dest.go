@@ -80,14 +80,14 @@ func (ro *roller) endDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *
 		if err != nil {
 			return err
 		}
-		if e == nil {
-			ro.decide("case %s: %s ended its origin side as %s; this store has no record of the case nor of %s: nothing to do unless the person's record is entered again",
-				sc.GetCaseId(), peer, render.Label(sc.GetState()), sc.GetMaskedIdNumber())
-			return nil
-		}
 		c = &jiexuv1.Case{CaseId: sc.GetCaseId(), Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_NOTIFIED,
 			OpenedAt: timestamppb.New(ro.now()), Person: e.GetPerson(), OriginRegion: peer, OriginDivision: peer,
 			DestinationRegion: ro.cfg.Region, AppliedAtOrigin: caseRegion(sc.GetCaseId()) != ro.cfg.Region}
+		if e == nil {
+			// The record was entered after the backup: the ended case is
+			// kept without the person, whom the peer named only masked.
+			c.Note = fmt.Sprintf("the person (%s) has no record in this store: restored from a backup older than it", sc.GetMaskedIdNumber())
+		}
 		c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: c.GetState(), At: timestamppb.New(ro.now()), Event: "RolledForward"})
 		if err := ro.gw.Audit().Append(tx, gateway.CaseTransition(c.GetCaseId(), render.Label(jiexuv1.CaseState_CASE_STATE_UNSPECIFIED), render.Label(c.GetState()))); err != nil {
 			return err
@@ -105,7 +105,7 @@ func (ro *roller) endDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *
 	if err := n.step(tx, c, transfer.Input{Event: transfer.Refusal, Reason: reason, Detail: detail}, ro.now()); err != nil {
 		return &stepFailed{err}
 	}
-	ro.recovered("case %s (%s): %s ended it (%s there); here %s → %s", c.GetCaseId(), rules.MaskID(c.GetPerson().GetIdNumber()),
+	ro.recovered("case %s (%s): %s ended it (%s there); here %s → %s", c.GetCaseId(), sc.GetMaskedIdNumber(),
 		peer, render.Label(sc.GetState()), was, render.Label(c.GetState()))
 	return nil
 }
