@@ -252,6 +252,23 @@ func TestRestoreRollsTheDestinationForward(t *testing.T) {
 		}
 	}
 	check("after a late copy of each remittance")
+
+	// The same restore again: the same roll-forward, nothing credited twice.
+	tn.StopNode(hulunbuir)
+	out.Reset()
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: cfgFile, From: backup}, &out); err != nil {
+		t.Fatalf("second Restore: %v\n%s", err, out.String())
+	}
+	if err := tn.StartNode(hulunbuir); err != nil {
+		t.Fatal(err)
+	}
+	check("after the same restore again")
+	for _, id := range []string{applied, missing} {
+		if err := tn.remitAgain(hohhot, hulunbuir, tn.getCase(hohhot, id)); err != nil {
+			t.Errorf("a late copy of the remittance of %s after the second restore: %v", id, err)
+		}
+	}
+	check("after a late copy of each remittance, restored twice")
 }
 
 // An origin whose answer carries a certificate that is not the one it
@@ -386,5 +403,42 @@ func TestRestoreHoldsTheBalanceUntilTheRecordIsBack(t *testing.T) {
 	}
 	if got := tn.period(hulunbuir, a.GetPerson().GetIdNumber()).GetBalanceFen(); got != want.GetBalanceFen() {
 		t.Errorf("after a late copy of the remittance the period has %d fen; want %d", got, want.GetBalanceFen())
+	}
+}
+
+// A destination restored from a backup older than a case the origin
+// refused (the applicant presented someone else's certificate) ends the
+// case again as the origin's refusal ended it, moving nothing.
+func TestRestoreEndsACaseTheOriginRefused(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	a, b := tn.firstEmployee(hohhot, 0), tn.firstEmployee(hohhot, 1)
+	tn.suspend(hohhot, b)
+	tn.put(hulunbuir, devnet.DestinationRecord(a, layoutOf(t, tn.Layout, hulunbuir), time.Now()))
+	before := tn.total(t)
+	backup := tn.backup(hulunbuir)
+	id := tn.apply(hulunbuir, hohhot, a.GetPerson(), tn.proof(hohhot, b)).GetCaseId() // b's certificate, not a's
+	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_REFUSED)
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_REFUSED)
+
+	tn.StopNode(hulunbuir)
+	var out bytes.Buffer
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hulunbuir).ConfigFile, From: backup}, &out); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, out.String())
+	}
+	t.Log(out.String())
+	if err := tn.StartNode(hulunbuir); err != nil {
+		t.Fatal(err)
+	}
+	c := tn.getCase(hulunbuir, id)
+	if c.GetState() != jiexuv1.CaseState_CASE_STATE_REFUSED || c.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH || c.GetPerson().GetIdNumber() != a.GetPerson().GetIdNumber() {
+		t.Errorf("after the restore case %s is %s (%s) for %s; want REFUSED (IDENTITY_MISMATCH) for %s",
+			id, c.GetState(), c.GetRejectReason(), rules.MaskID(c.GetPerson().GetIdNumber()), rules.MaskID(a.GetPerson().GetIdNumber()))
+	}
+	if got := tn.total(t); got != before {
+		t.Errorf("the network holds %d fen after the restore, %d before", got, before)
+	}
+	if rec := tn.reconcile(hulunbuir, hohhot); len(rec.GetDifferences()) != 0 {
+		t.Errorf("after the restore: differences %v; want none", rec.GetDifferences())
 	}
 }

@@ -4216,7 +4216,8 @@ type SharedCase struct {
 	// certificate is the sealed certificate the origin issued for the case,
 	// as DeliverCertificate carried it, when the answering node holds it and
 	// the request set with_certificates. It goes only to the case's other
-	// side, which received it (the destination) or sealed it (the origin): a
+	// side, which received it (the destination) or sealed it (the origin),
+	// and so carries no more of the person than that side was given: a
 	// node restored from a backup rolls the case forward from it, after
 	// checking its seal as a delivered certificate's, and an origin keeps
 	// again a certificate it issued after the backup.
