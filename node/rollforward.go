@@ -258,6 +258,8 @@ func (ro *roller) applyCase(tx *bolt.Tx, peer string, sc *jiexuv1.SharedCase) er
 		return ro.rollDestination(tx, peer, c, sc)
 	case endedAtOrigin(sc) && (c == nil || c.GetSide() == sideDestination):
 		return ro.endDestination(tx, peer, c, sc)
+	case c == nil && sc.GetSide() == sideDestination && sc.GetState() == jiexuv1.CaseState_CASE_STATE_NOTIFIED:
+		return ro.refuseLost(tx, peer, sc)
 	case c == nil:
 		ro.decide("case %s: %s holds its %s side as %s; this store has no record of it. Ask %s's operator for the case and enter what it needs here",
 			sc.GetCaseId(), peer, render.Label(sc.GetSide()), render.Label(sc.GetState()), peer)

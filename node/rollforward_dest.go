@@ -110,6 +110,45 @@ func (ro *roller) endDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *
 	return nil
 }
 
+// lostDetail is the refusal's text for an application a restore lost.
+const lostDetail = "转出地经办系统自备份恢复，未保留此转移申请，请参保人重新申请 (the origin restored its store from a backup that predates this application, and lost it: the person applies again)"
+
+// refuseLost ends a case the destination holds as notified (its notice
+// acknowledged by the lost incarnation, so never sent again) and this
+// store has no record of: whatever the lost incarnation did with the
+// notice went with it, messages included, so nothing moved, and the case
+// would wait for good. It is refused, saying why, so that both sides end
+// and the person can apply again; the report names it.
+func (ro *roller) refuseLost(tx *bolt.Tx, peer string, sc *jiexuv1.SharedCase) error {
+	person, err := ro.personOf(tx, nil, sc)
+	if err != nil {
+		return err
+	}
+	e, err := getEnrolment(tx, person)
+	if err != nil {
+		return err
+	}
+	now := ro.now()
+	reason := jiexuv1.RejectReason_REJECT_REASON_OTHER
+	c := &jiexuv1.Case{CaseId: sc.GetCaseId(), Side: sideOrigin, State: jiexuv1.CaseState_CASE_STATE_REFUSED,
+		OpenedAt: timestamppb.New(now), UpdatedAt: timestamppb.New(now), Person: e.GetPerson(), OriginRegion: ro.cfg.Region,
+		OriginDivision: ro.cfg.Region, DestinationRegion: peer, RejectReason: reason, RejectDetail: lostDetail,
+		Note: fmt.Sprintf("%s held the case as notified; this store, restored by 'jiexu node restore', had lost it: refused so the person applies again", peer)}
+	c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: c.GetState(), At: timestamppb.New(now), Event: "RolledForward"})
+	if err := ro.gw.Audit().Append(tx, gateway.CaseTransition(c.GetCaseId(), render.Label(jiexuv1.CaseState_CASE_STATE_UNSPECIFIED), render.Label(c.GetState()))); err != nil {
+		return err
+	}
+	if err := putCase(tx, c); err != nil {
+		return err
+	}
+	if err := ro.gw.Enqueue(tx, peer, methodReject, c.GetCaseId(), &jiexuv1.RejectTransferRequest{Reason: reason, Detail: lostDetail}); err != nil {
+		return err
+	}
+	ro.recovered("case %s (%s): %s holds it as notified and this store had lost it: refused, so that it ends on both sides", c.GetCaseId(), sc.GetMaskedIdNumber(), peer)
+	ro.decide("case %s: tell %s the application at %s must be made again (it was refused: this store had lost it)", c.GetCaseId(), sc.GetMaskedIdNumber(), peer)
+	return nil
+}
+
 // stepper returns the node the roll-forward steps destination cases with:
 // the state machine's effects as the running node carries them out (the
 // store is the restored copy, the outbox its gateway's), its trust roots

@@ -442,3 +442,41 @@ func TestRestoreEndsACaseTheOriginRefused(t *testing.T) {
 		t.Errorf("after the restore: differences %v; want none", rec.GetDifferences())
 	}
 }
+
+// An origin restored from a backup older than a notice it acknowledged
+// cannot act on it (the notice is gone with the store and is never sent
+// again): it refuses the case, saying why, so that it ends on both sides
+// and the person applies again, instead of waiting for good.
+func TestRestoreRefusesANoticeItLost(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	a := tn.firstEmployee(hohhot, 0) // still enrolled at the origin: the case waits there
+	tn.put(hulunbuir, devnet.DestinationRecord(a, layoutOf(t, tn.Layout, hulunbuir), time.Now()))
+	before := tn.total(t)
+	backup := tn.backup(hohhot)
+	id := tn.apply(hulunbuir, hohhot, a.GetPerson(), devnet.Proof{}).GetCaseId()
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_NOTIFIED)
+	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
+
+	tn.StopNode(hohhot)
+	var out bytes.Buffer
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hohhot).ConfigFile, From: backup}, &out); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Log(report)
+	if !strings.Contains(report, "recovered: case "+id) || !strings.Contains(report, "must be made again") {
+		t.Errorf("the report does not say %s was refused, to be applied for again:\n%s", id, report)
+	}
+	if err := tn.StartNode(hohhot); err != nil {
+		t.Fatal(err)
+	}
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_REFUSED)
+	if c := tn.getCase(hohhot, id); c.GetState() != jiexuv1.CaseState_CASE_STATE_REFUSED || c.GetPerson().GetIdNumber() != a.GetPerson().GetIdNumber() {
+		t.Errorf("case %s at the restored origin is %s for %s; want REFUSED for %s", id, c.GetState(),
+			rules.MaskID(c.GetPerson().GetIdNumber()), rules.MaskID(a.GetPerson().GetIdNumber()))
+	}
+	if got := tn.total(t); got != before {
+		t.Errorf("the network holds %d fen after the restore, %d before", got, before)
+	}
+}
