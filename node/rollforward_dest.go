@@ -242,7 +242,11 @@ func (ro *roller) rollDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc 
 	if err := ro.stepDestination(tx, n, e, c, cert, sc.GetCertificate(), remitted, funds, now); err != nil {
 		return err
 	}
-	c.Note = fmt.Sprintf("rolled forward by 'jiexu node restore' from %s's record (%s there)", peer, render.Label(sc.GetState()))
+	note := fmt.Sprintf("rolled forward by 'jiexu node restore' from %s's record (%s there)", peer, render.Label(sc.GetState()))
+	if c.GetNote() != "" { // the assessment's (an overlap of enrolments)
+		note = c.GetNote() + "; " + note
+	}
+	c.Note = note
 	if err := putCase(tx, c); err != nil {
 		return err
 	}
