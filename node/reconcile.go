@@ -33,9 +33,11 @@ const (
 	maxIDKey         = 64
 	// maxCaseIDLen bounds the case id in a page token.
 	maxCaseIDLen = 64
-	// maxSharedPageBytes bounds the cases of one page in bytes, well below
-	// gRPC's 4 MiB message limit: with certificates a case is a few KB.
-	maxSharedPageBytes = 1 << 20
+	// maxSharedPageBytes bounds the cases of one page in bytes, below the
+	// MaxPeerMessage a peer's client accepts as an answer (the gateway's
+	// bound) with room for one more case: with certificates a case is a
+	// few KB.
+	maxSharedPageBytes = MaxPeerMessage * 3 / 4
 )
 
 // reconcileServer answers peers' reconciliation (ReconcileService).
@@ -162,7 +164,7 @@ func (n *Node) sharedCases(caller string, q sharedQuery) (*jiexuv1.ListSharedCas
 				return false, nil
 			}
 			sc := sharedCase(c, pending[c.GetCaseId()], dead[c.GetCaseId()], q.idKey)
-			if q.certs {
+			if q.certs && size < maxSharedPageBytes { // by id, no page to end: the rest go without
 				cert, err := caseCertificate(tx, c)
 				if err != nil {
 					return false, err

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/certs"
@@ -208,7 +210,9 @@ func (ro *roller) collect(ctx context.Context, peer string, from, to *jiexuv1.Da
 	pause := 500 * time.Millisecond
 	for {
 		view, err := collectRange(ctx, peerSource(ro.gw.Invoke, peer), from, to, ro.idKey, true)
-		if err == nil || !errors.Is(err, ErrPeerUnreachable) || time.Now().Add(pause).After(deadline) {
+		code := status.Code(err)
+		if err == nil || !errors.Is(err, ErrPeerUnreachable) || code != codes.Unavailable && code != codes.DeadlineExceeded ||
+			time.Now().Add(pause).After(deadline) {
 			return view, err
 		}
 		select {

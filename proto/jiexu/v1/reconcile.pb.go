@@ -46,7 +46,8 @@ type ListSharedCasesRequest struct {
 	// with_certificates asks for the sealed certificate of each case, when
 	// the answering node holds it (SharedCase.certificate): what 'jiexu node
 	// restore' rolls a store forward from. A page then holds fewer cases:
-	// each page is bounded in bytes too.
+	// each page is bounded in bytes too (below the 256 KiB a peer's answer
+	// may take); by case_ids, the cases past that bound come without theirs.
 	WithCertificates bool `protobuf:"varint,7,opt,name=with_certificates,json=withCertificates,proto3" json:"with_certificates,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
