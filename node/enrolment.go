@@ -241,8 +241,49 @@ func (n *Node) finishRecord(tx *bolt.Tx, e *jiexuv1.Enrolment, r *jiexuv1.Record
 		if _, err := n.releaseWaiting(tx, e, false, now); err != nil {
 			return recordOutcome{}, err
 		}
+	} else if p.GetStatus() == statusActive {
+		if err := n.creditHeld(tx, e, now); err != nil {
+			return recordOutcome{}, err
+		}
 	}
 	return recordOutcome{change: change, sc: sc}, nil
+}
+
+// creditHeld completes the person's transfer in that 'jiexu node restore'
+// left waiting with the origin's sealed certificate kept (notified, or
+// holding its balance: funded) because the person had no active period
+// here then: now that the record makes one, the certificate is applied as
+// a delivered one is, and a held balance credited. Only a rolled-forward
+// case names its certificate before the certificate step.
+func (n *Node) creditHeld(tx *bolt.Tx, e *jiexuv1.Enrolment, now time.Time) error {
+	id := e.GetPerson().GetIdNumber()
+	cid := openCase(tx, id)
+	if cid == "" {
+		return nil
+	}
+	c, err := getCase(tx, cid)
+	if err != nil || c == nil || c.GetSide() != sideDestination || c.GetCertificateNumber() == "" {
+		return err
+	}
+	switch c.GetState() {
+	case jiexuv1.CaseState_CASE_STATE_APPLIED, jiexuv1.CaseState_CASE_STATE_NOTIFIED, jiexuv1.CaseState_CASE_STATE_FUNDED:
+	default:
+		return nil
+	}
+	sealed, err := getCertificate(tx, c.GetCertificateNumber())
+	if err != nil || sealed == nil {
+		return err
+	}
+	cert, err := n.verifyDelivered(sealed)
+	if err != nil || cert.GetPerson().GetIdNumber() != id {
+		n.log.Warn("a held transfer in keeps its balance: its certificate no longer verifies", "case_id", cid, "err", err)
+		return nil
+	}
+	if c.GetDestinationScheme() == 0 {
+		p := latest(e)
+		c.DestinationScheme, c.DestinationFrom, c.EnrolledOn = p.GetScheme(), p.GetEnrolledFrom(), p.GetRegisteredOn()
+	}
+	return n.stepCertificate(tx, c, cert, sealed, now)
 }
 
 // releaseWaiting steps the person's open origin case, if one waits here for

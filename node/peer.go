@@ -281,6 +281,12 @@ func (n *Node) onCertificate(tx *bolt.Tx, req *jiexuv1.DeliverCertificateRequest
 	case !n.same(cert.GetOriginRegion(), c.GetOriginRegion()):
 		return fmt.Errorf("%w: the certificate was issued by %s, the case's origin is %s", ErrMismatch, cert.GetOriginRegion(), c.GetOriginRegion())
 	}
+	return n.stepCertificate(tx, c, cert, req.GetCertificate(), now)
+}
+
+// stepCertificate steps a destination case with a verified certificate:
+// the delivered one, or the one a restore rolls the case forward from.
+func (n *Node) stepCertificate(tx *bolt.Tx, c *jiexuv1.Case, cert *jiexuv1.Certificate, sealed *jiexuv1.SealedCertificate, now time.Time) error {
 	e, err := getEnrolment(tx, c.GetPerson().GetIdNumber())
 	if err != nil {
 		return err
@@ -288,7 +294,7 @@ func (n *Node) onCertificate(tx *bolt.Tx, req *jiexuv1.DeliverCertificateRequest
 	in := n.facts(e, transfer.Input{Event: transfer.Certificate}, "", "")
 	in.CertificateScheme, in.CertificateBalance, in.CertificateMonths = cert.GetScheme(), cert.GetBalanceFen(), cert.GetMonthsPaid()
 	in.EmployeeMonths = transfer.EmployeeMonths(cert.GetScheme(), cert.GetMonthsPaid(), cert.GetMonthsRecognised(), overlapMonths(cert, c.GetDestinationFrom()))
-	return n.stepEvent(tx, c, event{Input: in, cert: cert, sealed: req.GetCertificate()}, now)
+	return n.stepEvent(tx, c, event{Input: in, cert: cert, sealed: sealed}, now)
 }
 
 func (s *peerServer) Remit(ctx context.Context, req *jiexuv1.RemitRequest) (*jiexuv1.RemitResponse, error) {

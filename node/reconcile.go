@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/certs"
@@ -32,6 +33,11 @@ const (
 	maxIDKey         = 64
 	// maxCaseIDLen bounds the case id in a page token.
 	maxCaseIDLen = 64
+	// maxSharedPageBytes bounds the cases of one page in bytes, below the
+	// MaxPeerMessage a peer's client accepts as an answer (the gateway's
+	// bound) with room for one more case: with certificates a case is a
+	// few KB.
+	maxSharedPageBytes = MaxPeerMessage * 3 / 4
 )
 
 // reconcileServer answers peers' reconciliation (ReconcileService).
@@ -47,6 +53,7 @@ type sharedQuery struct {
 	size     int
 	after    []byte // the time-index key to continue after
 	idKey    []byte
+	certs    bool // with_certificates
 }
 
 // ListSharedCases pages through the cases this node shares with the
@@ -73,7 +80,7 @@ func (s *reconcileServer) ListSharedCases(ctx context.Context, req *jiexuv1.List
 // checkSharedQuery validates a request, naming each bad field.
 func (n *Node) checkSharedQuery(req *jiexuv1.ListSharedCasesRequest) (sharedQuery, error) {
 	var vs violations
-	q := sharedQuery{ids: req.GetCaseIds(), size: int(req.GetPageSize()), idKey: req.GetIdKey()}
+	q := sharedQuery{ids: req.GetCaseIds(), size: int(req.GetPageSize()), idKey: req.GetIdKey(), certs: req.GetWithCertificates()}
 	switch {
 	case q.size < 0 || q.size > maxSharedPage:
 		vs.add("page_size", "%d must be between 0 and %d", q.size, maxSharedPage)
@@ -151,31 +158,58 @@ func (n *Node) sharedCases(caller string, q sharedQuery) (*jiexuv1.ListSharedCas
 		for _, k := range dead {
 			resp.DeadToYou += uint32(k)
 		}
-		add := func(c *jiexuv1.Case) bool {
+		size := 0
+		add := func(c *jiexuv1.Case) (bool, error) {
 			if !n.same(counterparty(c), caller) {
-				return false
+				return false, nil
 			}
-			resp.Cases = append(resp.Cases, sharedCase(c, pending[c.GetCaseId()], dead[c.GetCaseId()], q.idKey))
-			return true
+			sc := sharedCase(c, pending[c.GetCaseId()], dead[c.GetCaseId()], q.idKey)
+			if q.certs && size < maxSharedPageBytes { // by id, no page to end: the rest go without
+				cert, err := caseCertificate(tx, c)
+				if err != nil {
+					return false, err
+				}
+				sc.Certificate = cert
+			}
+			size += proto.Size(sc)
+			resp.Cases = append(resp.Cases, sc)
+			return true, nil
 		}
 		if len(q.ids) > 0 {
 			return eachNamedCase(tx, q.ids, add)
 		}
-		resp.NextPageToken, err = eachCaseOpened(tx, q, add)
+		resp.NextPageToken, err = eachCaseOpened(tx, q, add, func() bool { return size >= maxSharedPageBytes })
 		return err
 	})
 	return resp, err
 }
 
-// eachNamedCase calls fn for each named case held here.
-func eachNamedCase(tx *bolt.Tx, ids []string, fn func(*jiexuv1.Case) bool) error {
+// caseCertificate is the sealed certificate of a case, when this node
+// holds it: at the origin once it acted (the certificate it sent), at the
+// destination once it took it. The caller has checked that the case is
+// shared with the one who asks, the case's other side, which was sent the
+// certificate (the destination) or sealed it (the origin): it crosses no
+// boundary it has not crossed.
+func caseCertificate(tx *bolt.Tx, c *jiexuv1.Case) (*jiexuv1.SealedCertificate, error) {
+	if c.GetCertificateNumber() == "" || c.GetSide() == sideOrigin && !c.GetActed() ||
+		c.GetSide() == sideDestination && !c.GetCertified() && !transfer.Terminal(c.GetState()) {
+		return nil, nil
+	}
+	return getCertificate(tx, c.GetCertificateNumber())
+}
+
+// eachNamedCase calls fn for each named case held here. At most
+// maxSharedIDs cases of a few KB each stay below maxSharedPageBytes.
+func eachNamedCase(tx *bolt.Tx, ids []string, fn func(*jiexuv1.Case) (bool, error)) error {
 	for _, id := range ids {
 		c, err := getCase(tx, id)
 		if err != nil {
 			return err
 		}
 		if c != nil {
-			fn(c)
+			if _, err := fn(c); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -183,10 +217,10 @@ func eachNamedCase(tx *bolt.Tx, ids []string, fn func(*jiexuv1.Case) bool) error
 
 // eachCaseOpened calls fn for the cases opened in [q.from, q.to) after
 // q.after, oldest first, until fn has taken q.size of them (fn reports
-// whether it took one) or q.size*sharedScanFactor index entries were read;
-// it returns the token to continue from (the last key read), nil after the
-// last page.
-func eachCaseOpened(tx *bolt.Tx, q sharedQuery, fn func(*jiexuv1.Case) bool) ([]byte, error) {
+// whether it took one), q.size*sharedScanFactor index entries were read or
+// full reports the page full (in bytes); it returns the token to continue
+// from (the last key read), nil after the last page.
+func eachCaseOpened(tx *bolt.Tx, q sharedQuery, fn func(*jiexuv1.Case) (bool, error), full func() bool) ([]byte, error) {
 	end := timePrefix(q.to)
 	cur := tx.Bucket(bucketCasesByTime).Cursor()
 	start := timePrefix(q.from)
@@ -199,7 +233,7 @@ func eachCaseOpened(tx *bolt.Tx, q sharedQuery, fn func(*jiexuv1.Case) bool) ([]
 	var last []byte
 	given, read := 0, 0
 	for ; k != nil && bytes.Compare(k, end) < 0; k, _ = cur.Next() {
-		if given == q.size || read == q.size*sharedScanFactor {
+		if given == q.size || read == q.size*sharedScanFactor || full() {
 			return last, nil
 		}
 		read++
@@ -208,7 +242,14 @@ func eachCaseOpened(tx *bolt.Tx, q sharedQuery, fn func(*jiexuv1.Case) bool) ([]
 		if err != nil {
 			return nil, err
 		}
-		if c != nil && fn(c) {
+		if c == nil {
+			continue
+		}
+		took, err := fn(c)
+		if err != nil {
+			return nil, err
+		}
+		if took {
 			given++
 		}
 	}

@@ -90,9 +90,10 @@ func (n *Node) localSource(peer string) caseSource {
 }
 
 // collectRange reads every page of a side's cases opened in a range of days.
-func collectRange(ctx context.Context, src caseSource, from, to *jiexuv1.Date, idKey []byte) (sideView, error) {
+// withCerts asks for the certificates an origin issued (a roll-forward).
+func collectRange(ctx context.Context, src caseSource, from, to *jiexuv1.Date, idKey []byte, withCerts bool) (sideView, error) {
 	view := sideView{}
-	req := &jiexuv1.ListSharedCasesRequest{OpenedFrom: from, OpenedTo: to, PageSize: maxSharedPage, IdKey: idKey}
+	req := &jiexuv1.ListSharedCasesRequest{OpenedFrom: from, OpenedTo: to, PageSize: maxSharedPage, IdKey: idKey, WithCertificates: withCerts}
 	for range maxSharedPages {
 		resp, err := src(ctx, req)
 		if err != nil {
@@ -140,11 +141,11 @@ func absentFrom(a, b sideView) []string {
 // range (or when a message took days to arrive): a case one side listed
 // and the other did not is then asked for by id.
 func views(ctx context.Context, here, peer caseSource, from, to *jiexuv1.Date) (sideView, sideView, error) {
-	p, err := collectRange(ctx, peer, from, to, nil)
+	p, err := collectRange(ctx, peer, from, to, nil, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := collectRange(ctx, here, from, to, nil)
+	h, err := collectRange(ctx, here, from, to, nil, false)
 	if err != nil {
 		return nil, nil, err
 	}

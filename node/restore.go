@@ -18,7 +18,10 @@ type RestoreOptions struct {
 	WithoutSidecar bool
 	// WithoutPeers skips rolling the store forward from the peers.
 	WithoutPeers bool
-	Logger       *slog.Logger
+	// PeerWait is how long a peer that cannot be reached is asked again
+	// (a node restarting) before the report names it; 0 asks once.
+	PeerWait time.Duration
+	Logger   *slog.Logger
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
 }
@@ -53,7 +56,7 @@ func Restore(ctx context.Context, o RestoreOptions, w io.Writer) error {
 		From: o.From, WithoutSidecar: o.WithoutSidecar, Logger: o.Logger, Now: o.Now,
 	}
 	if !o.WithoutPeers {
-		so.RollForward = rollForwardFunc(cfg, o.Logger, o.Now)
+		so.RollForward = rollForwardFunc(cfg, o.Logger, o.Now, o.PeerWait)
 	}
 	r, err := store.Restore(ctx, so)
 	if err != nil {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"jiexu/certs"
@@ -49,20 +52,22 @@ type roller struct {
 	now    func() time.Time
 	idKey  []byte
 	report *store.RollForwardReport
+	wait   time.Duration // RestoreOptions.PeerWait
 
 	people map[string]string // id hash → ID number, built on first need
+	node   *Node             // steps destination cases (stepper), built on first need
 }
 
 // rollForwardFunc is the store.RestoreOptions.RollForward of a node's
 // restore.
-func rollForwardFunc(cfg Config, log *slog.Logger, now func() time.Time) func(context.Context, *bolt.DB, *store.RestoreReport) error {
+func rollForwardFunc(cfg Config, log *slog.Logger, now func() time.Time, wait time.Duration) func(context.Context, *bolt.DB, *store.RestoreReport) error {
 	return func(ctx context.Context, db *bolt.DB, r *store.RestoreReport) error {
 		gw, err := rollForwardGateway(cfg, db, log, now)
 		if err != nil {
 			return err
 		}
 		defer gw.Wait()
-		ro := &roller{cfg: cfg, db: db, gw: gw, log: log, now: now, idKey: make([]byte, 32), report: &r.RollForward}
+		ro := &roller{cfg: cfg, db: db, gw: gw, log: log, now: now, idKey: make([]byte, 32), report: &r.RollForward, wait: wait}
 		_, _ = rand.Read(ro.idKey)
 		return ro.run(ctx, r.BackupTakenAt)
 	}
@@ -175,7 +180,7 @@ func (ro *roller) ask(ctx context.Context, peers []string, from, to *jiexuv1.Dat
 			defer func() { <-sem; wg.Done() }()
 			pctx, cancel := context.WithTimeout(ctx, rollForwardPeerTimeout)
 			defer cancel()
-			view, err := collectRange(pctx, peerSource(ro.gw.Invoke, peer), from, to, ro.idKey)
+			view, err := ro.collect(pctx, peer, from, to)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -198,17 +203,45 @@ func (ro *roller) ask(ctx context.Context, peers []string, from, to *jiexuv1.Dat
 	return answers
 }
 
-// apply brings the store forward from one peer's answer, case by case in
-// id order, in one transaction.
-func (ro *roller) apply(peer string, view sideView) error {
-	return ro.db.Update(func(tx *bolt.Tx) error {
-		for _, id := range slices.Sorted(maps.Keys(view)) {
-			if err := ro.applyCase(tx, peer, view[id]); err != nil {
-				return fmt.Errorf("case %s: %w", id, err)
-			}
+// collect reads a peer's answer, asking again for ro.wait while the peer
+// cannot be reached: a node that is restarting answers in a moment.
+func (ro *roller) collect(ctx context.Context, peer string, from, to *jiexuv1.Date) (sideView, error) {
+	deadline := time.Now().Add(ro.wait)
+	pause := 500 * time.Millisecond
+	for {
+		view, err := collectRange(ctx, peerSource(ro.gw.Invoke, peer), from, to, ro.idKey, true)
+		code := status.Code(err)
+		if err == nil || !errors.Is(err, ErrPeerUnreachable) || code != codes.Unavailable && code != codes.DeadlineExceeded ||
+			time.Now().Add(pause).After(deadline) {
+			return view, err
 		}
-		return nil
-	})
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// apply brings the store forward from one peer's answer, case by case in
+// id order, each case in a transaction of its own: a case the state
+// machine refuses to step is left as the backup had it (its numbers still
+// marked used) and reported for an operator to decide.
+func (ro *roller) apply(peer string, view sideView) error {
+	for _, id := range slices.Sorted(maps.Keys(view)) {
+		sc := view[id]
+		err := ro.db.Update(func(tx *bolt.Tx) error { return ro.applyCase(tx, peer, sc) })
+		if failed, ok := errors.AsType[*stepFailed](err); ok {
+			ro.decide("case %s: rolling it forward from %s's record (%s there) failed, nothing changed: %s",
+				id, peer, render.Label(sc.GetState()), rules.Clip(failed.Error(), 200))
+			err = ro.db.Update(func(tx *bolt.Tx) error { return ro.markUsed(tx, sc) })
+		}
+		if err != nil {
+			return fmt.Errorf("case %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // applyCase brings one case forward: the numbers the peer has seen are
@@ -225,6 +258,12 @@ func (ro *roller) applyCase(tx *bolt.Tx, peer string, sc *jiexuv1.SharedCase) er
 	switch {
 	case sc.GetSide() == sideDestination && sc.GetState() == jiexuv1.CaseState_CASE_STATE_COMPLETED:
 		return ro.closeOrigin(tx, peer, c, sc)
+	case actedAtOrigin(sc) && (c == nil || c.GetSide() == sideDestination):
+		return ro.rollDestination(tx, peer, c, sc)
+	case endedAtOrigin(sc) && (c == nil || c.GetSide() == sideDestination):
+		return ro.endDestination(tx, peer, c, sc)
+	case c == nil && sc.GetSide() == sideDestination && sc.GetState() == jiexuv1.CaseState_CASE_STATE_NOTIFIED:
+		return ro.refuseLost(tx, peer, sc)
 	case c == nil:
 		ro.decide("case %s: %s holds its %s side as %s; this store has no record of it. Ask %s's operator for the case and enter what it needs here",
 			sc.GetCaseId(), peer, render.Label(sc.GetSide()), render.Label(sc.GetState()), peer)
@@ -266,6 +305,9 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 	}
 	held, err := ro.transferOut(tx, e, c, sc)
 	if err != nil {
+		return err
+	}
+	if err := ro.keepCertificate(tx, id, sc); err != nil {
 		return err
 	}
 	now := ro.now()
@@ -319,6 +361,34 @@ func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case
 	p.Note = fmt.Sprintf("transferred out to %s (case %s); rolled forward by 'jiexu node restore'", c.GetDestinationRegion(), c.GetCaseId())
 	p.UpdatedAt = timestamppb.New(ro.now())
 	return p.GetHeldFen(), putEnrolment(tx, e)
+}
+
+// keepCertificate stores again a certificate this origin issued after the
+// backup, from the destination's copy, once its seal (this region's own)
+// verifies and it names the case's certificate and person: the serial is
+// this region's, and a later restore of the destination finds it here.
+func (ro *roller) keepCertificate(tx *bolt.Tx, person string, sc *jiexuv1.SharedCase) error {
+	number := sc.GetCertificateNumber()
+	if sc.GetCertificate() == nil || number == "" {
+		return nil
+	}
+	if have, err := getCertificate(tx, number); err != nil || have != nil {
+		return err
+	}
+	n, err := ro.stepper()
+	if err != nil {
+		return err
+	}
+	cert, err := n.verifyDelivered(sc.GetCertificate())
+	switch {
+	case err != nil:
+		ro.decide("case %s: the destination's copy of certificate %s does not verify (%v): it is not kept here", sc.GetCaseId(), number, rules.Clip(err.Error(), 160))
+		return nil
+	case !n.same(cert.GetOriginRegion(), ro.cfg.Region) || cert.GetNumber() != number || cert.GetPerson().GetIdNumber() != person:
+		ro.decide("case %s: the destination's copy of certificate %s is not this region's certificate %s for the case's person: it is not kept here", sc.GetCaseId(), cert.GetNumber(), number)
+		return nil
+	}
+	return putProto(tx, bucketCertificates, []byte(number), sc.GetCertificate())
 }
 
 func heldNote(held int64) string {

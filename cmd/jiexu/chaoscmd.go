@@ -25,7 +25,7 @@ func newChaosCmd() *cobra.Command {
 people between them, and meanwhile SIGKILL nodes at random instants, cut every
 pair of nodes (connection resets and black holes), take the registry down, fill
 a node's disk (a tmpfs per node where mount is permitted, else RLIMIT_FSIZE),
-and optionally restore a node from a backup. Then heal everything, wait for
+and optionally restore each node once from an old backup. Then heal everything, wait for
 the network to drain, stop the nodes and check on their stores that each case
 ended once on each side, money is conserved per person and in total, serials
 have no gap or repeat, and every outbox is empty or dead-lettered with a

@@ -947,6 +947,7 @@ func newNodeVerifyBackupCmd() *cobra.Command {
 func newNodeRestoreCmd() *cobra.Command {
 	var cfgFile, from string
 	var without, withoutPeers bool
+	var peerWait time.Duration
 	cmd := &cobra.Command{
 		Use:   "restore --config FILE --from BACKUP",
 		Short: "put a backup in place of a stopped node's store, safely: a new epoch, every counter past what the node used",
@@ -963,20 +964,24 @@ node the registry snapshot lists is asked, with this node's certificate, what
 it holds of the cases it shares with this region. The case ids and certificate
 serials they have seen are never handed out again, and a transfer a
 destination completed is closed here, the balance gone, as the lost messages
-would have done. The report lists what was recovered, what an operator must
+would have done; a transfer in that an origin completed is completed here
+from the certificate the origin sealed (its seal checked as a delivered
+one's), the balance credited once. A peer that does not answer is asked
+again for --peer-wait (it may be restarting). The report lists what was recovered, what an operator must
 decide, and the peers that did not answer, with the 'jiexu reconcile' to run
 for each once the node serves again; a peer that is down does not stop the
 restore.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return node.Restore(cmd.Context(), node.RestoreOptions{ConfigFile: cfgFile, From: from, WithoutSidecar: without,
-				WithoutPeers: withoutPeers}, cmd.OutOrStdout())
+				WithoutPeers: withoutPeers, PeerWait: peerWait}, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&cfgFile, "config", defaultConfig(), "the node's config file; the node must be stopped")
 	cmd.Flags().StringVar(&from, "from", "", "the backup file to restore")
 	cmd.Flags().BoolVar(&without, "without-sidecar", false, "restore although data_dir has no usable sidecar (jiexu.id); serials and case ids then continue from the stores' own counters")
 	cmd.Flags().BoolVar(&withoutPeers, "without-peers", false, "do not ask the peers (no network here): the report says what to check, and 'jiexu reconcile' finds it later")
+	cmd.Flags().DurationVar(&peerWait, "peer-wait", 30*time.Second, "how long to keep asking a peer that does not answer (a node restarting) before reporting it NOT ASKED")
 	_ = cmd.MarkFlagFilename("config", "json")
 	required(cmd, "config", "from")
 	return cmd

@@ -12,7 +12,10 @@
 //   - fills a node's disk: a small tmpfs per node where mount(2) is
 //     permitted, else RLIMIT_FSIZE on the node process (see DiskTmpfs,
 //     DiskRlimit),
-//   - optionally restores a node from a backup taken at the start.
+//   - optionally (Faults.Restore) backs every node up a fifth of the way
+//     in and restores each once, mid-run, from that old backup with
+//     'jiexu node restore' (rolled forward from the peers), then enters
+//     again the records the restore lost, as an operator would.
 //
 // Then it heals everything, waits for every outbox to empty and every case
 // to end, stops the nodes, and a Checker proves the invariants from every

@@ -116,6 +116,8 @@ func TestListSharedCasesAnswersOnlyTheCallersCases(t *testing.T) {
 	}{
 		{"by range", &jiexuv1.ListSharedCasesRequest{OpenedFrom: today, IdKey: key}},
 		{"by id", &jiexuv1.ListSharedCasesRequest{CaseIds: []string{other.GetCaseId(), ours}, IdKey: key}},
+		{"by range, with certificates", &jiexuv1.ListSharedCasesRequest{OpenedFrom: today, IdKey: key, WithCertificates: true}},
+		{"by id, with certificates", &jiexuv1.ListSharedCasesRequest{CaseIds: []string{other.GetCaseId(), ours}, IdKey: key, WithCertificates: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := client.ListSharedCases(context.Background(), tc.req)
@@ -130,8 +132,25 @@ func TestListSharedCasesAnswersOnlyTheCallersCases(t *testing.T) {
 			if got.GetSide() != jiexuv1.CaseSide_CASE_SIDE_ORIGIN || got.GetMaskedIdNumber() != rules.MaskID(id) || len(got.GetIdHash()) != 32 {
 				t.Errorf("case = %v; want the origin side, %s and a keyed hash", got, rules.MaskID(id))
 			}
-			if strings.Contains(prototext.Format(got), id) {
-				t.Errorf("the answer carries the whole ID number: %v", got)
+			// Beyond the certificate (which the destination was delivered,
+			// whole), the answer carries the person masked or keyed.
+			bare := proto.CloneOf(got)
+			bare.Certificate = nil
+			if strings.Contains(prototext.Format(bare), id) {
+				t.Errorf("the answer carries the whole ID number: %v", bare)
+			}
+			// The certificate goes to the case's destination, asked for, and
+			// only its own: never 呼伦贝尔's.
+			switch sealed := got.GetCertificate(); {
+			case !tc.req.GetWithCertificates() && sealed != nil:
+				t.Errorf("a certificate came unasked: %v", sealed)
+			case tc.req.GetWithCertificates() && sealed == nil:
+				t.Errorf("no certificate for %s, which 呼和浩特 acted on; want the one it sealed", ours)
+			case sealed != nil:
+				cert := &jiexuv1.Certificate{}
+				if err := proto.Unmarshal(sealed.GetCertificate(), cert); err != nil || cert.GetNumber() != got.GetCertificateNumber() || cert.GetPerson().GetIdNumber() != id {
+					t.Errorf("the certificate is %s for %s (%v); want %s for %s", cert.GetNumber(), rules.MaskID(cert.GetPerson().GetIdNumber()), err, got.GetCertificateNumber(), rules.MaskID(id))
+				}
 			}
 			if got.GetPendingMessages() == 0 || resp.GetPendingToYou() == 0 {
 				t.Errorf("pending = %d (to you %d); want the certificate queued to 包头 counted", got.GetPendingMessages(), resp.GetPendingToYou())

@@ -10,8 +10,16 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"jiexu/gateway"
 	"jiexu/node"
 	"jiexu/node/devnet"
+	"jiexu/node/rules"
 	"jiexu/node/store"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
@@ -125,5 +133,350 @@ func TestRestoreRollsForwardFromThePeers(t *testing.T) {
 	}
 	if rec := tn.reconcile(hohhot, hulunbuir); len(rec.GetDifferences()) != 0 {
 		t.Errorf("after the restore: differences %v; want none", rec.GetDifferences())
+	}
+}
+
+// remitAgain sends the destination a copy of the origin's remittance of a
+// case, as a late redelivery would after the destination's inbox lost the
+// original's message id in a restore: a new id, the same content, sealed
+// by the origin.
+func (tn *testNet) remitAgain(origin, dest string, c *jiexuv1.Case) error {
+	tn.t.Helper()
+	gw := tn.Node(origin).Gateway()
+	req := &jiexuv1.RemitRequest{
+		Header: &jiexuv1.MessageHeader{MessageId: gateway.NewMessageID(), SenderRegion: origin, ReceiverRegion: dest,
+			CaseId: c.GetCaseId(), CreatedAt: timestamppb.Now()},
+		IdNumber: c.GetPerson().GetIdNumber(), AmountFen: c.GetAmountFen(), CertificateNumber: c.GetCertificateNumber(),
+	}
+	if err := gateway.SealMessage(gw.Signer(), req); err != nil {
+		tn.t.Fatal(err)
+	}
+	return gw.Invoke(context.Background(), dest, jiexuv1.RemittanceService_Remit_FullMethodName, req, &jiexuv1.RemitResponse{})
+}
+
+// A destination restored from a backup older than two transfers in it
+// completed asks the origin, which answers with the certificates it sealed
+// for them: the case the backup lacks and the one it holds as applied come
+// back completed, each balance credited once and the months recognised, as
+// before the restore; the network total does not change and the two sides
+// reconcile. A late copy of the origin's remittance changes nothing.
+func TestRestoreRollsTheDestinationForward(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	a, b := tn.firstEmployee(hohhot, 0), tn.firstEmployee(hohhot, 1)
+	tn.suspend(hohhot, a)
+	tn.suspend(hohhot, b)
+	for _, p := range []*jiexuv1.Record{a, b} {
+		tn.put(hulunbuir, devnet.DestinationRecord(p, layoutOf(t, tn.Layout, hulunbuir), time.Now()))
+	}
+	before := tn.total(t)
+	proofA, proofB := tn.proof(hohhot, a), tn.proof(hohhot, b)
+
+	// b applies at the destination while the origin is down: APPLIED, the
+	// notice queued, in the backup.
+	tn.StopNode(hohhot)
+	applied := tn.apply(hulunbuir, hohhot, b.GetPerson(), proofB).GetCaseId()
+	backup := tn.backup(hulunbuir)
+
+	// After the backup: b's transfer completes, and a's, which the backup lacks.
+	if err := tn.StartNode(hohhot); err != nil {
+		t.Fatal(err)
+	}
+	missing := tn.apply(hulunbuir, hohhot, a.GetPerson(), proofA).GetCaseId()
+	want := map[string]*jiexuv1.Period{}
+	for _, tc := range []struct {
+		id     string
+		person *jiexuv1.Record
+	}{{applied, b}, {missing, a}} {
+		tn.waitState(hohhot, tc.id, jiexuv1.CaseState_CASE_STATE_CLOSED)
+		if c := tn.waitState(hulunbuir, tc.id, jiexuv1.CaseState_CASE_STATE_COMPLETED); c.GetAmountFen() != tc.person.GetBalanceFen() {
+			t.Fatalf("case %s credited %d fen; want %d", tc.id, c.GetAmountFen(), tc.person.GetBalanceFen())
+		}
+		want[tc.id] = tn.period(hulunbuir, tc.person.GetPerson().GetIdNumber())
+	}
+	if got := tn.total(t); got != before {
+		t.Fatalf("the network holds %d fen after the transfers, %d before", got, before)
+	}
+
+	tn.StopNode(hulunbuir)
+	var out bytes.Buffer
+	cfgFile := layoutOf(t, tn.Layout, hulunbuir).ConfigFile
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: cfgFile, From: backup}, &out); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Log(report)
+	for _, want := range []string{"recovered: case " + applied, "recovered: case " + missing} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report does not say %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "DECIDE") {
+		t.Errorf("the report leaves something to decide:\n%s", report)
+	}
+	if err := tn.StartNode(hulunbuir); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(when string) {
+		t.Helper()
+		for _, tc := range []struct {
+			id     string
+			person *jiexuv1.Record
+		}{{applied, b}, {missing, a}} {
+			c := tn.getCase(hulunbuir, tc.id)
+			if c.GetState() != jiexuv1.CaseState_CASE_STATE_COMPLETED || !c.GetFunded() || c.GetAmountFen() != tc.person.GetBalanceFen() {
+				t.Errorf("%s: case %s at the restored destination is %s, funded %t, %d fen; want COMPLETED, funded, %d",
+					when, tc.id, c.GetState(), c.GetFunded(), c.GetAmountFen(), tc.person.GetBalanceFen())
+			}
+			p, w := tn.period(hulunbuir, tc.person.GetPerson().GetIdNumber()), want[tc.id]
+			if p.GetBalanceFen() != w.GetBalanceFen() || p.GetCreditedFen() != w.GetCreditedFen() || p.GetMonthsRecognised() != w.GetMonthsRecognised() {
+				t.Errorf("%s: case %s: the period at the destination has %d fen (%d credited), %d months recognised; before the restore %d (%d), %d",
+					when, tc.id, p.GetBalanceFen(), p.GetCreditedFen(), p.GetMonthsRecognised(), w.GetBalanceFen(), w.GetCreditedFen(), w.GetMonthsRecognised())
+			}
+		}
+		if got := tn.total(t); got != before {
+			t.Errorf("%s: the network holds %d fen, %d before", when, got, before)
+		}
+	}
+	check("after the restore")
+	tn.waitUntil(20*time.Second, func() bool { return len(tn.outbox(hulunbuir, false)) == 0 && len(tn.outbox(hohhot, false)) == 0 },
+		func() string { return "the outboxes do not drain" })
+	if rec := tn.reconcile(hulunbuir, hohhot); len(rec.GetDifferences()) != 0 {
+		t.Errorf("after the restore: differences %v; want none", rec.GetDifferences())
+	}
+
+	for _, id := range []string{applied, missing} {
+		if err := tn.remitAgain(hohhot, hulunbuir, tn.getCase(hohhot, id)); err != nil {
+			t.Errorf("a late copy of the remittance of %s: %v; want it acknowledged as a repeat", id, err)
+		}
+	}
+	check("after a late copy of each remittance")
+
+	// The same restore again: the same roll-forward, nothing credited twice.
+	tn.StopNode(hulunbuir)
+	out.Reset()
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: cfgFile, From: backup}, &out); err != nil {
+		t.Fatalf("second Restore: %v\n%s", err, out.String())
+	}
+	if err := tn.StartNode(hulunbuir); err != nil {
+		t.Fatal(err)
+	}
+	check("after the same restore again")
+	for _, id := range []string{applied, missing} {
+		if err := tn.remitAgain(hohhot, hulunbuir, tn.getCase(hohhot, id)); err != nil {
+			t.Errorf("a late copy of the remittance of %s after the second restore: %v", id, err)
+		}
+	}
+	check("after a late copy of each remittance, restored twice")
+}
+
+// An origin whose answer carries a certificate that is not the one it
+// sealed (here: its stored certificate altered to a larger balance, the
+// seal kept) gets nothing credited: the case is left for an operator.
+func TestRestoreRefusesATamperedCertificate(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	a := tn.firstEmployee(hohhot, 0)
+	tn.suspend(hohhot, a)
+	tn.put(hulunbuir, devnet.DestinationRecord(a, layoutOf(t, tn.Layout, hulunbuir), time.Now()))
+	proof := tn.proof(hohhot, a)
+	backup := tn.backup(hulunbuir)
+	id := tn.apply(hulunbuir, hohhot, a.GetPerson(), proof).GetCaseId()
+	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_CLOSED)
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	number := tn.getCase(hohhot, id).GetCertificateNumber()
+
+	tn.StopNode(hohhot)
+	tamperCertificate(t, filepath.Join(layoutOf(t, tn.Layout, hohhot).Dir, "data", node.DBFile), number, func(c *jiexuv1.Certificate) {
+		c.BalanceFen += 100_00
+		c.BalanceFigures = rules.AmountFigures(c.GetBalanceFen())
+		c.BalanceWords, _ = rules.AmountWords(c.GetBalanceFen())
+	})
+	if err := tn.StartNode(hohhot); err != nil {
+		t.Fatal(err)
+	}
+	beforeRestore := tn.period(hulunbuir, a.GetPerson().GetIdNumber())
+	tn.StopNode(hulunbuir)
+	var out bytes.Buffer
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hulunbuir).ConfigFile, From: backup}, &out); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Log(report)
+	if !strings.Contains(report, "DECIDE:    case "+id+": the certificate in") || !strings.Contains(report, "does not verify") {
+		t.Errorf("the report does not say the certificate of %s does not verify:\n%s", id, report)
+	}
+	if err := tn.StartNode(hulunbuir); err != nil {
+		t.Fatal(err)
+	}
+	p := tn.period(hulunbuir, a.GetPerson().GetIdNumber())
+	if p.GetCreditedFen() != 0 || p.GetBalanceFen() != beforeRestore.GetBalanceFen()-beforeRestore.GetCreditedFen() {
+		t.Errorf("after the restore the period has %d fen, %d credited; want nothing credited (before the restore: %d, %d credited)",
+			p.GetBalanceFen(), p.GetCreditedFen(), beforeRestore.GetBalanceFen(), beforeRestore.GetCreditedFen())
+	}
+	resp, err := tn.Clients[hulunbuir].GetCase(ctx, &jiexuv1.GetCaseRequest{CaseId: id})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("GetCase(%s) at the restored destination = %v, %v; want NotFound (nothing rolled forward)", id, resp.GetCase().GetState(), err)
+	}
+}
+
+// tamperCertificate changes a stored sealed certificate's content in a
+// stopped node's store, keeping its seal.
+func tamperCertificate(t *testing.T, path, number string, change func(*jiexuv1.Certificate)) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("node.certificates"))
+		sc := &jiexuv1.SealedCertificate{}
+		if err := proto.Unmarshal(b.Get([]byte(number)), sc); err != nil {
+			return err
+		}
+		c := &jiexuv1.Certificate{}
+		if err := proto.Unmarshal(sc.GetCertificate(), c); err != nil {
+			return err
+		}
+		change(c)
+		if sc.Certificate, err = proto.Marshal(c); err != nil {
+			return err
+		}
+		data, err := proto.Marshal(sc)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(number), data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A destination restored from a backup older than the person's record
+// there cannot credit the balance the origin remitted: it holds it on the
+// case (FUNDED, the origin's certificate kept) and says so; when the
+// operator enters the record again, the certificate is applied and the
+// balance credited once.
+func TestRestoreHoldsTheBalanceUntilTheRecordIsBack(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	a := tn.firstEmployee(hohhot, 0)
+	tn.suspend(hohhot, a)
+	proof := tn.proof(hohhot, a)
+	backup := tn.backup(hulunbuir) // before the person's record there
+	rec := devnet.DestinationRecord(a, layoutOf(t, tn.Layout, hulunbuir), time.Now())
+	tn.put(hulunbuir, rec)
+	id := tn.apply(hulunbuir, hohhot, a.GetPerson(), proof).GetCaseId()
+	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_CLOSED)
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	want := tn.period(hulunbuir, a.GetPerson().GetIdNumber())
+
+	tn.StopNode(hulunbuir)
+	var out bytes.Buffer
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hulunbuir).ConfigFile, From: backup}, &out); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Log(report)
+	if !strings.Contains(report, "DECIDE:    case "+id+": "+rules.AmountFigures(a.GetBalanceFen())+" is held on the case") {
+		t.Errorf("the report does not say the balance of %s is held:\n%s", id, report)
+	}
+	if err := tn.StartNode(hulunbuir); err != nil {
+		t.Fatal(err)
+	}
+	if c := tn.getCase(hulunbuir, id); c.GetState() != jiexuv1.CaseState_CASE_STATE_FUNDED || c.GetAmountFen() != a.GetBalanceFen() {
+		t.Fatalf("after the restore case %s is %s holding %d fen; want FUNDED holding %d", id, c.GetState(), c.GetAmountFen(), a.GetBalanceFen())
+	}
+
+	tn.put(hulunbuir, rec) // the operator enters the record again
+	c := tn.getCase(hulunbuir, id)
+	p := tn.period(hulunbuir, a.GetPerson().GetIdNumber())
+	if c.GetState() != jiexuv1.CaseState_CASE_STATE_COMPLETED || p.GetBalanceFen() != want.GetBalanceFen() || p.GetMonthsRecognised() != want.GetMonthsRecognised() {
+		t.Errorf("after the record is back: case %s, period %d fen, %d months; want COMPLETED, %d fen, %d months (as before the restore)",
+			c.GetState(), p.GetBalanceFen(), p.GetMonthsRecognised(), want.GetBalanceFen(), want.GetMonthsRecognised())
+	}
+	if err := tn.remitAgain(hohhot, hulunbuir, tn.getCase(hohhot, id)); err != nil {
+		t.Errorf("a late copy of the remittance: %v; want it acknowledged as a repeat", err)
+	}
+	if got := tn.period(hulunbuir, a.GetPerson().GetIdNumber()).GetBalanceFen(); got != want.GetBalanceFen() {
+		t.Errorf("after a late copy of the remittance the period has %d fen; want %d", got, want.GetBalanceFen())
+	}
+}
+
+// A destination restored from a backup older than a case the origin
+// refused (the applicant presented someone else's certificate) ends the
+// case again as the origin's refusal ended it, moving nothing.
+func TestRestoreEndsACaseTheOriginRefused(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	a, b := tn.firstEmployee(hohhot, 0), tn.firstEmployee(hohhot, 1)
+	tn.suspend(hohhot, b)
+	tn.put(hulunbuir, devnet.DestinationRecord(a, layoutOf(t, tn.Layout, hulunbuir), time.Now()))
+	before := tn.total(t)
+	backup := tn.backup(hulunbuir)
+	id := tn.apply(hulunbuir, hohhot, a.GetPerson(), tn.proof(hohhot, b)).GetCaseId() // b's certificate, not a's
+	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_REFUSED)
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_REFUSED)
+
+	tn.StopNode(hulunbuir)
+	var out bytes.Buffer
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hulunbuir).ConfigFile, From: backup}, &out); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, out.String())
+	}
+	t.Log(out.String())
+	if err := tn.StartNode(hulunbuir); err != nil {
+		t.Fatal(err)
+	}
+	c := tn.getCase(hulunbuir, id)
+	if c.GetState() != jiexuv1.CaseState_CASE_STATE_REFUSED || c.GetRejectReason() != jiexuv1.RejectReason_REJECT_REASON_IDENTITY_MISMATCH || c.GetPerson().GetIdNumber() != a.GetPerson().GetIdNumber() {
+		t.Errorf("after the restore case %s is %s (%s) for %s; want REFUSED (IDENTITY_MISMATCH) for %s",
+			id, c.GetState(), c.GetRejectReason(), rules.MaskID(c.GetPerson().GetIdNumber()), rules.MaskID(a.GetPerson().GetIdNumber()))
+	}
+	if got := tn.total(t); got != before {
+		t.Errorf("the network holds %d fen after the restore, %d before", got, before)
+	}
+	if rec := tn.reconcile(hulunbuir, hohhot); len(rec.GetDifferences()) != 0 {
+		t.Errorf("after the restore: differences %v; want none", rec.GetDifferences())
+	}
+}
+
+// An origin restored from a backup older than a notice it acknowledged
+// cannot act on it (the notice is gone with the store and is never sent
+// again): it refuses the case, saying why, so that it ends on both sides
+// and the person applies again, instead of waiting for good.
+func TestRestoreRefusesANoticeItLost(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	a := tn.firstEmployee(hohhot, 0) // still enrolled at the origin: the case waits there
+	tn.put(hulunbuir, devnet.DestinationRecord(a, layoutOf(t, tn.Layout, hulunbuir), time.Now()))
+	before := tn.total(t)
+	backup := tn.backup(hohhot)
+	id := tn.apply(hulunbuir, hohhot, a.GetPerson(), devnet.Proof{}).GetCaseId()
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_NOTIFIED)
+	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
+
+	tn.StopNode(hohhot)
+	var out bytes.Buffer
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hohhot).ConfigFile, From: backup}, &out); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Log(report)
+	if !strings.Contains(report, "recovered: case "+id) || !strings.Contains(report, "must be made again") {
+		t.Errorf("the report does not say %s was refused, to be applied for again:\n%s", id, report)
+	}
+	if err := tn.StartNode(hohhot); err != nil {
+		t.Fatal(err)
+	}
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_REFUSED)
+	if c := tn.getCase(hohhot, id); c.GetState() != jiexuv1.CaseState_CASE_STATE_REFUSED || c.GetPerson().GetIdNumber() != a.GetPerson().GetIdNumber() {
+		t.Errorf("case %s at the restored origin is %s for %s; want REFUSED for %s", id, c.GetState(),
+			rules.MaskID(c.GetPerson().GetIdNumber()), rules.MaskID(a.GetPerson().GetIdNumber()))
+	}
+	if got := tn.total(t); got != before {
+		t.Errorf("the network holds %d fen after the restore, %d before", got, before)
 	}
 }

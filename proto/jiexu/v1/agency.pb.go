@@ -4213,8 +4213,17 @@ type SharedCase struct {
 	// and not acknowledged.
 	PendingMessages uint32 `protobuf:"varint,16,opt,name=pending_messages,json=pendingMessages,proto3" json:"pending_messages,omitempty"`
 	DeadLetters     uint32 `protobuf:"varint,17,opt,name=dead_letters,json=deadLetters,proto3" json:"dead_letters,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// certificate is the sealed certificate the origin issued for the case,
+	// as DeliverCertificate carried it, when the answering node holds it and
+	// the request set with_certificates. It goes only to the case's other
+	// side, which received it (the destination) or sealed it (the origin),
+	// and so carries no more of the person than that side was given: a
+	// node restored from a backup rolls the case forward from it, after
+	// checking its seal as a delivered certificate's, and an origin keeps
+	// again a certificate it issued after the backup.
+	Certificate   *SealedCertificate `protobuf:"bytes,18,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SharedCase) Reset() {
@@ -4364,6 +4373,13 @@ func (x *SharedCase) GetDeadLetters() uint32 {
 		return x.DeadLetters
 	}
 	return 0
+}
+
+func (x *SharedCase) GetCertificate() *SealedCertificate {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
 }
 
 // ReconcileDifference is one difference between this node and a peer.
@@ -4924,7 +4940,7 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\rhealth_reason\x18\x0f \x01(\tR\fhealthReason\x12%\n" +
 	"\x0eregistry_error\x18\x10 \x01(\tR\rregistryError\x12\x1f\n" +
 	"\vstore_epoch\x18\x11 \x01(\rR\n" +
-	"storeEpoch\"\x94\x05\n" +
+	"storeEpoch\"\xd3\x05\n" +
 	"\n" +
 	"SharedCase\x12\x1f\n" +
 	"\acase_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\x12&\n" +
@@ -4946,7 +4962,8 @@ const file_jiexu_v1_agency_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12)\n" +
 	"\x10pending_messages\x18\x10 \x01(\rR\x0fpendingMessages\x12!\n" +
-	"\fdead_letters\x18\x11 \x01(\rR\vdeadLetters\"\xdc\x01\n" +
+	"\fdead_letters\x18\x11 \x01(\rR\vdeadLetters\x12=\n" +
+	"\vcertificate\x18\x12 \x01(\v2\x1b.jiexu.v1.SealedCertificateR\vcertificate\"\xdc\x01\n" +
 	"\x13ReconcileDifference\x12\x1f\n" +
 	"\acase_id\x18\x01 \x01(\tB\x06\x82\xb5\x18\x02\x10@R\x06caseId\x12,\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x18.jiexu.v1.DifferenceKindR\x04kind\x12\"\n" +
@@ -5201,64 +5218,65 @@ var file_jiexu_v1_agency_proto_depIdxs = []int32{
 	2,   // 80: jiexu.v1.SharedCase.state:type_name -> jiexu.v1.CaseState
 	65,  // 81: jiexu.v1.SharedCase.reject_reason:type_name -> jiexu.v1.RejectReason
 	63,  // 82: jiexu.v1.SharedCase.updated_at:type_name -> google.protobuf.Timestamp
-	3,   // 83: jiexu.v1.ReconcileDifference.kind:type_name -> jiexu.v1.DifferenceKind
-	56,  // 84: jiexu.v1.ReconcileDifference.here:type_name -> jiexu.v1.SharedCase
-	56,  // 85: jiexu.v1.ReconcileDifference.peer:type_name -> jiexu.v1.SharedCase
-	64,  // 86: jiexu.v1.ReconcileRequest.opened_from:type_name -> jiexu.v1.Date
-	64,  // 87: jiexu.v1.ReconcileRequest.opened_to:type_name -> jiexu.v1.Date
-	57,  // 88: jiexu.v1.ReconcileResponse.differences:type_name -> jiexu.v1.ReconcileDifference
-	63,  // 89: jiexu.v1.ReconcileResponse.at:type_name -> google.protobuf.Timestamp
-	9,   // 90: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
-	11,  // 91: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
-	33,  // 92: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
-	35,  // 93: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
-	13,  // 94: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
-	15,  // 95: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
-	17,  // 96: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
-	37,  // 97: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
-	39,  // 98: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
-	41,  // 99: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
-	43,  // 100: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
-	19,  // 101: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
-	21,  // 102: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
-	23,  // 103: jiexu.v1.AgencyService.PayOutHeld:input_type -> jiexu.v1.PayOutHeldRequest
-	25,  // 104: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
-	45,  // 105: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
-	27,  // 106: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
-	29,  // 107: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
-	31,  // 108: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
-	48,  // 109: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
-	50,  // 110: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
-	52,  // 111: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
-	58,  // 112: jiexu.v1.AgencyService.Reconcile:input_type -> jiexu.v1.ReconcileRequest
-	10,  // 113: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
-	12,  // 114: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
-	34,  // 115: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
-	36,  // 116: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
-	14,  // 117: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
-	16,  // 118: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
-	18,  // 119: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
-	38,  // 120: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
-	40,  // 121: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
-	42,  // 122: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
-	44,  // 123: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
-	20,  // 124: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
-	22,  // 125: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
-	24,  // 126: jiexu.v1.AgencyService.PayOutHeld:output_type -> jiexu.v1.PayOutHeldResponse
-	26,  // 127: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
-	46,  // 128: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
-	28,  // 129: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
-	30,  // 130: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
-	32,  // 131: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
-	49,  // 132: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
-	51,  // 133: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
-	55,  // 134: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
-	59,  // 135: jiexu.v1.AgencyService.Reconcile:output_type -> jiexu.v1.ReconcileResponse
-	113, // [113:136] is the sub-list for method output_type
-	90,  // [90:113] is the sub-list for method input_type
-	90,  // [90:90] is the sub-list for extension type_name
-	90,  // [90:90] is the sub-list for extension extendee
-	0,   // [0:90] is the sub-list for field type_name
+	67,  // 83: jiexu.v1.SharedCase.certificate:type_name -> jiexu.v1.SealedCertificate
+	3,   // 84: jiexu.v1.ReconcileDifference.kind:type_name -> jiexu.v1.DifferenceKind
+	56,  // 85: jiexu.v1.ReconcileDifference.here:type_name -> jiexu.v1.SharedCase
+	56,  // 86: jiexu.v1.ReconcileDifference.peer:type_name -> jiexu.v1.SharedCase
+	64,  // 87: jiexu.v1.ReconcileRequest.opened_from:type_name -> jiexu.v1.Date
+	64,  // 88: jiexu.v1.ReconcileRequest.opened_to:type_name -> jiexu.v1.Date
+	57,  // 89: jiexu.v1.ReconcileResponse.differences:type_name -> jiexu.v1.ReconcileDifference
+	63,  // 90: jiexu.v1.ReconcileResponse.at:type_name -> google.protobuf.Timestamp
+	9,   // 91: jiexu.v1.AgencyService.ApplyTransfer:input_type -> jiexu.v1.ApplyTransferRequest
+	11,  // 92: jiexu.v1.AgencyService.ApplyTransferOut:input_type -> jiexu.v1.ApplyTransferOutRequest
+	33,  // 93: jiexu.v1.AgencyService.GetCase:input_type -> jiexu.v1.GetCaseRequest
+	35,  // 94: jiexu.v1.AgencyService.ListCases:input_type -> jiexu.v1.ListCasesRequest
+	13,  // 95: jiexu.v1.AgencyService.WithdrawCase:input_type -> jiexu.v1.WithdrawCaseRequest
+	15,  // 96: jiexu.v1.AgencyService.ConfirmCase:input_type -> jiexu.v1.ConfirmCaseRequest
+	17,  // 97: jiexu.v1.AgencyService.RefuseCase:input_type -> jiexu.v1.RefuseCaseRequest
+	37,  // 98: jiexu.v1.AgencyService.PutRecord:input_type -> jiexu.v1.PutRecordRequest
+	39,  // 99: jiexu.v1.AgencyService.GetEnrolment:input_type -> jiexu.v1.GetEnrolmentRequest
+	41,  // 100: jiexu.v1.AgencyService.ListEnrolments:input_type -> jiexu.v1.ListEnrolmentsRequest
+	43,  // 101: jiexu.v1.AgencyService.ImportRecords:input_type -> jiexu.v1.ImportRecordsRequest
+	19,  // 102: jiexu.v1.AgencyService.SuspendEnrolment:input_type -> jiexu.v1.SuspendEnrolmentRequest
+	21,  // 103: jiexu.v1.AgencyService.ResumeEnrolment:input_type -> jiexu.v1.ResumeEnrolmentRequest
+	23,  // 104: jiexu.v1.AgencyService.PayOutHeld:input_type -> jiexu.v1.PayOutHeldRequest
+	25,  // 105: jiexu.v1.AgencyService.RegisterCertificate:input_type -> jiexu.v1.RegisterCertificateRequest
+	45,  // 106: jiexu.v1.AgencyService.GetCertificate:input_type -> jiexu.v1.GetCertificateRequest
+	27,  // 107: jiexu.v1.AgencyService.ReissueCertificate:input_type -> jiexu.v1.ReissueCertificateRequest
+	29,  // 108: jiexu.v1.AgencyService.CheckCertificate:input_type -> jiexu.v1.CheckCertificateRequest
+	31,  // 109: jiexu.v1.AgencyService.Backup:input_type -> jiexu.v1.BackupRequest
+	48,  // 110: jiexu.v1.AgencyService.ListOutbox:input_type -> jiexu.v1.ListOutboxRequest
+	50,  // 111: jiexu.v1.AgencyService.RedriveOutbox:input_type -> jiexu.v1.RedriveOutboxRequest
+	52,  // 112: jiexu.v1.AgencyService.GetStatus:input_type -> jiexu.v1.GetStatusRequest
+	58,  // 113: jiexu.v1.AgencyService.Reconcile:input_type -> jiexu.v1.ReconcileRequest
+	10,  // 114: jiexu.v1.AgencyService.ApplyTransfer:output_type -> jiexu.v1.ApplyTransferResponse
+	12,  // 115: jiexu.v1.AgencyService.ApplyTransferOut:output_type -> jiexu.v1.ApplyTransferOutResponse
+	34,  // 116: jiexu.v1.AgencyService.GetCase:output_type -> jiexu.v1.GetCaseResponse
+	36,  // 117: jiexu.v1.AgencyService.ListCases:output_type -> jiexu.v1.ListCasesResponse
+	14,  // 118: jiexu.v1.AgencyService.WithdrawCase:output_type -> jiexu.v1.WithdrawCaseResponse
+	16,  // 119: jiexu.v1.AgencyService.ConfirmCase:output_type -> jiexu.v1.ConfirmCaseResponse
+	18,  // 120: jiexu.v1.AgencyService.RefuseCase:output_type -> jiexu.v1.RefuseCaseResponse
+	38,  // 121: jiexu.v1.AgencyService.PutRecord:output_type -> jiexu.v1.PutRecordResponse
+	40,  // 122: jiexu.v1.AgencyService.GetEnrolment:output_type -> jiexu.v1.GetEnrolmentResponse
+	42,  // 123: jiexu.v1.AgencyService.ListEnrolments:output_type -> jiexu.v1.ListEnrolmentsResponse
+	44,  // 124: jiexu.v1.AgencyService.ImportRecords:output_type -> jiexu.v1.ImportRecordsResponse
+	20,  // 125: jiexu.v1.AgencyService.SuspendEnrolment:output_type -> jiexu.v1.SuspendEnrolmentResponse
+	22,  // 126: jiexu.v1.AgencyService.ResumeEnrolment:output_type -> jiexu.v1.ResumeEnrolmentResponse
+	24,  // 127: jiexu.v1.AgencyService.PayOutHeld:output_type -> jiexu.v1.PayOutHeldResponse
+	26,  // 128: jiexu.v1.AgencyService.RegisterCertificate:output_type -> jiexu.v1.RegisterCertificateResponse
+	46,  // 129: jiexu.v1.AgencyService.GetCertificate:output_type -> jiexu.v1.GetCertificateResponse
+	28,  // 130: jiexu.v1.AgencyService.ReissueCertificate:output_type -> jiexu.v1.ReissueCertificateResponse
+	30,  // 131: jiexu.v1.AgencyService.CheckCertificate:output_type -> jiexu.v1.CheckCertificateResponse
+	32,  // 132: jiexu.v1.AgencyService.Backup:output_type -> jiexu.v1.BackupResponse
+	49,  // 133: jiexu.v1.AgencyService.ListOutbox:output_type -> jiexu.v1.ListOutboxResponse
+	51,  // 134: jiexu.v1.AgencyService.RedriveOutbox:output_type -> jiexu.v1.RedriveOutboxResponse
+	55,  // 135: jiexu.v1.AgencyService.GetStatus:output_type -> jiexu.v1.GetStatusResponse
+	59,  // 136: jiexu.v1.AgencyService.Reconcile:output_type -> jiexu.v1.ReconcileResponse
+	114, // [114:137] is the sub-list for method output_type
+	91,  // [91:114] is the sub-list for method input_type
+	91,  // [91:91] is the sub-list for extension type_name
+	91,  // [91:91] is the sub-list for extension extendee
+	0,   // [0:91] is the sub-list for field type_name
 }
 
 func init() { file_jiexu_v1_agency_proto_init() }

@@ -42,9 +42,15 @@ type ListSharedCasesRequest struct {
 	// id_key, when set (16 to 64 bytes), makes each case carry
 	// HMAC-SHA256(id_key, ID number): the caller, which knows the people of
 	// the cases it shares, can match them without the number crossing again.
-	IdKey         []byte `protobuf:"bytes,6,opt,name=id_key,json=idKey,proto3" json:"id_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IdKey []byte `protobuf:"bytes,6,opt,name=id_key,json=idKey,proto3" json:"id_key,omitempty"`
+	// with_certificates asks for the sealed certificate of each case, when
+	// the answering node holds it (SharedCase.certificate): what 'jiexu node
+	// restore' rolls a store forward from. A page then holds fewer cases:
+	// each page is bounded in bytes too (below the 256 KiB a peer's answer
+	// may take); by case_ids, the cases past that bound come without theirs.
+	WithCertificates bool `protobuf:"varint,7,opt,name=with_certificates,json=withCertificates,proto3" json:"with_certificates,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ListSharedCasesRequest) Reset() {
@@ -117,6 +123,13 @@ func (x *ListSharedCasesRequest) GetIdKey() []byte {
 		return x.IdKey
 	}
 	return nil
+}
+
+func (x *ListSharedCasesRequest) GetWithCertificates() bool {
+	if x != nil {
+		return x.WithCertificates
+	}
+	return false
 }
 
 // ListSharedCasesResponse is a page of shared cases, with what this node
@@ -207,7 +220,7 @@ var File_jiexu_v1_reconcile_proto protoreflect.FileDescriptor
 
 const file_jiexu_v1_reconcile_proto_rawDesc = "" +
 	"\n" +
-	"\x18jiexu/v1/reconcile.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15jiexu/v1/agency.proto\x1a\x16jiexu/v1/options.proto\x1a\x14jiexu/v1/types.proto\"\xff\x01\n" +
+	"\x18jiexu/v1/reconcile.proto\x12\bjiexu.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15jiexu/v1/agency.proto\x1a\x16jiexu/v1/options.proto\x1a\x14jiexu/v1/types.proto\"\xac\x02\n" +
 	"\x16ListSharedCasesRequest\x12/\n" +
 	"\vopened_from\x18\x01 \x01(\v2\x0e.jiexu.v1.DateR\n" +
 	"openedFrom\x12+\n" +
@@ -216,7 +229,8 @@ const file_jiexu_v1_reconcile_proto_rawDesc = "" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12&\n" +
 	"\n" +
 	"page_token\x18\x05 \x01(\fB\a\x82\xb5\x18\x03\x10\x80\x01R\tpageToken\x12\x1d\n" +
-	"\x06id_key\x18\x06 \x01(\fB\x06\x82\xb5\x18\x02\x10@R\x05idKey\"\xe4\x01\n" +
+	"\x06id_key\x18\x06 \x01(\fB\x06\x82\xb5\x18\x02\x10@R\x05idKey\x12+\n" +
+	"\x11with_certificates\x18\a \x01(\bR\x10withCertificates\"\xe4\x01\n" +
 	"\x17ListSharedCasesResponse\x12*\n" +
 	"\x05cases\x18\x01 \x03(\v2\x14.jiexu.v1.SharedCaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\fR\rnextPageToken\x12/\n" +
