@@ -303,11 +303,12 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 	} else {
 		from = c.GetState()
 	}
-	held, err := ro.transferOut(tx, e, c, sc)
+	cert, err := ro.keepCertificate(tx, id, sc)
 	if err != nil {
 		return err
 	}
-	if err := ro.keepCertificate(tx, id, sc); err != nil {
+	held, err := ro.transferOut(tx, e, c, sc, cert)
+	if err != nil {
 		return err
 	}
 	now := ro.now()
@@ -333,8 +334,9 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 
 // transferOut marks the person's period transferred out by the case, as
 // the origin's own step would have, and returns what is held here for the
-// person (a balance beyond what was remitted).
-func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case, sc *jiexuv1.SharedCase) (int64, error) {
+// person (a balance beyond what was remitted). cert is this region's
+// certificate for the case, verified, or nil.
+func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case, sc *jiexuv1.SharedCase, cert *jiexuv1.Certificate) (int64, error) {
 	p := periodOfCase(e, c.GetCaseId())
 	if p == nil {
 		p = latest(e)
@@ -344,6 +346,14 @@ func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case
 	}
 	if p.GetStatus() == statusTransferred {
 		return p.GetHeldFen(), nil
+	}
+	if p.GetStatus() == statusActive && suspendedBy(p, cert) {
+		// Suspended after the backup was taken: the certificate issued at
+		// the suspension says what the lost step wrote (2009 §8).
+		p.Status, p.EnrolledTo, p.SuspendedOn = statusSuspended, cert.GetEnrolledTo(), cert.GetSuspendedOn()
+		p.MonthsPaid, p.BalanceFen, p.CertificateNumber = cert.GetMonthsPaid(), cert.GetBalanceFen(), cert.GetNumber()
+		ro.recovered("case %s (%s): the suspension of %s, last month %s, came back from certificate %s",
+			c.GetCaseId(), rules.MaskID(e.GetPerson().GetIdNumber()), render.FmtDate(cert.GetSuspendedOn()), ym(cert.GetEnrolledTo()), cert.GetNumber())
 	}
 	if p.GetStatus() != statusSuspended {
 		ro.decide("case %s: the person's period here was %s, not suspended, when the backup was taken: it is now marked transferred out; check its last month",
@@ -363,32 +373,45 @@ func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case
 	return p.GetHeldFen(), putEnrolment(tx, e)
 }
 
+// suspendedBy says whether cert records the suspension of the active
+// period p: the same person's period, from the month p began.
+func suspendedBy(p *jiexuv1.Period, cert *jiexuv1.Certificate) bool {
+	return cert != nil && cert.GetSuspendedOn() != nil && cert.GetEnrolledTo() != nil &&
+		rules.MonthIndex(cert.GetEnrolledFrom()) == rules.MonthIndex(p.GetEnrolledFrom()) &&
+		rules.MonthIndex(cert.GetEnrolledTo()) >= rules.MonthIndex(p.GetEnrolledFrom())
+}
+
 // keepCertificate stores again a certificate this origin issued after the
 // backup, from the destination's copy, once its seal (this region's own)
 // verifies and it names the case's certificate and person: the serial is
-// this region's, and a later restore of the destination finds it here.
-func (ro *roller) keepCertificate(tx *bolt.Tx, person string, sc *jiexuv1.SharedCase) error {
+// this region's, and a later restore of the destination finds it here. It
+// returns the certificate when it verifies, whether kept now or already
+// here, or nil.
+func (ro *roller) keepCertificate(tx *bolt.Tx, person string, sc *jiexuv1.SharedCase) (*jiexuv1.Certificate, error) {
 	number := sc.GetCertificateNumber()
 	if sc.GetCertificate() == nil || number == "" {
-		return nil
+		return nil, nil
 	}
-	if have, err := getCertificate(tx, number); err != nil || have != nil {
-		return err
+	have, err := getCertificate(tx, number)
+	if err != nil {
+		return nil, err
 	}
 	n, err := ro.stepper()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cert, err := n.verifyDelivered(sc.GetCertificate())
 	switch {
 	case err != nil:
 		ro.decide("case %s: the destination's copy of certificate %s does not verify (%v): it is not kept here", sc.GetCaseId(), number, rules.Clip(err.Error(), 160))
-		return nil
+		return nil, nil
 	case !n.same(cert.GetOriginRegion(), ro.cfg.Region) || cert.GetNumber() != number || cert.GetPerson().GetIdNumber() != person:
 		ro.decide("case %s: the destination's copy of certificate %s is not this region's certificate %s for the case's person: it is not kept here", sc.GetCaseId(), cert.GetNumber(), number)
-		return nil
+		return nil, nil
+	case have != nil:
+		return cert, nil
 	}
-	return putProto(tx, bucketCertificates, []byte(number), sc.GetCertificate())
+	return cert, putProto(tx, bucketCertificates, []byte(number), sc.GetCertificate())
 }
 
 func heldNote(held int64) string {

@@ -480,3 +480,68 @@ func TestRestoreRefusesANoticeItLost(t *testing.T) {
 		t.Errorf("the network holds %d fen after the restore, %d before", got, before)
 	}
 }
+
+// An origin restored from a backup taken before it suspended a person,
+// who then moved: the suspension comes back from the certificate issued at
+// it (its last month, its day, its number), the period is transferred out
+// with the remitted balance gone, and the serial is not handed out again.
+func TestRestoreTakesALaterSuspensionFromTheCertificate(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
+	ctx := context.Background()
+	a, b := tn.firstEmployee(hohhot, 0), tn.firstEmployee(hohhot, 1)
+	backup := tn.backup(hohhot) // a still active here
+
+	issued := tn.suspend(hohhot, a).GetCertificate()
+	number := latest(t, tn.enrolment(hohhot, a.GetPerson().GetIdNumber())).GetCertificateNumber()
+	if issued == nil || number == "" {
+		t.Fatalf("the suspension issued no certificate")
+	}
+	id := tn.enrolAndApplyWith(a, hohhot, hulunbuir, tn.proof(hohhot, a)).GetCaseId()
+	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_CLOSED)
+	want := tn.period(hohhot, a.GetPerson().GetIdNumber())
+	before := tn.total(t)
+
+	tn.StopNode(hohhot)
+	var out bytes.Buffer
+	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hohhot).ConfigFile, From: backup}, &out); err != nil {
+		t.Fatalf("Restore: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	t.Log(report)
+	if !strings.Contains(report, "came back from certificate "+number) || strings.Contains(report, "not suspended") {
+		t.Errorf("the report does not say the suspension came back from %s (or asks to check it):\n%s", number, report)
+	}
+	if err := tn.StartNode(hohhot); err != nil {
+		t.Fatal(err)
+	}
+
+	got := tn.period(hohhot, a.GetPerson().GetIdNumber())
+	if got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT || got.GetBalanceFen() != 0 || got.GetCaseId() != id ||
+		got.GetCertificateNumber() != number || !proto.Equal(got.GetEnrolledTo(), want.GetEnrolledTo()) ||
+		!proto.Equal(got.GetSuspendedOn(), want.GetSuspendedOn()) || got.GetMonthsPaid() != want.GetMonthsPaid() {
+		t.Errorf("period at the restored origin:\n got %v\nwant %v", got, want)
+	}
+	if got := tn.total(t); got != before {
+		t.Errorf("the network holds %d fen after the restore, %d before", got, before)
+	}
+	if rec := tn.reconcile(hohhot, hulunbuir); len(rec.GetDifferences()) != 0 {
+		t.Errorf("after the restore: differences %v; want none", rec.GetDifferences())
+	}
+	// The next certificate has a later serial than the one the backup lacked.
+	next := latest(t, tn.suspend(hohhot, b).GetEnrolment()).GetCertificateNumber()
+	n1, err1 := rules.ParseCertNumber(number)
+	n2, err2 := rules.ParseCertNumber(next)
+	if err1 != nil || err2 != nil || n2.Serial <= n1.Serial {
+		t.Errorf("the certificate after the restore is %s, after %s: the serial is reused (%v, %v)", next, number, err1, err2)
+	}
+}
+
+func latest(t *testing.T, e *jiexuv1.Enrolment) *jiexuv1.Period {
+	t.Helper()
+	ps := e.GetPeriods()
+	if len(ps) == 0 {
+		t.Fatalf("enrolment of %s has no period", rules.MaskID(e.GetPerson().GetIdNumber()))
+	}
+	return ps[len(ps)-1]
+}
