@@ -70,10 +70,7 @@ func (g *Gateway) List(q ListQuery) ([]*jiexuv1.OutboxMessage, uint64, error) {
 		c := tx.Bucket(bucketOutbox).Cursor()
 		peers := []string{q.Peer}
 		if q.Peer == "" {
-			peers = nil
-			for k, _ := c.First(); k != nil; k, _ = c.Seek(append(bytes.Clone(k[:6]), 0xff)) {
-				peers = append(peers, string(k[:6]))
-			}
+			peers = outboxPeers(c)
 		}
 		for _, p := range peers {
 			n := 0

@@ -280,16 +280,14 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); g.Audit().run(ctx.Done(), g.cfg.AuditCheckpointInterval) }()
-	peers := map[string]bool{}
+	var peers []string
 	if err := g.cfg.DB.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
-			peers[string(k[:6])] = true
-			return nil
-		})
+		peers = outboxPeers(tx.Bucket(bucketOutbox).Cursor())
+		return nil
 	}); err != nil {
 		return err
 	}
-	for p := range peers {
+	for _, p := range peers {
 		g.wake(p)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -43,6 +44,36 @@ func CreateBuckets(tx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// outboxPeers lists the peers with messages in the outbox, in key order.
+// It seeks from one peer's keys to the next instead of reading every key,
+// so that a node restarting with a large backlog reads a few pages per
+// peer, not the whole outbox.
+func outboxPeers(c *bolt.Cursor) []string {
+	var peers []string
+	for k, _ := c.First(); k != nil; {
+		peers = append(peers, string(k[:6]))
+		next, ok := successor(k[:6])
+		if !ok {
+			break
+		}
+		k, _ = c.Seek(next)
+	}
+	return peers
+}
+
+// successor returns the least byte string of prefix's length greater than
+// prefix (every key with prefix sorts before it), or false when prefix is
+// all 0xff.
+func successor(prefix []byte) ([]byte, bool) {
+	next := bytes.Clone(prefix)
+	for i := len(next) - 1; i >= 0; i-- {
+		if next[i]++; next[i] != 0 {
+			return next, true
+		}
+	}
+	return nil, false
 }
 
 func outboxKey(peer string, seq uint64) []byte {
