@@ -282,7 +282,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	go func() { defer g.wg.Done(); g.Audit().run(ctx.Done(), g.cfg.AuditCheckpointInterval) }()
 	var peers []string
 	if err := g.cfg.DB.View(func(tx *bolt.Tx) error {
-		peers = outboxPeers(tx.Bucket(bucketOutbox).Cursor())
+		peers = OutboxPeers(tx)
 		return nil
 	}); err != nil {
 		return err

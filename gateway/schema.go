@@ -46,6 +46,10 @@ func CreateBuckets(tx *bolt.Tx) error {
 	return nil
 }
 
+// OutboxPeers lists the peers with messages queued in tx's store, as
+// Start does to wake their dispatchers.
+func OutboxPeers(tx *bolt.Tx) []string { return outboxPeers(tx.Bucket(bucketOutbox).Cursor()) }
+
 // outboxPeers lists the peers with messages in the outbox, in key order.
 // It seeks from one peer's keys to the next instead of reading every key,
 // so that a node restarting with a large backlog reads a few pages per

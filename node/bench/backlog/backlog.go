@@ -48,6 +48,7 @@ import (
 	"jiexu/node/bench"
 	"jiexu/node/devnet"
 	"jiexu/node/rules"
+	"jiexu/node/store"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 	"jiexu/registry"
 )
@@ -106,13 +107,16 @@ type Result struct {
 	// Cold says the store was evicted from the page cache before the restart.
 	Cold       bool  `json:"cold"`
 	StoreBytes int64 `json:"store_bytes"`
-	// ScanSeconds is one pass over the outbox's keys, as Gateway.Start
-	// makes to find the peers with pending messages, measured on the store
-	// before the restart.
-	ScanSeconds float64 `json:"outbox_scan_s"`
-	// ColdScanSeconds is the same pass with the store evicted from the
-	// page cache first (Cold only).
-	ColdScanSeconds float64 `json:"outbox_scan_cold_s,omitempty"`
+	// CheckSeconds is the page check a node makes of its store before
+	// opening it (store.CheckFile: every page read once), and ScanSeconds
+	// the look-up of the peers with pending messages Gateway.Start makes
+	// (gateway.OutboxPeers), both measured on the store before the restart.
+	CheckSeconds float64 `json:"store_check_s"`
+	ScanSeconds  float64 `json:"outbox_scan_s"`
+	// ColdCheckSeconds and ColdScanSeconds are the same with the store
+	// evicted from the page cache first (Cold only).
+	ColdCheckSeconds float64 `json:"store_check_cold_s,omitempty"`
+	ColdScanSeconds  float64 `json:"outbox_scan_cold_s,omitempty"`
 	// ToServing runs from starting the process to the node's "node
 	// serving" log line; ToFirstDelivery to the first message reaching
 	// the peer.
@@ -174,17 +178,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if fi, err := os.Stat(dbFile); err == nil {
 		res.StoreBytes = fi.Size()
 	}
+	if res.CheckSeconds, err = checkStore(dbFile); err != nil {
+		return nil, err
+	}
 	if res.ScanSeconds, err = scanOutbox(dbFile); err != nil {
 		return nil, err
 	}
 	if o.Cold {
-		// Time the scan on a cold cache too, then evict again for the node.
-		for i := range 2 {
+		// Time both on a cold cache too, each after an eviction, then
+		// evict again for the node.
+		for _, step := range []struct {
+			secs *float64
+			run  func(string) (float64, error)
+		}{{&res.ColdCheckSeconds, checkStore}, {&res.ColdScanSeconds, scanOutbox}, {nil, nil}} {
 			if err := evict(dbFile); err != nil {
 				return nil, fmt.Errorf("evict the store from the page cache: %w", err)
 			}
-			if i == 0 {
-				if res.ColdScanSeconds, err = scanOutbox(dbFile); err != nil {
+			if step.run != nil {
+				if *step.secs, err = step.run(dbFile); err != nil {
 					return nil, err
 				}
 			}
@@ -317,7 +328,15 @@ func fill(cfg node.Config, o Options, res *Result) error {
 	return nil
 }
 
-// scanOutbox times the pass over the outbox's keys that Gateway.Start makes.
+// checkStore times the page check a node makes before opening its store.
+func checkStore(dbFile string) (float64, error) {
+	start := time.Now()
+	_, err := store.CheckFile(dbFile)
+	return time.Since(start).Seconds(), err
+}
+
+// scanOutbox times the look-up of the peers with a backlog that
+// Gateway.Start makes.
 func scanOutbox(dbFile string) (float64, error) {
 	db, err := bolt.Open(dbFile, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
 	if err != nil {
@@ -325,17 +344,14 @@ func scanOutbox(dbFile string) (float64, error) {
 	}
 	defer db.Close()
 	start := time.Now()
-	peers := map[string]bool{}
+	var peers []string
 	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("gateway.outbox"))
-		if b == nil {
-			return errors.New("no outbox bucket")
-		}
-		return b.ForEach(func(k, _ []byte) error {
-			peers[string(k[:6])] = true
-			return nil
-		})
+		peers = gateway.OutboxPeers(tx)
+		return nil
 	})
+	if err == nil && len(peers) == 0 {
+		err = errors.New("no peer has messages queued in the outbox")
+	}
 	return time.Since(start).Seconds(), err
 }
 
@@ -437,8 +453,9 @@ func (r *Result) WriteJSON(w io.Writer) error {
 
 // WriteText writes the report.
 func (r *Result) WriteText(w io.Writer) error {
-	scan := fmt.Sprintf("%.3f s", r.ScanSeconds)
-	if r.ColdScanSeconds > 0 {
+	check, scan := fmt.Sprintf("%.3f s", r.CheckSeconds), fmt.Sprintf("%.3f s", r.ScanSeconds)
+	if r.Cold {
+		check = fmt.Sprintf("%.3f s warm, %.3f s cold", r.CheckSeconds, r.ColdCheckSeconds)
 		scan = fmt.Sprintf("%.3f s warm, %.3f s cold", r.ScanSeconds, r.ColdScanSeconds)
 	}
 	cache := "warm page cache"
@@ -448,14 +465,15 @@ func (r *Result) WriteText(w io.Writer) error {
 	_, err := fmt.Fprintf(w, `jiexu bench backlog: node %s restarted with %d sealed messages pending to %s (%s)
   machine              %d CPUs, load average %.2f when it started (measured under that load)
   fill                 %.1f s (%.0f messages/s sealed and stored), store %.1f MiB
-  outbox key scan      %s (what Gateway.Start does before the node serves, timed here)
+  store page check     %s (every page read once before the node opens its store)
+  backlog peers        %s (Gateway.Start seeks the outbox's peers before the node serves)
   start → serving      %.3f s
   start → 1st delivery %.3f s
   drain                %d delivered in the next %.1f s: %.0f messages/s
   /metrics scrape      %.3f s with the backlog pending
   node memory          %.1f MiB resident, peak %.1f MiB
 `, nodeRegion, r.Messages, peerRegion, cache, r.CPUs, r.LoadAverage, r.FillSeconds, float64(r.Messages)/r.FillSeconds, float64(r.StoreBytes)/(1<<20),
-		scan, r.ToServing, r.ToFirstDelivery, r.Delivered, r.DrainSeconds, r.DrainRate,
+		check, scan, r.ToServing, r.ToFirstDelivery, r.Delivered, r.DrainSeconds, r.DrainRate,
 		r.ScrapeSeconds, float64(r.RSS)/(1<<20), float64(r.PeakRSS)/(1<<20))
 	return err
 }
