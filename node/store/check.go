@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math/bits"
 	"os"
 )
 
@@ -134,9 +135,11 @@ func CheckFile(path string) (*FileReport, error) {
 	case m.freelist != noFreelist && (m.freelist < 2 || m.freelist >= m.pgid):
 		return r, damage(ErrBadHeader, "the freelist page %d is outside the store's %d pages", m.freelist, m.pgid)
 	}
-	w := &walker{f: f, ps: ps, hwm: m.pgid, used: make(map[uint64]bool)}
-	w.used[0], w.used[1] = true, true
-	free := map[uint64]bool{}
+	adviseSequential(f) // bbolt lays a tree out mostly in file order: read ahead
+	w := &walker{f: f, ps: ps, hwm: m.pgid, used: newPageSet(m.pgid)}
+	w.used.add(0)
+	w.used.add(1)
+	free := newPageSet(m.pgid)
 	if m.freelist != noFreelist {
 		if err := w.freelist(m.freelist, free); err != nil {
 			return r, err
@@ -145,18 +148,41 @@ func CheckFile(path string) (*FileReport, error) {
 	if err := w.tree(m.root, 0, nil); err != nil {
 		return r, err
 	}
-	for id := range free {
-		if w.used[id] {
-			return r, damage(ErrDamaged, "page %d is both in use and free", id)
+	for i := range w.used.bits {
+		both, neither := w.used.bits[i]&free.bits[i], ^(w.used.bits[i] | free.bits[i])
+		if i == len(w.used.bits)-1 && m.pgid%64 != 0 {
+			neither &= 1<<(m.pgid%64) - 1 // bits past the last page
+		}
+		switch {
+		case both != 0:
+			return r, damage(ErrDamaged, "page %d is both in use and free", uint64(i)*64+uint64(bits.TrailingZeros64(both)))
+		case neither != 0:
+			return r, damage(ErrDamaged, "page %d is neither in use nor free", uint64(i)*64+uint64(bits.TrailingZeros64(neither)))
 		}
 	}
-	for id := uint64(2); id < m.pgid; id++ {
-		if !w.used[id] && !free[id] {
-			return r, damage(ErrDamaged, "page %d is neither in use nor free", id)
-		}
-	}
-	r.Reachable, r.Free = len(w.used), len(free)
+	r.Reachable, r.Free = w.used.n, free.n
 	return r, nil
+}
+
+// pageSet is a set of page ids below a high-water mark: a bit a page, so
+// that checking a store of millions of pages costs megabytes, not a map.
+type pageSet struct {
+	bits []uint64
+	n    int
+}
+
+func newPageSet(hwm uint64) *pageSet { return &pageSet{bits: make([]uint64, (hwm+63)/64)} }
+
+func (s *pageSet) has(id uint64) bool { return s.bits[id/64]&(1<<(id%64)) != 0 }
+
+// add adds id and reports whether it was new.
+func (s *pageSet) add(id uint64) bool {
+	if s.has(id) {
+		return false
+	}
+	s.bits[id/64] |= 1 << (id % 64)
+	s.n++
+	return true
 }
 
 // chooseMeta reads both meta pages and picks the one bbolt would: the valid
@@ -219,19 +245,23 @@ type walker struct {
 	f    *os.File
 	ps   int64
 	hwm  uint64
-	used map[uint64]bool
+	used *pageSet
+	// bufs holds a read buffer for each depth of the tree: a page's
+	// buffer is in use while the pages below it are read.
+	bufs [maxDepth + 2][]byte
 }
 
-// page reads page id and its overflow pages, checking the header.
-func (w *walker) page(id uint64, want uint16) ([]byte, error) {
+// page reads page id and its overflow pages at depth, checking the header.
+// The buffer it returns is reused for the next page read at that depth.
+func (w *walker) page(id uint64, want uint16, depth int) ([]byte, error) {
 	if id < 2 || id >= w.hwm {
 		return nil, damage(ErrDamaged, "a reference to page %d, outside the store's %d pages", id, w.hwm)
 	}
-	head := make([]byte, pageHeaderSize)
-	if _, err := w.f.ReadAt(head, int64(id)*w.ps); err != nil {
+	buf := w.buffer(depth, w.ps)
+	if _, err := w.f.ReadAt(buf, int64(id)*w.ps); err != nil {
 		return nil, fmt.Errorf("read page %d: %w", id, err)
 	}
-	gotID, flags, overflow := byteOrder.Uint64(head), byteOrder.Uint16(head[8:]), uint64(byteOrder.Uint32(head[12:]))
+	gotID, flags, overflow := byteOrder.Uint64(buf), byteOrder.Uint16(buf[8:]), uint64(byteOrder.Uint32(buf[12:]))
 	switch {
 	case gotID != id:
 		return nil, damage(ErrDamaged, "page %d says it is page %d", id, gotID)
@@ -243,21 +273,32 @@ func (w *walker) page(id uint64, want uint16) ([]byte, error) {
 		return nil, damage(ErrDamaged, "page %d runs %d pages past the store's end", id, id+overflow+1-w.hwm)
 	}
 	for p := id; p <= id+overflow; p++ {
-		if w.used[p] {
+		if !w.used.add(p) {
 			return nil, damage(ErrDamaged, "page %d is used twice", p)
 		}
-		w.used[p] = true
 	}
-	buf := make([]byte, (overflow+1)*uint64(w.ps))
-	if _, err := w.f.ReadAt(buf, int64(id)*w.ps); err != nil {
-		return nil, fmt.Errorf("read page %d: %w", id, err)
+	if overflow > 0 {
+		buf = w.buffer(depth, int64(overflow+1)*w.ps)
+		if _, err := w.f.ReadAt(buf[w.ps:], int64(id+1)*w.ps); err != nil {
+			return nil, fmt.Errorf("read page %d: %w", id, err)
+		}
 	}
 	return buf, nil
 }
 
+// buffer returns depth's buffer with n bytes, keeping what it held.
+func (w *walker) buffer(depth int, n int64) []byte {
+	b := w.bufs[depth]
+	if int64(cap(b)) < n {
+		b = append(b[:cap(b)], make([]byte, n-int64(cap(b)))...)
+	}
+	w.bufs[depth] = b[:n]
+	return w.bufs[depth]
+}
+
 // freelist reads the freelist page into free.
-func (w *walker) freelist(id uint64, free map[uint64]bool) error {
-	buf, err := w.page(id, flagFreelist)
+func (w *walker) freelist(id uint64, free *pageSet) error {
+	buf, err := w.page(id, flagFreelist, 0)
 	if err != nil {
 		return err
 	}
@@ -273,10 +314,9 @@ func (w *walker) freelist(id uint64, free map[uint64]bool) error {
 		if p < 2 || p >= w.hwm {
 			return damage(ErrDamaged, "the freelist names page %d, outside the store's %d pages", p, w.hwm)
 		}
-		if free[p] {
+		if !free.add(p) {
 			return damage(ErrDamaged, "page %d is freed twice", p)
 		}
-		free[p] = true
 	}
 	return nil
 }
@@ -286,7 +326,7 @@ func (w *walker) tree(id uint64, depth int, min []byte) error {
 	if depth > maxDepth {
 		return damage(ErrDamaged, "the tree under page %d is more than %d levels deep", id, maxDepth)
 	}
-	buf, err := w.page(id, flagBranch|flagLeaf)
+	buf, err := w.page(id, flagBranch|flagLeaf, depth)
 	if err != nil {
 		return err
 	}
