@@ -53,6 +53,9 @@ type roller struct {
 	idKey  []byte
 	report *store.RollForwardReport
 	wait   time.Duration // RestoreOptions.PeerWait
+	// backupAt is when the backup was taken: what happened after it is
+	// what the peers' answers bring back.
+	backupAt time.Time
 
 	people map[string]string // id hash → ID number, built on first need
 	node   *Node             // steps destination cases (stepper), built on first need
@@ -109,6 +112,7 @@ func (ro *roller) run(ctx context.Context, backupAt time.Time) error {
 	if backupAt.IsZero() {
 		backupAt = ro.now()
 	}
+	ro.backupAt = backupAt
 	now := ro.now()
 	from := rules.DateOf(backupAt.In(rules.CST).AddDate(0, 0, -rollForwardDays))
 	if oldest := now.In(rules.CST).AddDate(0, 0, -(maxSharedDays - 1)); rules.DateTime(from).Before(oldest) {
@@ -347,7 +351,7 @@ func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case
 	if p.GetStatus() == statusTransferred {
 		return p.GetHeldFen(), nil
 	}
-	if p.GetStatus() == statusActive && suspendedBy(p, cert) {
+	if p.GetStatus() == statusActive && ro.laterSuspension(tx, p, cert) {
 		// Suspended after the backup was taken: the certificate issued at
 		// the suspension says what the lost step wrote (2009 §8).
 		p.Status, p.EnrolledTo, p.SuspendedOn = statusSuspended, cert.GetEnrolledTo(), cert.GetSuspendedOn()
@@ -373,10 +377,16 @@ func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case
 	return p.GetHeldFen(), putEnrolment(tx, e)
 }
 
-// suspendedBy says whether cert records the suspension of the active
-// period p: the same person's period, from the month p began.
-func suspendedBy(p *jiexuv1.Period, cert *jiexuv1.Certificate) bool {
+// laterSuspension says whether cert, this region's verified certificate
+// for the person, records a suspension of the active period p made after
+// the backup: issued after it, for the period p is (from the month p
+// began), and not voided here. An older certificate of a suspension that
+// was cancelled (恢复参保) is no such record: the period stays for the
+// operator to decide.
+func (ro *roller) laterSuspension(tx *bolt.Tx, p *jiexuv1.Period, cert *jiexuv1.Certificate) bool {
 	return cert != nil && cert.GetSuspendedOn() != nil && cert.GetEnrolledTo() != nil &&
+		cert.GetIssuedAt().AsTime().After(ro.backupAt) &&
+		tx.Bucket(bucketCertificateVoids).Get([]byte(cert.GetNumber())) == nil &&
 		rules.MonthIndex(cert.GetEnrolledFrom()) == rules.MonthIndex(p.GetEnrolledFrom()) &&
 		rules.MonthIndex(cert.GetEnrolledTo()) >= rules.MonthIndex(p.GetEnrolledFrom())
 }

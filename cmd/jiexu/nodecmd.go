@@ -872,6 +872,9 @@ func newNodeBackupCmd() *cobra.Command {
 		}
 		sum, err := func() (node.BackupSummary, error) {
 			var none node.BackupSummary
+			// Taken at: before the node began its read, so that nothing
+			// it committed after that time can be in the copy.
+			began := time.Now()
 			err := receiveBackup(cmd, c, f)
 			if cerr := f.Close(); err == nil {
 				err = cerr
@@ -882,7 +885,7 @@ func newNodeBackupCmd() *cobra.Command {
 			// Mark the copy as a backup: a node refuses to serve it until
 			// 'jiexu node restore' has moved its counters past what the
 			// node used since.
-			if _, err := store.MarkBackup(partial, time.Now()); err != nil {
+			if _, err := store.MarkBackup(partial, began); err != nil {
 				return none, fmt.Errorf("could not mark the copy as a backup: %w", err)
 			}
 			sum, err := node.VerifyBackup(partial, nil)
