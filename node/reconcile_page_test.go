@@ -2,7 +2,6 @@ package node
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,17 +15,10 @@ import (
 // in cases, and the next page continues after the last case given: every
 // case once, certificates and all.
 func TestSharedPagesAreBoundedInBytes(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "page.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	start := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	const cases = 30
-	err = db.Update(func(tx *bolt.Tx) error {
-		if err := createBuckets(tx); err != nil {
-			return err
-		}
+	err := db.Update(func(tx *bolt.Tx) error {
 		for i := range cases {
 			c := &jiexuv1.Case{CaseId: fmt.Sprintf("150100-20261125-%06d", i+1), Side: sideOrigin,
 				State: jiexuv1.CaseState_CASE_STATE_CLOSED, OpenedAt: timestamppb.New(start.Add(time.Duration(i) * time.Second))}

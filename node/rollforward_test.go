@@ -1,7 +1,6 @@
 package node
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,16 +16,9 @@ import (
 // suspension the backup saw cancelled (恢复参保), or of another period — is
 // left for the operator.
 func TestLaterSuspension(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testDB(t)
 	backupAt := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
-	err = db.Update(func(tx *bolt.Tx) error {
-		if err := createBuckets(tx); err != nil {
-			return err
-		}
+	err := db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCertificateVoids).Put([]byte("蒙呼和浩特2026第00007号"), []byte(`{"on":"2026-05-20","reason":"恢复参保"}`))
 	})
 	if err != nil {

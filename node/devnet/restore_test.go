@@ -58,6 +58,21 @@ func (tn *testNet) backup(region string) string {
 	return path
 }
 
+// restore stops region and restores its store from backup as 'jiexu node
+// restore' does (rolled forward from the peers), and returns the report;
+// the caller starts the node again.
+func (tn *testNet) restore(region, backup string) string {
+	tn.t.Helper()
+	tn.StopNode(region)
+	var out bytes.Buffer
+	cfgFile := layoutOf(tn.t, tn.Layout, region).ConfigFile
+	if err := node.Restore(context.Background(), node.RestoreOptions{ConfigFile: cfgFile, From: backup}, &out); err != nil {
+		tn.t.Fatalf("Restore of %s: %v\n%s", region, err, out.String())
+	}
+	tn.t.Log(out.String())
+	return out.String()
+}
+
 // An origin restored from a backup older than two transfers it completed
 // asks its peers and closes them again: the finished cases are not
 // REQUESTED (or missing) again, the balances do not reappear, and the two
@@ -96,14 +111,7 @@ func TestRestoreRollsForwardFromThePeers(t *testing.T) {
 		t.Fatalf("the network holds %d fen after the transfers, %d before", got, before)
 	}
 
-	tn.StopNode(hohhot)
-	var out bytes.Buffer
-	cfgFile := layoutOf(t, tn.Layout, hohhot).ConfigFile
-	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: cfgFile, From: backup}, &out); err != nil {
-		t.Fatalf("Restore: %v\n%s", err, out.String())
-	}
-	report := out.String()
-	t.Log(report)
+	report := tn.restore(hohhot, backup)
 	for _, want := range []string{"recovered: case " + requested, "recovered: case " + unknown, "NOT ASKED: " + baotou, "jiexu reconcile --peer " + baotou} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report does not say %q:\n%s", want, report)
@@ -162,7 +170,6 @@ func (tn *testNet) remitAgain(origin, dest string, c *jiexuv1.Case) error {
 // reconcile. A late copy of the origin's remittance changes nothing.
 func TestRestoreRollsTheDestinationForward(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
-	ctx := context.Background()
 	a, b := tn.firstEmployee(hohhot, 0), tn.firstEmployee(hohhot, 1)
 	tn.suspend(hohhot, a)
 	tn.suspend(hohhot, b)
@@ -198,14 +205,7 @@ func TestRestoreRollsTheDestinationForward(t *testing.T) {
 		t.Fatalf("the network holds %d fen after the transfers, %d before", got, before)
 	}
 
-	tn.StopNode(hulunbuir)
-	var out bytes.Buffer
-	cfgFile := layoutOf(t, tn.Layout, hulunbuir).ConfigFile
-	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: cfgFile, From: backup}, &out); err != nil {
-		t.Fatalf("Restore: %v\n%s", err, out.String())
-	}
-	report := out.String()
-	t.Log(report)
+	report := tn.restore(hulunbuir, backup)
 	for _, want := range []string{"recovered: case " + applied, "recovered: case " + missing} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report does not say %q:\n%s", want, report)
@@ -254,11 +254,7 @@ func TestRestoreRollsTheDestinationForward(t *testing.T) {
 	check("after a late copy of each remittance")
 
 	// The same restore again: the same roll-forward, nothing credited twice.
-	tn.StopNode(hulunbuir)
-	out.Reset()
-	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: cfgFile, From: backup}, &out); err != nil {
-		t.Fatalf("second Restore: %v\n%s", err, out.String())
-	}
+	tn.restore(hulunbuir, backup)
 	if err := tn.StartNode(hulunbuir); err != nil {
 		t.Fatal(err)
 	}
@@ -297,13 +293,7 @@ func TestRestoreRefusesATamperedCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	beforeRestore := tn.period(hulunbuir, a.GetPerson().GetIdNumber())
-	tn.StopNode(hulunbuir)
-	var out bytes.Buffer
-	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hulunbuir).ConfigFile, From: backup}, &out); err != nil {
-		t.Fatalf("Restore: %v\n%s", err, out.String())
-	}
-	report := out.String()
-	t.Log(report)
+	report := tn.restore(hulunbuir, backup)
 	if !strings.Contains(report, "DECIDE:    case "+id+": the certificate in") || !strings.Contains(report, "does not verify") {
 		t.Errorf("the report does not say the certificate of %s does not verify:\n%s", id, report)
 	}
@@ -362,7 +352,6 @@ func tamperCertificate(t *testing.T, path, number string, change func(*jiexuv1.C
 // balance credited once.
 func TestRestoreHoldsTheBalanceUntilTheRecordIsBack(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
-	ctx := context.Background()
 	a := tn.firstEmployee(hohhot, 0)
 	tn.suspend(hohhot, a)
 	proof := tn.proof(hohhot, a)
@@ -374,13 +363,7 @@ func TestRestoreHoldsTheBalanceUntilTheRecordIsBack(t *testing.T) {
 	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_COMPLETED)
 	want := tn.period(hulunbuir, a.GetPerson().GetIdNumber())
 
-	tn.StopNode(hulunbuir)
-	var out bytes.Buffer
-	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hulunbuir).ConfigFile, From: backup}, &out); err != nil {
-		t.Fatalf("Restore: %v\n%s", err, out.String())
-	}
-	report := out.String()
-	t.Log(report)
+	report := tn.restore(hulunbuir, backup)
 	if !strings.Contains(report, "DECIDE:    case "+id+": "+rules.AmountFigures(a.GetBalanceFen())+" is held on the case") {
 		t.Errorf("the report does not say the balance of %s is held:\n%s", id, report)
 	}
@@ -411,7 +394,6 @@ func TestRestoreHoldsTheBalanceUntilTheRecordIsBack(t *testing.T) {
 // case again as the origin's refusal ended it, moving nothing.
 func TestRestoreEndsACaseTheOriginRefused(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
-	ctx := context.Background()
 	a, b := tn.firstEmployee(hohhot, 0), tn.firstEmployee(hohhot, 1)
 	tn.suspend(hohhot, b)
 	tn.put(hulunbuir, devnet.DestinationRecord(a, layoutOf(t, tn.Layout, hulunbuir), time.Now()))
@@ -421,12 +403,7 @@ func TestRestoreEndsACaseTheOriginRefused(t *testing.T) {
 	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_REFUSED)
 	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_REFUSED)
 
-	tn.StopNode(hulunbuir)
-	var out bytes.Buffer
-	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hulunbuir).ConfigFile, From: backup}, &out); err != nil {
-		t.Fatalf("Restore: %v\n%s", err, out.String())
-	}
-	t.Log(out.String())
+	tn.restore(hulunbuir, backup)
 	if err := tn.StartNode(hulunbuir); err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +426,6 @@ func TestRestoreEndsACaseTheOriginRefused(t *testing.T) {
 // and the person applies again, instead of waiting for good.
 func TestRestoreRefusesANoticeItLost(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
-	ctx := context.Background()
 	a := tn.firstEmployee(hohhot, 0) // still enrolled at the origin: the case waits there
 	tn.put(hulunbuir, devnet.DestinationRecord(a, layoutOf(t, tn.Layout, hulunbuir), time.Now()))
 	before := tn.total(t)
@@ -458,13 +434,7 @@ func TestRestoreRefusesANoticeItLost(t *testing.T) {
 	tn.waitState(hulunbuir, id, jiexuv1.CaseState_CASE_STATE_NOTIFIED)
 	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_WAITING_SUSPENSION)
 
-	tn.StopNode(hohhot)
-	var out bytes.Buffer
-	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hohhot).ConfigFile, From: backup}, &out); err != nil {
-		t.Fatalf("Restore: %v\n%s", err, out.String())
-	}
-	report := out.String()
-	t.Log(report)
+	report := tn.restore(hohhot, backup)
 	if !strings.Contains(report, "recovered: case "+id) || !strings.Contains(report, "must be made again") {
 		t.Errorf("the report does not say %s was refused, to be applied for again:\n%s", id, report)
 	}
@@ -487,7 +457,6 @@ func TestRestoreRefusesANoticeItLost(t *testing.T) {
 // with the remitted balance gone, and the serial is not handed out again.
 func TestRestoreTakesALaterSuspensionFromTheCertificate(t *testing.T) {
 	tn := startNet(t, devnet.Options{}, hohhot, hulunbuir)
-	ctx := context.Background()
 	a, b := tn.firstEmployee(hohhot, 0), tn.firstEmployee(hohhot, 1)
 	backup := tn.backup(hohhot) // a still active here
 
@@ -502,13 +471,7 @@ func TestRestoreTakesALaterSuspensionFromTheCertificate(t *testing.T) {
 	want := tn.period(hohhot, a.GetPerson().GetIdNumber())
 	before := tn.total(t)
 
-	tn.StopNode(hohhot)
-	var out bytes.Buffer
-	if err := node.Restore(ctx, node.RestoreOptions{ConfigFile: layoutOf(t, tn.Layout, hohhot).ConfigFile, From: backup}, &out); err != nil {
-		t.Fatalf("Restore: %v\n%s", err, out.String())
-	}
-	report := out.String()
-	t.Log(report)
+	report := tn.restore(hohhot, backup)
 	if !strings.Contains(report, "came back from certificate "+number) || strings.Contains(report, "not suspended") {
 		t.Errorf("the report does not say the suspension came back from %s (or asks to check it):\n%s", number, report)
 	}
