@@ -311,6 +311,23 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 	if err != nil {
 		return err
 	}
+	// A peer's word closes a case only where this store knows it acted
+	// (certificate and remittance sent): otherwise the claim must carry
+	// this region's own certificate for the person, for the amount
+	// remitted, as the destination received it. A registered peer is
+	// trusted for nothing beyond its own region.
+	if !c.GetActed() {
+		switch {
+		case cert == nil:
+			ro.decide("case %s: %s says it completed the transfer in of %s (%s) but sends no certificate of this region's that verifies: nothing changed here; compare with %s's operator",
+				sc.GetCaseId(), peer, sc.GetMaskedIdNumber(), rules.AmountFigures(sc.GetAmountFen()), peer)
+			return nil
+		case cert.GetBalanceFen() != sc.GetAmountFen():
+			ro.decide("case %s: %s says it received %s, but certificate %s states %s: nothing changed here; compare with %s's operator",
+				sc.GetCaseId(), peer, rules.AmountFigures(sc.GetAmountFen()), cert.GetNumber(), rules.AmountFigures(cert.GetBalanceFen()), peer)
+			return nil
+		}
+	}
 	held, err := ro.transferOut(tx, e, c, sc, cert)
 	if err != nil {
 		return err

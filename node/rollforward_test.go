@@ -1,12 +1,14 @@
 package node
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"jiexu/node/store"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -56,5 +58,52 @@ func TestLaterSuspension(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// A peer that claims, while this origin is restored, to have completed a
+// transfer this store has no record of acting on is not believed without
+// this region's certificate for the person: the period and its balance
+// stay, and the claim is listed for the operator. (A registered peer is
+// trusted for nothing beyond its own region; it may know the person's ID
+// number from its own records.)
+func TestRestoreDoesNotCloseOnAPeersWord(t *testing.T) {
+	n, _ := fuzzNode(t) // a node's store and gateway, as a restore has them
+	db := n.db
+	const id = "150102198001010013"
+	period := &jiexuv1.Period{Number: 1, Scheme: jiexuv1.Scheme_SCHEME_EMPLOYEE, Division: "150100", Status: statusSuspended,
+		EnrolledFrom: &jiexuv1.YearMonth{Year: 2015, Month: 1}, EnrolledTo: &jiexuv1.YearMonth{Year: 2026, Month: 10},
+		MonthsPaid: 130, BalanceFen: 2_345_678, CertificateNumber: "蒙呼和浩特2026第00005号"}
+	err := db.Update(func(tx *bolt.Tx) error {
+		return putEnrolment(tx, &jiexuv1.Enrolment{Person: &jiexuv1.Person{IdNumber: id, Name: "张三"}, Periods: []*jiexuv1.Period{period}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("a key of the restore's own, 32 b")
+	ro := &roller{cfg: n.cfg, db: db, gw: n.gw, log: n.log, now: time.Now, idKey: key, report: &store.RollForwardReport{}}
+	claim := &jiexuv1.SharedCase{CaseId: "150100-20261208-000999", Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_COMPLETED,
+		Ended: true, AmountFen: 2_345_678, IdHash: idHash(key, id), MaskedIdNumber: "150102********0013"}
+	if err := db.Update(func(tx *bolt.Tx) error { return ro.applyCase(tx, "150200", claim) }); err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		e, err := getEnrolment(tx, id)
+		if err != nil {
+			return err
+		}
+		if p := latest(e); p.GetStatus() != statusSuspended || p.GetBalanceFen() != 2_345_678 {
+			t.Errorf("after the claim the period is %s with %d fen; want suspended with 2345678", p.GetStatus(), p.GetBalanceFen())
+		}
+		if c, err := getCase(tx, claim.GetCaseId()); err != nil || c != nil {
+			t.Errorf("the claim made case %v (%v); want none", c, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ro.report.Decide) != 1 || !strings.Contains(ro.report.Decide[0], "sends no certificate") || len(ro.report.Recovered) != 0 {
+		t.Errorf("report: recovered %q, decide %q; want one decision naming the missing certificate", ro.report.Recovered, ro.report.Decide)
 	}
 }
