@@ -252,11 +252,23 @@ func (ro *roller) apply(peer string, view sideView) error {
 // never handed out again, and a transfer the destination completed is
 // closed here.
 func (ro *roller) applyCase(tx *bolt.Tx, peer string, sc *jiexuv1.SharedCase) error {
-	if err := ro.markUsed(tx, sc); err != nil {
-		return err
+	// A peer speaks only of the cases it shares with this region: opened
+	// by one of the two, and, where this store holds the case, held with
+	// that peer.
+	dir := ro.gw.Directory()
+	if opener := caseRegion(sc.GetCaseId()); !dir.SameRegion(opener, ro.cfg.Region) && !dir.SameRegion(opener, peer) {
+		ro.decide("case %s: %s answered about a case opened by neither region: ignored", rules.Clip(sc.GetCaseId(), 64), peer)
+		return nil
 	}
 	c, err := getCase(tx, sc.GetCaseId())
 	if err != nil {
+		return err
+	}
+	if c != nil && !dir.SameRegion(counterparty(c), peer) {
+		ro.decide("case %s: %s answered about it, but this store shares the case with %s: ignored", sc.GetCaseId(), peer, counterparty(c))
+		return nil
+	}
+	if err := ro.markUsed(tx, sc); err != nil {
 		return err
 	}
 	switch {

@@ -107,3 +107,53 @@ func TestRestoreDoesNotCloseOnAPeersWord(t *testing.T) {
 		t.Errorf("report: recovered %q, decide %q; want one decision naming the missing certificate", ro.report.Recovered, ro.report.Decide)
 	}
 }
+
+// A peer answers only for the cases it shares with the restored region:
+// one this store holds with another peer, or one opened by a third region,
+// is left alone whatever the answer says.
+func TestRestoreHearsAPeerOnlyOnItsOwnCases(t *testing.T) {
+	n, _ := fuzzNode(t)
+	const id = "150102198001010013"
+	shared := &jiexuv1.Case{CaseId: "150100-20261208-000001", Side: sideOrigin, State: jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT, Acted: true,
+		Person: &jiexuv1.Person{IdNumber: id, Name: "张三"}, OriginRegion: "150100", DestinationRegion: "150700", AmountFen: 2_345_678}
+	err := n.db.Update(func(tx *bolt.Tx) error {
+		if err := putEnrolment(tx, &jiexuv1.Enrolment{Person: shared.GetPerson(), Periods: []*jiexuv1.Period{{Number: 1, Status: statusSuspended,
+			EnrolledFrom: &jiexuv1.YearMonth{Year: 2015, Month: 1}, BalanceFen: 2_345_678, CaseId: shared.GetCaseId()}}}); err != nil {
+			return err
+		}
+		return putCase(tx, shared)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("a key of the restore's own, 32 b")
+	ro := &roller{cfg: n.cfg, db: n.db, gw: n.gw, log: n.log, now: time.Now, idKey: key, report: &store.RollForwardReport{}}
+	for _, claim := range []*jiexuv1.SharedCase{
+		{CaseId: shared.GetCaseId(), Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_COMPLETED, Ended: true, AmountFen: 2_345_678, IdHash: idHash(key, id)},
+		{CaseId: "150300-20261208-000001", Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_COMPLETED, Ended: true, AmountFen: 1, IdHash: idHash(key, id)},
+	} {
+		if err := n.db.Update(func(tx *bolt.Tx) error { return ro.applyCase(tx, "150200", claim) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = n.db.View(func(tx *bolt.Tx) error {
+		c, err := getCase(tx, shared.GetCaseId())
+		if err != nil {
+			return err
+		}
+		if c.GetState() != jiexuv1.CaseState_CASE_STATE_CERTIFICATE_SENT {
+			t.Errorf("the case shared with 150700 is %s after 150200's answer; want CERTIFICATE_SENT", c.GetState())
+		}
+		if c, err := getCase(tx, "150300-20261208-000001"); err != nil || c != nil {
+			t.Errorf("a third region's case: %v (%v); want none", c, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ro.report.Decide) != 2 || !strings.Contains(ro.report.Decide[0], "shares the case with 150700") ||
+		!strings.Contains(ro.report.Decide[1], "opened by neither region") || len(ro.report.Recovered) != 0 {
+		t.Errorf("report: recovered %q, decide %q; want both answers ignored", ro.report.Recovered, ro.report.Decide)
+	}
+}
