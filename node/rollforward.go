@@ -325,18 +325,20 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 	}
 	// A peer's word closes a case only where this store knows it acted
 	// (certificate and remittance sent): otherwise the claim must carry
-	// this region's own certificate for the person, for the amount
-	// remitted, as the destination received it. A registered peer is
-	// trusted for nothing beyond its own region.
+	// this region's own certificate for the person, as the destination
+	// received it, and name no more money than the certificate states (a
+	// destination without personal accounts receives none; the rest is
+	// held here for the person). A registered peer is trusted for nothing
+	// beyond its own region.
 	if !c.GetActed() {
 		switch {
 		case cert == nil:
 			ro.decide("case %s: %s says it completed the transfer in of %s (%s) but sends no certificate of this region's that verifies: nothing changed here; compare with %s's operator",
 				sc.GetCaseId(), peer, sc.GetMaskedIdNumber(), rules.AmountFigures(sc.GetAmountFen()), peer)
 			return nil
-		case cert.GetBalanceFen() != sc.GetAmountFen():
-			ro.decide("case %s: %s says it received %s, but certificate %s states %s: nothing changed here; compare with %s's operator",
-				sc.GetCaseId(), peer, rules.AmountFigures(sc.GetAmountFen()), cert.GetNumber(), rules.AmountFigures(cert.GetBalanceFen()), peer)
+		case sc.GetAmountFen() > cert.GetBalanceFen():
+			ro.decide("case %s: %s says it received %s, more than the %s certificate %s states: nothing changed here; compare with %s's operator",
+				sc.GetCaseId(), peer, rules.AmountFigures(sc.GetAmountFen()), rules.AmountFigures(cert.GetBalanceFen()), cert.GetNumber(), peer)
 			return nil
 		}
 	}
