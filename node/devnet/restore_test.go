@@ -508,3 +508,39 @@ func latest(t *testing.T, e *jiexuv1.Enrolment) *jiexuv1.Period {
 	}
 	return ps[len(ps)-1]
 }
+
+// An origin restored from a backup older than a transfer to an NCMS
+// office closes it again: the office received no money (it keeps no
+// personal accounts), and the balance is held at the origin for the person,
+// as the transfer left it.
+func TestRestoreClosesATransferToAnOfficeWithoutAccounts(t *testing.T) {
+	tn := startNet(t, devnet.Options{}, hohhot, manzhouli)
+	a := tn.firstEmployee(hohhot, 0)
+	backup := tn.backup(hohhot)
+	id := tn.move(a, hohhot, hohhot, manzhouli).GetCaseId()
+	tn.waitState(manzhouli, id, jiexuv1.CaseState_CASE_STATE_COMPLETED)
+	tn.waitState(hohhot, id, jiexuv1.CaseState_CASE_STATE_CLOSED)
+	want := tn.period(hohhot, a.GetPerson().GetIdNumber())
+	if want.GetHeldFen() != a.GetBalanceFen() {
+		t.Fatalf("before the restore the origin holds %d fen for the person; want the balance %d", want.GetHeldFen(), a.GetBalanceFen())
+	}
+	before := tn.total(t)
+
+	report := tn.restore(hohhot, backup)
+	if !strings.Contains(report, "recovered: case "+id) {
+		t.Errorf("the report does not say case %s was recovered:\n%s", id, report)
+	}
+	if err := tn.StartNode(hohhot); err != nil {
+		t.Fatal(err)
+	}
+	if c := tn.getCase(hohhot, id); c.GetState() != jiexuv1.CaseState_CASE_STATE_CLOSED {
+		t.Errorf("case %s at the restored origin is %s; want CLOSED", id, c.GetState())
+	}
+	got := tn.period(hohhot, a.GetPerson().GetIdNumber())
+	if got.GetStatus() != jiexuv1.EnrolmentStatus_ENROLMENT_STATUS_TRANSFERRED_OUT || got.GetHeldFen() != a.GetBalanceFen() || got.GetBalanceFen() != 0 {
+		t.Errorf("period at the restored origin = %s, balance %d, held %d; want TRANSFERRED_OUT, 0, %d", got.GetStatus(), got.GetBalanceFen(), got.GetHeldFen(), a.GetBalanceFen())
+	}
+	if got := tn.total(t); got != before {
+		t.Errorf("the network holds %d fen after the restore, %d before", got, before)
+	}
+}
