@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"sync"
@@ -57,8 +58,9 @@ type roller struct {
 	// what the peers' answers bring back.
 	backupAt time.Time
 
-	people map[string]string // id hash → ID number, built on first need
-	node   *Node             // steps destination cases (stepper), built on first need
+	people    map[string]string // id hash → ID number, built on first need
+	certCases map[string]string // certificate number → destination case here, built on first need
+	node      *Node             // steps destination cases (stepper), built on first need
 }
 
 // rollForwardFunc is the store.RestoreOptions.RollForward of a node's
@@ -256,8 +258,12 @@ func (ro *roller) applyCase(tx *bolt.Tx, peer string, sc *jiexuv1.SharedCase) er
 	// by one of the two, and, where this store holds the case, held with
 	// that peer.
 	dir := ro.gw.Directory()
+	if !caseIDPattern.MatchString(sc.GetCaseId()) {
+		ro.decide("%s answered about %q, which is not a case id: ignored", peer, rules.Clip(sc.GetCaseId(), 40))
+		return nil
+	}
 	if opener := caseRegion(sc.GetCaseId()); !dir.SameRegion(opener, ro.cfg.Region) && !dir.SameRegion(opener, peer) {
-		ro.decide("case %s: %s answered about a case opened by neither region: ignored", rules.Clip(sc.GetCaseId(), 64), peer)
+		ro.decide("case %s: %s answered about a case opened by neither region: ignored", sc.GetCaseId(), peer)
 		return nil
 	}
 	c, err := getCase(tx, sc.GetCaseId())
@@ -296,7 +302,11 @@ func (ro *roller) applyCase(tx *bolt.Tx, peer string, sc *jiexuv1.SharedCase) er
 // completed: the period is transferred out and the remitted balance is no
 // longer here, as if the messages lost with the restore had been applied.
 func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jiexuv1.SharedCase) error {
-	if c != nil && (c.GetState() == jiexuv1.CaseState_CASE_STATE_CLOSED || c.GetSide() != sideOrigin) {
+	if c != nil && (c.GetSide() != sideOrigin || transfer.Terminal(c.GetState())) {
+		if c.GetSide() == sideOrigin && c.GetState() != jiexuv1.CaseState_CASE_STATE_CLOSED {
+			ro.decide("case %s: %s says it completed it; this store ended it as %s: nothing changed here; compare with %s's operator",
+				sc.GetCaseId(), peer, render.Label(c.GetState()), peer)
+		}
 		return nil
 	}
 	id, err := ro.personOf(tx, c, sc)
@@ -305,12 +315,54 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 	}
 	if id == "" {
 		ro.decide("case %s: %s completed the transfer in (%s credited) of %s; no enrolment here matches: find the person and end the period here by hand",
-			sc.GetCaseId(), peer, rules.AmountFigures(sc.GetAmountFen()), sc.GetMaskedIdNumber())
+			sc.GetCaseId(), peer, rules.AmountFigures(sc.GetAmountFen()), ro.masked(sc))
 		return nil
 	}
 	e, err := getEnrolment(tx, id)
 	if err != nil {
 		return err
+	}
+	cert, err := ro.keepCertificate(tx, id, sc)
+	if err != nil {
+		return err
+	}
+	// Which period, and what moved. Where this store knows it acted
+	// (certificate and remittance sent), its own case says so, and the
+	// peer's record may only confirm it. Otherwise a peer's word alone
+	// closes nothing: the claim must carry this region's own certificate
+	// for the person, of a period here suspended with it (or suspended
+	// after the backup, as the certificate records), and name no more money
+	// than the certificate states (a destination without personal accounts
+	// receives none; the rest is held here for the person). A registered
+	// peer is trusted for nothing beyond its own region.
+	var p *jiexuv1.Period
+	amount, number := sc.GetAmountFen(), sc.GetCertificateNumber()
+	if c.GetActed() {
+		if p = periodOfCase(e, c.GetCaseId()); p == nil {
+			p = latest(e)
+		}
+		if amount != c.GetAmountFen() || number != "" && number != c.GetCertificateNumber() {
+			ro.decide("case %s: %s records %s and certificate %q; this store sent %s and certificate %s: closed with this store's figures; compare with %s's operator",
+				sc.GetCaseId(), peer, rules.AmountFigures(amount), rules.Clip(number, 60), rules.AmountFigures(c.GetAmountFen()), c.GetCertificateNumber(), peer)
+		}
+		amount, number = c.GetAmountFen(), c.GetCertificateNumber()
+	} else {
+		switch {
+		case cert == nil:
+			ro.decide("case %s: %s says it completed the transfer in of %s (%s) but sends no certificate of this region's that verifies: nothing changed here; compare with %s's operator",
+				sc.GetCaseId(), peer, ro.masked(sc), rules.AmountFigures(amount), peer)
+			return nil
+		case amount > cert.GetBalanceFen():
+			ro.decide("case %s: %s says it received %s, more than the %s certificate %s states: nothing changed here; compare with %s's operator",
+				sc.GetCaseId(), peer, rules.AmountFigures(amount), rules.AmountFigures(cert.GetBalanceFen()), cert.GetNumber(), peer)
+			return nil
+		}
+		if p = ro.periodOfCertificate(tx, e, cert); p == nil {
+			ro.decide("case %s: %s sends certificate %s, which no period here is suspended with (voided, used by another case, or another period's): nothing changed here; compare with %s's operator",
+				sc.GetCaseId(), peer, cert.GetNumber(), peer)
+			return nil
+		}
+		number = cert.GetNumber()
 	}
 	from := jiexuv1.CaseState_CASE_STATE_UNSPECIFIED
 	if c == nil {
@@ -319,36 +371,13 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 	} else {
 		from = c.GetState()
 	}
-	cert, err := ro.keepCertificate(tx, id, sc)
-	if err != nil {
-		return err
-	}
-	// A peer's word closes a case only where this store knows it acted
-	// (certificate and remittance sent): otherwise the claim must carry
-	// this region's own certificate for the person, as the destination
-	// received it, and name no more money than the certificate states (a
-	// destination without personal accounts receives none; the rest is
-	// held here for the person). A registered peer is trusted for nothing
-	// beyond its own region.
-	if !c.GetActed() {
-		switch {
-		case cert == nil:
-			ro.decide("case %s: %s says it completed the transfer in of %s (%s) but sends no certificate of this region's that verifies: nothing changed here; compare with %s's operator",
-				sc.GetCaseId(), peer, sc.GetMaskedIdNumber(), rules.AmountFigures(sc.GetAmountFen()), peer)
-			return nil
-		case sc.GetAmountFen() > cert.GetBalanceFen():
-			ro.decide("case %s: %s says it received %s, more than the %s certificate %s states: nothing changed here; compare with %s's operator",
-				sc.GetCaseId(), peer, rules.AmountFigures(sc.GetAmountFen()), rules.AmountFigures(cert.GetBalanceFen()), cert.GetNumber(), peer)
-			return nil
-		}
-	}
-	held, err := ro.transferOut(tx, e, c, sc, cert)
+	held, err := ro.transferOut(tx, e, p, c, amount, cert)
 	if err != nil {
 		return err
 	}
 	now := ro.now()
 	c.State, c.Acted, c.Confirmed, c.CertificateAcked = jiexuv1.CaseState_CASE_STATE_CLOSED, true, true, true
-	c.AmountFen, c.ExpectedAmountFen, c.CertificateNumber = sc.GetAmountFen(), sc.GetAmountFen(), sc.GetCertificateNumber()
+	c.AmountFen, c.ExpectedAmountFen, c.CertificateNumber = amount, amount, number
 	c.Note = fmt.Sprintf("rolled forward by 'jiexu node restore' from %s's record: completed there", peer)
 	c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: c.GetState(), At: timestamppb.New(now), Event: "RolledForward"})
 	c.UpdatedAt = timestamppb.New(now)
@@ -363,19 +392,43 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 		was = render.Label(from)
 	}
 	ro.recovered("case %s (%s): %s completed it; here %s → closed; %s remitted is no longer here%s",
-		c.GetCaseId(), rules.MaskID(id), peer, was, rules.AmountFigures(sc.GetAmountFen()), heldNote(held))
+		c.GetCaseId(), rules.MaskID(id), peer, was, rules.AmountFigures(amount), heldNote(held))
 	return nil
 }
 
-// transferOut marks the person's period transferred out by the case, as
-// the origin's own step would have, and returns what is held here for the
-// person (a balance beyond what was remitted). cert is this region's
-// certificate for the case, verified, or nil.
-func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case, sc *jiexuv1.SharedCase, cert *jiexuv1.Certificate) (int64, error) {
-	p := periodOfCase(e, c.GetCaseId())
-	if p == nil {
-		p = latest(e)
+// periodOfCertificate returns the person's period cert, this region's
+// verified certificate, was issued for: the period from the month the
+// certificate names, suspended here with that certificate, or active here
+// and suspended after the backup as the certificate records; nil when no
+// period is (the certificate voided, used by a case already, or another
+// period's).
+func (ro *roller) periodOfCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, cert *jiexuv1.Certificate) *jiexuv1.Period {
+	if tx.Bucket(bucketCertificateVoids).Get([]byte(cert.GetNumber())) != nil {
+		return nil
 	}
+	for _, p := range e.GetPeriods() {
+		if rules.MonthIndex(p.GetEnrolledFrom()) != rules.MonthIndex(cert.GetEnrolledFrom()) {
+			continue
+		}
+		switch p.GetStatus() {
+		case statusSuspended:
+			if p.GetCertificateNumber() == cert.GetNumber() && p.GetCaseId() == "" {
+				return p
+			}
+		case statusActive:
+			if ro.laterSuspension(tx, p, cert) {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// transferOut marks the person's period p transferred out by the case, as
+// the origin's own step would have, amount remitted, and returns what is
+// held here for the person (a balance beyond what was remitted). cert is
+// this region's certificate for the case, verified, or nil.
+func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Period, c *jiexuv1.Case, amount int64, cert *jiexuv1.Certificate) (int64, error) {
 	if p == nil {
 		return 0, fmt.Errorf("%w: %s has no period", ErrMismatch, rules.MaskID(e.GetPerson().GetIdNumber()))
 	}
@@ -394,10 +447,10 @@ func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, c *jiexuv1.Case
 		ro.decide("case %s: the person's period here was %s, not suspended, when the backup was taken: it is now marked transferred out; check its last month",
 			c.GetCaseId(), render.Label(p.GetStatus()))
 	}
-	rest := p.GetBalanceFen() - sc.GetAmountFen()
+	rest := p.GetBalanceFen() - amount
 	if rest < 0 {
 		ro.decide("case %s: %s remitted is more than the %s this store held for the person: check the remittance with the destination",
-			c.GetCaseId(), rules.AmountFigures(sc.GetAmountFen()), rules.AmountFigures(p.GetBalanceFen()))
+			c.GetCaseId(), rules.AmountFigures(amount), rules.AmountFigures(p.GetBalanceFen()))
 		rest = 0
 	}
 	p.Status, p.CaseId = statusTransferred, c.GetCaseId()
@@ -462,12 +515,29 @@ func heldNote(held int64) string {
 	return fmt.Sprintf(" (%s held here for the person)", rules.AmountFigures(held))
 }
 
+// Bounds of the numbers a peer's answer may move this region's counters
+// to: a peer can make gaps (a repeat is worse than a gap, so a number a
+// peer names is never handed out), but not exhaust the counters.
+const (
+	// maxPeerCaseSeq is more cases than a region opens in a day.
+	maxPeerCaseSeq = 1_000_000
+	// maxPeerSerial is the most serials the template's six digits hold.
+	maxPeerSerial = 999_999
+)
+
 // markUsed raises the counters past the case id and certificate serial a
-// peer has seen from this region, so that neither is handed out again.
+// peer has seen from this region, so that neither is handed out again:
+// a case id of a day no later than tomorrow, a certificate of this
+// region's own from this year or the last, within bounds.
 func (ro *roller) markUsed(tx *bolt.Tx, sc *jiexuv1.SharedCase) error {
-	if id := sc.GetCaseId(); caseRegion(id) == ro.cfg.Region && caseIDPattern.MatchString(id) {
-		seq, err := strconv.ParseUint(id[16:], 10, 64)
-		if err == nil {
+	now := ro.now().In(rules.CST)
+	if id := sc.GetCaseId(); caseRegion(id) == ro.cfg.Region {
+		day, err := time.ParseInLocation("20060102", id[7:15], rules.CST)
+		seq, serr := strconv.ParseUint(id[16:], 10, 64)
+		switch {
+		case err != nil || serr != nil || day.After(now.AddDate(0, 0, 1)) || seq > maxPeerCaseSeq:
+			ro.decide("case %s: the peer names a case id of this region beyond any it could have seen: not marked used", id)
+		default:
 			if err := (counters{}).Raise(tx, "case/"+id[7:15], seq); err != nil {
 				return err
 			}
@@ -477,8 +547,16 @@ func (ro *roller) markUsed(tx *bolt.Tx, sc *jiexuv1.SharedCase) error {
 		return nil // a certificate this node issued is one an origin's peer names
 	}
 	num, err := rules.ParseCertNumber(sc.GetCertificateNumber())
-	if err != nil {
-		ro.decide("case %s: the peer names certificate %q, which is not a certificate number", sc.GetCaseId(), sc.GetCertificateNumber())
+	abbrev, aerr := ro.divisions().Abbrev(ro.cfg.Region)
+	short, serr := ro.divisions().ShortName(ro.cfg.Region)
+	switch {
+	case err != nil:
+		ro.decide("case %s: the peer names certificate %q, which is not a certificate number", sc.GetCaseId(), rules.Clip(sc.GetCertificateNumber(), 60))
+		return nil
+	case aerr != nil || serr != nil || num.Abbrev != abbrev || num.Region != short:
+		return nil // another region's certificate: not this region's serials
+	case num.Year < now.Year()-1 || num.Year > now.Year() || num.Serial > maxPeerSerial:
+		ro.decide("case %s: the peer names certificate %s, beyond any this region issued: not marked used", sc.GetCaseId(), sc.GetCertificateNumber())
 		return nil
 	}
 	return (counters{}).Raise(tx, "cert/"+strconv.Itoa(num.Year), uint64(num.Serial))
@@ -504,6 +582,20 @@ func (ro *roller) personOf(tx *bolt.Tx, c *jiexuv1.Case, sc *jiexuv1.SharedCase)
 		}
 	}
 	return ro.people[string(sc.GetIdHash())], nil
+}
+
+func (ro *roller) divisions() *registry.Table { return ro.gw.Directory().Table() }
+
+// maskedPattern is a masked ID number as peers send it.
+var maskedPattern = regexp.MustCompile(`^[0-9]{6}\*{8}[0-9]{3}[0-9X]$`)
+
+// masked is the peer's masked ID number of a case's person for the
+// report, when it is one; a peer's text is never echoed as it came.
+func (ro *roller) masked(sc *jiexuv1.SharedCase) string {
+	if m := sc.GetMaskedIdNumber(); maskedPattern.MatchString(m) {
+		return m
+	}
+	return "the person (no masked ID number)"
 }
 
 func (ro *roller) recovered(format string, args ...any) {

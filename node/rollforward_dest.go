@@ -86,7 +86,7 @@ func (ro *roller) endDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *
 		if e == nil {
 			// The record was entered after the backup: the ended case is
 			// kept without the person, whom the peer named only masked.
-			c.Note = fmt.Sprintf("the person (%s) has no record in this store: restored from a backup older than it", sc.GetMaskedIdNumber())
+			c.Note = fmt.Sprintf("the person (%s) has no record in this store: restored from a backup older than it", ro.masked(sc))
 		}
 		c.Steps = append(c.Steps, &jiexuv1.CaseStep{State: c.GetState(), At: timestamppb.New(ro.now()), Event: "RolledForward"})
 		if err := ro.gw.Audit().Append(tx, gateway.CaseTransition(c.GetCaseId(), render.Label(jiexuv1.CaseState_CASE_STATE_UNSPECIFIED), render.Label(c.GetState()))); err != nil {
@@ -105,7 +105,7 @@ func (ro *roller) endDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *
 	if err := n.step(tx, c, transfer.Input{Event: transfer.Refusal, Reason: reason, Detail: detail}, ro.now()); err != nil {
 		return &stepFailed{err}
 	}
-	ro.recovered("case %s (%s): %s ended it (%s there); here %s → %s", c.GetCaseId(), sc.GetMaskedIdNumber(),
+	ro.recovered("case %s (%s): %s ended it (%s there); here %s → %s", c.GetCaseId(), ro.masked(sc),
 		peer, render.Label(sc.GetState()), was, render.Label(c.GetState()))
 	return nil
 }
@@ -144,9 +144,30 @@ func (ro *roller) refuseLost(tx *bolt.Tx, peer string, sc *jiexuv1.SharedCase) e
 	if err := ro.gw.Enqueue(tx, peer, methodReject, c.GetCaseId(), &jiexuv1.RejectTransferRequest{Reason: reason, Detail: lostDetail}); err != nil {
 		return err
 	}
-	ro.recovered("case %s (%s): %s holds it as notified and this store had lost it: refused, so that it ends on both sides", c.GetCaseId(), sc.GetMaskedIdNumber(), peer)
-	ro.decide("case %s: tell %s the application at %s must be made again (it was refused: this store had lost it)", c.GetCaseId(), sc.GetMaskedIdNumber(), peer)
+	ro.recovered("case %s (%s): %s holds it as notified and this store had lost it: refused, so that it ends on both sides", c.GetCaseId(), ro.masked(sc), peer)
+	ro.decide("case %s: tell %s the application at %s must be made again (it was refused: this store had lost it)", c.GetCaseId(), ro.masked(sc), peer)
 	return nil
+}
+
+// caseWithCertificate returns the destination case here that holds the
+// certificate numbered number, or "": one certificate transfers one
+// period once, whatever ids a peer names it under.
+func (ro *roller) caseWithCertificate(tx *bolt.Tx, number string) (string, error) {
+	if ro.certCases == nil {
+		ro.certCases = map[string]string{}
+		err := tx.Bucket(bucketCases).ForEach(func(k, _ []byte) error {
+			c, err := getCase(tx, string(k))
+			if err == nil && c.GetSide() == sideDestination && c.GetCertificateNumber() != "" {
+				ro.certCases[c.GetCertificateNumber()] = c.GetCaseId()
+			}
+			return err
+		})
+		if err != nil {
+			ro.certCases = nil
+			return "", err
+		}
+	}
+	return ro.certCases[number], nil
 }
 
 // stepper returns the node the roll-forward steps destination cases with:
@@ -220,6 +241,14 @@ func (ro *roller) rollDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc 
 		mismatch = fmt.Sprintf("the case here has certificate %s", c.GetCertificateNumber())
 	case remitted < 0 || remitted > 0 && remitted != cert.GetBalanceFen():
 		mismatch = fmt.Sprintf("%s says it remitted %s, the certificate's balance is %s", peer, rules.AmountFigures(remitted), rules.AmountFigures(cert.GetBalanceFen()))
+	default:
+		other, err := ro.caseWithCertificate(tx, cert.GetNumber())
+		if err != nil {
+			return err
+		}
+		if other != "" && other != id {
+			mismatch = fmt.Sprintf("certificate %s is the certificate of case %s here already", cert.GetNumber(), other)
+		}
 	}
 	if mismatch != "" {
 		ro.decide("case %s: %s: nothing credited here; compare with %s's operator", id, mismatch, peer)
@@ -250,6 +279,7 @@ func (ro *roller) rollDestination(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc 
 	if err := putCase(tx, c); err != nil {
 		return err
 	}
+	ro.certCases[cert.GetNumber()] = id
 	what := "certificate " + cert.GetNumber()
 	if c.GetFunded() && c.GetState() == jiexuv1.CaseState_CASE_STATE_COMPLETED {
 		what += fmt.Sprintf(", %s credited", rules.AmountFigures(c.GetAmountFen()))

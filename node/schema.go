@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -264,6 +265,9 @@ func nextCounter(tx *bolt.Tx, name string) (uint64, error) {
 	var n uint64
 	if v := b.Get([]byte(name)); len(v) == 8 {
 		n = binary.BigEndian.Uint64(v)
+	}
+	if n == math.MaxUint64 {
+		return 0, fmt.Errorf("counter %s is exhausted", name)
 	}
 	n++
 	if err := store.Reserve(tx, name, n); err != nil {
