@@ -37,10 +37,13 @@ func ContinuousMonths(from, to *jiexuv1.YearMonth) int {
 // DecideWaiting applies the waiting-period rules to a transfer:
 //   - no gap between the origin's 参保止 and the destination's 参保起 means no
 //     waiting period: there is nothing to wait for;
-//   - a gap of at most 3 months that was back-paid means none either (2015
-//     §3; 2021), except that for a switch between the employee and resident
-//     schemes it holds only after at least 2 years (24 months) of continuous
-//     enrolment (2021);
+//   - a gap of at most 3 months that was back-paid means none either, for
+//     any scheme (2015 §3: "参保缴费中断不超过3个月且补缴中断期间医疗保险费
+//     的，不受待遇享受等待期限制"); the 2021 rule lets a region set one only
+//     for longer gaps. What the 2021 rule reserves to a switch between the
+//     employee and resident schemes after at least 2 years (24 months) of
+//     continuous enrolment is the cover of the gap itself, back from the
+//     month of payment; the reason says which applies;
 //   - otherwise the region's configured waiting period, at most 6 months.
 //
 // continuous is the months of continuous enrolment up to the origin's 参保止
@@ -55,8 +58,8 @@ func DecideWaiting(origin, dest jiexuv1.Scheme, continuous, gap int, backPaid bo
 		return Waiting{0, fmt.Sprintf("职工医保与居民医保间转换，连续参保%d个月（满2年），缴费中断%d个月且已补缴：不设待遇等待期 (scheme switch after %s of continuous enrolment, a gap of %s back-paid: no waiting period)",
 			continuous, gap, MonthsEnglish(continuous), MonthsEnglish(gap))}
 	case bridged && isUrbanSwitch(origin, dest):
-		return Waiting{configured, fmt.Sprintf("职工医保与居民医保间转换，连续参保%d个月，不满2年：按本统筹地区规定设待遇等待期%d个月 (scheme switch after only %s of continuous enrolment: the region's waiting period of %s)",
-			continuous, configured, MonthsEnglish(continuous), MonthsEnglish(configured))}
+		return Waiting{0, fmt.Sprintf("缴费中断%d个月且已补缴：不受待遇享受等待期限制；职工医保与居民医保间转换，连续参保%d个月，不满2年：中断期间的待遇不追溯 (a gap of %s, back-paid: no waiting period; a scheme switch after only %s of continuous enrolment: the gap itself is not covered)",
+			gap, continuous, MonthsEnglish(gap), MonthsEnglish(continuous))}
 	case bridged:
 		return Waiting{0, fmt.Sprintf("缴费中断%d个月且已补缴：不设待遇等待期 (a gap of %s, back-paid: no waiting period)", gap, MonthsEnglish(gap))}
 	}

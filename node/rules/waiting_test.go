@@ -34,7 +34,10 @@ func TestDecideWaiting(t *testing.T) {
 		{"employee to resident after 24 months, no gap", emp, res, 24, 0, false, 6, 0, "无缴费中断"},
 		// No gap, nothing to wait for, whatever the years (the review's point).
 		{"resident to employee after 23 months, no gap", res, emp, 23, 0, false, 4, 0, "无缴费中断"},
-		{"resident to employee after 23 months, gap 2 back-paid", res, emp, 23, 2, true, 4, 4, "不满2年"},
+		// A gap of at most 3 months, back-paid, has no waiting period on any
+		// switch (2015 §3); after less than 2 years the gap is not covered.
+		{"resident to employee after 23 months, gap 2 back-paid", res, emp, 23, 2, true, 4, 0, "中断期间的待遇不追溯"},
+		{"employee to resident after 13 months, gap 1 back-paid", emp, res, 13, 1, true, 3, 0, "不受待遇享受等待期限制"},
 		{"configured over the cap", emp, emp, 10, 5, false, 9, 6, "待遇等待期6个月"},
 		{"configured below zero", emp, emp, 10, 5, false, -1, 0, "待遇等待期0个月"},
 		{"one month, in English", emp, emp, 10, 1, false, 1, 1, "a gap of 1 month: the region's waiting period of 1 month"},
