@@ -8,7 +8,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"jiexu/node/store"
 	jiexuv1 "jiexu/proto/jiexu/v1"
 )
 
@@ -80,8 +79,8 @@ func TestRestoreDoesNotCloseOnAPeersWord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := []byte("a key of the restore's own, 32 b")
-	ro := &roller{cfg: n.cfg, db: db, gw: n.gw, log: n.log, now: time.Now, idKey: key, report: &store.RollForwardReport{}}
+	ro := restoreRoller(n)
+	key := ro.idKey
 	claim := &jiexuv1.SharedCase{CaseId: "150100-20261208-000999", Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_COMPLETED,
 		Ended: true, AmountFen: 2_345_678, IdHash: idHash(key, id), MaskedIdNumber: "150102********0013"}
 	if err := db.Update(func(tx *bolt.Tx) error { return ro.applyCase(tx, "150200", claim) }); err != nil {
@@ -126,8 +125,8 @@ func TestRestoreHearsAPeerOnlyOnItsOwnCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := []byte("a key of the restore's own, 32 b")
-	ro := &roller{cfg: n.cfg, db: n.db, gw: n.gw, log: n.log, now: time.Now, idKey: key, report: &store.RollForwardReport{}}
+	ro := restoreRoller(n)
+	key := ro.idKey
 	for _, claim := range []*jiexuv1.SharedCase{
 		{CaseId: shared.GetCaseId(), Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_COMPLETED, Ended: true, AmountFen: 2_345_678, IdHash: idHash(key, id)},
 		{CaseId: "150300-20261208-000001", Side: sideDestination, State: jiexuv1.CaseState_CASE_STATE_COMPLETED, Ended: true, AmountFen: 1, IdHash: idHash(key, id)},
