@@ -16,6 +16,8 @@ import (
 
 const personX, personY = "150102198001010013", "150102198502020021"
 
+// restoreRoller is a restore's roll-forward over n's store and gateway,
+// as 'jiexu node restore' builds it, for calling applyCase directly.
 func restoreRoller(n *Node) *roller {
 	key := []byte("a key of the restore's own, 32 b")
 	return &roller{cfg: n.cfg, db: n.db, gw: n.gw, log: n.log, now: time.Now, idKey: key, report: &store.RollForwardReport{}, backupAt: time.Now()}
