@@ -23,6 +23,10 @@ import (
 // reconciliation; the caller may try again later.
 var ErrPeerUnreachable = errors.New("the peer did not answer")
 
+// ErrPeerAnswer is returned when a peer's answer breaks the contract (more
+// than it was asked for).
+var ErrPeerAnswer = errors.New("the peer's answer is not what was asked")
+
 // caseSource answers ListSharedCases for one side of a pair: a peer over
 // the wire, or this node's own store.
 type caseSource func(ctx context.Context, req *jiexuv1.ListSharedCasesRequest) (*jiexuv1.ListSharedCasesResponse, error)
@@ -99,6 +103,9 @@ func collectRange(ctx context.Context, src caseSource, from, to *jiexuv1.Date, i
 		if err != nil {
 			return nil, err
 		}
+		if err := pageWithin(resp, maxSharedPage); err != nil {
+			return nil, err
+		}
 		for _, c := range resp.GetCases() {
 			view[c.GetCaseId()] = c
 		}
@@ -110,11 +117,24 @@ func collectRange(ctx context.Context, src caseSource, from, to *jiexuv1.Date, i
 	return nil, fmt.Errorf("more than %d pages of cases: choose a shorter range", maxSharedPages)
 }
 
+// pageWithin refuses a peer's page with more cases than were asked for, so
+// that what one peer's answers can make a reconciliation or a restore read
+// and apply stays bounded (maxSharedPages pages of at most limit cases).
+func pageWithin(resp *jiexuv1.ListSharedCasesResponse, limit int) error {
+	if n := len(resp.GetCases()); n > limit {
+		return fmt.Errorf("%w: the peer answered %d cases to a page of at most %d", ErrPeerAnswer, n, limit)
+	}
+	return nil
+}
+
 // collectIDs adds to view what a side holds of the named cases.
 func collectIDs(ctx context.Context, src caseSource, ids []string, idKey []byte, view sideView) error {
 	for batch := range slices.Chunk(ids, maxSharedIDs) {
 		resp, err := src(ctx, &jiexuv1.ListSharedCasesRequest{CaseIds: batch, IdKey: idKey})
 		if err != nil {
+			return err
+		}
+		if err := pageWithin(resp, len(batch)); err != nil {
 			return err
 		}
 		for _, c := range resp.GetCases() {
