@@ -130,7 +130,7 @@ func (ro *roller) run(ctx context.Context, backupAt time.Time) error {
 		if !ok {
 			continue
 		}
-		if err := ro.apply(peer, view); err != nil {
+		if err := ro.apply(ctx, peer, view); err != nil {
 			return fmt.Errorf("peer %s's answer: %w", peer, err)
 		}
 	}
@@ -234,8 +234,11 @@ func (ro *roller) collect(ctx context.Context, peer string, from, to *jiexuv1.Da
 // id order, each case in a transaction of its own: a case the state
 // machine refuses to step is left as the backup had it (its numbers still
 // marked used) and reported for an operator to decide.
-func (ro *roller) apply(peer string, view sideView) error {
+func (ro *roller) apply(ctx context.Context, peer string, view sideView) error {
 	for _, id := range slices.Sorted(maps.Keys(view)) {
+		if err := ctx.Err(); err != nil {
+			return err // stopped: the copy is not put in place
+		}
 		sc := view[id]
 		err := ro.db.Update(func(tx *bolt.Tx) error { return ro.applyCase(tx, peer, sc) })
 		if failed, ok := errors.AsType[*stepFailed](err); ok {
