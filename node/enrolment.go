@@ -520,6 +520,11 @@ func (n *Node) voidCertificate(tx *bolt.Tx, number, reason string, now time.Time
 	return tx.Bucket(bucketCertificateVoids).Put([]byte(number), data)
 }
 
+// isVoided reports whether a certificate issued here was voided.
+func isVoided(tx *bolt.Tx, number string) bool {
+	return tx.Bucket(bucketCertificateVoids).Get([]byte(number)) != nil
+}
+
 // certificateVoided returns when and why a certificate issued here was
 // voided, or nil.
 func certificateVoided(tx *bolt.Tx, number string) (*jiexuv1.Date, string) {

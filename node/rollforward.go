@@ -406,16 +406,13 @@ func (ro *roller) closeOrigin(tx *bolt.Tx, peer string, c *jiexuv1.Case, sc *jie
 // period is (the certificate voided, used by a case already, or another
 // period's).
 func (ro *roller) periodOfCertificate(tx *bolt.Tx, e *jiexuv1.Enrolment, cert *jiexuv1.Certificate) *jiexuv1.Period {
-	if tx.Bucket(bucketCertificateVoids).Get([]byte(cert.GetNumber())) != nil {
-		return nil
-	}
 	for _, p := range e.GetPeriods() {
 		if rules.MonthIndex(p.GetEnrolledFrom()) != rules.MonthIndex(cert.GetEnrolledFrom()) {
 			continue
 		}
 		switch p.GetStatus() {
-		case statusSuspended:
-			if p.GetCertificateNumber() == cert.GetNumber() && p.GetCaseId() == "" {
+		case statusSuspended: // resuming voids the certificate and clears it; checked all the same
+			if p.GetCertificateNumber() == cert.GetNumber() && p.GetCaseId() == "" && !isVoided(tx, cert.GetNumber()) {
 				return p
 			}
 		case statusActive:
@@ -473,7 +470,7 @@ func (ro *roller) transferOut(tx *bolt.Tx, e *jiexuv1.Enrolment, p *jiexuv1.Peri
 func (ro *roller) laterSuspension(tx *bolt.Tx, p *jiexuv1.Period, cert *jiexuv1.Certificate) bool {
 	return cert != nil && cert.GetSuspendedOn() != nil && cert.GetEnrolledTo() != nil &&
 		cert.GetIssuedAt().AsTime().After(ro.backupAt) &&
-		tx.Bucket(bucketCertificateVoids).Get([]byte(cert.GetNumber())) == nil &&
+		!isVoided(tx, cert.GetNumber()) &&
 		rules.MonthIndex(cert.GetEnrolledFrom()) == rules.MonthIndex(p.GetEnrolledFrom()) &&
 		rules.MonthIndex(cert.GetEnrolledTo()) >= rules.MonthIndex(p.GetEnrolledFrom())
 }
